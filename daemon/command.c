@@ -1,0 +1,287 @@
+/* command.c: what each protocol command does; see command.h. */
+#include "config.h"
+
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "queue.h"
+
+static MqCommandLimits limits;
+static gint64 started_us;         /* monotonic */
+static gboolean shutdown_requested;
+
+void
+command_init (const MqCommandLimits *the_limits)
+{
+  limits = *the_limits;
+  started_us = g_get_monotonic_time ();
+}
+
+gboolean
+command_shutdown_requested (void)
+{
+  return shutdown_requested;
+}
+
+const char *
+command_refuse_set (const MqCommand *cmd)
+{
+  if (cmd->data_len > limits.max_message)
+    return "SERVER_ERROR object too large for cache";
+  return NULL;
+}
+
+static void
+reply_error (MqConn *conn, const GError *error)
+{
+  g_autofree char *line = g_strdup_printf ("SERVER_ERROR %s", error->message);
+
+  g_warning ("%s", error->message);
+  /* A reply line cannot hold a line break. */
+  g_strdelimit (line, "\r\n", ' ');
+  conn_reply (conn, line);
+}
+
+static void
+run_set (MqConn *conn, const MqCommand *cmd, const char *data)
+{
+  g_autoptr (GError) error = NULL;
+  MqQueue *queue = queue_lookup_or_create (cmd->name, cmd->name_len);
+
+  if (queue_push (queue, cmd->flags, cmd->exptime, data, cmd->data_len,
+                  &error))
+    conn_reply (conn, "STORED");
+  else
+    reply_error (conn, error);
+}
+
+static void
+run_get (MqConn *conn, const MqCommand *cmd)
+{
+  for (guint i = 0; i < cmd->n_keys; i++)
+    {
+      const MqGetKey *key = &cmd->keys[i];
+      MqQueue *queue = queue_lookup (key->name, key->name_len);
+      g_autoptr (GError) error = NULL;
+      MqItem item;
+      guint64 seq;
+
+      if (queue == NULL)
+        {
+          queues_totals ()->cmd_get++;
+          queues_totals ()->get_misses++;
+          continue;
+        }
+      if (queue_pop (queue, &item, &seq, &error))
+        {
+          protocol_append_value (conn->out, key->name, key->name_len,
+                                 item.header.flags, item.data, item.len,
+                                 cmd->type == MQ_CMD_GETS, seq);
+          item_clear (&item);
+        }
+      else if (error != NULL)
+        {
+          /* The error replaces the whole answer, as in memcached. */
+          reply_error (conn, error);
+          return;
+        }
+    }
+  conn_reply (conn, "END");
+}
+
+static void
+run_delete (MqConn *conn, const MqCommand *cmd)
+{
+  MqQueue *queue = queue_lookup (cmd->name, cmd->name_len);
+  g_autoptr (GError) error = NULL;
+
+  if (queue == NULL)
+    conn_reply (conn, "NOT_FOUND");
+  else if (queue_delete (queue, &error))
+    conn_reply (conn, "DELETED");
+  else
+    reply_error (conn, error);
+}
+
+static void
+run_flush (MqConn *conn, const MqCommand *cmd)
+{
+  g_autoptr (GPtrArray) all = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (cmd->type == MQ_CMD_FLUSH)
+    {
+      MqQueue *queue = queue_lookup (cmd->name, cmd->name_len);
+
+      if (queue != NULL && !queue_flush (queue, &error))
+        reply_error (conn, error);
+      else
+        conn_reply (conn, "OK");
+      return;
+    }
+  all = queues_sorted ();
+  for (guint i = 0; i < all->len; i++)
+    if (!queue_flush (g_ptr_array_index (all, i), &error))
+      {
+        reply_error (conn, error);
+        return;
+      }
+  conn_reply (conn, "OK");
+}
+
+static void
+stats_queue (GString *out)
+{
+  g_autoptr (GPtrArray) all = queues_sorted ();
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      MqQueue *queue = g_ptr_array_index (all, i);
+
+      protocol_append_stat_printf (out, queue->name, "%" G_GUINT64_FORMAT "/%"
+                                   G_GUINT64_FORMAT, queue->meta.enqueued,
+                                   queue->meta.dequeued);
+    }
+}
+
+static void
+stats_queue_lines (GString *out, const MqQueue *queue)
+{
+  struct {
+    const char *what;
+    guint64 value;
+  } lines[] = {
+    { "items", queue->count },
+    { "bytes", queue->meta.bytes },
+    { "total_items", queue->meta.enqueued },
+    { "dequeued", queue->meta.dequeued },
+    { "expired_items", queue->meta.expired },
+    { "discarded", queue->meta.discarded },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (lines); i++)
+    {
+      g_autofree char *key = g_strdup_printf ("queue_%s_%s", queue->name,
+                                              lines[i].what);
+
+      protocol_append_stat_printf (out, key, "%" G_GUINT64_FORMAT,
+                                   lines[i].value);
+    }
+}
+
+static void
+stats_server (GString *out)
+{
+  g_autoptr (GPtrArray) all = queues_sorted ();
+  MqQueueTotals *totals = queues_totals ();
+  guint64 items = 0, bytes = 0, total_items = 0;
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  for (guint i = 0; i < all->len; i++)
+    {
+      MqQueue *queue = g_ptr_array_index (all, i);
+
+      items += queue->count;
+      bytes += queue->meta.bytes;
+      total_items += queue->meta.enqueued;
+    }
+  protocol_append_stat_printf (out, "pid", "%ld", (long) getpid ());
+  protocol_append_stat_printf (out, "uptime", "%" G_GINT64_FORMAT,
+                               (g_get_monotonic_time () - started_us)
+                               / G_USEC_PER_SEC);
+  protocol_append_stat_printf (out, "time", "%" G_GINT64_FORMAT,
+                               g_get_real_time () / G_USEC_PER_SEC);
+  protocol_append_stat (out, "version", PACKAGE_VERSION);
+  protocol_append_stat_printf (out, "pointer_size", "%d",
+                               (int) (8 * sizeof (void *)));
+  protocol_append_stat_printf (out, "rusage_user", "%ld.%06ld",
+                               (long) usage.ru_utime.tv_sec,
+                               (long) usage.ru_utime.tv_usec);
+  protocol_append_stat_printf (out, "rusage_system", "%ld.%06ld",
+                               (long) usage.ru_stime.tv_sec,
+                               (long) usage.ru_stime.tv_usec);
+  protocol_append_stat_printf (out, "curr_connections", "%u", conns_count ());
+  protocol_append_stat_printf (out, "total_connections", "%" G_GUINT64_FORMAT,
+                               conns_total ());
+  protocol_append_stat_printf (out, "cmd_get", "%" G_GUINT64_FORMAT,
+                               totals->cmd_get);
+  protocol_append_stat_printf (out, "cmd_set", "%" G_GUINT64_FORMAT,
+                               totals->cmd_set);
+  protocol_append_stat_printf (out, "get_hits", "%" G_GUINT64_FORMAT,
+                               totals->get_hits);
+  protocol_append_stat_printf (out, "get_misses", "%" G_GUINT64_FORMAT,
+                               totals->get_misses);
+  protocol_append_stat_printf (out, "curr_items", "%" G_GUINT64_FORMAT, items);
+  protocol_append_stat_printf (out, "total_items", "%" G_GUINT64_FORMAT,
+                               total_items);
+  protocol_append_stat_printf (out, "bytes", "%" G_GUINT64_FORMAT, bytes);
+  protocol_append_stat_printf (out, "curr_queues", "%u", all->len);
+  protocol_append_stat_printf (out, "threads", "%d", 1);
+  protocol_append_stat_printf (out, "fsync_per_write", "%d",
+                               !limits.no_sync);
+  protocol_append_stat_printf (out, "crash_tolerance", "%d",
+                               queues_crash_tolerant ());
+  protocol_append_stat_printf (out, "max_message_size", "%" G_GSIZE_FORMAT,
+                               limits.max_message);
+  for (guint i = 0; i < all->len; i++)
+    stats_queue_lines (out, g_ptr_array_index (all, i));
+}
+
+static void
+run_stats (MqConn *conn, const MqCommand *cmd)
+{
+  if (cmd->name == NULL)
+    stats_server (conn->out);
+  else if (cmd->name_len == 5 && memcmp (cmd->name, "queue", 5) == 0)
+    stats_queue (conn->out);
+  else
+    {
+      conn_reply (conn, "CLIENT_ERROR unknown stats group");
+      return;
+    }
+  conn_reply (conn, "END");
+}
+
+void
+command_execute (MqConn *conn, const MqCommand *cmd, const char *data)
+{
+  switch (cmd->type)
+    {
+    case MQ_CMD_NONE:
+      g_assert_not_reached ();
+    case MQ_CMD_SET:
+      run_set (conn, cmd, data);
+      break;
+    case MQ_CMD_GET:
+    case MQ_CMD_GETS:
+      run_get (conn, cmd);
+      break;
+    case MQ_CMD_DELETE:
+      run_delete (conn, cmd);
+      break;
+    case MQ_CMD_FLUSH:
+    case MQ_CMD_FLUSH_ALL:
+      run_flush (conn, cmd);
+      break;
+    case MQ_CMD_STATS:
+      run_stats (conn, cmd);
+      break;
+    case MQ_CMD_VERSION:
+      conn_reply (conn, "VERSION " PACKAGE_VERSION);
+      break;
+    case MQ_CMD_VERBOSITY:
+      conn_reply (conn, "OK");
+      break;
+    case MQ_CMD_QUIT:
+      conn_close_after_reply (conn);
+      break;
+    case MQ_CMD_SHUTDOWN:
+      g_message ("shutdown requested by a client");
+      shutdown_requested = TRUE;
+      conn_reply (conn, "OK");
+      break;
+    }
+}

@@ -1,0 +1,416 @@
+/* conn.c: client connections; see conn.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "command.h"
+#include "conn.h"
+#include "protocol.h"
+
+#define CONN_READ_SIZE (64 * 1024)
+/* Past this much unsent output a connection is not read from, so a client
+ * that never reads its replies cannot make the daemon grow. */
+#define CONN_OUT_HIGH (4 * 1024 * 1024)
+/* Idle buffers larger than this are given back. */
+#define CONN_BUFFER_KEEP (64 * 1024)
+
+static GQueue open_conns = G_QUEUE_INIT;
+static GQueue pending = G_QUEUE_INIT;   /* MqConn with output to send */
+static GPtrArray *resumable;            /* paused conns whose output drained */
+static GPtrArray *dead;                 /* closed, freed at the pass end */
+static guint64 total_conns;
+static char read_buffer[CONN_READ_SIZE];
+
+static void conn_on_event (MqWatch *watch, guint32 events);
+
+MqConn *
+conn_new (GSocket *socket)
+{
+  MqConn *conn = g_new0 (MqConn, 1);
+
+  if (resumable == NULL)
+    {
+      resumable = g_ptr_array_new ();
+      dead = g_ptr_array_new ();
+    }
+  conn->socket = socket;
+  conn->in = g_byte_array_new ();
+  conn->out = g_string_new (NULL);
+  conn->link.data = conn;
+  g_queue_push_tail_link (&open_conns, &conn->link);
+  total_conns++;
+  loop_watch (&conn->watch, g_socket_get_fd (socket), EPOLLIN, conn_on_event);
+  return conn;
+}
+
+static void
+conn_close (MqConn *conn)
+{
+  if (conn->closed)
+    return;
+  conn->closed = TRUE;
+  loop_unwatch (&conn->watch);
+  g_queue_unlink (&open_conns, &conn->link);
+  if (conn->pending)
+    g_queue_remove (&pending, conn);
+  g_ptr_array_add (dead, conn);
+}
+
+static void
+conn_free (MqConn *conn)
+{
+  g_object_unref (conn->socket);
+  g_byte_array_unref (conn->in);
+  g_string_free (conn->out, TRUE);
+  g_free (conn);
+}
+
+static void
+conn_mark_pending (MqConn *conn)
+{
+  if (conn->pending || conn->closed)
+    return;
+  conn->pending = TRUE;
+  g_queue_push_tail (&pending, conn);
+}
+
+void
+conn_reply (MqConn *conn, const char *line)
+{
+  if (!conn->noreply)
+    protocol_append_line (conn->out, line);
+}
+
+void
+conn_close_after_reply (MqConn *conn)
+{
+  conn->closing = TRUE;
+  conn_mark_pending (conn);
+}
+
+static gsize
+conn_unsent (MqConn *conn)
+{
+  return conn->out->len - conn->out_sent;
+}
+
+/* Skips the data of a refused set as it arrives; nothing is buffered. */
+static gsize
+conn_skip (MqConn *conn, gsize len)
+{
+  gsize n = (gsize) MIN ((guint64) len, conn->swallow);
+
+  conn->swallow -= n;
+  return n;
+}
+
+/* A set line with its data: runs it when the whole block is there.
+ * Returns the bytes consumed, 0 when more must be read. */
+static gsize
+conn_run_set (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
+              gsize line_len)
+{
+  const char *refusal = command_refuse_set (cmd);
+  const char *data = buf + line_len;
+
+  if (refusal != NULL)
+    {
+      conn_reply (conn, refusal);
+      conn->swallow = (guint64) cmd->data_len + 2;
+      return line_len;
+    }
+  if (len - line_len < cmd->data_len + 2)
+    return 0;
+  if (data[cmd->data_len] != '\r' || data[cmd->data_len + 1] != '\n')
+    conn_reply (conn, "CLIENT_ERROR bad data chunk");
+  else
+    command_execute (conn, cmd, data);
+  return line_len + cmd->data_len + 2;
+}
+
+/* Runs the complete commands at the start of buf; returns bytes consumed. */
+static gsize
+conn_process (MqConn *conn, const char *buf, gsize len)
+{
+  gsize done = 0;
+
+  while (done < len && !conn->closing)
+    {
+      MqCommand cmd;
+      const char *error = NULL;
+      gsize line_len = 0, used;
+
+      if (conn->swallow > 0)
+        {
+          done += conn_skip (conn, len - done);
+          continue;
+        }
+      if (conn_unsent (conn) > CONN_OUT_HIGH)
+        {
+          conn->paused = TRUE;
+          break;
+        }
+      switch (protocol_parse (buf + done, len - done, &cmd, &line_len, &error))
+        {
+        case MQ_PARSE_INCOMPLETE:
+          return done;
+        case MQ_PARSE_LINE_TOO_LONG:
+          g_info ("closing a connection that sent a line over %d bytes",
+                  MQ_MAX_LINE);
+          conn->noreply = FALSE;
+          conn_reply (conn, "CLIENT_ERROR line too long");
+          conn_close_after_reply (conn);
+          return len;
+        case MQ_PARSE_ERROR:
+          g_info ("client error: %s", error);
+          conn->noreply = FALSE;
+          conn_reply (conn, error);
+          if (cmd.type == MQ_CMD_SET)
+            conn->swallow = (guint64) cmd.data_len + 2;
+          done += line_len;
+          continue;
+        case MQ_PARSE_COMMAND:
+          g_debug ("<%d %.*s", conn->watch.fd, (int) line_len, buf + done);
+          conn->noreply = cmd.noreply;
+          if (cmd.type == MQ_CMD_SET)
+            {
+              used = conn_run_set (conn, &cmd, buf + done, len - done,
+                                   line_len);
+              if (used == 0)
+                return done;
+            }
+          else
+            {
+              command_execute (conn, &cmd, NULL);
+              used = line_len;
+            }
+          conn->noreply = FALSE;
+          done += used;
+          continue;
+        }
+    }
+  return done;
+}
+
+static void
+conn_process_buffered (MqConn *conn)
+{
+  gsize used = conn_process (conn, (const char *) conn->in->data,
+                             conn->in->len);
+
+  g_byte_array_remove_range (conn->in, 0, used);
+}
+
+static void
+conn_read (MqConn *conn)
+{
+  ssize_t n = recv (conn->watch.fd, read_buffer, sizeof read_buffer,
+                    MSG_DONTWAIT);
+
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (n <= 0)
+    {
+      if (n < 0)
+        {
+          g_info ("closing connection %d: %s", conn->watch.fd,
+                  g_strerror (errno));
+          conn_close (conn);
+        }
+      else
+        conn_close_after_reply (conn);    /* the peer may still read */
+      return;
+    }
+  if (conn->in->len == 0)
+    {
+      /* The common case: parse straight from the read buffer, keep only
+       * an unfinished command. */
+      gsize used = conn_process (conn, read_buffer, n);
+
+      g_byte_array_append (conn->in, (const guint8 *) read_buffer + used,
+                           n - used);
+    }
+  else
+    {
+      g_byte_array_append (conn->in, (const guint8 *) read_buffer, n);
+      conn_process_buffered (conn);
+    }
+  conn->in_large |= conn->in->len > CONN_BUFFER_KEEP;
+}
+
+static void
+conn_update_watch (MqConn *conn)
+{
+  guint32 events = conn->paused || conn->closing ? 0 : EPOLLIN;
+
+  if (conn_unsent (conn) > 0)
+    events |= EPOLLOUT;
+  loop_rewatch (&conn->watch, events);
+}
+
+static void
+conn_on_event (MqWatch *watch, guint32 events)
+{
+  MqConn *conn = (MqConn *) watch;
+
+  if (conn->closed)
+    return;
+  if (events & EPOLLOUT)
+    conn_mark_pending (conn);
+  if (events & (EPOLLHUP | EPOLLERR))
+    conn_mark_pending (conn);     /* the next send tells what happened */
+  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !conn->paused
+      && !conn->closing)
+    conn_read (conn);
+  if (!conn->closed && conn->out->len > 0)
+    conn_mark_pending (conn);
+  if (!conn->closed)
+    conn_update_watch (conn);
+}
+
+static void
+conn_shrink_buffers (MqConn *conn)
+{
+  if (conn->out->allocated_len > CONN_BUFFER_KEEP)
+    {
+      g_string_free (conn->out, TRUE);
+      conn->out = g_string_new (NULL);
+    }
+  if (conn->in_large && conn->in->len == 0)
+    {
+      g_byte_array_unref (conn->in);
+      conn->in = g_byte_array_new ();
+      conn->in_large = FALSE;
+    }
+}
+
+/* Sends what it can; TRUE when everything went out. */
+static gboolean
+conn_send (MqConn *conn)
+{
+  while (conn_unsent (conn) > 0)
+    {
+      ssize_t n = send (conn->watch.fd, conn->out->str + conn->out_sent,
+                        conn_unsent (conn), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        return FALSE;
+      if (n < 0)
+        {
+          g_info ("closing connection %d: %s", conn->watch.fd,
+                  g_strerror (errno));
+          conn_close (conn);
+          return FALSE;
+        }
+      conn->out_sent += n;
+    }
+  g_string_truncate (conn->out, 0);
+  conn->out_sent = 0;
+  conn_shrink_buffers (conn);
+  return TRUE;
+}
+
+static void
+conn_flush (MqConn *conn)
+{
+  gboolean drained = conn_send (conn);
+
+  if (conn->closed)
+    return;
+  if (drained && conn->closing)
+    {
+      conn_close (conn);
+      return;
+    }
+  if (drained && conn->paused)
+    {
+      conn->paused = FALSE;
+      if (conn->in->len > 0)
+        {
+          g_ptr_array_add (resumable, conn);
+          loop_wake ();
+        }
+    }
+  conn_update_watch (conn);
+}
+
+void
+conns_resume (void)
+{
+  g_autoptr (GPtrArray) ready = NULL;
+
+  if (resumable == NULL || resumable->len == 0)
+    return;
+  ready = g_steal_pointer (&resumable);
+  resumable = g_ptr_array_new ();
+  for (guint i = 0; i < ready->len; i++)
+    {
+      MqConn *conn = g_ptr_array_index (ready, i);
+
+      if (conn->closed)
+        continue;
+      conn_process_buffered (conn);
+      if (conn->out->len > 0)
+        conn_mark_pending (conn);
+      conn_update_watch (conn);
+    }
+}
+
+void
+conns_flush (void)
+{
+  MqConn *conn;
+
+  while ((conn = g_queue_pop_head (&pending)) != NULL)
+    {
+      conn->pending = FALSE;
+      conn_flush (conn);
+    }
+  if (dead == NULL)
+    return;
+  for (guint i = 0; i < dead->len; i++)
+    conn_free (g_ptr_array_index (dead, i));
+  g_ptr_array_set_size (dead, 0);
+}
+
+void
+conns_close_all (void)
+{
+  GList *link;
+
+  conns_flush ();
+  while ((link = g_queue_peek_head_link (&open_conns)) != NULL)
+    conn_close (link->data);
+  conns_flush ();
+  g_clear_pointer (&resumable, g_ptr_array_unref);
+  g_clear_pointer (&dead, g_ptr_array_unref);
+}
+
+guint
+conns_count (void)
+{
+  return open_conns.length;
+}
+
+guint64
+conns_total (void)
+{
+  return total_conns;
+}
+
+void
+conns_drop_pending (void)
+{
+  MqConn *conn;
+
+  while ((conn = g_queue_pop_head (&pending)) != NULL)
+    {
+      conn->pending = FALSE;
+      conn_close (conn);
+    }
+}

@@ -1,0 +1,202 @@
+/* main.c: mqd's start, its main loop and its orderly stop. */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
+#include "command.h"
+#include "conn.h"
+#include "daemon.h"
+#include "loop.h"
+#include "queue.h"
+#include "server.h"
+#include "settings.h"
+#include "store.h"
+
+#define EXIT_USAGE 2
+
+static GMainLoop *main_loop;
+static MqSettings *settings;
+static gboolean stopping;
+
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+            gpointer user_data)
+{
+  if ((level & G_LOG_LEVEL_DEBUG) && settings->verbosity < 2)
+    return G_LOG_WRITER_HANDLED;
+  if ((level & G_LOG_LEVEL_INFO) && settings->verbosity < 1)
+    return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+/* The pass end: every command of this pass has run.  One commit (one fsync
+ * by default) covers all of their writes, then their replies go out. */
+static void
+on_pass_end (gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  conns_resume ();
+  if (!queues_commit (!settings->no_sync, &error))
+    {
+      g_critical ("%s: dropping the connections that waited on it",
+                  error->message);
+      conns_drop_pending ();
+    }
+  conns_flush ();
+  if (stopping || command_shutdown_requested ())
+    g_main_loop_quit (main_loop);
+}
+
+static gboolean
+on_sync_timer (gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (queues_unsynced () && !queues_commit (TRUE, &error))
+    g_critical ("%s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  g_message ("stopping on %s", (const char *) user_data);
+  stopping = TRUE;
+  loop_wake ();
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+warn_ignored_options (void)
+{
+  g_autoptr (GString) names = g_string_new (NULL);
+
+  if (settings->ignored->len == 0)
+    return;
+  for (guint i = 0; i < settings->ignored->len; i++)
+    g_string_append_printf (names, " %s",
+                            (char *) g_ptr_array_index (settings->ignored, i));
+  g_warning ("ignoring MemcacheQ options that mean nothing to mqd:%s",
+             names->str);
+}
+
+static void
+raise_core_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_CORE, &limit) == 0)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      setrlimit (RLIMIT_CORE, &limit);
+    }
+}
+
+static gboolean
+start (MqStore **store, GError **error)
+{
+  MqServerOptions server = {
+    .path = settings->socket_path,
+    .mode = settings->mask,
+    .max_conns = settings->max_conns,
+    .allow_uids = settings->allow_uids,
+    .allow_gids = settings->allow_gids,
+  };
+  MqCommandLimits limits = {
+    .max_message = settings->max_message,
+    .no_sync = settings->no_sync,
+  };
+  const char *owned[] = { settings->socket_path, settings->home, NULL, NULL };
+
+  if (settings->daemonize && !daemon_detach (error))
+    return FALSE;
+  *store = store_open (settings->home, error);
+  if (*store == NULL || !queues_open (*store, error))
+    return FALSE;
+  loop_init (on_pass_end, NULL);
+  command_init (&limits);
+  if (!server_listen (&server, error))
+    return FALSE;
+  if (settings->pid_file != NULL
+      && !daemon_write_pid_file (settings->pid_file, error))
+    return FALSE;
+  owned[2] = store_path (*store);
+  if (settings->user != NULL
+      && !daemon_drop_privileges (settings->user, owned, error))
+    return FALSE;
+  return TRUE;
+}
+
+static void
+stop (MqStore *store)
+{
+  g_autoptr (GError) error = NULL;
+
+  daemon_stopping ();
+  server_close ();
+  conns_close_all ();
+  if (!queues_commit (TRUE, &error))
+    g_critical ("%s", error->message);
+  queues_close ();
+  g_clear_error (&error);
+  if (!store_close (store, &error))
+    g_critical ("%s", error->message);
+  loop_shutdown ();
+  if (settings->pid_file != NULL)
+    remove (settings->pid_file);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  MqStore *store = NULL;
+
+  setlocale (LC_ALL, "");
+  settings = settings_new ();
+  g_log_set_writer_func (log_writer, NULL, NULL);
+  g_log_set_debug_enabled (TRUE);
+  if (!settings_parse_args (settings, &argc, &argv, &error))
+    {
+      g_printerr ("mqd: %s\nTry 'mqd --help' for more information.\n",
+                  error->message);
+      return EXIT_USAGE;
+    }
+  if (settings->show_version || settings->show_licence)
+    {
+      g_print ("mqd %s\n", PACKAGE_VERSION);
+      if (settings->show_licence)
+        g_print ("Licence: GPL-3.0-or-later (mqd links GDBM).\n"
+                 "This is free software: you are free to change and "
+                 "redistribute it.\nThere is NO WARRANTY, to the extent "
+                 "permitted by law.\n");
+      return 0;
+    }
+  warn_ignored_options ();
+  if (settings->core_unlimited)
+    raise_core_limit ();
+  signal (SIGPIPE, SIG_IGN);
+  if (!start (&store, &error))
+    {
+      g_printerr ("mqd: %s\n", error->message);
+      return 1;
+    }
+  main_loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_stop_signal, "SIGTERM");
+  g_unix_signal_add (SIGINT, on_stop_signal, "SIGINT");
+  if (settings->no_sync && settings->sync_interval > 0)
+    g_timeout_add_seconds (settings->sync_interval, on_sync_timer, NULL);
+  g_info ("listening on %s, data in %s", settings->socket_path,
+          store_path (store));
+  daemon_ready (settings->verbosity > 0);
+  g_main_loop_run (main_loop);
+  stop (store);
+  g_main_loop_unref (main_loop);
+  settings_free (settings);
+  return 0;
+}

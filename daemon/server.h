@@ -1,0 +1,18 @@
+/* server.h: the listening Unix socket, its access mask and who may connect. */
+#pragma once
+
+#include <gio/gio.h>
+
+typedef struct {
+  const char *path;
+  guint mode;                     /* -a: permission bits of the socket file */
+  guint max_conns;                /* -c */
+  GArray *allow_uids;             /* uid_t; empty: any */
+  GArray *allow_gids;             /* gid_t; empty: any */
+} MqServerOptions;
+
+/* Creates the socket file (never wider than mode) and starts accepting.
+ * Refuses if another daemon answers on the path; replaces a stale file. */
+gboolean server_listen (const MqServerOptions *options, GError **error);
+/* Stops accepting and removes the socket file. */
+void server_close (void);

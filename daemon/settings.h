@@ -1,0 +1,42 @@
+/* settings.h: the daemon's settings, from its command line. */
+#pragma once
+
+#include <glib.h>
+
+#define MQ_DEFAULT_MASK 0700
+#define MQ_DEFAULT_MAX_MESSAGE (1024 * 1024)
+#define MQ_DEFAULT_SYNC_INTERVAL 1
+#define MQ_DEFAULT_MAX_CONNS 1024
+
+typedef struct {
+  char *socket_path;              /* -s */
+  guint mask;                     /* -a */
+  char *home;                     /* -H */
+  gsize max_message;              /* -B */
+  gboolean no_sync;               /* -N */
+  guint sync_interval;            /* -C, seconds; 0: only at shutdown */
+  guint max_conns;                /* -c */
+  gboolean daemonize;             /* -d */
+  char *pid_file;                 /* -P */
+  char *user;                     /* -u */
+  guint verbosity;                /* -v, -vv */
+  gboolean core_unlimited;        /* -r */
+  gboolean show_version;          /* -V */
+  gboolean show_licence;          /* -i */
+  GArray *allow_uids;             /* guint32 */
+  GArray *allow_gids;             /* guint32 */
+  GPtrArray *ignored;             /* MemcacheQ options that mean nothing here */
+} MqSettings;
+
+MqSettings *settings_new (void);
+void settings_free (MqSettings *settings);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MqSettings, settings_free)
+
+/* Parses the command line into settings, with defaults for what it leaves
+ * out and paths made absolute.  Errors are meant for the user as they are. */
+gboolean settings_parse_args (MqSettings *settings, int *argc, char ***argv,
+                            GError **error);
+
+/* Where the socket and the data live when -s and -H are not given. */
+char *settings_default_socket (void);
+char *settings_default_home (void);

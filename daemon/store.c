@@ -1,0 +1,330 @@
+/* store.c: GDBM access for mqd; see store.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <gdbm.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "store.h"
+#include "protocol.h"
+
+/* A bounded bucket cache keeps resident memory flat as the file grows
+ * (about 9 MB at a million records instead of 41 MB). */
+#define STORE_CACHE_BUCKETS 64
+
+struct _MqStore {
+  GDBM_FILE dbf;
+  char *path;
+  gboolean crash_tolerant;
+  GByteArray *scratch;            /* one value being assembled, reused */
+};
+
+G_DEFINE_QUARK (mq-store-error-quark, mq_store_error)
+
+static MqStoreError
+store_error_code (gdbm_error code, int syserr)
+{
+  if (syserr == ENOSPC || syserr == EDQUOT || syserr == EFBIG)
+    return MQ_STORE_ERROR_NO_SPACE;
+  switch (code)
+    {
+    case GDBM_CANT_BE_WRITER:
+    case GDBM_CANT_BE_READER:
+      return MQ_STORE_ERROR_LOCKED;
+    case GDBM_BAD_MAGIC_NUMBER:
+    case GDBM_BAD_FILE_OFFSET:
+    case GDBM_BAD_HEADER:
+    case GDBM_BAD_BUCKET:
+    case GDBM_BAD_AVAIL:
+    case GDBM_BAD_DIR_ENTRY:
+    case GDBM_BAD_HASH_TABLE:
+    case GDBM_NEED_RECOVERY:
+    case GDBM_BLOCK_SIZE_ERROR:
+    case GDBM_FILE_EOF:
+      return MQ_STORE_ERROR_CORRUPT;
+    default:
+      return MQ_STORE_ERROR_FAILED;
+    }
+}
+
+static void
+store_set_error (MqStore *store, GError **error, const char *doing)
+{
+  gdbm_error code = gdbm_last_errno (store->dbf);
+  int syserr = gdbm_last_syserr (store->dbf);
+
+  g_set_error (error, MQ_STORE_ERROR, store_error_code (code, syserr),
+               "%s %s: %s", doing, store->path, gdbm_db_strerror (store->dbf));
+}
+
+static void
+store_try_crash_tolerance (MqStore *store)
+{
+  g_autofree char *even = g_strconcat (store->path, ".even", NULL);
+  g_autofree char *odd = g_strconcat (store->path, ".odd", NULL);
+
+  /* Needs a reflink file system (XFS, Btrfs); elsewhere it fails cleanly. */
+  store->crash_tolerant = gdbm_failure_atomic (store->dbf, even, odd) == 0;
+  if (!store->crash_tolerant)
+    {
+      g_unlink (even);
+      g_unlink (odd);
+    }
+}
+
+MqStore *
+store_open (const char *dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, MQ_STORE_FILE, NULL);
+  size_t cache = STORE_CACHE_BUCKETS;
+  MqStore *store;
+  GDBM_FILE dbf;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
+                   "cannot create data directory %s: %s", dir,
+                   g_strerror (saved));
+      return NULL;
+    }
+  dbf = gdbm_open (path, 0, GDBM_WRCREAT | GDBM_CLOEXEC, 0600, NULL);
+  if (dbf == NULL)
+    {
+      int saved = errno;
+      gdbm_error code = gdbm_errno;
+      MqStoreError kind = store_error_code (code, saved);
+
+      if (kind == MQ_STORE_ERROR_LOCKED)
+        g_set_error (error, MQ_STORE_ERROR, kind,
+                     "%s is in use by another process (is another mqd "
+                     "running on %s?)", path, dir);
+      else
+        g_set_error (error, MQ_STORE_ERROR, kind, "cannot open %s: %s%s%s",
+                     path, gdbm_strerror (code),
+                     gdbm_check_syserr (code) ? ": " : "",
+                     gdbm_check_syserr (code) ? g_strerror (saved) : "");
+      return NULL;
+    }
+  gdbm_setopt (dbf, GDBM_SETCACHESIZE, &cache, sizeof cache);
+
+  store = g_new0 (MqStore, 1);
+  store->dbf = dbf;
+  store->path = g_steal_pointer (&path);
+  store->scratch = g_byte_array_new ();
+  store_try_crash_tolerance (store);
+  return store;
+}
+
+gboolean
+store_close (MqStore *store, GError **error)
+{
+  gboolean ok = store_sync (store, error);
+
+  gdbm_close (store->dbf);
+  g_byte_array_unref (store->scratch);
+  g_free (store->path);
+  g_free (store);
+  return ok;
+}
+
+const char *
+store_path (MqStore *store)
+{
+  return store->path;
+}
+
+gboolean
+store_crash_tolerant (MqStore *store)
+{
+  return store->crash_tolerant;
+}
+
+static gboolean
+store_put (MqStore *store, const guint8 *key, gsize key_len,
+           const guint8 *value, gsize value_len, GError **error)
+{
+  datum k = { (char *) key, (int) key_len };
+  datum v = { (char *) value, (int) value_len };
+
+  if (gdbm_store (store->dbf, k, v, GDBM_REPLACE) != 0)
+    {
+      store_set_error (store, error, "cannot write to");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+store_delete (MqStore *store, const guint8 *key, gsize key_len,
+              GError **error)
+{
+  datum k = { (char *) key, (int) key_len };
+
+  if (gdbm_delete (store->dbf, k) == 0)
+    return TRUE;
+  if (gdbm_last_errno (store->dbf) != GDBM_ITEM_NOT_FOUND)
+    store_set_error (store, error, "cannot delete from");
+  return FALSE;
+}
+
+gboolean
+store_put_item (MqStore *store, const char *name, gsize name_len,
+                guint64 seq, const MqRecordHeader *header, const char *data,
+                gsize len, GError **error)
+{
+  guint8 key[MQ_MAX_NAME + 9];
+  gsize key_len = record_item_key (name, name_len, seq, key);
+  GByteArray *value = store->scratch;
+
+  g_byte_array_set_size (value, MQ_RECORD_HEADER_SIZE);
+  record_header_encode (header, value->data);
+  g_byte_array_append (value, (const guint8 *) data, len);
+  return store_put (store, key, key_len, value->data, value->len, error);
+}
+
+gboolean
+store_fetch_item (MqStore *store, const char *name, gsize name_len,
+                  guint64 seq, MqItem *item, GError **error)
+{
+  guint8 key[MQ_MAX_NAME + 9];
+  datum k = { (char *) key, 0 };
+  datum v;
+
+  k.dsize = (int) record_item_key (name, name_len, seq, key);
+  v = gdbm_fetch (store->dbf, k);
+  if (v.dptr == NULL)
+    {
+      if (gdbm_last_errno (store->dbf) != GDBM_ITEM_NOT_FOUND)
+        store_set_error (store, error, "cannot read from");
+      return FALSE;
+    }
+  if (!record_header_decode ((const guint8 *) v.dptr, v.dsize, &item->header))
+    {
+      free (v.dptr);
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
+                   "%s: message %" G_GUINT64_FORMAT " of queue %.*s has an "
+                   "unknown format", store->path, seq, (int) name_len, name);
+      return FALSE;
+    }
+  item->raw = v.dptr;
+  item->data = v.dptr + MQ_RECORD_HEADER_SIZE;
+  item->len = v.dsize - MQ_RECORD_HEADER_SIZE;
+  return TRUE;
+}
+
+gboolean
+store_delete_item (MqStore *store, const char *name, gsize name_len,
+                   guint64 seq, GError **error)
+{
+  guint8 key[MQ_MAX_NAME + 9];
+  gsize key_len = record_item_key (name, name_len, seq, key);
+
+  return store_delete (store, key, key_len, error);
+}
+
+void
+item_clear (MqItem *item)
+{
+  /* GDBM allocates fetched values with malloc. */
+  free (item->raw);
+  item->raw = NULL;
+  item->data = NULL;
+  item->len = 0;
+}
+
+gboolean
+store_put_meta (MqStore *store, const char *name, gsize name_len,
+                const MqQueueMeta *meta, GError **error)
+{
+  guint8 key[MQ_MAX_NAME + 2];
+  gsize key_len = record_meta_key (name, name_len, key);
+  guint8 value[MQ_META_SIZE];
+
+  record_meta_encode (meta, value);
+  return store_put (store, key, key_len, value, sizeof value, error);
+}
+
+gboolean
+store_delete_meta (MqStore *store, const char *name, gsize name_len,
+                   GError **error)
+{
+  guint8 key[MQ_MAX_NAME + 2];
+  gsize key_len = record_meta_key (name, name_len, key);
+  g_autoptr (GError) local = NULL;
+
+  if (store_delete (store, key, key_len, &local) || local == NULL)
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
+}
+
+gboolean
+store_sync (MqStore *store, GError **error)
+{
+  if (gdbm_sync (store->dbf) != 0)
+    {
+      store_set_error (store, error, "cannot sync");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+store_scan_key (MqStore *store, datum key, MqStoreScanFunc func,
+                gpointer user_data)
+{
+  const char *name;
+  gsize name_len;
+  guint64 seq = 0;
+  MqQueueMeta meta;
+  datum value;
+
+  switch (record_key_decode ((const guint8 *) key.dptr, key.dsize, &name,
+                             &name_len, &seq))
+    {
+    case MQ_KEY_ITEM:
+      func (name, name_len, seq, NULL, user_data);
+      break;
+    case MQ_KEY_META:
+      value = gdbm_fetch (store->dbf, key);
+      if (value.dptr != NULL
+          && record_meta_decode ((const guint8 *) value.dptr, value.dsize,
+                                 &meta))
+        func (name, name_len, 0, &meta, user_data);
+      else
+        g_warning ("%s: ignoring unreadable counters of queue %.*s",
+                   store->path, (int) name_len, name);
+      free (value.dptr);
+      break;
+    case MQ_KEY_UNKNOWN:
+      g_warning ("%s: ignoring a key that is not mqd's (%d bytes)",
+                 store->path, key.dsize);
+      break;
+    }
+}
+
+gboolean
+store_scan (MqStore *store, MqStoreScanFunc func, gpointer user_data,
+            GError **error)
+{
+  datum key = gdbm_firstkey (store->dbf);
+
+  while (key.dptr != NULL)
+    {
+      datum next;
+
+      store_scan_key (store, key, func, user_data);
+      next = gdbm_nextkey (store->dbf, key);
+      free (key.dptr);
+      key = next;
+    }
+  if (gdbm_last_errno (store->dbf) != GDBM_ITEM_NOT_FOUND
+      && gdbm_last_errno (store->dbf) != GDBM_NO_ERROR)
+    {
+      store_set_error (store, error, "cannot read the keys of");
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -1,0 +1,65 @@
+/* store.h: the GDBM file that holds every queued message.
+ *
+ * A thin typed layer over GDBM: it knows the file, the key and value layout
+ * (record.h) and how to report failures; the queue rules live in queue.c.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "record.h"
+
+#define MQ_STORE_FILE "mqd.gdbm"
+
+#define MQ_STORE_ERROR (mq_store_error_quark ())
+GQuark mq_store_error_quark (void);
+
+typedef enum {
+  MQ_STORE_ERROR_LOCKED,          /* another process has the file open */
+  MQ_STORE_ERROR_CORRUPT,         /* not a GDBM file, or a damaged one */
+  MQ_STORE_ERROR_NO_SPACE,        /* the file system is full */
+  MQ_STORE_ERROR_FAILED,
+} MqStoreError;
+
+typedef struct _MqStore MqStore;
+
+/* One fetched message.  data points into raw, which item_clear frees. */
+typedef struct {
+  MqRecordHeader header;
+  const char *data;
+  gsize len;
+  char *raw;
+} MqItem;
+
+MqStore *store_open (const char *dir, GError **error);
+/* Syncs and closes; the store is freed even if the sync fails. */
+gboolean store_close (MqStore *store, GError **error);
+const char *store_path (MqStore *store);
+/* TRUE when GDBM's crash tolerance (reflink snapshots) could be turned on. */
+gboolean store_crash_tolerant (MqStore *store);
+
+gboolean store_put_item (MqStore *store, const char *name, gsize name_len,
+                         guint64 seq, const MqRecordHeader *header,
+                         const char *data, gsize len, GError **error);
+/* FALSE without an error when there is no such item. */
+gboolean store_fetch_item (MqStore *store, const char *name, gsize name_len,
+                           guint64 seq, MqItem *item, GError **error);
+/* FALSE without an error when there was no such item. */
+gboolean store_delete_item (MqStore *store, const char *name, gsize name_len,
+                            guint64 seq, GError **error);
+void item_clear (MqItem *item);
+
+gboolean store_put_meta (MqStore *store, const char *name, gsize name_len,
+                         const MqQueueMeta *meta, GError **error);
+gboolean store_delete_meta (MqStore *store, const char *name, gsize name_len,
+                            GError **error);
+
+/* Flushes every write so far to the disk (fsync). */
+gboolean store_sync (MqStore *store, GError **error);
+
+/* Calls func for every key; meta is NULL for items, seq 0 for metadata. */
+typedef void (*MqStoreScanFunc) (const char *name, gsize name_len,
+                                 guint64 seq, const MqQueueMeta *meta,
+                                 gpointer user_data);
+gboolean store_scan (MqStore *store, MqStoreScanFunc func, gpointer user_data,
+                     GError **error);
