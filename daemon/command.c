@@ -7,8 +7,20 @@
 
 #include "command.h"
 #include "queue.h"
+#include "waiter.h"
+
+#define FANOUT_SEPARATOR '+'
+
+typedef struct {
+  guint64 cmd_get;
+  guint64 cmd_set;
+  guint64 get_hits;
+  guint64 get_misses;
+} CommandTotals;
 
 static MqCommandLimits limits;
+static MqRuleBook *rule_book;
+static CommandTotals totals;
 static gint64 started_us;         /* monotonic */
 static gboolean shutdown_requested;
 
@@ -17,6 +29,12 @@ command_init (const MqCommandLimits *the_limits)
 {
   limits = *the_limits;
   started_us = g_get_monotonic_time ();
+}
+
+void
+command_set_rules (MqRuleBook *rules)
+{
+  rule_book = rules;
 }
 
 gboolean
@@ -28,7 +46,12 @@ command_shutdown_requested (void)
 const char *
 command_refuse_set (const MqCommand *cmd)
 {
-  if (cmd->data_len > limits.max_message)
+  const MqQueueRules *rules = rules_lookup (rule_book, cmd->name,
+                                            cmd->name_len);
+
+  if (cmd->data_len > limits.max_message
+      || (rules->max_message_size > 0
+          && cmd->data_len > rules->max_message_size))
     return "SERVER_ERROR object too large for cache";
   return NULL;
 }
@@ -50,46 +73,179 @@ run_set (MqConn *conn, const MqCommand *cmd, const char *data)
   g_autoptr (GError) error = NULL;
   MqQueue *queue = queue_lookup_or_create (cmd->name, cmd->name_len);
 
-  if (queue_push (queue, cmd->flags, cmd->exptime, data, cmd->data_len,
-                  &error))
-    conn_reply (conn, "STORED");
+  totals.cmd_set++;
+  switch (queue_push (queue, cmd->flags, cmd->exptime, data, cmd->data_len,
+                      &error))
+    {
+    case MQ_PUSH_STORED:
+      conn_reply (conn, "STORED");
+      break;
+    case MQ_PUSH_FULL:
+      conn_reply (conn, "NOT_STORED");
+      break;
+    case MQ_PUSH_FAILED:
+      reply_error (conn, error);
+      break;
+    }
+}
+
+/* ---- get ---------------------------------------------------------------- */
+
+/* A fanout child starts receiving copies when it is first named. */
+static MqQueue *
+get_queue (const MqGetKey *key)
+{
+  if (memchr (key->name, FANOUT_SEPARATOR, key->name_len) != NULL)
+    return queue_lookup_or_create (key->name, key->name_len);
+  return queue_lookup (key->name, key->name_len);
+}
+
+/* /close and /abort end the connection's reliable read of the queue. */
+static gboolean
+get_end_open_read (MqConn *conn, const MqGetKey *key, GError **error)
+{
+  MqQueue *queue;
+  guint64 seq;
+
+  if (!(key->options & (MQ_GET_CLOSE | MQ_GET_ABORT))
+      || !conn_take_open_read (conn, key->name, key->name_len, &seq))
+    return TRUE;                  /* closing nothing is not an error */
+  queue = queue_lookup (key->name, key->name_len);
+  if (queue == NULL)
+    return TRUE;                  /* deleted meanwhile: nothing to keep */
+  if (key->options & MQ_GET_CLOSE)
+    return queue_close_read (queue, seq, error) || *error == NULL;
+  return queue_abort_read (queue, seq, error);
+}
+
+/* Hands out one item of key's queue; FALSE with no error when none. */
+static gboolean
+get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
+         GError **error)
+{
+  MqQueue *queue = get_queue (key);
+  MqItem item;
+  guint64 seq;
+  gboolean found;
+
+  if (queue == NULL)
+    return FALSE;
+  if (key->options & MQ_GET_PEEK)
+    found = queue_peek (queue, &item, &seq, error);
+  else if (key->options & MQ_GET_OPEN)
+    found = queue_open_read (queue, &item, &seq, error);
   else
-    reply_error (conn, error);
+    found = queue_pop (queue, &item, &seq, error);
+  if (!found)
+    return FALSE;
+  if (key->options & MQ_GET_OPEN)
+    conn_add_open_read (conn, key->name, key->name_len, seq);
+  /* Echo the key as sent: memcache clients match replies to their keys. */
+  protocol_append_value (conn->out, key->name, key->key_len,
+                         item.header.flags, item.data, item.len,
+                         cmd->type == MQ_CMD_GETS, seq);
+  item_clear (&item);
+  return TRUE;
+}
+
+static gboolean
+get_only_ends_reads (const MqGetKey *key)
+{
+  return (key->options & (MQ_GET_CLOSE | MQ_GET_ABORT))
+    && !(key->options & (MQ_GET_OPEN | MQ_GET_PEEK));
+}
+
+/* A second /open on a queue while one is open would lose track of it. */
+static const MqGetKey *
+get_find_conflict (MqConn *conn, const MqCommand *cmd)
+{
+  for (guint i = 0; i < cmd->n_keys; i++)
+    {
+      const MqGetKey *key = &cmd->keys[i];
+
+      if ((key->options & MQ_GET_OPEN)
+          && !(key->options & (MQ_GET_CLOSE | MQ_GET_ABORT))
+          && conn_has_open_read (conn, key->name, key->name_len))
+        return key;
+    }
+  return NULL;
+}
+
+/* Nothing was found: wait on every queue named with a /t, until the
+ * longest /t.  A get run again after waking keeps its first deadline. */
+static gboolean
+get_wait (MqConn *conn, const MqCommand *cmd)
+{
+  MqQueue *queues[MQ_MAX_KEYS];
+  gint64 timeout_ms = -1;
+  guint n = 0;
+
+  for (guint i = 0; i < cmd->n_keys; i++)
+    {
+      const MqGetKey *key = &cmd->keys[i];
+
+      if (key->timeout_ms <= 0 || get_only_ends_reads (key))
+        continue;
+      timeout_ms = MAX (timeout_ms, key->timeout_ms);
+      queues[n++] = queue_lookup_or_create (key->name, key->name_len);
+    }
+  if (n == 0)
+    return FALSE;
+  conn_block (conn, queues, n, conn->retry_deadline != 0
+              ? conn->retry_deadline
+              : g_get_monotonic_time () + timeout_ms * 1000);
+  return TRUE;
 }
 
 static void
 run_get (MqConn *conn, const MqCommand *cmd)
 {
+  const MqGetKey *conflict = get_find_conflict (conn, cmd);
+  guint found = 0;
+
+  if (conflict != NULL)
+    {
+      g_autofree char *line = g_strdup_printf (
+        "CLIENT_ERROR a reliable read of %.*s is already open: close or "
+        "abort it first", (int) conflict->name_len, conflict->name);
+
+      conn_reply (conn, line);
+      return;
+    }
   for (guint i = 0; i < cmd->n_keys; i++)
     {
       const MqGetKey *key = &cmd->keys[i];
-      MqQueue *queue = queue_lookup (key->name, key->name_len);
       g_autoptr (GError) error = NULL;
-      MqItem item;
-      guint64 seq;
 
-      if (queue == NULL)
+      if (!get_end_open_read (conn, key, &error))
         {
-          queues_totals ()->cmd_get++;
-          queues_totals ()->get_misses++;
-          continue;
-        }
-      if (queue_pop (queue, &item, &seq, &error))
-        {
-          protocol_append_value (conn->out, key->name, key->name_len,
-                                 item.header.flags, item.data, item.len,
-                                 cmd->type == MQ_CMD_GETS, seq);
-          item_clear (&item);
-        }
-      else if (error != NULL)
-        {
-          /* The error replaces the whole answer, as in memcached. */
           reply_error (conn, error);
           return;
         }
+      if (get_only_ends_reads (key))
+        continue;
+      found += get_one (conn, cmd, key, &error);
+      if (error != NULL && found == 0)
+        {
+          reply_error (conn, error);
+          return;
+        }
+      /* Items already handed out are delivered: the failed queue keeps its
+       * own, so nothing is lost. */
+      if (error != NULL)
+        g_warning ("get %.*s: %s", (int) key->name_len, key->name,
+                   error->message);
     }
+  if (found == 0 && get_wait (conn, cmd))
+    return;
+  /* Counted once the get is answered, not each time a waiter wakes. */
+  totals.cmd_get += cmd->n_keys;    /* per key, as memcached counts */
+  totals.get_hits += found;
+  totals.get_misses += cmd->n_keys - found;
   conn_reply (conn, "END");
 }
+
+/* ---- queue management --------------------------------------------------- */
 
 static void
 run_delete (MqConn *conn, const MqCommand *cmd)
@@ -98,8 +254,12 @@ run_delete (MqConn *conn, const MqCommand *cmd)
   g_autoptr (GError) error = NULL;
 
   if (queue == NULL)
-    conn_reply (conn, "NOT_FOUND");
-  else if (queue_delete (queue, &error))
+    {
+      conn_reply (conn, "NOT_FOUND");
+      return;
+    }
+  waiters_forget_queue (queue);
+  if (queue_delete (queue, &error))
     conn_reply (conn, "DELETED");
   else
     reply_error (conn, error);
@@ -131,6 +291,8 @@ run_flush (MqConn *conn, const MqCommand *cmd)
   conn_reply (conn, "OK");
 }
 
+/* ---- stats -------------------------------------------------------------- */
+
 static void
 stats_queue (GString *out)
 {
@@ -146,8 +308,9 @@ stats_queue (GString *out)
     }
 }
 
+/* Kestrel's names: queue_<name>_<what>. */
 static void
-stats_queue_lines (GString *out, const MqQueue *queue)
+stats_queue_lines (GString *out, MqQueue *queue)
 {
   struct {
     const char *what;
@@ -157,8 +320,11 @@ stats_queue_lines (GString *out, const MqQueue *queue)
     { "bytes", queue->meta.bytes },
     { "total_items", queue->meta.enqueued },
     { "dequeued", queue->meta.dequeued },
+    { "open_transactions", queue->open->len },
+    { "waiters", g_queue_get_length (&queue->waiters) },
     { "expired_items", queue->meta.expired },
     { "discarded", queue->meta.discarded },
+    { "age", (guint64) queue_age_ms (queue) },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (lines); i++)
@@ -175,7 +341,6 @@ static void
 stats_server (GString *out)
 {
   g_autoptr (GPtrArray) all = queues_sorted ();
-  MqQueueTotals *totals = queues_totals ();
   guint64 items = 0, bytes = 0, total_items = 0;
   struct rusage usage;
 
@@ -207,13 +372,13 @@ stats_server (GString *out)
   protocol_append_stat_printf (out, "total_connections", "%" G_GUINT64_FORMAT,
                                conns_total ());
   protocol_append_stat_printf (out, "cmd_get", "%" G_GUINT64_FORMAT,
-                               totals->cmd_get);
+                               totals.cmd_get);
   protocol_append_stat_printf (out, "cmd_set", "%" G_GUINT64_FORMAT,
-                               totals->cmd_set);
+                               totals.cmd_set);
   protocol_append_stat_printf (out, "get_hits", "%" G_GUINT64_FORMAT,
-                               totals->get_hits);
+                               totals.get_hits);
   protocol_append_stat_printf (out, "get_misses", "%" G_GUINT64_FORMAT,
-                               totals->get_misses);
+                               totals.get_misses);
   protocol_append_stat_printf (out, "curr_items", "%" G_GUINT64_FORMAT, items);
   protocol_append_stat_printf (out, "total_items", "%" G_GUINT64_FORMAT,
                                total_items);

@@ -9,6 +9,7 @@
 #include "command.h"
 #include "conn.h"
 #include "protocol.h"
+#include "waiter.h"
 
 #define CONN_READ_SIZE (64 * 1024)
 /* Past this much unsent output a connection is not read from, so a client
@@ -23,6 +24,12 @@ static GPtrArray *resumable;            /* paused conns whose output drained */
 static GPtrArray *dead;                 /* closed, freed at the pass end */
 static guint64 total_conns;
 static char read_buffer[CONN_READ_SIZE];
+
+typedef struct {
+  guint64 seq;
+  gsize name_len;
+  char name[];
+} MqOpenRead;
 
 static void conn_on_event (MqWatch *watch, guint32 events);
 
@@ -39,11 +46,30 @@ conn_new (GSocket *socket)
   conn->socket = socket;
   conn->in = g_byte_array_new ();
   conn->out = g_string_new (NULL);
+  conn->open_reads = g_ptr_array_new_with_free_func (g_free);
   conn->link.data = conn;
   g_queue_push_tail_link (&open_conns, &conn->link);
   total_conns++;
-  loop_watch (&conn->watch, g_socket_get_fd (socket), EPOLLIN, conn_on_event);
+  loop_watch (&conn->watch, g_socket_get_fd (socket), EPOLLIN | EPOLLRDHUP,
+              conn_on_event);
   return conn;
+}
+
+/* A reader that goes away gives its reliable reads back. */
+static void
+conn_abort_open_reads (MqConn *conn)
+{
+  for (guint i = 0; i < conn->open_reads->len; i++)
+    {
+      MqOpenRead *open = g_ptr_array_index (conn->open_reads, i);
+      MqQueue *queue = queue_lookup (open->name, open->name_len);
+      g_autoptr (GError) error = NULL;
+
+      if (queue != NULL && !queue_abort_read (queue, open->seq, &error))
+        g_warning ("cannot give back a read of %s: %s", queue->name,
+                   error->message);
+    }
+  g_ptr_array_set_size (conn->open_reads, 0);
 }
 
 static void
@@ -52,6 +78,11 @@ conn_close (MqConn *conn)
   if (conn->closed)
     return;
   conn->closed = TRUE;
+  if (conn->waiter != NULL)
+    waiter_remove (g_steal_pointer (&conn->waiter));
+  conn_abort_open_reads (conn);
+  while (resumable != NULL && g_ptr_array_remove_fast (resumable, conn))
+    ;
   loop_unwatch (&conn->watch);
   g_queue_unlink (&open_conns, &conn->link);
   if (conn->pending)
@@ -65,6 +96,8 @@ conn_free (MqConn *conn)
   g_object_unref (conn->socket);
   g_byte_array_unref (conn->in);
   g_string_free (conn->out, TRUE);
+  g_ptr_array_unref (conn->open_reads);
+  g_free (conn->blocked_line);
   g_free (conn);
 }
 
@@ -137,7 +170,7 @@ conn_process (MqConn *conn, const char *buf, gsize len)
 {
   gsize done = 0;
 
-  while (done < len && !conn->closing)
+  while (done < len && !conn->closing && conn->waiter == NULL)
     {
       MqCommand cmd;
       const char *error = NULL;
@@ -173,8 +206,12 @@ conn_process (MqConn *conn, const char *buf, gsize len)
           done += line_len;
           continue;
         case MQ_PARSE_COMMAND:
-          g_debug ("<%d %.*s", conn->watch.fd, (int) line_len, buf + done);
+          g_debug ("<%d %.*s", conn->watch.fd,
+                   (int) (line_len - (line_len > 1 && buf[done + line_len - 2]
+                                      == '\r' ? 2 : 1)), buf + done);
           conn->noreply = cmd.noreply;
+          conn->line = buf + done;
+          conn->line_len = line_len;
           if (cmd.type == MQ_CMD_SET)
             {
               used = conn_run_set (conn, &cmd, buf + done, len - done,
@@ -244,7 +281,11 @@ conn_read (MqConn *conn)
 static void
 conn_update_watch (MqConn *conn)
 {
-  guint32 events = conn->paused || conn->closing ? 0 : EPOLLIN;
+  /* A waiting get's connection reads ahead only so far; RDHUP still tells
+   * when its client goes away. */
+  gboolean full = conn->waiter != NULL && conn->in->len >= CONN_READ_SIZE;
+  guint32 events = conn->paused || conn->closing || full ? EPOLLRDHUP
+    : EPOLLIN | EPOLLRDHUP;
 
   if (conn_unsent (conn) > 0)
     events |= EPOLLOUT;
@@ -258,6 +299,11 @@ conn_on_event (MqWatch *watch, guint32 events)
 
   if (conn->closed)
     return;
+  if ((events & EPOLLRDHUP) && conn->waiter != NULL)
+    {
+      conn_close (conn);          /* a waiting client that left is forgotten */
+      return;
+    }
   if (events & EPOLLOUT)
     conn_mark_pending (conn);
   if (events & (EPOLLHUP | EPOLLERR))
@@ -413,4 +459,96 @@ conns_drop_pending (void)
       conn->pending = FALSE;
       conn_close (conn);
     }
+}
+
+void
+conn_block (MqConn *conn, MqQueue *const *queues, guint n_queues,
+            gint64 deadline_us)
+{
+  if (conn->blocked_line == NULL)
+    {
+      conn->blocked_line = g_strndup (conn->line, conn->line_len);
+      conn->blocked_len = conn->line_len;
+    }
+  conn->waiter = waiter_add (conn, queues, n_queues, deadline_us);
+  conn->retry_deadline = deadline_us;
+}
+
+static void
+conn_retry (MqConn *conn)
+{
+  MqCommand cmd;
+  const char *error = NULL;
+  gsize used;
+
+  /* The line parsed once already: it parses again the same way. */
+  if (protocol_parse (conn->blocked_line, conn->blocked_len, &cmd, &used,
+                      &error) != MQ_PARSE_COMMAND)
+    g_assert_not_reached ();
+  conn->line = conn->blocked_line;
+  conn->line_len = conn->blocked_len;
+  command_execute (conn, &cmd, NULL);
+}
+
+void
+conn_unblock (MqConn *conn, gboolean retry)
+{
+  conn->waiter = NULL;
+  if (retry)
+    conn_retry (conn);
+  else
+    conn_reply (conn, "END");
+  if (conn->waiter != NULL)
+    return;                       /* nothing after all: waits again */
+  g_clear_pointer (&conn->blocked_line, g_free);
+  conn->retry_deadline = 0;
+  conn_mark_pending (conn);
+  if (conn->in->len > 0)
+    {
+      g_ptr_array_add (resumable, conn);
+      loop_wake ();
+    }
+  conn_update_watch (conn);
+}
+
+static gint
+conn_find_open_read (MqConn *conn, const char *name, gsize len)
+{
+  for (guint i = 0; i < conn->open_reads->len; i++)
+    {
+      MqOpenRead *open = g_ptr_array_index (conn->open_reads, i);
+
+      if (open->name_len == len && memcmp (open->name, name, len) == 0)
+        return (gint) i;
+    }
+  return -1;
+}
+
+gboolean
+conn_has_open_read (MqConn *conn, const char *name, gsize len)
+{
+  return conn_find_open_read (conn, name, len) >= 0;
+}
+
+void
+conn_add_open_read (MqConn *conn, const char *name, gsize len, guint64 seq)
+{
+  MqOpenRead *open = g_malloc (sizeof *open + len);
+
+  open->seq = seq;
+  open->name_len = len;
+  memcpy (open->name, name, len);
+  g_ptr_array_add (conn->open_reads, open);
+}
+
+gboolean
+conn_take_open_read (MqConn *conn, const char *name, gsize len, guint64 *seq)
+{
+  gint i = conn_find_open_read (conn, name, len);
+
+  if (i < 0)
+    return FALSE;
+  *seq = ((MqOpenRead *) g_ptr_array_index (conn->open_reads, i))->seq;
+  g_ptr_array_remove_index_fast (conn->open_reads, i);
+  return TRUE;
 }

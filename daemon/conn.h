@@ -9,8 +9,10 @@
 #include <gio/gio.h>
 
 #include "loop.h"
+#include "queue.h"
 
 typedef struct _MqConn MqConn;
+typedef struct _MqWaiter MqWaiter;
 
 struct _MqConn {
   MqWatch watch;
@@ -26,6 +28,13 @@ struct _MqConn {
   gboolean paused;                /* too much unsent output: not reading */
   gboolean closing;               /* close once the output is sent */
   gboolean closed;
+  const char *line;               /* the command line being run */
+  gsize line_len;
+  MqWaiter *waiter;               /* set while a get waits: input waits too */
+  char *blocked_line;             /* that get, run again when woken */
+  gsize blocked_len;
+  gint64 retry_deadline;          /* its deadline while it runs again */
+  GPtrArray *open_reads;          /* MqOpenRead: reliable reads not closed */
 };
 
 /* Takes ownership of socket, which is already accepted and allowed. */
@@ -34,6 +43,20 @@ MqConn *conn_new (GSocket *socket);
 void conn_reply (MqConn *conn, const char *line);
 /* Closes once everything queued so far has been sent. */
 void conn_close_after_reply (MqConn *conn);
+
+/* The running get found nothing: it waits on queues until deadline. */
+void conn_block (MqConn *conn, MqQueue *const *queues, guint n_queues,
+                 gint64 deadline_us);
+/* A waiting get's queue gained a message (retry) or its time is up. */
+void conn_unblock (MqConn *conn, gboolean retry);
+
+/* One reliable read per queue and connection; given back on close. */
+gboolean conn_has_open_read (MqConn *conn, const char *name, gsize len);
+void conn_add_open_read (MqConn *conn, const char *name, gsize len,
+                         guint64 seq);
+/* Removes the queue's open read; FALSE if there is none. */
+gboolean conn_take_open_read (MqConn *conn, const char *name, gsize len,
+                              guint64 *seq);
 
 /* The pass end: feeds connections that were paused, then, after the caller's
  * commit, sends every pending reply and frees closed connections. */

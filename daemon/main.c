@@ -15,6 +15,10 @@
 #include "server.h"
 #include "settings.h"
 #include "store.h"
+#include "waiter.h"
+
+/* Expired messages are swept from idle queues this often. */
+#define SWEEP_INTERVAL_SECONDS 1
 
 #define EXIT_USAGE 2
 
@@ -33,13 +37,15 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
-/* The pass end: every command of this pass has run.  One commit (one fsync
- * by default) covers all of their writes, then their replies go out. */
+/* The pass end: every command of this pass has run, and so have the waiting
+ * gets whose time is up.  One commit (one fsync by default) covers all of
+ * their writes, then their replies go out. */
 static void
 on_pass_end (gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
+  waiters_expire (g_get_monotonic_time ());
   conns_resume ();
   if (!queues_commit (!settings->no_sync, &error))
     {
@@ -48,6 +54,7 @@ on_pass_end (gpointer user_data)
       conns_drop_pending ();
     }
   conns_flush ();
+  loop_set_deadline (waiters_next_deadline ());
   if (stopping || command_shutdown_requested ())
     g_main_loop_quit (main_loop);
 }
@@ -59,6 +66,35 @@ on_sync_timer (gpointer user_data)
 
   if (queues_unsynced () && !queues_commit (TRUE, &error))
     g_critical ("%s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sweep_timer (gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!queues_sweep (&error) || !queues_commit (FALSE, &error))
+    g_critical ("expiry sweep: %s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
+/* SIGHUP: new queue rules, same connections and messages. */
+static gboolean
+on_reload_signal (gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!settings_reload_rules (settings, &error))
+    {
+      g_warning ("SIGHUP: keeping the rules in force: %s", error->message);
+      return G_SOURCE_CONTINUE;
+    }
+  queues_set_rules (settings->rules);
+  command_set_rules (settings->rules);
+  g_message ("SIGHUP: queue rules reloaded from %s",
+             settings->config_path != NULL ? settings->config_path
+             : "(no file)");
   return G_SOURCE_CONTINUE;
 }
 
@@ -116,10 +152,12 @@ start (MqStore **store, GError **error)
   if (settings->daemonize && !daemon_detach (error))
     return FALSE;
   *store = store_open (settings->home, error);
-  if (*store == NULL || !queues_open (*store, error))
+  if (*store == NULL
+      || !queues_open (*store, settings->rules, waiters_on_ready, error))
     return FALSE;
   loop_init (on_pass_end, NULL);
   command_init (&limits);
+  command_set_rules (settings->rules);
   if (!server_listen (&server, error))
     return FALSE;
   if (settings->pid_file != NULL
@@ -189,6 +227,8 @@ main (int argc, char **argv)
   main_loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGTERM, on_stop_signal, "SIGTERM");
   g_unix_signal_add (SIGINT, on_stop_signal, "SIGINT");
+  g_unix_signal_add (SIGHUP, on_reload_signal, NULL);
+  g_timeout_add_seconds (SWEEP_INTERVAL_SECONDS, on_sweep_timer, NULL);
   if (settings->no_sync && settings->sync_interval > 0)
     g_timeout_add_seconds (settings->sync_interval, on_sync_timer, NULL);
   g_info ("listening on %s, data in %s", settings->socket_path,

@@ -206,6 +206,7 @@ parse_get_key (const Token *t, MqGetKey *key)
 
   key->name = t->p;
   key->name_len = (gsize) ((slash ? slash : end) - t->p);
+  key->key_len = t->len;
   key->timeout_ms = -1;
   key->options = 0;
   while (slash)

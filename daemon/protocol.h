@@ -36,8 +36,9 @@ typedef enum {
 } MqGetOptions;
 
 typedef struct {
-  const char *name;
+  const char *name;               /* the key as sent starts with the name */
   gsize name_len;
+  gsize key_len;                  /* the whole key, options included */
   gint64 timeout_ms;              /* -1: do not wait */
   guint options;                  /* MqGetOptions */
 } MqGetKey;

@@ -3,22 +3,32 @@
 
 #include <string.h>
 
+#include "protocol.h"
 #include "queue.h"
 
 /* memcache's rule: up to 30 days an exptime is relative, beyond it absolute. */
 #define EXPTIME_RELATIVE_MAX (60 * 60 * 24 * 30)
+#define FANOUT_SEPARATOR '+'
 
 static MqStore *store;
+static MqRuleBook *rule_book;
+static MqQueueReadyFunc ready;
 static GHashTable *queues;        /* name -> MqQueue */
 static GPtrArray *dirty_queues;
 static gboolean unsynced;
-static MqQueueTotals totals;
 
-static guint
-name_hash (gconstpointer key)
+/* ---- the set of queues ---------------------------------------------------- */
+
+static void
+queue_mark_dirty (MqQueue *queue)
 {
-  return g_str_hash (key);
+  if (queue->dirty)
+    return;
+  queue->dirty = TRUE;
+  g_ptr_array_add (dirty_queues, queue);
 }
+
+static void queue_link_parent (MqQueue *queue);
 
 static MqQueue *
 queue_new (const char *name, gsize name_len)
@@ -30,7 +40,11 @@ queue_new (const char *name, gsize name_len)
   queue->meta.head = 1;
   queue->meta.tail = 1;
   queue->returned = g_array_new (FALSE, FALSE, sizeof (guint64));
+  queue->open = g_array_new (FALSE, FALSE, sizeof (guint64));
+  queue->rules = rules_lookup (rule_book, name, name_len);
+  g_queue_init (&queue->waiters);
   g_hash_table_insert (queues, queue->name, queue);
+  queue_link_parent (queue);
   return queue;
 }
 
@@ -40,26 +54,39 @@ queue_free (gpointer data)
   MqQueue *queue = data;
 
   g_array_unref (queue->returned);
+  g_array_unref (queue->open);
+  g_clear_pointer (&queue->children, g_ptr_array_unref);
   g_free (queue->name);
   g_free (queue);
 }
 
+/* A fanout child ("parent+child") receives copies from the moment it is
+ * first named; it is saved at once so that it still does after a restart. */
 static void
-queue_mark_dirty (MqQueue *queue)
+queue_link_parent (MqQueue *queue)
 {
-  if (queue->dirty)
+  const char *plus = memchr (queue->name, FANOUT_SEPARATOR, queue->name_len);
+  MqQueue *parent;
+
+  if (plus == NULL || plus == queue->name)
     return;
-  queue->dirty = TRUE;
-  g_ptr_array_add (dirty_queues, queue);
+  parent = queue_lookup_or_create (queue->name, plus - queue->name);
+  if (parent->children == NULL)
+    parent->children = g_ptr_array_new ();
+  g_ptr_array_add (parent->children, queue);
+  queue->parent = parent;
+  queue_mark_dirty (queue);
 }
 
 MqQueue *
 queue_lookup (const char *name, gsize name_len)
 {
-  char key[name_len + 1];
+  char key[MQ_MAX_NAME + 1];
 
+  if (name_len > MQ_MAX_NAME)
+    return NULL;
   memcpy (key, name, name_len);
-  key[name_len] = 0;
+  key[name_len] = '\0';
   return g_hash_table_lookup (queues, key);
 }
 
@@ -71,7 +98,26 @@ queue_lookup_or_create (const char *name, gsize name_len)
   return queue != NULL ? queue : queue_new (name, name_len);
 }
 
-/* Restart, first pass: counters, depth and the highest seq of each queue. */
+void
+queues_set_rules (MqRuleBook *rules)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  rule_book = rules;
+  g_hash_table_iter_init (&iter, queues);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      MqQueue *queue = value;
+
+      queue->rules = rules_lookup (rules, queue->name, queue->name_len);
+      queue->may_expire |= queue->rules->max_age_ms > 0;
+    }
+}
+
+/* ---- restart ------------------------------------------------------------ */
+
+/* First pass: counters, depth and the highest seq of each queue. */
 static void
 scan_counts (const char *name, gsize name_len, guint64 seq,
              const MqQueueMeta *meta, gpointer user_data)
@@ -90,11 +136,10 @@ scan_counts (const char *name, gsize name_len, guint64 seq,
   queue->meta.tail = MAX (queue->meta.tail, seq + 1);
 }
 
-/* Second pass, once every saved head is known.  Items below it were handed
- * out on a reliable read, or given back, when the daemon stopped: they are
- * delivered again first.  user_data maps a queue to its lowest seq at or
- * above head: a kill between a delete and the counters' write leaves head
- * behind. */
+/* Second pass, once every saved head is known.  Items below it were out on
+ * reliable reads, or given back, when the daemon stopped: they are handed
+ * out again first.  user_data maps a queue to its lowest seq at or above
+ * head: a kill between a delete and the counters' write leaves head behind. */
 static void
 scan_positions (const char *name, gsize name_len, guint64 seq,
                 const MqQueueMeta *meta, gpointer user_data)
@@ -128,14 +173,35 @@ compare_seq (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
-static void
-queue_restore (MqQueue *queue, const guint64 *lowest)
+static gboolean
+queue_restore (MqQueue *queue, const guint64 *lowest, GError **error)
 {
   /* A write seen after the saved counters still counts as enqueued. */
   queue->meta.enqueued = MAX (queue->meta.enqueued,
                               queue->meta.dequeued + queue->count);
-  g_array_sort (queue->returned, compare_seq);
   queue->meta.head = lowest != NULL ? *lowest : queue->meta.tail;
+  queue->may_expire = queue->count > 0;
+  g_array_sort (queue->returned, compare_seq);
+  /* The saved byte count left out the reads that were open. */
+  for (guint i = 0; i < queue->returned->len; i++)
+    {
+      g_autoptr (GError) local = NULL;
+      MqItem item;
+
+      if (store_fetch_item (store, queue->name, queue->name_len,
+                            g_array_index (queue->returned, guint64, i),
+                            &item, &local))
+        {
+          queue->meta.bytes += item.len;
+          item_clear (&item);
+        }
+      else if (local != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -151,17 +217,20 @@ queues_rebuild (GError **error)
     return FALSE;
   g_hash_table_iter_init (&iter, queues);
   while (g_hash_table_iter_next (&iter, NULL, &queue))
-    queue_restore (queue, g_hash_table_lookup (lowest, queue));
+    if (!queue_restore (queue, g_hash_table_lookup (lowest, queue), error))
+      return FALSE;
   return TRUE;
 }
 
 gboolean
-queues_open (MqStore *the_store, GError **error)
+queues_open (MqStore *the_store, MqRuleBook *rules,
+             MqQueueReadyFunc ready_func, GError **error)
 {
   store = the_store;
-  queues = g_hash_table_new_full (name_hash, g_str_equal, NULL, queue_free);
+  rule_book = rules;
+  ready = ready_func;
+  queues = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, queue_free);
   dirty_queues = g_ptr_array_new ();
-  memset (&totals, 0, sizeof totals);
   unsynced = FALSE;
   return queues_rebuild (error);
 }
@@ -173,6 +242,8 @@ queues_close (void)
   g_clear_pointer (&dirty_queues, g_ptr_array_unref);
   store = NULL;
 }
+
+/* ---- storing ------------------------------------------------------------ */
 
 static gint64
 expiry_from_exptime (gint64 exptime, gint64 now_ms)
@@ -186,7 +257,78 @@ expiry_from_exptime (gint64 exptime, gint64 now_ms)
   return exptime * 1000;
 }
 
-gboolean
+static gboolean
+queue_full (MqQueue *queue, gsize len)
+{
+  const MqQueueRules *rules = queue->rules;
+
+  return (rules->max_items > 0 && queue->count >= rules->max_items)
+    || (rules->max_bytes > 0 && queue->meta.bytes + len > rules->max_bytes);
+}
+
+typedef enum {
+  TAKE_PEEK,
+  TAKE_POP,
+  TAKE_OPEN,
+  TAKE_DISCARD,                   /* dropped to make room */
+  TAKE_EXPIRE,
+} TakeMode;
+
+static gboolean queue_take (MqQueue *queue, TakeMode mode, MqItem *item,
+                            guint64 *seq, GError **error);
+
+/* Under discard_old, drops the oldest messages until len fits. */
+static MqPushResult
+queue_make_room (MqQueue *queue, gsize len, GError **error)
+{
+  const MqQueueRules *rules = queue->rules;
+
+  if (rules->max_bytes > 0 && len > rules->max_bytes)
+    return MQ_PUSH_FULL;
+  while (queue_full (queue, len))
+    {
+      g_autoptr (GError) local = NULL;
+      MqItem item;
+      guint64 seq;
+
+      if (!rules->discard_old)
+        return MQ_PUSH_FULL;
+      if (!queue_take (queue, TAKE_DISCARD, &item, &seq, &local))
+        {
+          if (local == NULL)
+            return MQ_PUSH_FULL;  /* what fills it is out on open reads */
+          g_propagate_error (error, g_steal_pointer (&local));
+          return MQ_PUSH_FAILED;
+        }
+      item_clear (&item);
+    }
+  return MQ_PUSH_STORED;
+}
+
+static MqPushResult
+queue_store (MqQueue *queue, const MqRecordHeader *header, const char *data,
+             gsize len, GError **error)
+{
+  MqPushResult result = queue_make_room (queue, len, error);
+
+  if (result != MQ_PUSH_STORED)
+    return result;
+  if (!store_put_item (store, queue->name, queue->name_len, queue->meta.tail,
+                       header, data, len, error))
+    return MQ_PUSH_FAILED;
+  queue->meta.tail++;
+  queue->meta.enqueued++;
+  queue->meta.bytes += len;
+  queue->count++;
+  queue->may_expire |= header->expires_ms != 0
+    || queue->rules->max_age_ms > 0;
+  unsynced = TRUE;
+  queue_mark_dirty (queue);
+  ready (queue);
+  return MQ_PUSH_STORED;
+}
+
+MqPushResult
 queue_push (MqQueue *queue, guint32 flags, gint64 exptime, const char *data,
             gsize len, GError **error)
 {
@@ -196,21 +338,25 @@ queue_push (MqQueue *queue, guint32 flags, gint64 exptime, const char *data,
     .created_ms = now_ms,
     .expires_ms = expiry_from_exptime (exptime, now_ms),
   };
+  MqPushResult result = queue_store (queue, &header, data, len, error);
 
-  totals.cmd_set++;
-  if (!store_put_item (store, queue->name, queue->name_len, queue->meta.tail,
-                       &header, data, len, error))
-    return FALSE;
-  queue->meta.tail++;
-  queue->meta.enqueued++;
-  queue->meta.bytes += len;
-  queue->count++;
-  unsynced = TRUE;
-  queue_mark_dirty (queue);
-  return TRUE;
+  if (result != MQ_PUSH_STORED || queue->children == NULL)
+    return result;
+  /* By index: a waiter woken here may name, and so create, a new child. */
+  for (guint i = 0; i < queue->children->len; i++)
+    {
+      MqQueue *child = g_ptr_array_index (queue->children, i);
+      g_autoptr (GError) local = NULL;
+
+      if (queue_store (child, &header, data, len, &local) == MQ_PUSH_FAILED)
+        g_warning ("fanout to %s: %s", child->name, local->message);
+    }
+  return result;
 }
 
-/* The next seq to hand out, skipping holes left by a crash; 0 when none. */
+/* ---- handing out -------------------------------------------------------- */
+
+/* The next seq to hand out; 0 when none. */
 static guint64
 queue_next_seq (MqQueue *queue)
 {
@@ -219,8 +365,9 @@ queue_next_seq (MqQueue *queue)
   return queue->meta.head < queue->meta.tail ? queue->meta.head : 0;
 }
 
+/* seq leaves the waiting line (it was queue_next_seq). */
 static void
-queue_forget_seq (MqQueue *queue, guint64 seq)
+queue_advance (MqQueue *queue, guint64 seq)
 {
   if (queue->returned->len > 0
       && g_array_index (queue->returned, guint64, 0) == seq)
@@ -230,40 +377,57 @@ queue_forget_seq (MqQueue *queue, guint64 seq)
 }
 
 static gboolean
-item_expired (const MqItem *item, gint64 now_ms)
+item_expired (const MqItem *item, const MqQueueRules *rules, gint64 now_ms)
 {
-  return item->header.expires_ms != 0 && item->header.expires_ms <= now_ms;
+  const MqRecordHeader *header = &item->header;
+
+  return (header->expires_ms != 0 && header->expires_ms <= now_ms)
+    || (rules->max_age_ms > 0
+        && header->created_ms + (gint64) rules->max_age_ms <= now_ms);
 }
 
-/* Removes whatever is at seq from the store and the counters. */
 static gboolean
-queue_remove (MqQueue *queue, guint64 seq, gsize len, GError **error)
+queue_delete_seq (MqQueue *queue, guint64 seq, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  gboolean existed;
 
-  existed = store_delete_item (store, queue->name, queue->name_len, seq,
-                               &local);
-  if (local != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  queue_forget_seq (queue, seq);
-  if (existed && queue->count > 0)
-    queue->count--;
+  if (store_delete_item (store, queue->name, queue->name_len, seq, &local)
+      || local == NULL)
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
+}
+
+/* The item at seq (just fetched) leaves the queue's waiting line. */
+static gboolean
+queue_hand_out (MqQueue *queue, TakeMode mode, guint64 seq, gsize len,
+                GError **error)
+{
+  if (mode != TAKE_OPEN && !queue_delete_seq (queue, seq, error))
+    return FALSE;
+  queue_advance (queue, seq);
+  queue->count--;
   queue->meta.bytes -= MIN (queue->meta.bytes, len);
+  if (mode == TAKE_OPEN)
+    g_array_append_val (queue->open, seq);
+  else if (mode == TAKE_POP)
+    queue->meta.dequeued++;
+  else if (mode == TAKE_DISCARD)
+    queue->meta.discarded++;
+  else
+    queue->meta.expired++;
   queue_mark_dirty (queue);
   return TRUE;
 }
 
-gboolean
-queue_pop (MqQueue *queue, MqItem *item, guint64 *seq, GError **error)
+/* Finds the next live item, dropping expired ones on the way. */
+static gboolean
+queue_take (MqQueue *queue, TakeMode mode, MqItem *item, guint64 *seq,
+            GError **error)
 {
   gint64 now_ms = g_get_real_time () / 1000;
   guint64 next;
 
-  totals.cmd_get++;
   while (queue->count > 0 && (next = queue_next_seq (queue)) != 0)
     {
       g_autoptr (GError) local = NULL;
@@ -276,54 +440,229 @@ queue_pop (MqQueue *queue, MqItem *item, guint64 *seq, GError **error)
               g_propagate_error (error, g_steal_pointer (&local));
               return FALSE;
             }
-          queue_forget_seq (queue, next);     /* a hole: nothing there */
+          queue_advance (queue, next);    /* a hole left by a crash */
           continue;
         }
-      if (!queue_remove (queue, next, item->len, error))
+      if (item_expired (item, queue->rules, now_ms))
+        {
+          gboolean ok = queue_hand_out (queue, TAKE_EXPIRE, next, item->len,
+                                        error);
+
+          item_clear (item);
+          if (!ok)
+            return FALSE;
+          continue;
+        }
+      if (mode != TAKE_PEEK
+          && !queue_hand_out (queue, mode, next, item->len, error))
         {
           item_clear (item);
           return FALSE;
         }
-      if (item_expired (item, now_ms))
-        {
-          queue->meta.expired++;
-          item_clear (item);
-          continue;
-        }
-      queue->meta.dequeued++;
-      totals.get_hits++;
       *seq = next;
       return TRUE;
     }
-  totals.get_misses++;
+  if (queue->count == 0 && queue->returned->len == 0)
+    queue->may_expire = FALSE;
   return FALSE;
 }
 
 gboolean
+queue_pop (MqQueue *queue, MqItem *item, guint64 *seq, GError **error)
+{
+  return queue_take (queue, TAKE_POP, item, seq, error);
+}
+
+gboolean
+queue_peek (MqQueue *queue, MqItem *item, guint64 *seq, GError **error)
+{
+  return queue_take (queue, TAKE_PEEK, item, seq, error);
+}
+
+gboolean
+queue_open_read (MqQueue *queue, MqItem *item, guint64 *seq, GError **error)
+{
+  return queue_take (queue, TAKE_OPEN, item, seq, error);
+}
+
+static gboolean
+queue_forget_open (MqQueue *queue, guint64 seq)
+{
+  for (guint i = 0; i < queue->open->len; i++)
+    if (g_array_index (queue->open, guint64, i) == seq)
+      {
+        g_array_remove_index_fast (queue->open, i);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+gboolean
+queue_close_read (MqQueue *queue, guint64 seq, GError **error)
+{
+  if (!queue_forget_open (queue, seq))
+    return FALSE;
+  queue->meta.dequeued++;
+  queue_mark_dirty (queue);
+  return queue_delete_seq (queue, seq, error);
+}
+
+static void
+queue_insert_returned (MqQueue *queue, guint64 seq)
+{
+  guint i = 0;
+
+  while (i < queue->returned->len
+         && g_array_index (queue->returned, guint64, i) < seq)
+    i++;
+  g_array_insert_val (queue->returned, i, seq);
+}
+
+/* Moves a message that came back too often to the dead-letter queue. */
+static gboolean
+queue_bury (MqQueue *queue, guint64 seq, MqItem *item, GError **error)
+{
+  const char *name = queue->rules->dead_letter;
+  MqQueue *dead = queue_lookup_or_create (name, strlen (name));
+  MqRecordHeader header = item->header;
+
+  header.deliveries = 0;
+  if (queue_store (dead, &header, item->data, item->len, error)
+      == MQ_PUSH_FAILED)
+    return FALSE;
+  queue->meta.discarded++;
+  return queue_delete_seq (queue, seq, error);
+}
+
+gboolean
+queue_abort_read (MqQueue *queue, guint64 seq, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  const MqQueueRules *rules = queue->rules;
+  MqItem item;
+  gboolean ok;
+
+  if (!queue_forget_open (queue, seq))
+    return TRUE;
+  queue_mark_dirty (queue);
+  if (!store_fetch_item (store, queue->name, queue->name_len, seq, &item,
+                         &local))
+    {
+      if (local == NULL)
+        return TRUE;              /* gone with a flush or a delete */
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (item.header.deliveries < G_MAXUINT16)
+    item.header.deliveries++;
+  if (rules->max_deliveries > 0
+      && item.header.deliveries >= rules->max_deliveries)
+    {
+      ok = queue_bury (queue, seq, &item, error);
+      item_clear (&item);
+      return ok;
+    }
+  ok = store_put_item (store, queue->name, queue->name_len, seq, &item.header,
+                       item.data, item.len, error);
+  queue_insert_returned (queue, seq);
+  queue->count++;
+  queue->meta.bytes += item.len;
+  item_clear (&item);
+  ready (queue);
+  return ok;
+}
+
+/* ---- emptying ----------------------------------------------------------- */
+
+gboolean
 queue_flush (MqQueue *queue, GError **error)
 {
-  /* Every seq that may hold an item: the given-back ones and head..tail. */
   while (queue->returned->len > 0)
-    if (!queue_remove (queue, g_array_index (queue->returned, guint64, 0), 0,
-                       error))
+    {
+      if (!queue_delete_seq (queue, g_array_index (queue->returned, guint64, 0),
+                             error))
+        return FALSE;
+      g_array_remove_index (queue->returned, 0);
+    }
+  for (; queue->meta.head < queue->meta.tail; queue->meta.head++)
+    if (!queue_delete_seq (queue, queue->meta.head, error))
       return FALSE;
-  while (queue->meta.head < queue->meta.tail)
-    if (!queue_remove (queue, queue->meta.head, 0, error))
-      return FALSE;
+  queue->count = 0;
   queue->meta.bytes = 0;
+  queue->may_expire = FALSE;
+  queue_mark_dirty (queue);
   return TRUE;
+}
+
+static void
+queue_unlink_family (MqQueue *queue)
+{
+  if (queue->parent != NULL)
+    g_ptr_array_remove (queue->parent->children, queue);
+  for (guint i = 0; queue->children != NULL && i < queue->children->len; i++)
+    ((MqQueue *) g_ptr_array_index (queue->children, i))->parent = NULL;
 }
 
 gboolean
 queue_delete (MqQueue *queue, GError **error)
 {
-  if (!queue_flush (queue, error)
-      || !store_delete_meta (store, queue->name, queue->name_len, error))
+  if (!queue_flush (queue, error))
     return FALSE;
-  if (queue->dirty)
-    g_ptr_array_remove_fast (dirty_queues, queue);
+  for (guint i = 0; i < queue->open->len; i++)
+    if (!queue_delete_seq (queue, g_array_index (queue->open, guint64, i),
+                           error))
+      return FALSE;
+  if (!store_delete_meta (store, queue->name, queue->name_len, error))
+    return FALSE;
+  g_ptr_array_remove_fast (dirty_queues, queue);
+  queue_unlink_family (queue);
   g_hash_table_remove (queues, queue->name);
   unsynced = TRUE;
+  return TRUE;
+}
+
+gint64
+queue_age_ms (MqQueue *queue)
+{
+  guint64 seq = queue_next_seq (queue);
+  MqItem item;
+  gint64 age;
+
+  if (seq == 0
+      || !store_fetch_item (store, queue->name, queue->name_len, seq, &item,
+                            NULL))
+    return 0;
+  age = g_get_real_time () / 1000 - item.header.created_ms;
+  item_clear (&item);
+  return MAX (age, 0);
+}
+
+/* ---- the whole set ------------------------------------------------------ */
+
+gboolean
+queues_sweep (GError **error)
+{
+  g_autoptr (GPtrArray) all = queues_sorted ();
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      MqQueue *queue = g_ptr_array_index (all, i);
+      MqItem item;
+      guint64 seq;
+
+      /* A peek drops the expired items in front of the first live one. */
+      g_autoptr (GError) local = NULL;
+
+      if (!queue->may_expire || queue->count == 0)
+        continue;
+      if (queue_peek (queue, &item, &seq, &local))
+        item_clear (&item);
+      else if (local != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+    }
   return TRUE;
 }
 
@@ -336,7 +675,10 @@ queues_commit (gboolean sync, GError **error)
 
       if (!store_put_meta (store, queue->name, queue->name_len, &queue->meta,
                            error))
-        return FALSE;
+        {
+          g_ptr_array_remove_range (dirty_queues, 0, i);
+          return FALSE;
+        }
       queue->dirty = FALSE;
     }
   g_ptr_array_set_size (dirty_queues, 0);
@@ -374,12 +716,6 @@ queues_sorted (void)
     g_ptr_array_add (all, queue);
   g_ptr_array_sort (all, compare_names);
   return all;
-}
-
-MqQueueTotals *
-queues_totals (void)
-{
-  return &totals;
 }
 
 gboolean

@@ -1,14 +1,14 @@
-/* settings.c: the daemon's command line; see settings.h. */
+/* settings.c: the daemon's command line and configuration file; see
+ * settings.h. */
 #include "config.h"
 
-#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "settings.h"
+#include "values.h"
 
 #define MAX_MESSAGE_LIMIT (1024 * 1024 * 1024)  /* GDBM values are int-sized */
 
@@ -44,6 +44,7 @@ settings_new (void)
   settings->allow_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
   settings->allow_gids = g_array_new (FALSE, FALSE, sizeof (guint32));
   settings->ignored = g_ptr_array_new_with_free_func (g_free);
+  settings->rules = rules_new ();
   return settings;
 }
 
@@ -54,111 +55,122 @@ settings_free (MqSettings *settings)
   g_free (settings->home);
   g_free (settings->pid_file);
   g_free (settings->user);
+  g_free (settings->config_path);
   g_array_unref (settings->allow_uids);
   g_array_unref (settings->allow_gids);
   g_ptr_array_unref (settings->ignored);
+  rules_free (settings->rules);
   g_free (settings);
 }
 
-static gboolean
-parse_number (const char *option, const char *value, guint base,
-              guint64 max, guint64 *out, GError **error)
-{
-  g_autoptr (GError) local = NULL;
+/* ---- one setter per setting, shared by the command line and the file ---- */
 
-  if (!g_ascii_string_to_unsigned (value, base, 0, max, out, &local))
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "%s: '%s' is not a number from 0 to %" G_GUINT64_FORMAT
-                   "%s", option, value, max,
-                   base == 8 ? " in octal" : "");
-      return FALSE;
-    }
+typedef gboolean (*Setter) (MqSettings *settings, const char *value,
+                            GError **error);
+
+static gboolean
+set_string (char **field, const char *value)
+{
+  g_free (*field);
+  *field = g_strdup (value);
   return TRUE;
 }
 
 static gboolean
-on_mask (const char *option, const char *value, gpointer data, GError **error)
+set_socket (MqSettings *s, const char *value, GError **error)
 {
-  MqSettings *settings = data;
-  guint64 mask;
-
-  if (!parse_number (option, value, 8, 0777, &mask, error))
-    return FALSE;
-  settings->mask = (guint) mask;
-  return TRUE;
+  return set_string (&s->socket_path, value);
 }
 
-/* -B takes bytes, or a number with a K, M or G suffix. */
 static gboolean
-on_max_message (const char *option, const char *value, gpointer data,
-                GError **error)
+set_home (MqSettings *s, const char *value, GError **error)
 {
-  MqSettings *settings = data;
-  g_autofree char *digits = g_strdup (value);
-  gsize len = strlen (digits);
-  guint shift = 0;
+  return set_string (&s->home, value);
+}
+
+static gboolean
+set_pid_file (MqSettings *s, const char *value, GError **error)
+{
+  return set_string (&s->pid_file, value);
+}
+
+static gboolean
+set_user (MqSettings *s, const char *value, GError **error)
+{
+  return set_string (&s->user, value);
+}
+
+static gboolean
+set_mask (MqSettings *s, const char *value, GError **error)
+{
+  return value_parse_mode (value, &s->mask, error);
+}
+
+static gboolean
+set_max_message (MqSettings *s, const char *value, GError **error)
+{
   guint64 bytes;
 
-  if (len > 1)
-    {
-      const char *suffix = strchr ("KkMmGg", digits[len - 1]);
-
-      if (suffix != NULL)
-        {
-          shift = 10 * (1 + (guint) (suffix - "KkMmGg") / 2);
-          digits[len - 1] = '\0';
-        }
-    }
-  if (!parse_number (option, digits, 10, MAX_MESSAGE_LIMIT >> shift, &bytes,
-                     error))
+  if (!value_parse_size (value, MAX_MESSAGE_LIMIT, &bytes, error))
     return FALSE;
-  settings->max_message = (gsize) (bytes << shift);
+  s->max_message = (gsize) bytes;
   return TRUE;
 }
 
 static gboolean
-on_sync_interval (const char *option, const char *value, gpointer data,
-                  GError **error)
+set_no_sync (MqSettings *s, const char *value, GError **error)
+{
+  return value_parse_bool (value, &s->no_sync, error);
+}
+
+static gboolean
+set_sync_interval (MqSettings *s, const char *value, GError **error)
 {
   guint64 seconds;
 
-  if (!parse_number (option, value, 10, 86400, &seconds, error))
+  if (!value_parse_uint (value, 86400, &seconds, error))
     return FALSE;
-  ((MqSettings *) data)->sync_interval = (guint) seconds;
+  s->sync_interval = (guint) seconds;
   return TRUE;
 }
 
 static gboolean
-on_max_conns (const char *option, const char *value, gpointer data,
-              GError **error)
+set_max_conns (MqSettings *s, const char *value, GError **error)
 {
   guint64 count;
 
-  if (!parse_number (option, value, 10, 1000000, &count, error))
+  if (!value_parse_uint (value, 1000000, &count, error))
     return FALSE;
   if (count == 0)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "%s: at least one connection must be allowed", option);
+                   "at least one connection must be allowed");
       return FALSE;
     }
-  ((MqSettings *) data)->max_conns = (guint) count;
+  s->max_conns = (guint) count;
   return TRUE;
 }
 
 static gboolean
-on_verbose (const char *option, const char *value, gpointer data,
-            GError **error)
+set_daemonize (MqSettings *s, const char *value, GError **error)
 {
-  ((MqSettings *) data)->verbosity++;
+  return value_parse_bool (value, &s->daemonize, error);
+}
+
+static gboolean
+set_verbosity (MqSettings *s, const char *value, GError **error)
+{
+  guint64 level;
+
+  if (!value_parse_uint (value, 2, &level, error))
+    return FALSE;
+  s->verbosity = (guint) level;
   return TRUE;
 }
 
 /* An id is a number or a name; lists are comma-separated. */
 static gboolean
-parse_ids (const char *option, const char *value, gboolean groups,
-           GArray *out, GError **error)
+append_ids (GArray *out, const char *value, gboolean groups, GError **error)
 {
   g_auto (GStrv) items = g_strsplit (value, ",", -1);
 
@@ -178,8 +190,7 @@ parse_ids (const char *option, const char *value, gboolean groups,
       else
         {
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "%s: no such %s: '%s'", option,
-                       groups ? "group" : "user", item);
+                       "no such %s: '%s'", groups ? "group" : "user", item);
           return FALSE;
         }
       g_array_append_val (out, id);
@@ -188,19 +199,180 @@ parse_ids (const char *option, const char *value, gboolean groups,
 }
 
 static gboolean
-on_allow_uid (const char *option, const char *value, gpointer data,
-              GError **error)
+set_allow_uid (MqSettings *s, const char *value, GError **error)
 {
-  return parse_ids (option, value, FALSE, ((MqSettings *) data)->allow_uids,
-                    error);
+  return append_ids (s->allow_uids, value, FALSE, error);
 }
 
 static gboolean
-on_allow_gid (const char *option, const char *value, gpointer data,
-              GError **error)
+set_allow_gid (MqSettings *s, const char *value, GError **error)
 {
-  return parse_ids (option, value, TRUE, ((MqSettings *) data)->allow_gids,
-                    error);
+  return append_ids (s->allow_gids, value, TRUE, error);
+}
+
+static const struct {
+  const char *key;                /* long option and file key */
+  char short_name;
+  Setter set;
+} settings_keys[] = {
+  { "socket", 's', set_socket },
+  { "mask", 'a', set_mask },
+  { "home", 'H', set_home },
+  { "max_message", 'B', set_max_message },
+  { "no_sync", 'N', set_no_sync },
+  { "sync_interval", 'C', set_sync_interval },
+  { "max_connections", 'c', set_max_conns },
+  { "daemon", 'd', set_daemonize },
+  { "pid_file", 'P', set_pid_file },
+  { "user", 'u', set_user },
+  { "verbose", 'v', set_verbosity },
+  { "allow_uid", 0, set_allow_uid },
+  { "allow_gid", 0, set_allow_gid },
+};
+
+/* Finds a setting by file key, "--long-name" or "-x". */
+static gint
+settings_find (const char *name)
+{
+  g_autofree char *key = NULL;
+
+  if (name[0] == '-' && name[1] != '-' && name[1] != '\0')
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (settings_keys); i++)
+        if (settings_keys[i].short_name == name[1])
+          return (gint) i;
+      return -1;
+    }
+  key = g_strdelimit (g_strdup (name + strspn (name, "-")), "-", '_');
+  for (guint i = 0; i < G_N_ELEMENTS (settings_keys); i++)
+    if (strcmp (settings_keys[i].key, key) == 0)
+      return (gint) i;
+  return -1;
+}
+
+/* ---- the configuration file -------------------------------------------- */
+
+static gboolean
+settings_read_file (MqSettings *settings, const char *path, GError **error)
+{
+  g_autoptr (MqConfigFile) file = configfile_load (path, error);
+  g_auto (GStrv) keys = NULL;
+  MqRuleBook *rules;
+
+  if (file == NULL)
+    return FALSE;
+  keys = configfile_keys (file, MQ_RULES_DEFAULT_GROUP);
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      gint found = settings_find (keys[i]);
+      g_autofree char *value = NULL;
+      g_autoptr (GError) local = NULL;
+
+      if (rules_is_key (keys[i]))
+        continue;
+      if (found < 0)
+        {
+          configfile_error (file, MQ_RULES_DEFAULT_GROUP, keys[i], error,
+                            "unknown key");
+          return FALSE;
+        }
+      value = configfile_value (file, MQ_RULES_DEFAULT_GROUP, keys[i]);
+      if (!settings_keys[found].set (settings, g_strstrip (value), &local))
+        {
+          configfile_error (file, MQ_RULES_DEFAULT_GROUP, keys[i], error,
+                            local->message);
+          return FALSE;
+        }
+    }
+  rules = rules_load (file, error);
+  if (rules == NULL)
+    return FALSE;
+  rules_free (settings->rules);
+  settings->rules = rules;
+  return TRUE;
+}
+
+/* -f must be read before the other options, which override the file. */
+static const char *
+find_config_arg (int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      const char *arg = argv[i];
+
+      if (strcmp (arg, "--") == 0)
+        break;
+      if ((strcmp (arg, "-f") == 0 || strcmp (arg, "--config") == 0)
+          && i + 1 < argc)
+        return argv[i + 1];
+      if (g_str_has_prefix (arg, "--config="))
+        return arg + strlen ("--config=");
+      if (g_str_has_prefix (arg, "-f") && arg[2] != '\0')
+        return arg + 2;
+    }
+  return NULL;
+}
+
+gboolean
+settings_reload_rules (MqSettings *settings, GError **error)
+{
+  g_autoptr (MqConfigFile) file = NULL;
+  MqRuleBook *rules;
+
+  if (settings->config_path == NULL)
+    return TRUE;
+  file = configfile_load (settings->config_path, error);
+  if (file == NULL || (rules = rules_load (file, error)) == NULL)
+    return FALSE;
+  rules_free (settings->rules);
+  settings->rules = rules;
+  return TRUE;
+}
+
+/* ---- the command line --------------------------------------------------- */
+
+typedef struct {
+  MqSettings *settings;
+  gboolean uids_from_args;
+  gboolean gids_from_args;
+} ArgsState;
+
+static gboolean
+on_option (const char *option, const char *value, gpointer data,
+           GError **error)
+{
+  ArgsState *state = data;
+  MqSettings *settings = state->settings;
+  gint found = settings_find (option);
+  g_autoptr (GError) local = NULL;
+  const char *key;
+
+  g_assert (found >= 0);
+  key = settings_keys[found].key;
+  /* -v counts; allow-lists given here replace the file's. */
+  if (strcmp (key, "verbose") == 0)
+    {
+      settings->verbosity++;
+      return TRUE;
+    }
+  if (strcmp (key, "allow_uid") == 0 && !state->uids_from_args)
+    {
+      g_array_set_size (settings->allow_uids, 0);
+      state->uids_from_args = TRUE;
+    }
+  if (strcmp (key, "allow_gid") == 0 && !state->gids_from_args)
+    {
+      g_array_set_size (settings->allow_gids, 0);
+      state->gids_from_args = TRUE;
+    }
+  if (!settings_keys[found].set (settings, value != NULL ? value : "true",
+                                 &local))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: %s",
+                   option, local->message);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -219,52 +391,53 @@ static gboolean
 on_ignored (const char *option, const char *value, gpointer data,
             GError **error)
 {
-  g_ptr_array_add (((MqSettings *) data)->ignored, g_strdup (option));
+  g_ptr_array_add (((ArgsState *) data)->settings->ignored, g_strdup (option));
   return TRUE;
 }
 
-#define IGNORED(short_name, arg) \
-  { NULL, short_name, G_OPTION_FLAG_HIDDEN | (arg ? 0 : G_OPTION_FLAG_NO_ARG), \
+#define SETTING(long_name, short_name, flags, help, arg) \
+  { long_name, short_name, flags, G_OPTION_ARG_CALLBACK, on_option, help, arg }
+#define FLAG(long_name, short_name, help) \
+  SETTING (long_name, short_name, G_OPTION_FLAG_NO_ARG, help, NULL)
+/* GOption needs a long name too: MemcacheQ had none, so these are ours. */
+#define IGNORED(long_name, short_name, arg) \
+  { long_name, short_name, \
+    G_OPTION_FLAG_HIDDEN | (arg ? 0 : G_OPTION_FLAG_NO_ARG), \
     G_OPTION_ARG_CALLBACK, on_ignored, NULL, NULL }
 #define NETWORK(long_name, short_name) \
   { long_name, short_name, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_CALLBACK, \
     on_network, NULL, NULL }
 
 static GOptionGroup *
-settings_option_group (MqSettings *settings)
+settings_option_group (MqSettings *settings, ArgsState *state)
 {
   const GOptionEntry entries[] = {
-    { "socket", 's', 0, G_OPTION_ARG_FILENAME, &settings->socket_path,
-      "Unix socket to listen on (default: $XDG_RUNTIME_DIR/mqd.sock, "
-      "/run/mqd/mqd.sock for root)", "PATH" },
-    { "mask", 'a', 0, G_OPTION_ARG_CALLBACK, on_mask,
-      "Permission bits of the socket, in octal (default: 0700)", "MODE" },
-    { "home", 'H', 0, G_OPTION_ARG_FILENAME, &settings->home,
-      "Data directory (default: ~/.local/share/mqd, /var/lib/mqd for root)",
-      "DIR" },
-    { "max-message", 'B', 0, G_OPTION_ARG_CALLBACK, on_max_message,
-      "Largest message in bytes, K/M/G suffixes allowed (default: 1M)",
-      "BYTES" },
-    { "no-sync", 'N', 0, G_OPTION_ARG_NONE, &settings->no_sync,
-      "Acknowledge writes before they are synced to disk", NULL },
-    { "sync-interval", 'C', 0, G_OPTION_ARG_CALLBACK, on_sync_interval,
-      "With -N, sync every SECONDS (default: 1; 0: only at exit)",
-      "SECONDS" },
-    { "max-connections", 'c', 0, G_OPTION_ARG_CALLBACK, on_max_conns,
-      "Most connections at once (default: 1024)", "N" },
-    { "daemon", 'd', 0, G_OPTION_ARG_NONE, &settings->daemonize,
-      "Run in the background once ready", NULL },
-    { "pid-file", 'P', 0, G_OPTION_ARG_FILENAME, &settings->pid_file,
-      "Write the daemon's process id to FILE", "FILE" },
-    { "user", 'u', 0, G_OPTION_ARG_STRING, &settings->user,
-      "When started as root, run as USER", "USER" },
-    { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, on_verbose,
-      "Log client errors; twice (-vv): also every command", NULL },
-    { "allow-uid", 0, 0, G_OPTION_ARG_CALLBACK, on_allow_uid,
-      "Accept only peers with these user ids or names (comma-separated, "
-      "repeatable)", "UID" },
-    { "allow-gid", 0, 0, G_OPTION_ARG_CALLBACK, on_allow_gid,
-      "Accept only peers with these group ids or names", "GID" },
+    SETTING ("socket", 's', 0, "Unix socket to listen on (default: "
+             "$XDG_RUNTIME_DIR/mqd.sock, /run/mqd/mqd.sock for root)", "PATH"),
+    SETTING ("mask", 'a', 0, "Permission bits of the socket, in octal "
+             "(default: 0700)", "MODE"),
+    SETTING ("home", 'H', 0, "Data directory (default: ~/.local/share/mqd, "
+             "/var/lib/mqd for root)", "DIR"),
+    SETTING ("max-message", 'B', 0, "Largest message in bytes, K/M/G "
+             "suffixes allowed (default: 1M)", "BYTES"),
+    FLAG ("no-sync", 'N', "Acknowledge writes before they are synced to "
+          "disk"),
+    SETTING ("sync-interval", 'C', 0, "With -N, sync every SECONDS "
+             "(default: 1; 0: only at exit)", "SECONDS"),
+    SETTING ("max-connections", 'c', 0, "Most connections at once "
+             "(default: 1024)", "N"),
+    FLAG ("daemon", 'd', "Run in the background once ready"),
+    SETTING ("pid-file", 'P', 0, "Write the daemon's process id to FILE",
+             "FILE"),
+    SETTING ("user", 'u', 0, "When started as root, run as USER", "USER"),
+    FLAG ("verbose", 'v', "Log client errors; twice (-vv): also every "
+          "command"),
+    SETTING ("allow-uid", 0, 0, "Accept only peers with these user ids or "
+             "names (comma-separated, repeatable)", "UID"),
+    SETTING ("allow-gid", 0, 0, "Accept only peers with these group ids or "
+             "names", "GID"),
+    { "config", 'f', 0, G_OPTION_ARG_FILENAME, &settings->config_path,
+      "Read settings and queue rules from FILE (see mqd(8))", "FILE" },
     { "enable-coredumps", 'r', 0, G_OPTION_ARG_NONE,
       &settings->core_unlimited, "Raise the core file size limit", NULL },
     { "license", 'i', 0, G_OPTION_ARG_NONE, &settings->show_licence,
@@ -274,15 +447,20 @@ settings_option_group (MqSettings *settings)
     NETWORK ("port", 'p'),
     NETWORK ("listen", 'l'),
     NETWORK ("udp-port", 'U'),
-    IGNORED ('t', TRUE), IGNORED ('m', TRUE), IGNORED ('A', TRUE),
-    IGNORED ('L', TRUE), IGNORED ('T', TRUE), IGNORED ('S', TRUE),
-    IGNORED ('e', TRUE), IGNORED ('E', TRUE), IGNORED ('D', TRUE),
-    IGNORED ('R', FALSE),
+    IGNORED ("threads", 't', TRUE),
+    IGNORED ("bdb-cache-size", 'm', TRUE),
+    IGNORED ("bdb-page-size", 'A', TRUE),
+    IGNORED ("bdb-log-buffer", 'L', TRUE),
+    IGNORED ("bdb-trickle-interval", 'T', TRUE),
+    IGNORED ("stats-dump-interval", 'S', TRUE),
+    IGNORED ("bdb-trickle-percent", 'e', TRUE),
+    IGNORED ("bdb-pages-per-file", 'E', TRUE),
+    IGNORED ("bdb-deadlock-interval", 'D', TRUE),
+    IGNORED ("bdb-remove-logs", 'R', FALSE),
     { NULL }
   };
   GOptionGroup *group = g_option_group_new ("mqd", "mqd options",
-                                            "Show mqd options", settings,
-                                            NULL);
+                                            "Show mqd options", state, NULL);
 
   g_option_group_add_entries (group, entries);
   return group;
@@ -307,12 +485,17 @@ settings_parse_args (MqSettings *settings, int *argc, char ***argv,
 {
   g_autoptr (GOptionContext) context =
     g_option_context_new ("- local message queue daemon");
+  const char *config = find_config_arg (*argc, *argv);
+  ArgsState state = { .settings = settings };
 
+  if (config != NULL && !settings_read_file (settings, config, error))
+    return FALSE;
   g_option_context_set_summary (context,
     "mqd keeps message queues in a GDBM file and serves them over a Unix "
     "socket\nwith the memcache text protocol: 'set QUEUE 0 0 LEN' enqueues, "
     "'get QUEUE' dequeues.");
-  g_option_context_set_main_group (context, settings_option_group (settings));
+  g_option_context_set_main_group (context,
+                                   settings_option_group (settings, &state));
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
   if (*argc > 1)
@@ -328,5 +511,6 @@ settings_parse_args (MqSettings *settings, int *argc, char ***argv,
   settings->socket_path = absolute_path (settings->socket_path);
   settings->home = absolute_path (settings->home);
   settings->pid_file = absolute_path (settings->pid_file);
+  settings->config_path = absolute_path (settings->config_path);
   return TRUE;
 }

@@ -1,7 +1,10 @@
-/* settings.h: the daemon's settings, from its command line. */
+/* settings.h: the daemon's settings, from its command line and its
+ * configuration file (-f); the command line wins. */
 #pragma once
 
 #include <glib.h>
+
+#include "rules.h"
 
 #define MQ_DEFAULT_MASK 0700
 #define MQ_DEFAULT_MAX_MESSAGE (1024 * 1024)
@@ -26,6 +29,8 @@ typedef struct {
   GArray *allow_uids;             /* guint32 */
   GArray *allow_gids;             /* guint32 */
   GPtrArray *ignored;             /* MemcacheQ options that mean nothing here */
+  char *config_path;              /* -f */
+  MqRuleBook *rules;              /* per-queue rules from the file */
 } MqSettings;
 
 MqSettings *settings_new (void);
@@ -36,6 +41,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MqSettings, settings_free)
  * out and paths made absolute.  Errors are meant for the user as they are. */
 gboolean settings_parse_args (MqSettings *settings, int *argc, char ***argv,
                             GError **error);
+
+/* Reads the queue rules of the configuration file again (SIGHUP); on an
+ * error the rules in force stay. */
+gboolean settings_reload_rules (MqSettings *settings, GError **error);
 
 /* Where the socket and the data live when -s and -H are not given. */
 char *settings_default_socket (void);

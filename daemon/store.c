@@ -2,9 +2,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gdbm.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "store.h"
 #include "protocol.h"
@@ -14,6 +17,7 @@
 #define STORE_CACHE_BUCKETS 64
 
 struct _MqStore {
+  int lock_fd;                    /* flock on the data directory's lock file */
   GDBM_FILE dbf;
   char *path;
   gboolean crash_tolerant;
@@ -58,19 +62,93 @@ store_set_error (MqStore *store, GError **error, const char *doing)
                "%s %s: %s", doing, store->path, gdbm_db_strerror (store->dbf));
 }
 
+static char *
+snapshot_path (const char *path, const char *which)
+{
+  return g_strconcat (path, which, NULL);
+}
+
+/* Snapshots exist only after an unclean stop with crash tolerance on: the
+ * latest good one replaces the data file before it is opened. */
+static gboolean
+store_restore_snapshot (const char *path, GError **error)
+{
+  g_autofree char *even = snapshot_path (path, ".even");
+  g_autofree char *odd = snapshot_path (path, ".odd");
+  const char *chosen = NULL;
+
+  if (!g_file_test (even, G_FILE_TEST_EXISTS)
+      && !g_file_test (odd, G_FILE_TEST_EXISTS))
+    return TRUE;
+  if (gdbm_latest_snapshot (even, odd, &chosen) != GDBM_SNAPSHOT_OK
+      || g_rename (chosen, path) != 0)
+    {
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
+                   "%s: crash-tolerance snapshots %s and %s are left from an "
+                   "unclean stop and neither can be used safely: see "
+                   "RECOVERY in mqd(8)", path, even, odd);
+      return FALSE;
+    }
+  g_message ("%s restored from its crash-tolerance snapshot", path);
+  g_unlink (even);
+  g_unlink (odd);
+  return TRUE;
+}
+
 static void
 store_try_crash_tolerance (MqStore *store)
 {
-  g_autofree char *even = g_strconcat (store->path, ".even", NULL);
-  g_autofree char *odd = g_strconcat (store->path, ".odd", NULL);
+  g_autofree char *even = snapshot_path (store->path, ".even");
+  g_autofree char *odd = snapshot_path (store->path, ".odd");
 
-  /* Needs a reflink file system (XFS, Btrfs); elsewhere it fails cleanly. */
+  /* Needs a reflink file system (XFS, Btrfs); elsewhere it fails, leaving
+   * the empty snapshot files it made. */
   store->crash_tolerant = gdbm_failure_atomic (store->dbf, even, odd) == 0;
   if (!store->crash_tolerant)
     {
       g_unlink (even);
       g_unlink (odd);
     }
+}
+
+/* A clean stop leaves no snapshots, so the next start need not restore. */
+static void
+store_drop_snapshots (MqStore *store)
+{
+  g_autofree char *even = snapshot_path (store->path, ".even");
+  g_autofree char *odd = snapshot_path (store->path, ".odd");
+
+  if (!store->crash_tolerant)
+    return;
+  g_unlink (even);
+  g_unlink (odd);
+}
+
+/* One daemon per data directory, checked before anything in it is touched
+ * (a snapshot restore replaces the data file). */
+static int
+store_lock (const char *dir, const char *path, GError **error)
+{
+  g_autofree char *lock_path = g_build_filename (dir, MQ_STORE_LOCK_FILE,
+                                                 NULL);
+  int fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
+                   "cannot open %s: %s", lock_path, g_strerror (saved));
+      return -1;
+    }
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      close (fd);
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_LOCKED,
+                   "%s is in use by another process (is another mqd "
+                   "running on %s?)", path, dir);
+      return -1;
+    }
+  return fd;
 }
 
 MqStore *
@@ -80,6 +158,7 @@ store_open (const char *dir, GError **error)
   size_t cache = STORE_CACHE_BUCKETS;
   MqStore *store;
   GDBM_FILE dbf;
+  int lock_fd;
 
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
@@ -87,6 +166,14 @@ store_open (const char *dir, GError **error)
       g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
                    "cannot create data directory %s: %s", dir,
                    g_strerror (saved));
+      return NULL;
+    }
+  lock_fd = store_lock (dir, path, error);
+  if (lock_fd < 0)
+    return NULL;
+  if (!store_restore_snapshot (path, error))
+    {
+      close (lock_fd);
       return NULL;
     }
   dbf = gdbm_open (path, 0, GDBM_WRCREAT | GDBM_CLOEXEC, 0600, NULL);
@@ -105,11 +192,13 @@ store_open (const char *dir, GError **error)
                      path, gdbm_strerror (code),
                      gdbm_check_syserr (code) ? ": " : "",
                      gdbm_check_syserr (code) ? g_strerror (saved) : "");
+      close (lock_fd);
       return NULL;
     }
   gdbm_setopt (dbf, GDBM_SETCACHESIZE, &cache, sizeof cache);
 
   store = g_new0 (MqStore, 1);
+  store->lock_fd = lock_fd;
   store->dbf = dbf;
   store->path = g_steal_pointer (&path);
   store->scratch = g_byte_array_new ();
@@ -122,7 +211,10 @@ store_close (MqStore *store, GError **error)
 {
   gboolean ok = store_sync (store, error);
 
-  gdbm_close (store->dbf);
+  ok = gdbm_close (store->dbf) == 0 && ok;
+  if (ok)
+    store_drop_snapshots (store);
+  close (store->lock_fd);
   g_byte_array_unref (store->scratch);
   g_free (store->path);
   g_free (store);

@@ -10,6 +10,7 @@
 #include "record.h"
 
 #define MQ_STORE_FILE "mqd.gdbm"
+#define MQ_STORE_LOCK_FILE "mqd.lock"
 
 #define MQ_STORE_ERROR (mq_store_error_quark ())
 GQuark mq_store_error_quark (void);

@@ -427,6 +427,7 @@ test_get_basic (void)
 
   g_assert_cmpuint (p->cmd.n_keys, ==, 1);
   assert_bytes (p->cmd.keys[0].name, p->cmd.keys[0].name_len, "work");
+  g_assert_cmpuint (p->cmd.keys[0].key_len, ==, 4);
   g_assert_cmpint (p->cmd.keys[0].timeout_ms, ==, -1);
   g_assert_cmpuint (p->cmd.keys[0].options, ==, 0);
   g_assert_false (p->cmd.noreply);
@@ -548,6 +549,10 @@ test_get_options_combined (void)
   g_assert_cmpuint (p->cmd.keys[2].options, ==, 0);
   g_assert_cmpint (p->cmd.keys[2].timeout_ms, ==, -1);
   assert_bytes (p->cmd.keys[2].name, p->cmd.keys[2].name_len, "c");
+  /* Replies echo the whole key, options included. */
+  assert_bytes (p->cmd.keys[0].name, p->cmd.keys[0].key_len, "a/open");
+  assert_bytes (p->cmd.keys[1].name, p->cmd.keys[1].key_len, "b/t=3");
+  assert_bytes (p->cmd.keys[2].name, p->cmd.keys[2].key_len, "c");
 }
 
 static void

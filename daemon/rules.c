@@ -1,0 +1,242 @@
+/* rules.c: see rules.h. */
+#include "config.h"
+
+#include <string.h>
+
+#include "protocol.h"
+#include "rules.h"
+#include "values.h"
+
+struct _MqRuleBook {
+  MqQueueRules defaults;
+  GHashTable *queues;             /* name -> MqQueueRules */
+};
+
+typedef gboolean (*RuleSetter) (MqQueueRules *rules, const char *value,
+                                GError **error);
+
+static gboolean
+set_max_items (MqQueueRules *rules, const char *value, GError **error)
+{
+  return value_parse_uint (value, G_MAXUINT64, &rules->max_items, error);
+}
+
+static gboolean
+set_max_bytes (MqQueueRules *rules, const char *value, GError **error)
+{
+  return value_parse_size (value, G_MAXINT64, &rules->max_bytes, error);
+}
+
+static gboolean
+set_max_message_size (MqQueueRules *rules, const char *value, GError **error)
+{
+  return value_parse_size (value, G_MAXINT32, &rules->max_message_size,
+                           error);
+}
+
+static gboolean
+set_max_age (MqQueueRules *rules, const char *value, GError **error)
+{
+  guint64 seconds;
+
+  if (!value_parse_uint (value, G_MAXINT32, &seconds, error))
+    return FALSE;
+  rules->max_age_ms = seconds * 1000;
+  return TRUE;
+}
+
+static gboolean
+set_discard_old (MqQueueRules *rules, const char *value, GError **error)
+{
+  return value_parse_bool (value, &rules->discard_old, error);
+}
+
+static gboolean
+set_max_deliveries (MqQueueRules *rules, const char *value, GError **error)
+{
+  guint64 count;
+
+  if (!value_parse_uint (value, G_MAXUINT16, &count, error))
+    return FALSE;
+  rules->max_deliveries = (guint) count;
+  return TRUE;
+}
+
+static gboolean
+set_dead_letter (MqQueueRules *rules, const char *value, GError **error)
+{
+  if (!protocol_valid_name (value, strlen (value)))
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "'%s' is not a valid queue name", value);
+      return FALSE;
+    }
+  g_free (rules->dead_letter);
+  rules->dead_letter = g_strdup (value);
+  return TRUE;
+}
+
+static const struct {
+  const char *key;
+  RuleSetter set;
+} rule_keys[] = {
+  { "max_items", set_max_items },
+  { "max_bytes", set_max_bytes },
+  { "max_message_size", set_max_message_size },
+  { "max_age", set_max_age },
+  { "discard_old", set_discard_old },
+  { "max_deliveries", set_max_deliveries },
+  { "dead_letter", set_dead_letter },
+};
+
+static RuleSetter
+rule_setter (const char *key)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (rule_keys); i++)
+    if (strcmp (rule_keys[i].key, key) == 0)
+      return rule_keys[i].set;
+  return NULL;
+}
+
+gboolean
+rules_is_key (const char *key)
+{
+  return rule_setter (key) != NULL;
+}
+
+static void
+rules_clear (MqQueueRules *rules)
+{
+  g_free (rules->dead_letter);
+}
+
+static void
+rules_free_one (gpointer rules)
+{
+  rules_clear (rules);
+  g_free (rules);
+}
+
+static void
+rules_copy (MqQueueRules *to, const MqQueueRules *from)
+{
+  *to = *from;
+  to->dead_letter = g_strdup (from->dead_letter);
+}
+
+MqRuleBook *
+rules_new (void)
+{
+  MqRuleBook *book = g_new0 (MqRuleBook, 1);
+
+  book->queues = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                        rules_free_one);
+  return book;
+}
+
+void
+rules_free (MqRuleBook *book)
+{
+  rules_clear (&book->defaults);
+  g_hash_table_unref (book->queues);
+  g_free (book);
+}
+
+static gboolean
+rules_check (MqConfigFile *file, const char *group, const MqQueueRules *rules,
+             GError **error)
+{
+  if (rules->max_deliveries > 0 && rules->dead_letter == NULL)
+    {
+      configfile_error (file, group, "max_deliveries", error,
+                        "needs dead_letter: the queue that gets the item");
+      return FALSE;
+    }
+  if (rules->dead_letter != NULL && strcmp (rules->dead_letter, group) == 0)
+    {
+      configfile_error (file, group, "dead_letter", error,
+                        "a queue cannot be its own dead-letter queue");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Applies group's keys over rules.  In [default], non-rule keys belong to
+ * the daemon and are skipped; in a queue's group they are errors. */
+static gboolean
+rules_read_group (MqConfigFile *file, const char *group, MqQueueRules *rules,
+                  GError **error)
+{
+  gboolean is_default = strcmp (group, MQ_RULES_DEFAULT_GROUP) == 0;
+  g_auto (GStrv) keys = configfile_keys (file, group);
+
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      RuleSetter set = rule_setter (keys[i]);
+      g_autofree char *value = NULL;
+      g_autoptr (GError) local = NULL;
+
+      if (set == NULL && is_default)
+        continue;
+      if (set == NULL)
+        {
+          configfile_error (file, group, keys[i], error,
+                            "unknown key (a queue's group takes max_items, "
+                            "max_bytes, max_message_size, max_age, "
+                            "discard_old, max_deliveries, dead_letter)");
+          return FALSE;
+        }
+      value = configfile_value (file, group, keys[i]);
+      if (!set (rules, g_strstrip (value), &local))
+        {
+          configfile_error (file, group, keys[i], error, local->message);
+          return FALSE;
+        }
+    }
+  return rules_check (file, group, rules, error);
+}
+
+MqRuleBook *
+rules_load (MqConfigFile *file, GError **error)
+{
+  g_autoptr (MqRuleBook) book = rules_new ();
+  g_auto (GStrv) groups = configfile_groups (file);
+
+  if (g_strv_contains ((const char *const *) groups, MQ_RULES_DEFAULT_GROUP)
+      && !rules_read_group (file, MQ_RULES_DEFAULT_GROUP, &book->defaults,
+                            error))
+    return NULL;
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      MqQueueRules *rules;
+
+      if (strcmp (groups[i], MQ_RULES_DEFAULT_GROUP) == 0)
+        continue;
+      if (!protocol_valid_name (groups[i], strlen (groups[i])))
+        {
+          configfile_error (file, groups[i], NULL, error,
+                            "not a valid queue name");
+          return NULL;
+        }
+      rules = g_new0 (MqQueueRules, 1);
+      rules_copy (rules, &book->defaults);
+      g_hash_table_insert (book->queues, g_strdup (groups[i]), rules);
+      if (!rules_read_group (file, groups[i], rules, error))
+        return NULL;
+    }
+  return g_steal_pointer (&book);
+}
+
+const MqQueueRules *
+rules_lookup (MqRuleBook *book, const char *name, gsize name_len)
+{
+  char key[MQ_MAX_NAME + 1];
+  const MqQueueRules *rules;
+
+  if (name_len > MQ_MAX_NAME)
+    return &book->defaults;
+  memcpy (key, name, name_len);
+  key[name_len] = '\0';
+  rules = g_hash_table_lookup (book->queues, key);
+  return rules != NULL ? rules : &book->defaults;
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""What survives a stop, a restart and a kill -9, and how mqd guards its
+data directory and socket against a second daemon."""
+
+import os
+import signal
+import stat
+
+import mqdtest
+from mqdtest import get_reply, set_cmd
+
+VERSION = b"VERSION 0.1.0\r\n"
+# A refused start exits 1 (2 is for usage errors); anything else, such as
+# AddressSanitizer's 23 for a leak on the way out, is a defect.
+
+
+def msg(i):
+    return b"message %04d" % i
+
+
+class Persistence(mqdtest.MqdTestCase):
+    def test_restart_keeps_messages_and_counters(self):
+        d = self.start_daemon()
+        with d.client() as c:
+            for i in range(10):
+                c.expect(set_cmd("a", msg(i), flags=i), b"STORED\r\n")
+            for i in range(3):
+                c.expect(set_cmd("b", msg(i)), b"STORED\r\n")
+            for i in range(4):
+                c.expect(b"get a\r\n", get_reply(("a", msg(i), i)))
+            c.expect(b"get b b b\r\n", get_reply(*(("b", msg(i))
+                                                   for i in range(3))))
+            before = c.stats_queue()
+            self.assertEqual(before, b"STAT a 10/4\r\nSTAT b 3/3\r\nEND\r\n")
+        d.restart()
+        with d.client() as c:
+            c.expect(b"stats queue\r\n", before)
+            stats = c.stats()
+            self.assertEqual(stats["curr_items"], "6")
+            self.assertEqual(stats["queue_a_bytes"], str(6 * len(msg(0))))
+            for i in range(4, 10):
+                c.expect(b"get a\r\n", get_reply(("a", msg(i), i)))
+            c.expect(b"get a b\r\n", b"END\r\n")
+            c.expect(b"stats queue\r\n",
+                     b"STAT a 10/10\r\nSTAT b 3/3\r\nEND\r\n")
+            # New messages continue after the old ones.
+            c.expect(set_cmd("a", b"after"), b"STORED\r\n")
+        d.restart()
+        with d.client() as c:
+            c.expect(b"get a\r\n", get_reply(("a", b"after")))
+            c.expect(b"stats queue\r\n",
+                     b"STAT a 11/11\r\nSTAT b 3/3\r\nEND\r\n")
+
+    def _kill9_keeps_acknowledged(self, args):
+        n = 500
+        d = self.start_daemon(args)
+        with d.client() as c:
+            for i in range(n):
+                c.expect(set_cmd("k", msg(i)), b"STORED\r\n")  # acknowledged
+        d.kill9()
+        self.assertEqual(d.exit_codes[-1], -signal.SIGKILL)
+        d.start()
+        with d.client() as c:
+            c.expect(b"stats queue\r\n", b"STAT k %d/0\r\nEND\r\n" % n)
+            # All of them, in order, in one pipelined burst.
+            c.expect(b"get k\r\n" * (n + 1),
+                     b"".join(get_reply(("k", msg(i))) for i in range(n))
+                     + b"END\r\n")
+
+    def test_kill9_keeps_acknowledged_sets(self):
+        self._kill9_keeps_acknowledged([])
+
+    def test_kill9_keeps_acknowledged_sets_no_sync(self):
+        # -N: no fsync per write, but GDBM's writes are in the file before
+        # the reply, so a killed process loses nothing acknowledged.
+        self._kill9_keeps_acknowledged(["-N"])
+
+    def test_consumed_not_redelivered_after_kill9(self):
+        for args in ([], ["-N"]):
+            with self.subTest(args=args):
+                d = self.start_daemon(args)
+                with d.client() as c:
+                    for i in range(10):
+                        c.expect(set_cmd("r", msg(i)), b"STORED\r\n")
+                    for i in range(4):
+                        c.expect(b"get r\r\n", get_reply(("r", msg(i))))
+                d.kill9()
+                d.start()
+                with d.client() as c:
+                    # Plain get is at most once: 0..3 never come back.
+                    c.expect(b"get r\r\n" * 7,
+                             b"".join(get_reply(("r", msg(i)))
+                                      for i in range(4, 10)) + b"END\r\n")
+                    c.expect(b"stats queue\r\n", b"STAT r 10/10\r\nEND\r\n")
+                d.stop()
+
+    def test_stale_socket_replaced(self):
+        d = self.start_daemon(["-a", "0750"])
+        with d.client() as c:
+            c.expect(set_cmd("s", b"x"), b"STORED\r\n")
+        d.kill9()
+        # kill -9 leaves the socket file behind, with nothing listening.
+        self.assertTrue(stat.S_ISSOCK(os.lstat(d.socket_path).st_mode))
+        d.start()
+        self.assertIn("stale socket", d.log_text())
+        self.assertEqual(d.socket_mode(), 0o750)
+        with d.client() as c:
+            c.expect(b"get s\r\n", get_reply(("s", b"x")))
+
+    def test_second_daemon_same_data_dir_refused(self):
+        first = self.start_daemon()
+        with first.client() as c:
+            c.expect(set_cmd("one", b"1"), b"STORED\r\n")
+        other_socket = os.path.join(first.tmp, "other.sock")
+        second = mqdtest.Daemon(["-s", other_socket, "-H", first.data_dir],
+                                tmp=first.tmp)
+        code, log = second.start_expect_failure()
+        self.assertEqual(code, 1, log)  # see the note at the top
+        data_file = os.path.join(first.data_dir, "mqd.gdbm")
+        self.assertIn("%s is in use" % data_file, log)
+        self.assertFalse(os.path.lexists(other_socket))
+        # The first one did not notice.
+        with first.client() as c:
+            c.expect(set_cmd("one", b"2") + b"get one one\r\n",
+                     b"STORED\r\n" + get_reply(("one", b"1"), ("one", b"2")))
+
+    def test_second_daemon_same_socket_refused(self):
+        first = self.start_daemon()
+        with first.client() as c:
+            c.expect(set_cmd("one", b"1"), b"STORED\r\n")
+        second = mqdtest.Daemon(["-s", first.socket_path, "-H",
+                                 os.path.join(first.tmp, "data2")],
+                                tmp=first.tmp)
+        code, log = second.start_expect_failure()
+        self.assertEqual(code, 1, log)  # see the note at the top
+        self.assertIn("another mqd is already listening on %s"
+                      % first.socket_path, log)
+        # The live socket is still the first daemon's.
+        self.assertTrue(stat.S_ISSOCK(os.lstat(first.socket_path).st_mode))
+        with first.client() as c:
+            c.expect(b"get one\r\n", get_reply(("one", b"1")))
+
+    def test_regular_file_at_socket_path_refused(self):
+        d = mqdtest.Daemon()
+        content = b"not a socket: precious data\n"
+        with open(d.socket_path, "wb") as f:
+            f.write(content)
+        os.chmod(d.socket_path, 0o640)
+        before = os.lstat(d.socket_path)
+        code, log = d.start_expect_failure()
+        self.assertEqual(code, 1, log)  # see the note at the top
+        self.assertIn("%s exists and is not a socket" % d.socket_path, log)
+        after = os.lstat(d.socket_path)
+        self.assertTrue(stat.S_ISREG(after.st_mode))
+        self.assertEqual((after.st_ino, after.st_mode, after.st_mtime_ns),
+                         (before.st_ino, before.st_mode, before.st_mtime_ns))
+        with open(d.socket_path, "rb") as f:
+            self.assertEqual(f.read(), content)
+
+    def test_sigterm_removes_socket(self):
+        d = self.start_daemon()
+        with d.client() as c:
+            c.expect(set_cmd("t", b"kept"), b"STORED\r\n")
+        self.assertTrue(os.path.lexists(d.socket_path))
+        d.stop(signal.SIGTERM)                  # asserts exit code 0
+        self.assertFalse(os.path.lexists(d.socket_path))
+        self.assertIn("stopping on SIGTERM", d.log_text())
+        d.start()
+        with d.client() as c:
+            c.expect(b"get t\r\n", get_reply(("t", b"kept")))
+
+    def test_sigint_stops_cleanly(self):
+        d = self.start_daemon()
+        with d.client() as c:
+            c.expect(set_cmd("i", b"kept"), b"STORED\r\n")
+            d.stop(signal.SIGINT)               # asserts exit code 0
+            c.closed()                          # it closed our connection
+        self.assertFalse(os.path.lexists(d.socket_path))
+        d.start()
+        with d.client() as c:
+            c.expect(b"get i\r\n", get_reply(("i", b"kept")))
+
+
+if __name__ == "__main__":
+    mqdtest.main()
