@@ -171,23 +171,26 @@ get_find_conflict (MqConn *conn, const MqCommand *cmd)
   return NULL;
 }
 
-/* Nothing was found: wait on every queue named with a /t, until the
- * longest /t.  A get run again after waking keeps its first deadline. */
+/* Nothing was found: with a /t anywhere on the line, wait on every queue
+ * the get takes from, until the longest /t.  A get run again after waking
+ * keeps its first deadline. */
 static gboolean
 get_wait (MqConn *conn, const MqCommand *cmd)
 {
   MqQueue *queues[MQ_MAX_KEYS];
-  gint64 timeout_ms = -1;
+  gint64 timeout_ms = 0;
   guint n = 0;
 
+  for (guint i = 0; i < cmd->n_keys; i++)
+    timeout_ms = MAX (timeout_ms, cmd->keys[i].timeout_ms);
+  if (timeout_ms <= 0)
+    return FALSE;
   for (guint i = 0; i < cmd->n_keys; i++)
     {
       const MqGetKey *key = &cmd->keys[i];
 
-      if (key->timeout_ms <= 0 || get_only_ends_reads (key))
-        continue;
-      timeout_ms = MAX (timeout_ms, key->timeout_ms);
-      queues[n++] = queue_lookup_or_create (key->name, key->name_len);
+      if (!get_only_ends_reads (key))
+        queues[n++] = queue_lookup_or_create (key->name, key->name_len);
     }
   if (n == 0)
     return FALSE;

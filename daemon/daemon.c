@@ -18,6 +18,10 @@
 
 #include "daemon.h"
 
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 static int ready_fd = -1;         /* the waiting parent's pipe, in the child */
 
 gboolean
@@ -65,7 +69,36 @@ redirect_stdio (gboolean keep_stdio)
   close (null);
 }
 
-/* systemd's readiness protocol: one datagram to $NOTIFY_SOCKET. */
+#ifdef HAVE_LIBSYSTEMD
+static void
+notify (const char *state)
+{
+  int status = sd_notify (0, state);
+
+  if (status < 0)
+    g_warning ("cannot notify systemd: %s", g_strerror (-status));
+}
+
+int
+daemon_activated_socket (GError **error)
+{
+  int n = sd_listen_fds (1);
+
+  if (n <= 0)
+    return -1;
+  if (n > 1 || sd_is_socket_unix (SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL,
+                                  0) <= 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "socket activation: expected one listening Unix stream "
+                   "socket, got %d file descriptors", n);
+      return -2;
+    }
+  return SD_LISTEN_FDS_START;
+}
+#else
+/* systemd's readiness protocol without libsystemd: one datagram to
+ * $NOTIFY_SOCKET. */
 static void
 notify (const char *state)
 {
@@ -89,6 +122,13 @@ notify (const char *state)
     g_warning ("cannot notify %s: %s", path, g_strerror (errno));
   close (fd);
 }
+
+int
+daemon_activated_socket (GError **error)
+{
+  return -1;                      /* socket activation needs libsystemd */
+}
+#endif
 
 void
 daemon_ready (gboolean keep_stdio)

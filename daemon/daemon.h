@@ -13,6 +13,11 @@ gboolean daemon_detach (GError **error);
 void daemon_ready (gboolean keep_stdio);
 void daemon_stopping (void);
 
+/* The listening socket systemd handed over (LISTEN_FDS), -1 when there is
+ * none (or mqd was built without libsystemd), -2 with error set when what
+ * was handed over is not one listening Unix stream socket. */
+int daemon_activated_socket (GError **error);
+
 gboolean daemon_write_pid_file (const char *path, GError **error);
 /* Switches to user, handing it the files it will keep using. */
 gboolean daemon_drop_privileges (const char *user, const char *const *paths,

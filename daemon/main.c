@@ -151,6 +151,9 @@ start (MqStore **store, GError **error)
 
   if (settings->daemonize && !daemon_detach (error))
     return FALSE;
+  server.activated_fd = daemon_activated_socket (error);
+  if (server.activated_fd == -2)
+    return FALSE;
   *store = store_open (settings->home, error);
   if (*store == NULL
       || !queues_open (*store, settings->rules, waiters_on_ready, error))

@@ -518,20 +518,26 @@ queue_insert_returned (MqQueue *queue, guint64 seq)
   g_array_insert_val (queue->returned, i, seq);
 }
 
-/* Moves a message that came back too often to the dead-letter queue. */
-static gboolean
+/* Moves a message that came back too often to the dead-letter queue;
+ * MQ_PUSH_FULL when that queue refuses it (it then stays where it was). */
+static MqPushResult
 queue_bury (MqQueue *queue, guint64 seq, MqItem *item, GError **error)
 {
   const char *name = queue->rules->dead_letter;
   MqQueue *dead = queue_lookup_or_create (name, strlen (name));
   MqRecordHeader header = item->header;
+  MqPushResult result;
 
   header.deliveries = 0;
-  if (queue_store (dead, &header, item->data, item->len, error)
-      == MQ_PUSH_FAILED)
-    return FALSE;
+  result = queue_store (dead, &header, item->data, item->len, error);
+  if (result == MQ_PUSH_FULL)
+    g_warning ("dead-letter queue %s is full: message %" G_GUINT64_FORMAT
+               " stays in %s", name, seq, queue->name);
+  if (result != MQ_PUSH_STORED)
+    return result;
   queue->meta.discarded++;
-  return queue_delete_seq (queue, seq, error);
+  return queue_delete_seq (queue, seq, error) ? MQ_PUSH_STORED
+    : MQ_PUSH_FAILED;
 }
 
 gboolean
@@ -558,9 +564,13 @@ queue_abort_read (MqQueue *queue, guint64 seq, GError **error)
   if (rules->max_deliveries > 0
       && item.header.deliveries >= rules->max_deliveries)
     {
-      ok = queue_bury (queue, seq, &item, error);
-      item_clear (&item);
-      return ok;
+      MqPushResult buried = queue_bury (queue, seq, &item, error);
+
+      if (buried != MQ_PUSH_FULL)
+        {
+          item_clear (&item);
+          return buried == MQ_PUSH_STORED;
+        }
     }
   ok = store_put_item (store, queue->name, queue->name_len, seq, &item.header,
                        item.data, item.len, error);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -215,6 +216,15 @@ server_listen (const MqServerOptions *the_options, GError **error)
   int fd;
 
   options = *the_options;
+  if (the_options->activated_fd >= 0)
+    {
+      /* systemd made the socket with the unit's SocketMode= and removes it:
+       * mqd only accepts on it. */
+      g_unix_set_fd_nonblocking (the_options->activated_fd, TRUE, NULL);
+      loop_watch (&listener, the_options->activated_fd, EPOLLIN,
+                  server_on_event);
+      return TRUE;
+    }
   if (g_mkdir_with_parents (dir, 0755) != 0)
     {
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
@@ -241,6 +251,7 @@ server_close (void)
     return;
   loop_unwatch (&listener);
   close (fd);
-  g_unlink (socket_path);
+  if (socket_path != NULL)
+    g_unlink (socket_path);
   g_clear_pointer (&socket_path, g_free);
 }

@@ -5,14 +5,16 @@
 
 typedef struct {
   const char *path;
+  int activated_fd;               /* handed over by systemd, or -1 */
   guint mode;                     /* -a: permission bits of the socket file */
   guint max_conns;                /* -c */
   GArray *allow_uids;             /* uid_t; empty: any */
   GArray *allow_gids;             /* gid_t; empty: any */
 } MqServerOptions;
 
-/* Creates the socket file (never wider than mode) and starts accepting.
- * Refuses if another daemon answers on the path; replaces a stale file. */
+/* Creates the socket file (never wider than mode) and starts accepting, or
+ * accepts on activated_fd.  Refuses if another daemon answers on the path;
+ * replaces a stale file. */
 gboolean server_listen (const MqServerOptions *options, GError **error);
 /* Stops accepting and removes the socket file. */
 void server_close (void);

@@ -313,18 +313,21 @@ find_config_arg (int argc, char **argv)
   return NULL;
 }
 
+/* The whole file is checked as at start; only its queue rules are taken:
+ * the daemon's own settings need a restart. */
 gboolean
 settings_reload_rules (MqSettings *settings, GError **error)
 {
-  g_autoptr (MqConfigFile) file = NULL;
+  g_autoptr (MqSettings) fresh = NULL;
   MqRuleBook *rules;
 
   if (settings->config_path == NULL)
     return TRUE;
-  file = configfile_load (settings->config_path, error);
-  if (file == NULL || (rules = rules_load (file, error)) == NULL)
+  fresh = settings_new ();
+  if (!settings_read_file (fresh, settings->config_path, error))
     return FALSE;
-  rules_free (settings->rules);
+  rules = fresh->rules;
+  fresh->rules = settings->rules;
   settings->rules = rules;
   return TRUE;
 }

@@ -103,7 +103,10 @@ class Daemon:
     stdout and stderr go to <tmp>/mqd.log (mqd-N.log when several daemons
     share tmp)."""
 
-    def __init__(self, args=(), tmp=None):
+    def __init__(self, args=(), tmp=None, listen_fd=None):
+        # listen_fd: a listening socket handed over as systemd does
+        # (fd 3, LISTEN_FDS=1, LISTEN_PID = the daemon's pid).
+        self.listen_fd = listen_fd
         self.owns_tmp = tmp is None
         self.tmp = make_tmpdir() if tmp is None else tmp
         self._set_args(args)
@@ -149,14 +152,25 @@ class Daemon:
             self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.notify.bind(self.notify_path)
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
+        command, extra = self.command(), {}
+        if self.listen_fd is not None:
+            # The shell's pid is the daemon's once it execs; the shell
+            # also moves the socket to fd 3, where systemd puts it.
+            fd = self.listen_fd
+            move = "" if fd == 3 else " 3<&%d %d<&-" % (fd, fd)
+            command = ["/bin/sh", "-c",
+                       'LISTEN_PID=$$ exec "$0" "$@"' + move] + command
+            env["LISTEN_FDS"] = "1"
+            extra = dict(pass_fds=(fd,))
         offset = os.path.getsize(self.log_path) \
             if os.path.exists(self.log_path) else 0
         with open(self.log_path, "ab") as log:
             log.write(("=== %s\n" % " ".join(self.command())).encode())
             log.flush()
-            self.proc = subprocess.Popen(self.command(), env=env,
+            self.proc = subprocess.Popen(command, env=env,
                                          stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         **extra)
         return offset
 
     def _wait_ready_or_exit(self):

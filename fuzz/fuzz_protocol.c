@@ -1,0 +1,488 @@
+/* fuzz_protocol.c: a libFuzzer harness for protocol_parse (daemon/protocol.c).
+ *
+ * The input is a byte stream as a client would send it.  The harness walks
+ * through it the way conn.c does: parse a command line, run a set's data
+ * block (or skip it when the set was refused or malformed), go on with the
+ * next line, stop on "need more bytes" or on a line that is too long.  On
+ * every step it checks what the daemon relies on:
+ *
+ *   - consumed is within the buffer and ends exactly at the first '\n',
+ *     which lies within MQ_MAX_LINE bytes; INCOMPLETE and LINE_TOO_LONG are
+ *     told apart by the same rule;
+ *   - every name and key points into the line, and every name the parser
+ *     accepts is valid per protocol_valid_name; keys are name[/option]...;
+ *   - error replies are one line of the documented kinds, noreply is never
+ *     set on an error, only a set keeps its length on an error;
+ *   - the line parsed alone, in an exact-size copy (as conn_retry parses a
+ *     blocked get again), gives the same result: the parse depends on the
+ *     line only, never on the bytes after it;
+ *   - feeding the same stream in small pieces (as recv does) gives the same
+ *     sequence of commands and replies as feeding it whole.
+ *
+ * Any broken invariant calls abort() with a message, which libFuzzer
+ * reports as a crash and saves as a reproducer.
+ *
+ * Build (see fuzz/run):
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I daemon -I <builddir> \
+ *     $(pkg-config --cflags glib-2.0) fuzz/fuzz_protocol.c daemon/protocol.c \
+ *     $(pkg-config --libs glib-2.0) -o fuzz_protocol
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "protocol.h"
+
+/* The daemon's default -B: a longer set is refused and its data skipped. */
+#define FUZZ_MAX_MESSAGE (1024 * 1024)
+
+#define CHECK(cond, ...)                                                    \
+  do                                                                        \
+    {                                                                       \
+      if (!(cond))                                                          \
+        {                                                                   \
+          fprintf (stderr, "fuzz_protocol: %s:%d: invariant broken: %s\n  ", \
+                   __FILE__, __LINE__, #cond);                              \
+          fprintf (stderr, __VA_ARGS__);                                    \
+          fputc ('\n', stderr);                                             \
+          abort ();                                                         \
+        }                                                                   \
+    }                                                                       \
+  while (0)
+
+static const char *const known_errors[] = {
+  "ERROR",
+  "CLIENT_ERROR bad command line format",
+  "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]",
+  "CLIENT_ERROR queue name too long",
+  "CLIENT_ERROR invalid queue name",
+  "CLIENT_ERROR too many keys",
+  "CLIENT_ERROR bad get option",
+};
+
+static gboolean
+is_separator (char c)
+{
+  return c == ' ' || c == '\t';
+}
+
+static gboolean
+within (const char *p, gsize len, const char *lo, gsize lo_len)
+{
+  return p >= lo && len <= lo_len && (gsize) (p - lo) <= lo_len - len;
+}
+
+/* The length of the first line with its '\n', or 0: the daemon's rule. */
+static gsize
+first_line (const char *buf, gsize len)
+{
+  gsize scan = MIN (len, (gsize) MQ_MAX_LINE);
+  const char *nl = scan > 0 ? memchr (buf, '\n', scan) : NULL;
+
+  return nl ? (gsize) (nl - buf) + 1 : 0;
+}
+
+/* A token as the parser sees them: no separator inside, a separator or the
+ * line's end (text_end) on both sides. */
+static void
+check_token (const char *p, gsize len, const char *line, gsize text_len,
+             const char *what)
+{
+  CHECK (len > 0, "%s is empty", what);
+  CHECK (within (p, len, line, text_len), "%s is outside its line", what);
+  for (gsize i = 0; i < len; i++)
+    CHECK (!is_separator (p[i]), "%s holds a separator at %zu", what, i);
+  CHECK (p == line || is_separator (p[-1]), "%s does not start a word", what);
+  CHECK (p + len == line + text_len || is_separator (p[len]),
+         "%s does not end a word", what);
+}
+
+static void
+check_name (const char *name, gsize len, const char *line, gsize text_len)
+{
+  check_token (name, len, line, text_len, "queue name");
+  CHECK (protocol_valid_name (name, len), "accepted name %.*s is not valid",
+         (int) MIN (len, 300), name);
+}
+
+static void
+check_get_key (const MqGetKey *key, const char *line, gsize text_len)
+{
+  CHECK (key->name_len <= key->key_len, "name %zu longer than key %zu",
+         key->name_len, key->key_len);
+  check_token (key->name, key->key_len, line, text_len, "get key");
+  CHECK (protocol_valid_name (key->name, key->name_len),
+         "accepted key name %.*s is not valid", (int) key->name_len,
+         key->name);
+  CHECK (key->name_len == key->key_len || key->name[key->name_len] == '/',
+         "the name of key %.*s does not end at a '/'", (int) key->key_len,
+         key->name);
+  CHECK (key->timeout_ms >= -1 && key->timeout_ms <= G_MAXINT32,
+         "timeout %" G_GINT64_FORMAT, key->timeout_ms);
+  CHECK ((key->options & ~(guint) (MQ_GET_OPEN | MQ_GET_CLOSE | MQ_GET_ABORT
+                                   | MQ_GET_PEEK)) == 0,
+         "options %#x", key->options);
+  /* Every option word is one of the known ones. */
+  for (const char *p = key->name + key->name_len, *end = key->name
+       + key->key_len; p < end;)
+    {
+      const char *opt = p + 1;
+      const char *slash = memchr (opt, '/', (gsize) (end - opt));
+      gsize len = (gsize) ((slash ? slash : end) - opt);
+
+      CHECK (len > 0, "an empty option was accepted");
+      CHECK ((len == 4 && memcmp (opt, "open", 4) == 0)
+             || (len == 5 && memcmp (opt, "close", 5) == 0)
+             || (len == 5 && memcmp (opt, "abort", 5) == 0)
+             || (len == 4 && memcmp (opt, "peek", 4) == 0)
+             || (len > 2 && memcmp (opt, "t=", 2) == 0),
+             "option %.*s was accepted", (int) len, opt);
+      p = slash ? slash : end;
+    }
+}
+
+static gsize
+count_words (const char *p, gsize len)
+{
+  gsize n = 0;
+
+  for (gsize i = 0; i < len; i++)
+    if (!is_separator (p[i]) && (i == 0 || is_separator (p[i - 1])))
+      n++;
+  return n;
+}
+
+/* What a successful parse must look like, type by type. */
+static void
+check_command (const MqCommand *cmd, const char *line, gsize text_len)
+{
+  gsize words = count_words (line, text_len);
+
+  switch (cmd->type)
+    {
+    case MQ_CMD_NONE:
+      CHECK (0, "COMMAND with type NONE");
+      break;
+    case MQ_CMD_SET:
+      CHECK (words == 5 || words == 6, "set with %zu words", words);
+      CHECK (cmd->noreply == (words == 6), "set noreply %d with %zu words",
+             cmd->noreply, words);
+      CHECK ((guint64) cmd->data_len <= (guint64) G_MAXINT64, "data_len %zu",
+             cmd->data_len);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case MQ_CMD_GET:
+    case MQ_CMD_GETS:
+      CHECK (cmd->n_keys >= 1 && cmd->n_keys <= MQ_MAX_KEYS, "%u keys",
+             cmd->n_keys);
+      CHECK (cmd->n_keys == words - 1, "%u keys on a line of %zu words",
+             cmd->n_keys, words);
+      CHECK (!cmd->noreply, "get with noreply");
+      for (guint i = 0; i < cmd->n_keys; i++)
+        check_get_key (&cmd->keys[i], line, text_len);
+      for (guint i = 1; i < cmd->n_keys; i++)
+        CHECK (cmd->keys[i].name > cmd->keys[i - 1].name,
+               "keys out of order");
+      break;
+    case MQ_CMD_DELETE:
+      CHECK (words >= 2 && words <= 4, "delete with %zu words", words);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case MQ_CMD_FLUSH:
+      CHECK (words == 2 + (cmd->noreply ? 1 : 0), "flush with %zu words",
+             words);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case MQ_CMD_FLUSH_ALL:
+      CHECK (words >= 1 && words <= 3, "flush_all with %zu words", words);
+      break;
+    case MQ_CMD_STATS:
+      CHECK (words <= 2, "stats with %zu words", words);
+      CHECK ((cmd->name == NULL) == (words == 1), "stats argument");
+      if (cmd->name != NULL)
+        check_token (cmd->name, cmd->name_len, line, text_len,
+                     "stats argument");
+      break;
+    case MQ_CMD_VERSION:
+    case MQ_CMD_QUIT:
+      CHECK (words == 1, "no-argument command with %zu words", words);
+      CHECK (!cmd->noreply, "noreply on a command that has none");
+      break;
+    case MQ_CMD_VERBOSITY:
+      CHECK (words == 2 + (cmd->noreply ? 1 : 0), "verbosity with %zu words",
+             words);
+      break;
+    case MQ_CMD_SHUTDOWN:
+      CHECK (words <= 2, "shutdown with %zu words", words);
+      CHECK (cmd->name == NULL
+             || (cmd->name_len == 8 && memcmp (cmd->name, "graceful", 8) == 0),
+             "shutdown argument");
+      break;
+    default:
+      CHECK (0, "unknown command type %d", (int) cmd->type);
+    }
+}
+
+static void
+check_error (const char *error, const MqCommand *cmd)
+{
+  gboolean known = FALSE;
+
+  CHECK (error != NULL, "ERROR without a reply line");
+  for (gsize i = 0; i < G_N_ELEMENTS (known_errors); i++)
+    known |= strcmp (error, known_errors[i]) == 0;
+  CHECK (known, "unknown error reply %s", error);
+  CHECK (!cmd->noreply, "noreply set on a refused line");
+  CHECK (cmd->n_keys == 0, "%u keys on a refused line", cmd->n_keys);
+  if (cmd->type != MQ_CMD_SET)
+    CHECK (cmd->data_len == 0, "a refused non-set keeps data_len %zu",
+           cmd->data_len);
+}
+
+/* One record per event of the stream: what the daemon would answer or run.
+ * Compared between a whole feed and a feed in pieces. */
+static void
+log_event (GString *log, const char *kind, const MqCommand *cmd,
+           const char *error, gsize offset)
+{
+  g_string_append_printf (log, "%s@%zu", kind, offset);
+  if (error != NULL)
+    g_string_append_printf (log, " [%s]", error);
+  if (cmd != NULL)
+    {
+      g_string_append_printf (log, " t%d nr%d f%u e%" G_GINT64_FORMAT
+                              " d%zu l%u k%u", (int) cmd->type,
+                              cmd->noreply, cmd->flags, cmd->exptime,
+                              cmd->data_len, cmd->level, cmd->n_keys);
+      if (cmd->name != NULL)
+        {
+          g_string_append_c (log, ' ');
+          g_string_append_len (log, cmd->name, (gssize) cmd->name_len);
+        }
+      for (guint i = 0; i < cmd->n_keys; i++)
+        g_string_append_printf (log, " %.*s:%zu:%" G_GINT64_FORMAT ":%u",
+                                (int) cmd->keys[i].key_len,
+                                cmd->keys[i].name, cmd->keys[i].name_len,
+                                cmd->keys[i].timeout_ms,
+                                cmd->keys[i].options);
+    }
+  g_string_append_c (log, '\n');
+}
+
+static MqParseStatus
+parse (const char *buf, gsize len, MqCommand *cmd, gsize *consumed,
+       const char **error)
+{
+  /* Garbage shows any field the parser forgets to set. */
+  memset (cmd, 0xa5, sizeof *cmd);
+  *consumed = (gsize) -1;
+  *error = (const char *) (uintptr_t) 1;
+  return protocol_parse (buf, len, cmd, consumed, error);
+}
+
+/* The line alone, as conn_retry parses a blocked get again: same answer. */
+static void
+check_line_alone (const char *line, gsize line_len, MqParseStatus status,
+                  const MqCommand *cmd, const char *error)
+{
+  char *copy = g_memdup2 (line, line_len);
+  MqCommand *again = g_new (MqCommand, 1);
+  const char *error2;
+  gsize consumed2;
+  MqParseStatus status2 = parse (copy, line_len, again, &consumed2, &error2);
+  GString *a = g_string_new (NULL), *b = g_string_new (NULL);
+
+  CHECK (status2 == status, "status %d alone, %d in the stream",
+         (int) status2, (int) status);
+  CHECK (consumed2 == line_len, "consumed %zu alone, %zu in the stream",
+         consumed2, line_len);
+  CHECK ((error == NULL) == (error2 == NULL)
+         && (error == NULL || strcmp (error, error2) == 0),
+         "error %s alone, %s in the stream", error2 ? error2 : "(none)",
+         error ? error : "(none)");
+  /* Names point into different buffers: compare their bytes. */
+  log_event (a, "x", cmd, NULL, 0);
+  log_event (b, "x", again, NULL, 0);
+  CHECK (strcmp (a->str, b->str) == 0, "parsed alone:\n%s\nin the stream:\n%s",
+         b->str, a->str);
+  g_string_free (a, TRUE);
+  g_string_free (b, TRUE);
+  g_free (again);
+  g_free (copy);
+}
+
+typedef struct {
+  GString *log;                   /* events so far */
+  guint64 swallow;                /* data bytes of a refused set to skip */
+  gboolean closed;                /* line too long: the daemon hangs up */
+} Stream;
+
+/* conn_process: runs the complete commands at the start of buf; returns the
+ * bytes consumed.  base is buf's offset in the whole stream. */
+static gsize
+process (Stream *s, const char *buf, gsize len, gsize base)
+{
+  gsize done = 0;
+  MqCommand *cmd = g_new (MqCommand, 1);
+
+  while (done < len && !s->closed)
+    {
+      const char *error;
+      gsize consumed, line_len;
+      MqParseStatus status;
+      const char *line = buf + done;
+      gsize left = len - done;
+
+      if (s->swallow > 0)
+        {
+          gsize n = (gsize) MIN ((guint64) left, s->swallow);
+
+          s->swallow -= n;
+          done += n;
+          continue;
+        }
+      status = parse (line, left, cmd, &consumed, &error);
+      line_len = first_line (line, left);
+      switch (status)
+        {
+        case MQ_PARSE_INCOMPLETE:
+          CHECK (line_len == 0 && left < MQ_MAX_LINE,
+                 "INCOMPLETE with a line of %zu in %zu bytes", line_len, left);
+          CHECK (consumed == 0, "INCOMPLETE consumed %zu", consumed);
+          g_free (cmd);
+          return done;
+        case MQ_PARSE_LINE_TOO_LONG:
+          CHECK (line_len == 0 && left >= MQ_MAX_LINE,
+                 "LINE_TOO_LONG with a line of %zu in %zu bytes", line_len,
+                 left);
+          CHECK (error != NULL
+                 && strcmp (error, "CLIENT_ERROR line too long") == 0,
+                 "line too long answered %s", error ? error : "(nothing)");
+          CHECK (consumed <= left, "consumed %zu of %zu", consumed, left);
+          log_event (s->log, "too-long", NULL, error, base + done);
+          s->closed = TRUE;
+          g_free (cmd);
+          return len;
+        case MQ_PARSE_ERROR:
+        case MQ_PARSE_COMMAND:
+          break;
+        default:
+          CHECK (0, "unknown status %d", (int) status);
+        }
+
+      CHECK (line_len > 0, "a result without a whole line");
+      CHECK (consumed == line_len, "consumed %zu, the line is %zu", consumed,
+             line_len);
+      CHECK (consumed <= left && consumed <= MQ_MAX_LINE, "consumed %zu of %zu",
+             consumed, left);
+
+      gsize text_len = consumed - 1;
+      if (text_len > 0 && line[text_len - 1] == '\r')
+        text_len--;
+
+      check_line_alone (line, consumed, status, cmd,
+                        status == MQ_PARSE_ERROR ? error : NULL);
+      if (status == MQ_PARSE_ERROR)
+        {
+          check_error (error, cmd);
+          log_event (s->log, "error", cmd, error, base + done);
+          if (cmd->type == MQ_CMD_SET)
+            s->swallow = (guint64) cmd->data_len + 2;
+          done += consumed;
+          continue;
+        }
+
+      CHECK (error == NULL, "COMMAND with error %s", error);
+      check_command (cmd, line, text_len);
+      if (cmd->type != MQ_CMD_SET)
+        {
+          log_event (s->log, "run", cmd, NULL, base + done);
+          done += consumed;
+          continue;
+        }
+
+      /* conn_run_set */
+      if (cmd->data_len > FUZZ_MAX_MESSAGE)
+        {
+          log_event (s->log, "too-large", cmd, NULL, base + done);
+          s->swallow = (guint64) cmd->data_len + 2;
+          done += consumed;
+          continue;
+        }
+      if (left - consumed < cmd->data_len + 2)
+        {
+          g_free (cmd);
+          return done;            /* the block is not all there yet */
+        }
+      {
+        const char *data = line + consumed;
+        gboolean good = data[cmd->data_len] == '\r'
+          && data[cmd->data_len + 1] == '\n';
+        /* The data the daemon would store: touch every byte. */
+        guint sum = 0;
+
+        for (gsize i = 0; i < cmd->data_len; i++)
+          sum += (guchar) data[i];
+        log_event (s->log, good ? "store" : "bad-chunk", cmd, NULL,
+                   base + done);
+        g_string_append_printf (s->log, " sum %u\n", sum);
+      }
+      done += consumed + cmd->data_len + 2;
+    }
+  g_free (cmd);
+  return done;
+}
+
+/* Feeds the stream in pieces of chunk bytes, keeping what was not consumed
+ * as conn.c does in its input buffer. */
+static void
+feed (Stream *s, const char *data, gsize size, gsize chunk)
+{
+  GByteArray *in = g_byte_array_new ();
+  gsize base = 0;                 /* stream offset of in->data[0] */
+
+  for (gsize off = 0; off < size && !s->closed;)
+    {
+      gsize n = MIN (chunk, size - off);
+      /* An exact-size copy each time, so ASan sees any over-read. */
+      char *buf;
+      gsize used;
+
+      g_byte_array_append (in, (const guint8 *) data + off, (guint) n);
+      off += n;
+      buf = g_memdup2 (in->data, in->len);
+      used = process (s, buf, in->len, base);
+      g_free (buf);
+      CHECK (used <= in->len, "used %zu of %u", used, in->len);
+      g_byte_array_remove_range (in, 0, (guint) used);
+      base += used;
+    }
+  g_byte_array_unref (in);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  Stream whole = { g_string_new (NULL), 0, FALSE };
+  Stream pieces = { g_string_new (NULL), 0, FALSE };
+  /* The piece size comes from the input's last byte, so that the fuzzer
+   * explores it too: 1 to 64 bytes, or 4 KiB. */
+  gsize chunk = size > 0 ? ((guchar) data[size - 1] % 65) : 1;
+
+  if (chunk == 0)
+    chunk = 4096;
+  /* At most about 128 pieces: each piece copies what is buffered. */
+  chunk = MAX (chunk, size / 128);
+  feed (&whole, (const char *) data, size, size > 0 ? size : 1);
+  feed (&pieces, (const char *) data, size, chunk);
+  CHECK (strcmp (whole.log->str, pieces.log->str) == 0
+         && whole.swallow == pieces.swallow,
+         "pieces of %zu bytes parse differently:\nwhole:\n%s\npieces:\n%s",
+         chunk, whole.log->str, pieces.log->str);
+  g_string_free (whole.log, TRUE);
+  g_string_free (pieces.log, TRUE);
+  return 0;
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Expiry: memcache's exptime on a set (relative seconds, absolute Unix
+time, negative), per-queue max_age, across a restart, and the sweep that
+clears idle queues."""
+
+import math
+import time
+
+import mqdtest
+import queuetest
+from mqdtest import get_reply, set_cmd
+from queuetest import idle_ms, poll_stat
+
+
+class Expiry(mqdtest.MqdTestCase):
+    def setUp(self):
+        self.d = self.start_daemon()
+        self.c = self.d.client()
+        self.addCleanup(self.c.close)
+
+    def test_relative_exptime(self):
+        c = self.c
+        c.expect(set_cmd("q", b"dies1", exptime=1) + set_cmd("q", b"lives")
+                 + set_cmd("q", b"dies2", exptime=1)
+                 + set_cmd("q", b"dies3", exptime=1),
+                 b"STORED\r\n" * 4)
+        # Not yet: it is there for the second it was given.
+        c.expect(b"get q/peek\r\n", get_reply(("q/peek", b"dies1")))
+        idle_ms(c, 1050)
+        # Not by a get, a peek or a reliable read: only the live one.
+        c.expect(b"get q/peek\r\n", get_reply(("q/peek", b"lives")))
+        c.expect(b"get q/open\r\n", get_reply(("q/open", b"lives")))
+        c.expect(b"get q/close\r\n", b"END\r\n")
+        c.expect(b"get q/peek\r\n", b"END\r\n")
+        c.expect(b"get q/open\r\n", b"END\r\n")
+        c.expect(b"get q\r\n", b"END\r\n")
+        stats = c.stats()
+        self.assertEqual((stats["queue_q_expired_items"],
+                          stats["queue_q_items"], stats["queue_q_bytes"],
+                          stats["queue_q_dequeued"]), ("3", "0", "0", "1"))
+        # (clock is idle_ms's queue.)
+        c.expect(b"stats queue\r\n",
+                 b"STAT clock 0/0\r\nSTAT q 4/1\r\nEND\r\n")
+
+    def test_absolute_exptime(self):
+        c = self.c
+        # Past memcache's 30 days an exptime is a Unix time.  "now + 1",
+        # rounded up so that it is at least a second away.
+        expires = math.ceil(time.time()) + 1
+        later = expires + 3600
+        c.expect(set_cmd("q", b"soon", exptime=expires)
+                 + set_cmd("q", b"later", exptime=later)
+                 + set_cmd("past", b"past", exptime=int(time.time()) - 60),
+                 b"STORED\r\n" * 3)
+        c.expect(b"get q/peek\r\n", get_reply(("q/peek", b"soon")))
+        c.expect(b"get past\r\n", b"END\r\n")
+        # Until the wall clock passes it, by the daemon's clock.
+        idle_ms(c, int((expires - time.time()) * 1000) + 50)
+        self.assertGreater(time.time(), expires)
+        c.expect(b"get q\r\n", get_reply(("q", b"later")))
+        c.expect(b"get q\r\n", b"END\r\n")
+        stats = c.stats()
+        self.assertEqual((stats["queue_q_expired_items"],
+                          stats["queue_past_expired_items"]), ("1", "1"))
+
+    def test_negative_exptime_never_returned(self):
+        c = self.c
+        c.expect(set_cmd("q", b"gone", exptime=-1)
+                 + set_cmd("q", b"kept")
+                 + set_cmd("q", b"gone too", exptime=-86400),
+                 b"STORED\r\n" * 3)
+        c.expect(b"get q/peek\r\n", get_reply(("q/peek", b"kept")))
+        c.expect(b"get q q q\r\n", get_reply(("q", b"kept")))
+        c.expect(b"get q/open\r\n", b"END\r\n")
+        self.assertEqual(queuetest.stat(c, "queue_q_expired_items"), "2")
+
+    def test_expired_not_returned_after_restart(self):
+        c = self.c
+        set_at = time.time()
+        c.expect(set_cmd("q", b"dies", exptime=1) + set_cmd("q", b"lives"),
+                 b"STORED\r\n" * 2)
+        c.close()
+        self.d.stop()
+        # It expires while the daemon is down.
+        queuetest.wall_clock_past(set_at + 1.05)
+        self.d.start()
+        with self.d.client() as c:
+            c.expect(b"get q\r\n", get_reply(("q", b"lives")))
+            c.expect(b"get q\r\n", b"END\r\n")
+            stats = c.stats()
+            self.assertEqual((stats["queue_q_expired_items"],
+                              stats["queue_q_items"]), ("1", "0"))
+            c.expect(b"stats queue\r\n", b"STAT q 2/1\r\nEND\r\n")
+        # And it stays gone, with its counter, after another restart.
+        self.d.restart()
+        with self.d.client() as c:
+            c.expect(b"get q\r\n", b"END\r\n")
+            self.assertEqual(queuetest.stat(c, "queue_q_expired_items"), "1")
+
+    def test_expiry_survives_restart(self):
+        # The expiry is stored with the item: a restart before it passes
+        # neither drops it early nor makes it immortal.
+        c = self.c
+        c.expect(set_cmd("q", b"dies", exptime=2) + set_cmd("q", b"lives"),
+                 b"STORED\r\n" * 2)
+        c.close()
+        self.d.restart()
+        with self.d.client() as c:
+            c.expect(b"get q/peek\r\n", get_reply(("q/peek", b"dies")))
+            idle_ms(c, 2050)
+            c.expect(b"get q\r\n", get_reply(("q", b"lives")))
+            self.assertEqual(queuetest.stat(c, "queue_q_expired_items"), "1")
+
+    def test_sweep_clears_idle_queue(self):
+        c = self.c
+        c.expect(set_cmd("sw", b"a", exptime=1) + set_cmd("sw", b"bb",
+                                                          exptime=1),
+                 b"STORED\r\n" * 2)
+        stats = c.stats()
+        self.assertEqual((stats["queue_sw_items"], stats["queue_sw_bytes"]),
+                         ("2", "3"))
+        # Nobody gets from sw: only the daemon's sweep timer (every second)
+        # can drop them.  Bounded poll of stats (which reads no item), paced
+        # by a blocking get on another queue.
+        poll_stat(c, "queue_sw_items", "0", pace=lambda: idle_ms(c, 50))
+        stats = c.stats()
+        self.assertEqual((stats["queue_sw_expired_items"],
+                          stats["queue_sw_bytes"], stats["queue_sw_dequeued"],
+                          stats["curr_items"]), ("2", "0", "0", "0"))
+
+
+class MaxAge(mqdtest.MqdTestCase):
+    def test_max_age_from_config(self):
+        d, _ = queuetest.start_with_config("[aged]\nmax_age = 1\n")
+        with d.client() as c:
+            c.expect(set_cmd("aged", b"old") + set_cmd("fresh", b"never old"),
+                     b"STORED\r\n" * 2)
+            c.expect(b"get aged/peek\r\n", get_reply(("aged/peek", b"old")))
+            idle_ms(c, 1050)
+            c.expect(set_cmd("aged", b"new"), b"STORED\r\n")
+            c.expect(b"get aged\r\n", get_reply(("aged", b"new")))
+            c.expect(b"get aged fresh\r\n",
+                     get_reply(("fresh", b"never old")))
+            stats = c.stats()
+            self.assertEqual((stats["queue_aged_expired_items"],
+                              stats["queue_fresh_expired_items"]), ("1", "0"))
+
+
+if __name__ == "__main__":
+    mqdtest.main()
