@@ -147,7 +147,11 @@ start (MqStore **store, GError **error)
     .max_message = settings->max_message,
     .no_sync = settings->no_sync,
   };
-  const char *owned[] = { settings->socket_path, settings->home, NULL, NULL };
+  g_autofree char *lock = g_build_filename (settings->home, MQ_STORE_LOCK_FILE,
+                                           NULL);
+  /* What the daemon keeps using, or must use again at its next start. */
+  const char *owned[] = { settings->socket_path, settings->home, lock,
+    NULL, NULL, settings->pid_file, NULL };
 
   if (settings->daemonize && !daemon_detach (error))
     return FALSE;
@@ -166,7 +170,8 @@ start (MqStore **store, GError **error)
   if (settings->pid_file != NULL
       && !daemon_write_pid_file (settings->pid_file, error))
     return FALSE;
-  owned[2] = store_path (*store);
+  owned[3] = store_path (*store);
+  owned[4] = server_created_dir ();
   if (settings->user != NULL
       && !daemon_drop_privileges (settings->user, owned, error))
     return FALSE;
@@ -225,6 +230,7 @@ main (int argc, char **argv)
   if (!start (&store, &error))
     {
       g_printerr ("mqd: %s\n", error->message);
+      server_close ();            /* no socket left behind by a failed start */
       return 1;
     }
   main_loop = g_main_loop_new (NULL, FALSE);

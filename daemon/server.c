@@ -20,6 +20,7 @@
 static MqServerOptions options;
 static MqWatch listener = { .fd = -1 };
 static char *socket_path;
+static char *created_dir;         /* the socket's directory, if mqd made it */
 
 static gboolean
 fill_address (struct sockaddr_un *addr, const char *path, GError **error)
@@ -225,6 +226,8 @@ server_listen (const MqServerOptions *the_options, GError **error)
                   server_on_event);
       return TRUE;
     }
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    created_dir = g_strdup (dir);
   if (g_mkdir_with_parents (dir, 0755) != 0)
     {
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
@@ -254,4 +257,11 @@ server_close (void)
   if (socket_path != NULL)
     g_unlink (socket_path);
   g_clear_pointer (&socket_path, g_free);
+  g_clear_pointer (&created_dir, g_free);
+}
+
+const char *
+server_created_dir (void)
+{
+  return created_dir;
 }

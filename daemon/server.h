@@ -16,5 +16,8 @@ typedef struct {
  * accepts on activated_fd.  Refuses if another daemon answers on the path;
  * replaces a stale file. */
 gboolean server_listen (const MqServerOptions *options, GError **error);
+/* The socket's directory when mqd had to create it (-u hands it over, so
+ * the daemon can remove its socket when it stops), else NULL. */
+const char *server_created_dir (void);
 /* Stops accepting and removes the socket file. */
 void server_close (void);

@@ -97,6 +97,12 @@ set_pid_file (MqSettings *s, const char *value, GError **error)
 static gboolean
 set_user (MqSettings *s, const char *value, GError **error)
 {
+  if (getpwnam (value) == NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "no such user: '%s'", value);
+      return FALSE;
+    }
   return set_string (&s->user, value);
 }
 

@@ -151,6 +151,8 @@ class Daemon:
                 os.unlink(self.notify_path)
             self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.notify.bind(self.notify_path)
+            # As systemd's: a daemon that dropped root (-u) still reports.
+            os.chmod(self.notify_path, 0o777)
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
         command, extra = self.command(), {}
         if self.listen_fd is not None:

@@ -200,5 +200,52 @@ class Daemonize(mqdtest.MqdTestCase):
             c.expect(b"version\r\n", VERSION)
 
 
+def proc_ids(pid):
+    """(real uid, real gid) of a process, from /proc."""
+    ids = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("Uid", "Gid"):
+                ids[key] = int(value.split()[0])
+    return ids["Uid"], ids["Gid"]
+
+
+class DropPrivileges(mqdtest.MqdTestCase):
+    NOBODY = 65534
+
+    def test_user_option_runs_as_that_user(self):
+        tmp = mqdtest.scratch_dir()
+        os.chmod(tmp, 0o755)        # nobody must reach its own files
+        # A socket directory mqd makes is handed over with the rest.
+        d = mqdtest.Daemon(["-u", "nobody", "-a", "0777", "-s",
+                            os.path.join(tmp, "run", "mqd.sock")], tmp=tmp)
+        d.start()
+        self.assertEqual(proc_ids(d.pid)[0], self.NOBODY)
+        # What it keeps using is handed to the user, so it can start again
+        # as that user and remove its socket when it stops.
+        for path in (d.socket_path, os.path.dirname(d.socket_path),
+                     d.data_dir,
+                     os.path.join(d.data_dir, "mqd.gdbm"),
+                     os.path.join(d.data_dir, "mqd.lock")):
+            self.assertEqual(os.stat(path).st_uid, self.NOBODY, path)
+        with d.client() as c:
+            c.expect(set_cmd("q", b"kept"), b"STORED\r\n")
+        d.stop()
+        self.assertFalse(os.path.lexists(d.socket_path))
+        d.start()
+        with d.client() as c:
+            c.expect(b"get q\r\n", get_reply(("q", b"kept")))
+        d.stop()
+
+    def test_unknown_user_refused(self):
+        tmp = mqdtest.scratch_dir()
+        r = mqdtest.run_mqd(["-s", os.path.join(tmp, "s.sock"), "-H",
+                             os.path.join(tmp, "data"), "-u", "no-such-user"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("mqd: -u: no such user: 'no-such-user'\n", r.stderr)
+        self.assertFalse(os.path.lexists(os.path.join(tmp, "s.sock")))
+
+
 if __name__ == "__main__":
     mqdtest.main()
