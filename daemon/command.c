@@ -118,6 +118,20 @@ get_end_open_read (MqConn *conn, const MqGetKey *key, GError **error)
   return queue_abort_read (queue, seq, error);
 }
 
+/* /peek wins over /open: a peek opens nothing. */
+static gboolean
+get_opens (const MqGetKey *key)
+{
+  return (key->options & (MQ_GET_OPEN | MQ_GET_PEEK)) == MQ_GET_OPEN;
+}
+
+static gboolean
+same_queue (const MqGetKey *a, const MqGetKey *b)
+{
+  return a->name_len == b->name_len
+    && memcmp (a->name, b->name, a->name_len) == 0;
+}
+
 /* Hands out one item of key's queue; FALSE with no error when none. */
 static gboolean
 get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
@@ -132,13 +146,13 @@ get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
     return FALSE;
   if (key->options & MQ_GET_PEEK)
     found = queue_peek (queue, &item, &seq, error);
-  else if (key->options & MQ_GET_OPEN)
+  else if (get_opens (key))
     found = queue_open_read (queue, &item, &seq, error);
   else
     found = queue_pop (queue, &item, &seq, error);
   if (!found)
     return FALSE;
-  if (key->options & MQ_GET_OPEN)
+  if ((key->options & (MQ_GET_OPEN | MQ_GET_PEEK)) == MQ_GET_OPEN)
     conn_add_open_read (conn, key->name, key->name_len, seq);
   /* Echo the key as sent: memcache clients match replies to their keys. */
   protocol_append_value (conn->out, key->name, key->key_len,
@@ -155,7 +169,8 @@ get_only_ends_reads (const MqGetKey *key)
     && !(key->options & (MQ_GET_OPEN | MQ_GET_PEEK));
 }
 
-/* A second /open on a queue while one is open would lose track of it. */
+/* A second /open on a queue while one is open, from an earlier get or
+ * earlier on this line, would lose track of the first. */
 static const MqGetKey *
 get_find_conflict (MqConn *conn, const MqCommand *cmd)
 {
@@ -163,10 +178,14 @@ get_find_conflict (MqConn *conn, const MqCommand *cmd)
     {
       const MqGetKey *key = &cmd->keys[i];
 
-      if ((key->options & MQ_GET_OPEN)
-          && !(key->options & (MQ_GET_CLOSE | MQ_GET_ABORT))
+      if (!get_opens (key))
+        continue;
+      if (!(key->options & (MQ_GET_CLOSE | MQ_GET_ABORT))
           && conn_has_open_read (conn, key->name, key->name_len))
         return key;
+      for (guint j = 0; j < i; j++)
+        if (get_opens (&cmd->keys[j]) && same_queue (key, &cmd->keys[j]))
+          return key;
     }
   return NULL;
 }
@@ -255,17 +274,21 @@ run_delete (MqConn *conn, const MqCommand *cmd)
 {
   MqQueue *queue = queue_lookup (cmd->name, cmd->name_len);
   g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) woken = NULL;
 
   if (queue == NULL)
     {
       conn_reply (conn, "NOT_FOUND");
       return;
     }
-  waiters_forget_queue (queue);
+  /* Its waiters wait on again, on the queue the name will name next. */
+  woken = waiters_detach_queue (queue);
   if (queue_delete (queue, &error))
     conn_reply (conn, "DELETED");
   else
     reply_error (conn, error);
+  for (guint i = 0; i < woken->len; i++)
+    conn_unblock (g_ptr_array_index (woken, i), TRUE);
 }
 
 static void

@@ -23,6 +23,7 @@ static GQueue pending = G_QUEUE_INIT;   /* MqConn with output to send */
 static GPtrArray *resumable;            /* paused conns whose output drained */
 static GPtrArray *dead;                 /* closed, freed at the pass end */
 static guint64 total_conns;
+static gboolean stopping;         /* the daemon stops: reads stay open */
 static char read_buffer[CONN_READ_SIZE];
 
 typedef struct {
@@ -80,7 +81,10 @@ conn_close (MqConn *conn)
   conn->closed = TRUE;
   if (conn->waiter != NULL)
     waiter_remove (g_steal_pointer (&conn->waiter));
-  conn_abort_open_reads (conn);
+  /* At a stop, open reads stay on disk and come back first at the next
+   * start, without counting as a delivery that failed. */
+  if (!stopping)
+    conn_abort_open_reads (conn);
   while (resumable != NULL && g_ptr_array_remove_fast (resumable, conn))
     ;
   loop_unwatch (&conn->watch);
@@ -429,6 +433,7 @@ conns_close_all (void)
 {
   GList *link;
 
+  stopping = TRUE;
   conns_flush ();
   while ((link = g_queue_peek_head_link (&open_conns)) != NULL)
     conn_close (link->data);

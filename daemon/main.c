@@ -133,6 +133,29 @@ raise_core_limit (void)
     }
 }
 
+/* -u: the files the daemon keeps using, or uses again at its next start,
+ * go to the user before it becomes that user.  A socket systemd handed over
+ * stays systemd's. */
+static gboolean
+hand_over (MqStore *store, GError **error)
+{
+  g_autofree char *lock = g_build_filename (settings->home, MQ_STORE_LOCK_FILE,
+                                           NULL);
+  g_autoptr (GPtrArray) owned = g_ptr_array_new ();
+  const char *maybe[] = { settings->pid_file, server_created_dir (),
+    server_socket_path () };
+
+  g_ptr_array_add (owned, settings->home);
+  g_ptr_array_add (owned, lock);
+  g_ptr_array_add (owned, (gpointer) store_path (store));
+  for (guint i = 0; i < G_N_ELEMENTS (maybe); i++)
+    if (maybe[i] != NULL)
+      g_ptr_array_add (owned, (gpointer) maybe[i]);
+  g_ptr_array_add (owned, NULL);
+  return daemon_drop_privileges (settings->user,
+                                 (const char *const *) owned->pdata, error);
+}
+
 static gboolean
 start (MqStore **store, GError **error)
 {
@@ -147,11 +170,6 @@ start (MqStore **store, GError **error)
     .max_message = settings->max_message,
     .no_sync = settings->no_sync,
   };
-  g_autofree char *lock = g_build_filename (settings->home, MQ_STORE_LOCK_FILE,
-                                           NULL);
-  /* What the daemon keeps using, or must use again at its next start. */
-  const char *owned[] = { settings->socket_path, settings->home, lock,
-    NULL, NULL, settings->pid_file, NULL };
 
   if (settings->daemonize && !daemon_detach (error))
     return FALSE;
@@ -170,12 +188,13 @@ start (MqStore **store, GError **error)
   if (settings->pid_file != NULL
       && !daemon_write_pid_file (settings->pid_file, error))
     return FALSE;
-  owned[3] = store_path (*store);
-  owned[4] = server_created_dir ();
-  if (settings->user != NULL
-      && !daemon_drop_privileges (settings->user, owned, error))
-    return FALSE;
-  return TRUE;
+  if (server.activated_fd >= 0)
+    g_info ("listening on the socket systemd handed over, data in %s",
+            store_path (*store));
+  else
+    g_info ("listening on %s, data in %s", settings->socket_path,
+            store_path (*store));
+  return settings->user == NULL || hand_over (*store, error);
 }
 
 static void
@@ -240,8 +259,6 @@ main (int argc, char **argv)
   g_timeout_add_seconds (SWEEP_INTERVAL_SECONDS, on_sweep_timer, NULL);
   if (settings->no_sync && settings->sync_interval > 0)
     g_timeout_add_seconds (settings->sync_interval, on_sync_timer, NULL);
-  g_info ("listening on %s, data in %s", settings->socket_path,
-          store_path (store));
   daemon_ready (settings->verbosity > 0);
   g_main_loop_run (main_loop);
   stop (store);

@@ -29,6 +29,7 @@ queue_mark_dirty (MqQueue *queue)
 }
 
 static void queue_link_parent (MqQueue *queue);
+static void queue_adopt_children (MqQueue *parent);
 
 static MqQueue *
 queue_new (const char *name, gsize name_len)
@@ -45,6 +46,7 @@ queue_new (const char *name, gsize name_len)
   g_queue_init (&queue->waiters);
   g_hash_table_insert (queues, queue->name, queue);
   queue_link_parent (queue);
+  queue_adopt_children (queue);
   return queue;
 }
 
@@ -63,6 +65,35 @@ queue_free (gpointer data)
 /* A fanout child ("parent+child") receives copies from the moment it is
  * first named; it is saved at once so that it still does after a restart. */
 static void
+queue_add_child (MqQueue *parent, MqQueue *child)
+{
+  if (parent->children == NULL)
+    parent->children = g_ptr_array_new ();
+  g_ptr_array_add (parent->children, child);
+  child->parent = parent;
+}
+
+/* A parent deleted and named again finds its children again. */
+static void
+queue_adopt_children (MqQueue *parent)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, queues);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      MqQueue *child = value;
+
+      if (child->parent == NULL && child->name_len > parent->name_len
+          && child->name[parent->name_len] == FANOUT_SEPARATOR
+          && memcmp (child->name, parent->name, parent->name_len) == 0
+          && memchr (child->name, FANOUT_SEPARATOR, parent->name_len) == NULL)
+        queue_add_child (parent, child);
+    }
+}
+
+static void
 queue_link_parent (MqQueue *queue)
 {
   const char *plus = memchr (queue->name, FANOUT_SEPARATOR, queue->name_len);
@@ -71,10 +102,8 @@ queue_link_parent (MqQueue *queue)
   if (plus == NULL || plus == queue->name)
     return;
   parent = queue_lookup_or_create (queue->name, plus - queue->name);
-  if (parent->children == NULL)
-    parent->children = g_ptr_array_new ();
-  g_ptr_array_add (parent->children, queue);
-  queue->parent = parent;
+  if (queue->parent == NULL)      /* a parent made just now adopted it */
+    queue_add_child (parent, queue);
   queue_mark_dirty (queue);
 }
 
@@ -283,7 +312,8 @@ queue_make_room (MqQueue *queue, gsize len, GError **error)
 {
   const MqQueueRules *rules = queue->rules;
 
-  if (rules->max_bytes > 0 && len > rules->max_bytes)
+  if ((rules->max_bytes > 0 && len > rules->max_bytes)
+      || (rules->max_message_size > 0 && len > rules->max_message_size))
     return MQ_PUSH_FULL;
   while (queue_full (queue, len))
     {
@@ -348,8 +378,18 @@ queue_push (MqQueue *queue, guint32 flags, gint64 exptime, const char *data,
       MqQueue *child = g_ptr_array_index (queue->children, i);
       g_autoptr (GError) local = NULL;
 
-      if (queue_store (child, &header, data, len, &local) == MQ_PUSH_FAILED)
-        g_warning ("fanout to %s: %s", child->name, local->message);
+      switch (queue_store (child, &header, data, len, &local))
+        {
+        case MQ_PUSH_STORED:
+          break;
+        case MQ_PUSH_FULL:        /* the child's own limits refused it */
+          child->meta.discarded++;
+          queue_mark_dirty (child);
+          break;
+        case MQ_PUSH_FAILED:
+          g_warning ("fanout to %s: %s", child->name, local->message);
+          break;
+        }
     }
   return result;
 }
@@ -562,7 +602,8 @@ queue_abort_read (MqQueue *queue, guint64 seq, GError **error)
   if (item.header.deliveries < G_MAXUINT16)
     item.header.deliveries++;
   if (rules->max_deliveries > 0
-      && item.header.deliveries >= rules->max_deliveries)
+      && item.header.deliveries >= rules->max_deliveries
+      && strcmp (rules->dead_letter, queue->name) != 0)
     {
       MqPushResult buried = queue_bury (queue, seq, &item, error);
 

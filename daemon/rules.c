@@ -152,7 +152,13 @@ rules_check (MqConfigFile *file, const char *group, const MqQueueRules *rules,
                         "needs dead_letter: the queue that gets the item");
       return FALSE;
     }
-  if (rules->dead_letter != NULL && strcmp (rules->dead_letter, group) == 0)
+  g_autofree char *own_dead_letter = configfile_value (file, group,
+                                                      "dead_letter");
+
+  /* Inherited from [default], a queue's own name is harmless: it is never
+   * its own dead letter.  Written in its group, it is a mistake. */
+  if (rules->max_deliveries > 0 && own_dead_letter != NULL
+      && strcmp (rules->dead_letter, group) == 0)
     {
       configfile_error (file, group, "dead_letter", error,
                         "a queue cannot be its own dead-letter queue");

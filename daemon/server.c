@@ -265,3 +265,9 @@ server_created_dir (void)
 {
   return created_dir;
 }
+
+const char *
+server_socket_path (void)
+{
+  return socket_path;
+}

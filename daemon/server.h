@@ -19,5 +19,7 @@ gboolean server_listen (const MqServerOptions *options, GError **error);
 /* The socket's directory when mqd had to create it (-u hands it over, so
  * the daemon can remove its socket when it stops), else NULL. */
 const char *server_created_dir (void);
+/* The socket file mqd made, or NULL (socket activation). */
+const char *server_socket_path (void);
 /* Stops accepting and removes the socket file. */
 void server_close (void);

@@ -258,8 +258,11 @@ settings_find (const char *name)
 
 /* ---- the configuration file -------------------------------------------- */
 
+/* given: the settings the command line set, which the file does not
+ * override (NULL: none). */
 static gboolean
-settings_read_file (MqSettings *settings, const char *path, GError **error)
+settings_read_file (MqSettings *settings, const char *path,
+                    const gboolean *given, GError **error)
 {
   g_autoptr (MqConfigFile) file = configfile_load (path, error);
   g_auto (GStrv) keys = NULL;
@@ -274,7 +277,8 @@ settings_read_file (MqSettings *settings, const char *path, GError **error)
       g_autofree char *value = NULL;
       g_autoptr (GError) local = NULL;
 
-      if (rules_is_key (keys[i]))
+      if (rules_is_key (keys[i]) || (found >= 0 && given != NULL
+                                     && given[found]))
         continue;
       if (found < 0)
         {
@@ -298,27 +302,6 @@ settings_read_file (MqSettings *settings, const char *path, GError **error)
   return TRUE;
 }
 
-/* -f must be read before the other options, which override the file. */
-static const char *
-find_config_arg (int argc, char **argv)
-{
-  for (int i = 1; i < argc; i++)
-    {
-      const char *arg = argv[i];
-
-      if (strcmp (arg, "--") == 0)
-        break;
-      if ((strcmp (arg, "-f") == 0 || strcmp (arg, "--config") == 0)
-          && i + 1 < argc)
-        return argv[i + 1];
-      if (g_str_has_prefix (arg, "--config="))
-        return arg + strlen ("--config=");
-      if (g_str_has_prefix (arg, "-f") && arg[2] != '\0')
-        return arg + 2;
-    }
-  return NULL;
-}
-
 /* The whole file is checked as at start; only its queue rules are taken:
  * the daemon's own settings need a restart. */
 gboolean
@@ -330,7 +313,7 @@ settings_reload_rules (MqSettings *settings, GError **error)
   if (settings->config_path == NULL)
     return TRUE;
   fresh = settings_new ();
-  if (!settings_read_file (fresh, settings->config_path, error))
+  if (!settings_read_file (fresh, settings->config_path, NULL, error))
     return FALSE;
   rules = fresh->rules;
   fresh->rules = settings->rules;
@@ -342,8 +325,7 @@ settings_reload_rules (MqSettings *settings, GError **error)
 
 typedef struct {
   MqSettings *settings;
-  gboolean uids_from_args;
-  gboolean gids_from_args;
+  gboolean given[G_N_ELEMENTS (settings_keys)];
 } ArgsState;
 
 static gboolean
@@ -358,21 +340,11 @@ on_option (const char *option, const char *value, gpointer data,
 
   g_assert (found >= 0);
   key = settings_keys[found].key;
-  /* -v counts; allow-lists given here replace the file's. */
+  state->given[found] = TRUE;
   if (strcmp (key, "verbose") == 0)
     {
-      settings->verbosity++;
+      settings->verbosity++;      /* -v counts */
       return TRUE;
-    }
-  if (strcmp (key, "allow_uid") == 0 && !state->uids_from_args)
-    {
-      g_array_set_size (settings->allow_uids, 0);
-      state->uids_from_args = TRUE;
-    }
-  if (strcmp (key, "allow_gid") == 0 && !state->gids_from_args)
-    {
-      g_array_set_size (settings->allow_gids, 0);
-      state->gids_from_args = TRUE;
     }
   if (!settings_keys[found].set (settings, value != NULL ? value : "true",
                                  &local))
@@ -494,11 +466,8 @@ settings_parse_args (MqSettings *settings, int *argc, char ***argv,
 {
   g_autoptr (GOptionContext) context =
     g_option_context_new ("- local message queue daemon");
-  const char *config = find_config_arg (*argc, *argv);
   ArgsState state = { .settings = settings };
 
-  if (config != NULL && !settings_read_file (settings, config, error))
-    return FALSE;
   g_option_context_set_summary (context,
     "mqd keeps message queues in a GDBM file and serves them over a Unix "
     "socket\nwith the memcache text protocol: 'set QUEUE 0 0 LEN' enqueues, "
@@ -513,6 +482,11 @@ settings_parse_args (MqSettings *settings, int *argc, char ***argv,
                    "unexpected argument '%s'", (*argv)[1]);
       return FALSE;
     }
+  /* The file fills in what the command line left out. */
+  if (settings->config_path != NULL
+      && !settings_read_file (settings, settings->config_path, state.given,
+                              error))
+    return FALSE;
   if (settings->socket_path == NULL)
     settings->socket_path = settings_default_socket ();
   if (settings->home == NULL)

@@ -80,8 +80,9 @@ store_restore_snapshot (const char *path, GError **error)
   if (!g_file_test (even, G_FILE_TEST_EXISTS)
       && !g_file_test (odd, G_FILE_TEST_EXISTS))
     return TRUE;
+  /* GDBM keeps snapshots read-only: the restored file must be writable. */
   if (gdbm_latest_snapshot (even, odd, &chosen) != GDBM_SNAPSHOT_OK
-      || g_rename (chosen, path) != 0)
+      || g_chmod (chosen, 0600) != 0 || g_rename (chosen, path) != 0)
     {
       g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
                    "%s: crash-tolerance snapshots %s and %s are left from an "

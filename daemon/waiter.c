@@ -62,43 +62,44 @@ waiter_remove (MqWaiter *waiter)
     {
       WaiterSlot *slot = &g_array_index (waiter->slots, WaiterSlot, i);
 
-      if (slot->link != NULL)
-        g_queue_delete_link (&slot->queue->waiters, slot->link);
+      g_queue_delete_link (&slot->queue->waiters, slot->link);
     }
   g_sequence_remove (waiter->timer);
   g_array_unref (waiter->slots);
   g_free (waiter);
 }
 
+/* A waiter that takes the message ends it; one that only peeks leaves it
+ * for the next. */
 void
 waiters_on_ready (MqQueue *queue)
 {
-  MqWaiter *waiter = g_queue_peek_head (&queue->waiters);
-  MqConn *conn;
+  guint n = g_queue_get_length (&queue->waiters);
+  MqWaiter *waiter;
 
-  if (waiter == NULL)
-    return;
-  conn = waiter->conn;
-  waiter_remove (waiter);
-  conn_unblock (conn, TRUE);
+  /* Bounded: a waiter that finds nothing after all waits again, last. */
+  while (n-- > 0 && queue->count > 0
+         && (waiter = g_queue_peek_head (&queue->waiters)) != NULL)
+    {
+      MqConn *conn = waiter->conn;
+
+      waiter_remove (waiter);
+      conn_unblock (conn, TRUE);
+    }
 }
 
-void
-waiters_forget_queue (MqQueue *queue)
+GPtrArray *
+waiters_detach_queue (MqQueue *queue)
 {
-  for (GList *l = queue->waiters.head; l != NULL; l = l->next)
+  GPtrArray *conns = g_ptr_array_new ();
+  MqWaiter *waiter;
+
+  while ((waiter = g_queue_peek_head (&queue->waiters)) != NULL)
     {
-      MqWaiter *waiter = l->data;
-
-      for (guint i = 0; i < waiter->slots->len; i++)
-        {
-          WaiterSlot *slot = &g_array_index (waiter->slots, WaiterSlot, i);
-
-          if (slot->queue == queue)
-            slot->link = NULL;
-        }
+      g_ptr_array_add (conns, waiter->conn);
+      waiter_remove (waiter);
     }
-  g_queue_clear (&queue->waiters);
+  return conns;
 }
 
 void

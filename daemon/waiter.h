@@ -20,8 +20,9 @@ void waiter_remove (MqWaiter *waiter);
 
 /* The queue layer's MqQueueReadyFunc: wakes the queue's first waiter. */
 void waiters_on_ready (MqQueue *queue);
-/* A deleted queue wakes nobody any more. */
-void waiters_forget_queue (MqQueue *queue);
+/* Takes every waiter off a queue about to be deleted; returns their
+ * connections, to be woken (conn_unblock) once it is gone. */
+GPtrArray *waiters_detach_queue (MqQueue *queue);
 /* Times out every waiter whose deadline has passed. */
 void waiters_expire (gint64 now_us);
 /* The earliest deadline, or -1. */
