@@ -40,13 +40,15 @@
  * -----------
  * A handle owns one connection.  When the connection breaks (the daemon
  * stopped, restarted, or closed it), the failing call reports it and the
- * next call connects again.  A call is never silently repeated once any of
- * its request may have reached the daemon; a call that failed before a
- * single byte was sent is repeated once on a new connection, except a
- * push, a delete and a flush, which return MQ_IO and change nothing.  A
- * push whose connection broke after it was sent and before the daemon
- * answered returns MQ_MAYBE_STORED: the message may or may not be in the
- * queue, and it is not sent again.
+ * next call connects again (a connection the daemon closed meanwhile is
+ * noticed before anything is sent on it).  A call is never repeated once
+ * any byte of it may have reached the daemon.  A call that failed before a
+ * single byte was sent is repeated once on a new connection when it only
+ * takes or reads (pop, peek, reliable pop, stats, version); the others
+ * (push, delete, flush, ack, abort, shutdown) return MQ_IO and changed
+ * nothing.  A push whose connection broke after it was sent and before the
+ * daemon answered returns MQ_MAYBE_STORED: the message may or may not be in
+ * the queue, and it is not sent again.
  *
  * Signals: calls restart system calls interrupted by a signal (EINTR) and
  * never raise SIGPIPE (sends use MSG_NOSIGNAL).

@@ -15,6 +15,7 @@ typedef struct {
   gpointer tag;
   MqPassFunc pass_end;
   gpointer user_data;
+  gboolean woken;                 /* loop_wake() since the pass began */
 } MqLoopSource;
 
 static MqLoopSource *loop;
@@ -27,6 +28,7 @@ loop_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   int n;
 
   g_source_set_ready_time (source, -1);
+  self->woken = FALSE;
   n = epoll_wait (self->epfd, events, LOOP_MAX_EVENTS, 0);
   if (n < 0 && errno != EINTR)
     g_error ("epoll_wait: %s", g_strerror (errno));
@@ -108,11 +110,15 @@ loop_unwatch (MqWatch *watch)
 void
 loop_wake (void)
 {
+  loop->woken = TRUE;
   g_source_set_ready_time (&loop->source, 0);
 }
 
 void
 loop_set_deadline (gint64 deadline_us)
 {
-  g_source_set_ready_time (&loop->source, deadline_us);
+  /* A wake-up asked for during this pass must not be lost to a later
+   * deadline. */
+  if (!loop->woken)
+    g_source_set_ready_time (&loop->source, deadline_us);
 }

@@ -17,7 +17,11 @@
  *     blocked get again), gives the same result: the parse depends on the
  *     line only, never on the bytes after it;
  *   - feeding the same stream in small pieces (as recv does) gives the same
- *     sequence of commands and replies as feeding it whole.
+ *     sequence of commands and replies as feeding it whole;
+ *   - set and get lines get the reply an independent reference, written
+ *     from doc/protocol.md (word counts, numbers, options, names, the order
+ *     of the checks), says they should, with the same length to skip, flags,
+ *     exptime and number of keys; protocol_valid_name agrees with it too.
  *
  * Any broken invariant calls abort() with a message, which libFuzzer
  * reports as a crash and saves as a reproducer.
@@ -69,6 +73,194 @@ is_separator (char c)
   return c == ' ' || c == '\t';
 }
 
+/* ---- an independent reference, written from doc/protocol.md ---- */
+
+/* "1 to 250 bytes; every byte except space and controls (0x00-0x20), DEL
+ * (0x7f) and '/'". */
+static gboolean
+ref_valid_name (const char *p, gsize len)
+{
+  if (len == 0 || len > 250)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    {
+      guchar c = (guchar) p[i];
+
+      if (c <= 0x20 || c == 0x7f || c == '/')
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static const char *
+ref_name_error (const char *p, gsize len)
+{
+  if (len > 250)
+    return "CLIENT_ERROR queue name too long";
+  return ref_valid_name (p, len) ? NULL : "CLIENT_ERROR invalid queue name";
+}
+
+/* Digits only, no sign, value <= max. */
+static gboolean
+ref_number (const char *p, gsize len, guint64 max, guint64 *out)
+{
+  guint64 v = 0;
+
+  if (len == 0)
+    return FALSE;                 /* leading zeros are digits too */
+  for (gsize i = 0; i < len; i++)
+    {
+      if (p[i] < '0' || p[i] > '9')
+        return FALSE;
+      if (v > (G_MAXUINT64 - (guint64) (p[i] - '0')) / 10)
+        return FALSE;
+      v = v * 10 + (guint64) (p[i] - '0');
+    }
+  if (v > max)
+    return FALSE;
+  *out = v;
+  return TRUE;
+}
+
+typedef struct {
+  const char *p;
+  gsize len;
+} Word;
+
+#define REF_MAX_WORDS 200
+
+static gsize
+ref_words (const char *text, gsize len, Word *w)
+{
+  gsize n = 0;
+
+  for (gsize i = 0; i < len;)
+    {
+      if (is_separator (text[i]))
+        {
+          i++;
+          continue;
+        }
+      gsize start = i;
+      while (i < len && !is_separator (text[i]))
+        i++;
+      if (n < REF_MAX_WORDS)
+        w[n] = (Word) { text + start, i - start };
+      n++;
+    }
+  return n;
+}
+
+static gboolean
+word_is (const Word *w, const char *s)
+{
+  return w->len == strlen (s) && memcmp (w->p, s, w->len) == 0;
+}
+
+/* What the reference expects of a set or get line: the reply (NULL for a
+ * command), and for a set the length to skip (-1: none). */
+typedef struct {
+  gboolean known;                 /* the reference covers this command */
+  const char *error;
+  gint64 skip;                    /* set: data_len, or -1 */
+  guint32 flags;
+  gint64 exptime;
+  guint n_keys;
+} RefResult;
+
+static RefResult
+ref_parse (const char *text, gsize len)
+{
+  Word w[REF_MAX_WORDS];
+  gsize n = ref_words (text, len, w);
+  RefResult r = { FALSE, NULL, -1, 0, 0, 0 };
+  guint64 v;
+
+  if (n == 0)
+    {
+      r.known = TRUE;
+      r.error = "ERROR";
+      return r;
+    }
+  if (word_is (&w[0], "set"))
+    {
+      r.known = TRUE;
+      /* Word count and <bytes> first: without them nothing is skipped. */
+      if ((n != 5 && n != 6) || !ref_number (w[4].p, w[4].len, G_MAXINT64, &v))
+        {
+          r.error = "CLIENT_ERROR bad command line format";
+          return r;
+        }
+      r.skip = (gint64) v;
+      if (n == 6 && !word_is (&w[5], "noreply"))
+        r.error = "CLIENT_ERROR bad command line format";
+      else if (!ref_number (w[2].p, w[2].len, G_MAXUINT32, &v))
+        r.error = "CLIENT_ERROR bad command line format";
+      else
+        {
+          r.flags = (guint32) v;
+          if (w[3].len > 0 && w[3].p[0] == '-'
+              && ref_number (w[3].p + 1, w[3].len - 1,
+                             (guint64) G_MAXINT64 + 1, &v))
+            r.exptime = v == 0 ? 0 : -(gint64) (v - 1) - 1;
+          else if (ref_number (w[3].p, w[3].len, G_MAXINT64, &v))
+            r.exptime = (gint64) v;
+          else
+            {
+              r.error = "CLIENT_ERROR bad command line format";
+              return r;
+            }
+          r.error = ref_name_error (w[1].p, w[1].len);
+        }
+      return r;
+    }
+  if (word_is (&w[0], "get") || word_is (&w[0], "gets"))
+    {
+      r.known = TRUE;
+      if (n < 2)
+        {
+          r.error = "ERROR";
+          return r;
+        }
+      if (n - 1 > 128)
+        {
+          r.error = "CLIENT_ERROR too many keys";
+          return r;
+        }
+      for (gsize k = 1; k < n; k++)
+        {
+          const char *p = w[k].p, *end = w[k].p + w[k].len;
+          const char *slash = memchr (p, '/', w[k].len);
+          gsize name_len = (gsize) ((slash ? slash : end) - p);
+
+          /* Options first, each one of the known words or t=<digits>. */
+          for (const char *o = slash; o != NULL;)
+            {
+              const char *opt = o + 1;
+              const char *next = memchr (opt, '/', (gsize) (end - opt));
+              Word ow = { opt, (gsize) ((next ? next : end) - opt) };
+
+              if (!(word_is (&ow, "open") || word_is (&ow, "close")
+                    || word_is (&ow, "abort") || word_is (&ow, "peek")
+                    || (ow.len > 2 && memcmp (ow.p, "t=", 2) == 0
+                        && ref_number (ow.p + 2, ow.len - 2, G_MAXINT32,
+                                       &v))))
+                {
+                  r.error = "CLIENT_ERROR bad get option";
+                  return r;
+                }
+              o = next;
+            }
+          r.error = ref_name_error (p, name_len);
+          if (r.error != NULL)
+            return r;
+        }
+      r.n_keys = (guint) (n - 1);
+      return r;
+    }
+  return r;
+}
+
 static gboolean
 within (const char *p, gsize len, const char *lo, gsize lo_len)
 {
@@ -104,8 +296,8 @@ static void
 check_name (const char *name, gsize len, const char *line, gsize text_len)
 {
   check_token (name, len, line, text_len, "queue name");
-  CHECK (protocol_valid_name (name, len), "accepted name %.*s is not valid",
-         (int) MIN (len, 300), name);
+  CHECK (protocol_valid_name (name, len) && ref_valid_name (name, len),
+         "accepted name %.*s is not valid", (int) MIN (len, 300), name);
 }
 
 static void
@@ -114,7 +306,8 @@ check_get_key (const MqGetKey *key, const char *line, gsize text_len)
   CHECK (key->name_len <= key->key_len, "name %zu longer than key %zu",
          key->name_len, key->key_len);
   check_token (key->name, key->key_len, line, text_len, "get key");
-  CHECK (protocol_valid_name (key->name, key->name_len),
+  CHECK (protocol_valid_name (key->name, key->name_len)
+         && ref_valid_name (key->name, key->name_len),
          "accepted key name %.*s is not valid", (int) key->name_len,
          key->name);
   CHECK (key->name_len == key->key_len || key->name[key->name_len] == '/',
@@ -306,12 +499,47 @@ check_line_alone (const char *line, gsize line_len, MqParseStatus status,
   /* Names point into different buffers: compare their bytes. */
   log_event (a, "x", cmd, NULL, 0);
   log_event (b, "x", again, NULL, 0);
-  CHECK (strcmp (a->str, b->str) == 0, "parsed alone:\n%s\nin the stream:\n%s",
+  CHECK (a->len == b->len && memcmp (a->str, b->str, a->len) == 0,
+         "parsed alone:\n%s\nin the stream:\n%s",
          b->str, a->str);
   g_string_free (a, TRUE);
   g_string_free (b, TRUE);
   g_free (again);
   g_free (copy);
+}
+
+/* The parser and the reference agree on set and get lines. */
+static void
+check_reference (const char *line, gsize text_len, MqParseStatus status,
+                 const MqCommand *cmd, const char *error)
+{
+  RefResult ref = ref_parse (line, text_len);
+  const char *got = status == MQ_PARSE_ERROR ? error : NULL;
+
+  if (!ref.known)
+    return;
+  CHECK ((ref.error == NULL) == (got == NULL)
+         && (got == NULL || strcmp (ref.error, got) == 0),
+         "line %.*s: the parser says %s, the reference %s",
+         (int) MIN (text_len, 300), line, got ? got : "(a command)",
+         ref.error ? ref.error : "(a command)");
+  if (ref.skip >= 0)
+    CHECK (cmd->type == MQ_CMD_SET && (gint64) cmd->data_len == ref.skip,
+           "line %.*s: data length %zu, the reference %" G_GINT64_FORMAT,
+           (int) MIN (text_len, 300), line, cmd->data_len, ref.skip);
+  else if (status == MQ_PARSE_ERROR)
+    CHECK (cmd->type != MQ_CMD_SET,
+           "line %.*s: a set length to skip where none can be read",
+           (int) MIN (text_len, 300), line);
+  if (status == MQ_PARSE_COMMAND && cmd->type == MQ_CMD_SET)
+    CHECK (cmd->flags == ref.flags && cmd->exptime == ref.exptime,
+           "line %.*s: flags %u exptime %" G_GINT64_FORMAT ", the reference "
+           "%u %" G_GINT64_FORMAT, (int) MIN (text_len, 300), line,
+           cmd->flags, cmd->exptime, ref.flags, ref.exptime);
+  if (status == MQ_PARSE_COMMAND && (cmd->type == MQ_CMD_GET
+                                     || cmd->type == MQ_CMD_GETS))
+    CHECK (cmd->n_keys == ref.n_keys, "%u keys, the reference %u",
+           cmd->n_keys, ref.n_keys);
 }
 
 typedef struct {
@@ -385,6 +613,7 @@ process (Stream *s, const char *buf, gsize len, gsize base)
 
       check_line_alone (line, consumed, status, cmd,
                         status == MQ_PARSE_ERROR ? error : NULL);
+      check_reference (line, text_len, status, cmd, error);
       if (status == MQ_PARSE_ERROR)
         {
           check_error (error, cmd);
@@ -472,13 +701,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
    * explores it too: 1 to 64 bytes, or 4 KiB. */
   gsize chunk = size > 0 ? ((guchar) data[size - 1] % 65) : 1;
 
+  CHECK (protocol_valid_name ((const char *) data, MIN (size, 300))
+         == ref_valid_name ((const char *) data, MIN (size, 300)),
+         "protocol_valid_name and the reference disagree on %zu bytes",
+         MIN (size, 300));
   if (chunk == 0)
     chunk = 4096;
-  /* At most about 128 pieces: each piece copies what is buffered. */
-  chunk = MAX (chunk, size / 128);
+  /* At most about 32 pieces: each piece copies what is buffered. */
+  chunk = MAX (chunk, size / 32);
   feed (&whole, (const char *) data, size, size > 0 ? size : 1);
   feed (&pieces, (const char *) data, size, chunk);
-  CHECK (strcmp (whole.log->str, pieces.log->str) == 0
+  CHECK (whole.log->len == pieces.log->len
+         && memcmp (whole.log->str, pieces.log->str, whole.log->len) == 0
          && whole.swallow == pieces.swallow,
          "pieces of %zu bytes parse differently:\nwhole:\n%s\npieces:\n%s",
          chunk, whole.log->str, pieces.log->str);

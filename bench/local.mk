@@ -1,0 +1,11 @@
+# bench/local.mk: the load generator and the comparison with peers.
+# Included from the top Makefile.am, after noinst_PROGRAMS and EXTRA_DIST.
+# mqbench is plain C and libc (one epoll loop): it links nothing of mqd.
+
+noinst_PROGRAMS += bench/mqbench
+bench_mqbench_SOURCES = bench/mqbench.c
+bench_mqbench_CPPFLAGS =
+bench_mqbench_CFLAGS = $(AM_CFLAGS) -pthread
+bench_mqbench_LDADD = -lpthread
+
+EXTRA_DIST += bench/compare bench/RESULTS.md

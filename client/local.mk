@@ -1,0 +1,43 @@
+# client/local.mk: libmqclient, mqctl, their man pages and tests.
+# Included from the top Makefile.am (non-recursive: paths from the top).
+#
+# configure must provide: client/libmqclient.pc (AC_CONFIG_FILES) and
+# pkgconfigdir (PKG_INSTALLDIR).  The test environment must export MQCTL
+# (the built client/mqctl) next to MQD.
+
+# ---- libmqclient ---------------------------------------------------------
+# Plain libc: the per-target CPPFLAGS keep AM_CPPFLAGS' GLib and GDBM flags
+# out, and nothing but libc is linked.  Only the documented mq_* symbols
+# are exported.  -version-info current:revision:age, see libtool's manual:
+# change it with every release whose interface changed.
+lib_LTLIBRARIES += client/libmqclient.la
+client_libmqclient_la_SOURCES = client/mqclient.c client/mqclient.h
+client_libmqclient_la_CPPFLAGS = -I$(top_srcdir)/client
+client_libmqclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+	-export-symbols-regex '^mq_' -no-undefined
+client_libmqclient_la_LIBADD =
+include_HEADERS += client/mqclient.h
+pkgconfig_DATA += client/libmqclient.pc
+
+# ---- mqctl ---------------------------------------------------------------
+bin_PROGRAMS += client/mqctl
+client_mqctl_SOURCES = client/mqctl.c
+client_mqctl_CPPFLAGS = -I$(top_srcdir)/client
+client_mqctl_LDADD = client/libmqclient.la
+
+dist_man_MANS += doc/mqctl.1 doc/libmqclient.3
+EXTRA_DIST += client/libmqclient.pc.in examples/push_pop.c examples/Makefile
+
+# ---- tests ---------------------------------------------------------------
+# test_client: the library against the real daemon ($MQD); GLib (GTest)
+# and GDBM (to plant an unreadable record) are for the test only.
+check_PROGRAMS += tests/test_client
+tests_test_client_SOURCES = tests/test_client.c
+tests_test_client_CPPFLAGS = -I$(top_srcdir)/client $(GLIB_CFLAGS) \
+	$(GDBM_CFLAGS)
+tests_test_client_LDADD = client/libmqclient.la $(GLIB_LIBS) $(GDBM_LIBS)
+
+# test_mqctl.py: mqctl in shell pipelines ($MQCTL), and the example built
+# against the library installed with make install DESTDIR=...
+TESTS += tests/test_client tests/test_mqctl.py
+dist_check_SCRIPTS += tests/test_mqctl.py
