@@ -26,7 +26,7 @@ client_mqctl_CPPFLAGS = -I$(top_srcdir)/client
 client_mqctl_LDADD = client/libmqclient.la
 
 dist_man_MANS += doc/mqctl.1 doc/libmqclient.3
-EXTRA_DIST += client/libmqclient.pc.in examples/push_pop.c examples/Makefile
+EXTRA_DIST += client/COPYING client/libmqclient.pc.in examples/push_pop.c examples/Makefile
 
 # ---- tests ---------------------------------------------------------------
 # test_client: the library against the real daemon ($MQD); GLib (GTest)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT (see client/COPYING) */
 /* mqclient.c: libmqclient, see mqclient.h.
  *
  * Plain libc.  One handle = one non-blocking Unix stream socket, one input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT (see client/COPYING) */
 /* mqclient.h: libmqclient, the C client library of mqd.
  *
  * mqd is a local message-queue daemon on a Unix socket (see mqd(8)).  This

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT (see client/COPYING) */
 /* mqctl: mqd from the shell.  See mqctl(1).
  *
  *   mqctl [-s SOCKET] COMMAND [OPTION...] [ARG...]
