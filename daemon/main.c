@@ -17,7 +17,8 @@
 #include "store.h"
 #include "waiter.h"
 
-/* Expired messages are swept from idle queues this often. */
+/* Expired messages are swept from idle queues, and an empty store's file
+ * shrunk, this often. */
 #define SWEEP_INTERVAL_SECONDS 1
 
 #define EXIT_USAGE 2
@@ -74,7 +75,8 @@ on_sweep_timer (gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!queues_sweep (&error) || !queues_commit (FALSE, &error))
+  if (!queues_sweep (&error) || !queues_commit (FALSE, &error)
+      || !queues_compact (&error))
     g_critical ("expiry sweep: %s", error->message);
   return G_SOURCE_CONTINUE;
 }

@@ -717,6 +717,51 @@ queues_sweep (GError **error)
   return TRUE;
 }
 
+/* GDBM never shrinks its file: once every queue is empty (nothing waiting,
+ * nothing out on a reliable read) a file grown past this is replaced by an
+ * empty one, and the queues' counters are written again. */
+#define COMPACT_MIN_BYTES (1024 * 1024)
+
+static gboolean
+queues_all_empty (void)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, queues);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      MqQueue *queue = value;
+
+      if (queue->count > 0 || queue->open->len > 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+queues_compact (GError **error)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint64 before = store_file_size (store);
+
+  if (before < COMPACT_MIN_BYTES || !queues_all_empty ())
+    return TRUE;
+  if (!store_reset (store, error))
+    return FALSE;
+  g_hash_table_iter_init (&iter, queues);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    queue_mark_dirty (value);
+  unsynced = TRUE;
+  if (!queues_commit (TRUE, error))
+    return FALSE;
+  g_message ("%s compacted: %" G_GUINT64_FORMAT " KiB, now %" G_GUINT64_FORMAT
+             " KiB", store_path (store), before / 1024,
+             store_file_size (store) / 1024);
+  return TRUE;
+}
+
 gboolean
 queues_commit (gboolean sync, GError **error)
 {

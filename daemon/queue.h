@@ -75,6 +75,8 @@ gint64 queue_age_ms (MqQueue *queue);
 
 /* Removes expired messages from the head of every queue. */
 gboolean queues_sweep (GError **error);
+/* Shrinks the data file when no queue holds anything. */
+gboolean queues_compact (GError **error);
 /* Writes changed counters, then, if sync, makes every write so far durable.
  * Called once per pass of the main loop: the group commit. */
 gboolean queues_commit (gboolean sync, GError **error);

@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -152,11 +153,21 @@ store_lock (const char *dir, const char *path, GError **error)
   return fd;
 }
 
+static GDBM_FILE
+store_open_file (const char *path, int flags)
+{
+  size_t cache = STORE_CACHE_BUCKETS;
+  GDBM_FILE dbf = gdbm_open (path, 0, flags | GDBM_CLOEXEC, 0600, NULL);
+
+  if (dbf != NULL)
+    gdbm_setopt (dbf, GDBM_SETCACHESIZE, &cache, sizeof cache);
+  return dbf;
+}
+
 MqStore *
 store_open (const char *dir, GError **error)
 {
   g_autofree char *path = g_build_filename (dir, MQ_STORE_FILE, NULL);
-  size_t cache = STORE_CACHE_BUCKETS;
   MqStore *store;
   GDBM_FILE dbf;
   int lock_fd;
@@ -177,7 +188,7 @@ store_open (const char *dir, GError **error)
       close (lock_fd);
       return NULL;
     }
-  dbf = gdbm_open (path, 0, GDBM_WRCREAT | GDBM_CLOEXEC, 0600, NULL);
+  dbf = store_open_file (path, GDBM_WRCREAT);
   if (dbf == NULL)
     {
       int saved = errno;
@@ -196,8 +207,6 @@ store_open (const char *dir, GError **error)
       close (lock_fd);
       return NULL;
     }
-  gdbm_setopt (dbf, GDBM_SETCACHESIZE, &cache, sizeof cache);
-
   store = g_new0 (MqStore, 1);
   store->lock_fd = lock_fd;
   store->dbf = dbf;
@@ -419,5 +428,48 @@ store_scan (MqStore *store, MqStoreScanFunc func, gpointer user_data,
       store_set_error (store, error, "cannot read the keys of");
       return FALSE;
     }
+  return TRUE;
+}
+
+guint64
+store_file_size (MqStore *store)
+{
+  struct stat st;
+
+  return fstat (gdbm_fdesc (store->dbf), &st) == 0 ? (guint64) st.st_size : 0;
+}
+
+/* gdbm_reorganize reads every bucket of the file, which stalls the daemon
+ * for as long as the file is large; when nothing is stored, an empty file
+ * put in its place does the same at once. */
+gboolean
+store_reset (MqStore *store, GError **error)
+{
+  g_autofree char *fresh_path = g_strconcat (store->path, ".new", NULL);
+  GDBM_FILE fresh;
+
+  g_unlink (fresh_path);
+  fresh = store_open_file (fresh_path, GDBM_NEWDB);
+  if (fresh == NULL)
+    {
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
+                   "cannot create %s: %s", fresh_path,
+                   gdbm_strerror (gdbm_errno));
+      return FALSE;
+    }
+  if (g_rename (fresh_path, store->path) != 0)
+    {
+      int saved = errno;
+
+      gdbm_close (fresh);
+      g_unlink (fresh_path);
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
+                   "cannot replace %s: %s", store->path, g_strerror (saved));
+      return FALSE;
+    }
+  store_drop_snapshots (store);
+  gdbm_close (store->dbf);
+  store->dbf = fresh;
+  store_try_crash_tolerance (store);
   return TRUE;
 }

@@ -55,6 +55,12 @@ gboolean store_put_meta (MqStore *store, const char *name, gsize name_len,
 gboolean store_delete_meta (MqStore *store, const char *name, gsize name_len,
                             GError **error);
 
+/* The data file's size in bytes. */
+guint64 store_file_size (MqStore *store);
+/* Replaces the data file by an empty one; only for a store that holds no
+ * messages: whatever the caller keeps (counters) it writes again. */
+gboolean store_reset (MqStore *store, GError **error);
+
 /* Flushes every write so far to the disk (fsync). */
 gboolean store_sync (MqStore *store, GError **error);
 

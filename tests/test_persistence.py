@@ -181,5 +181,37 @@ class Persistence(mqdtest.MqdTestCase):
             c.expect(b"get i\r\n", get_reply(("i", b"kept")))
 
 
+
+class Compaction(mqdtest.MqdTestCase):
+    """GDBM never shrinks its file; mqd replaces it once every queue is
+    empty, keeping the counters."""
+
+    N = 20000
+
+    def test_drained_store_shrinks_and_keeps_counters(self):
+        import queuetest
+        d = self.start_daemon()
+        data_file = os.path.join(d.data_dir, "mqd.gdbm")
+        payload = b"m" * 100
+        with d.client() as c:
+            c.expect(set_cmd("q", payload) * self.N, b"STORED\r\n" * self.N)
+            grown = os.path.getsize(data_file)
+            self.assertGreater(grown, 1024 * 1024)
+            c.expect(b"get q\r\n" * self.N,
+                     get_reply(("q", payload)) * self.N)
+            offset = queuetest.log_size(d)
+            # The 1-second sweep does it: wait for its log line.
+            queuetest.wait_log(d, "compacted", offset, client=c)
+            self.assertLess(os.path.getsize(data_file), grown // 10)
+            c.expect(b"stats queue\r\n",
+                     b"STAT q %d/%d\r\nEND\r\n" % (self.N, self.N))
+            c.expect(set_cmd("q", b"after"), b"STORED\r\n")
+        d.restart()
+        with d.client() as c:
+            c.expect(b"stats queue\r\n",
+                     b"STAT q %d/%d\r\nEND\r\n" % (self.N + 1, self.N))
+            c.expect(b"get q\r\n", get_reply(("q", b"after")))
+
+
 if __name__ == "__main__":
     mqdtest.main()
