@@ -244,6 +244,7 @@ queues_rebuild (GError **error)
   if (!store_scan (store, scan_counts, NULL, error)
       || !store_scan (store, scan_positions, lowest, error))
     return FALSE;
+  store_remap (store);
   g_hash_table_iter_init (&iter, queues);
   while (g_hash_table_iter_next (&iter, NULL, &queue))
     if (!queue_restore (queue, g_hash_table_lookup (lowest, queue), error))

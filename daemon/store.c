@@ -473,3 +473,16 @@ store_reset (MqStore *store, GError **error)
   store_try_crash_tolerance (store);
   return TRUE;
 }
+
+/* The start-up scan maps every page of the file, and a mapped page counts
+ * as resident (190 MB at a million messages): mapping it afresh leaves only
+ * the pages the queues touch from now on.  Reading without mmap instead
+ * would keep memory flat but costs about 40% of throughput. */
+void
+store_remap (MqStore *store)
+{
+  int off = 0, on = 1;
+
+  gdbm_setopt (store->dbf, GDBM_SETMMAP, &off, sizeof off);
+  gdbm_setopt (store->dbf, GDBM_SETMMAP, &on, sizeof on);
+}

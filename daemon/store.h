@@ -55,6 +55,8 @@ gboolean store_put_meta (MqStore *store, const char *name, gsize name_len,
 gboolean store_delete_meta (MqStore *store, const char *name, gsize name_len,
                             GError **error);
 
+/* Start-up scans are over: drop the pages they mapped. */
+void store_remap (MqStore *store);
 /* The data file's size in bytes. */
 guint64 store_file_size (MqStore *store);
 /* Replaces the data file by an empty one; only for a store that holds no
