@@ -123,6 +123,25 @@ warn_ignored_options (void)
              names->str);
 }
 
+/* Every connection is a descriptor: the usual soft limit of 1024 is below
+ * the default -c once the daemon's own are counted. */
+static void
+raise_fd_limit (guint max_conns)
+{
+  struct rlimit limit;
+  rlim_t want = (rlim_t) max_conns + 64;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= want)
+    return;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? want
+    : MIN (want, limit.rlim_max);
+  setrlimit (RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < want)
+    g_warning ("open files limit %lu is below -c %u plus the daemon's own: "
+               "connections past it are refused", (unsigned long) limit.rlim_cur,
+               max_conns);
+}
+
 static void
 raise_core_limit (void)
 {
@@ -247,7 +266,11 @@ main (int argc, char **argv)
   warn_ignored_options ();
   if (settings->core_unlimited)
     raise_core_limit ();
+  raise_fd_limit (settings->max_conns);
   signal (SIGPIPE, SIG_IGN);
+  /* Past a file size limit a write fails with EFBIG, which the store
+   * reports; the signal's default would end the daemon. */
+  signal (SIGXFSZ, SIG_IGN);
   if (!start (&store, &error))
     {
       g_printerr ("mqd: %s\n", error->message);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -21,6 +22,9 @@ static MqServerOptions options;
 static MqWatch listener = { .fd = -1 };
 static char *socket_path;
 static char *created_dir;         /* the socket's directory, if mqd made it */
+static int spare_fd = -1;         /* given up to refuse a client when out of
+                                     descriptors */
+static gint64 fd_warned_us;
 
 static gboolean
 fill_address (struct sockaddr_un *addr, const char *path, GError **error)
@@ -190,6 +194,33 @@ accept_one (int fd)
   conn_new (g_steal_pointer (&socket));
 }
 
+/* Out of file descriptors, a pending client would stay in the backlog and
+ * wake the loop forever: the spare descriptor makes room to accept it, tell
+ * it why, and close it. */
+static gboolean
+refuse_out_of_fds (int listen_fd)
+{
+  int fd;
+
+  if (spare_fd < 0)
+    return FALSE;
+  close (spare_fd);
+  fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0)
+    {
+      refuse (fd, "SERVER_ERROR too many open connections");
+      close (fd);
+    }
+  spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (g_get_monotonic_time () - fd_warned_us > G_USEC_PER_SEC)
+    {
+      fd_warned_us = g_get_monotonic_time ();
+      g_warning ("out of file descriptors: refusing connections (raise the "
+                 "open files limit, or lower -c)");
+    }
+  return fd >= 0;
+}
+
 static void
 server_on_event (MqWatch *watch, guint32 events)
 {
@@ -204,6 +235,12 @@ server_on_event (MqWatch *watch, guint32 events)
         }
       if (errno == EINTR || errno == ECONNABORTED)
         continue;
+      if (errno == EMFILE || errno == ENFILE)
+        {
+          if (refuse_out_of_fds (watch->fd))
+            continue;
+          return;                 /* refuse_out_of_fds said it, once a second */
+        }
       if (errno != EAGAIN)
         g_warning ("accept: %s", g_strerror (errno));
       return;
@@ -217,6 +254,7 @@ server_listen (const MqServerOptions *the_options, GError **error)
   int fd;
 
   options = *the_options;
+  spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
   if (the_options->activated_fd >= 0)
     {
       /* systemd made the socket with the unit's SocketMode= and removes it:
@@ -252,6 +290,9 @@ server_close (void)
 
   if (fd < 0)
     return;
+  if (spare_fd >= 0)
+    close (spare_fd);
+  spare_fd = -1;
   loop_unwatch (&listener);
   close (fd);
   if (socket_path != NULL)

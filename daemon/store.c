@@ -7,7 +7,9 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -16,6 +18,10 @@
 /* A bounded bucket cache keeps resident memory flat as the file grows
  * (about 9 MB at a million records instead of 41 MB). */
 #define STORE_CACHE_BUCKETS 64
+/* A write GDBM cannot finish (ENOSPC, EFBIG) leaves it needing recovery,
+ * and every later read fails: so a set is refused while less than this
+ * (plus twice its size) is free for the file to grow into. */
+#define STORE_SPACE_MARGIN (128 * 1024)
 
 struct _MqStore {
   int lock_fd;                    /* flock on the data directory's lock file */
@@ -78,9 +84,20 @@ store_restore_snapshot (const char *path, GError **error)
   g_autofree char *odd = snapshot_path (path, ".odd");
   const char *chosen = NULL;
 
+  struct stat even_st, odd_st;
+
   if (!g_file_test (even, G_FILE_TEST_EXISTS)
       && !g_file_test (odd, G_FILE_TEST_EXISTS))
     return TRUE;
+  /* Empty ones are what a kill leaves between a failed attempt at crash
+   * tolerance (no reflinks) and their removal: nothing to restore. */
+  if ((g_stat (even, &even_st) != 0 || even_st.st_size == 0)
+      && (g_stat (odd, &odd_st) != 0 || odd_st.st_size == 0))
+    {
+      g_unlink (even);
+      g_unlink (odd);
+      return TRUE;
+    }
   /* GDBM keeps snapshots read-only: the restored file must be writable. */
   if (gdbm_latest_snapshot (even, odd, &chosen) != GDBM_SNAPSHOT_OK
       || g_chmod (chosen, 0600) != 0 || g_rename (chosen, path) != 0)
@@ -271,6 +288,34 @@ store_delete (MqStore *store, const guint8 *key, gsize key_len,
   return FALSE;
 }
 
+static gboolean
+store_check_space (MqStore *store, gsize len, GError **error)
+{
+  guint64 need = 2 * (guint64) len + STORE_SPACE_MARGIN;
+  struct statvfs fs;
+  struct rlimit limit;
+
+  if (fstatvfs (gdbm_fdesc (store->dbf), &fs) == 0
+      && (guint64) fs.f_bavail * fs.f_frsize < need)
+    {
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_SPACE,
+                   "cannot write to %s: %s (%" G_GUINT64_FORMAT " KiB free)",
+                   store->path, g_strerror (ENOSPC),
+                   (guint64) fs.f_bavail * fs.f_frsize / 1024);
+      return FALSE;
+    }
+  if (getrlimit (RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+      && store_file_size (store) + need > limit.rlim_cur)
+    {
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_SPACE,
+                   "cannot write to %s: %s (file size limit %" G_GUINT64_FORMAT
+                   " KiB)", store->path, g_strerror (EFBIG),
+                   (guint64) limit.rlim_cur / 1024);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 store_put_item (MqStore *store, const char *name, gsize name_len,
                 guint64 seq, const MqRecordHeader *header, const char *data,
@@ -280,6 +325,8 @@ store_put_item (MqStore *store, const char *name, gsize name_len,
   gsize key_len = record_item_key (name, name_len, seq, key);
   GByteArray *value = store->scratch;
 
+  if (!store_check_space (store, len, error))
+    return FALSE;
   g_byte_array_set_size (value, MQ_RECORD_HEADER_SIZE);
   record_header_encode (header, value->data);
   g_byte_array_append (value, (const guint8 *) data, len);
