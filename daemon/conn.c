@@ -24,6 +24,7 @@ static GPtrArray *resumable;            /* paused conns whose output drained */
 static GPtrArray *dead;                 /* closed, freed at the pass end */
 static guint64 total_conns;
 static gboolean stopping;         /* the daemon stops: reads stay open */
+gboolean conn_log_commands;
 static char read_buffer[CONN_READ_SIZE];
 
 typedef struct {
@@ -210,9 +211,11 @@ conn_process (MqConn *conn, const char *buf, gsize len)
           done += line_len;
           continue;
         case MQ_PARSE_COMMAND:
-          g_debug ("<%d %.*s", conn->watch.fd,
-                   (int) (line_len - (line_len > 1 && buf[done + line_len - 2]
-                                      == '\r' ? 2 : 1)), buf + done);
+          if (G_UNLIKELY (conn_log_commands))
+            g_debug ("<%d %.*s", conn->watch.fd,
+                     (int) (line_len - (line_len > 1
+                                        && buf[done + line_len - 2] == '\r'
+                                        ? 2 : 1)), buf + done);
           conn->noreply = cmd.noreply;
           conn->line = buf + done;
           conn->line_len = line_len;
@@ -291,7 +294,9 @@ conn_update_watch (MqConn *conn)
   guint32 events = conn->paused || conn->closing || full ? EPOLLRDHUP
     : EPOLLIN | EPOLLRDHUP;
 
-  if (conn_unsent (conn) > 0)
+  /* Replies wait for the pass end, where they are sent at once: only a
+   * full socket needs telling when it has room again. */
+  if (conn->write_blocked)
     events |= EPOLLOUT;
   loop_rewatch (&conn->watch, events);
 }
@@ -349,7 +354,10 @@ conn_send (MqConn *conn)
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && errno == EAGAIN)
-        return FALSE;
+        {
+          conn->write_blocked = TRUE;
+          return FALSE;
+        }
       if (n < 0)
         {
           g_info ("closing connection %d: %s", conn->watch.fd,
@@ -361,6 +369,7 @@ conn_send (MqConn *conn)
     }
   g_string_truncate (conn->out, 0);
   conn->out_sent = 0;
+  conn->write_blocked = FALSE;
   conn_shrink_buffers (conn);
   return TRUE;
 }

@@ -26,6 +26,7 @@ struct _MqConn {
   gboolean noreply;               /* the running command wants no reply */
   gboolean pending;               /* has output to send at the pass end */
   gboolean paused;                /* too much unsent output: not reading */
+  gboolean write_blocked;         /* the socket was full: wait for EPOLLOUT */
   gboolean closing;               /* close once the output is sent */
   gboolean closed;
   const char *line;               /* the command line being run */
@@ -36,6 +37,9 @@ struct _MqConn {
   gint64 retry_deadline;          /* its deadline while it runs again */
   GPtrArray *open_reads;          /* MqOpenRead: reliable reads not closed */
 };
+
+/* -vv: every command line is logged (formatting it costs, so not always). */
+extern gboolean conn_log_commands;
 
 /* Takes ownership of socket, which is already accepted and allowed. */
 MqConn *conn_new (GSocket *socket);

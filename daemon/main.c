@@ -48,7 +48,9 @@ on_pass_end (gpointer user_data)
 
   waiters_expire (g_get_monotonic_time ());
   conns_resume ();
-  if (!queues_commit (!settings->no_sync, &error))
+  /* Only stored messages wait for a sync; a pass of gets writes its
+   * counters, and the 1-second timer makes them and the deletes durable. */
+  if (!queues_commit (!settings->no_sync && queues_unsynced (), &error))
     {
       g_critical ("%s: dropping the connections that waited on it",
                   error->message);
@@ -65,7 +67,7 @@ on_sync_timer (gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
-  if (queues_unsynced () && !queues_commit (TRUE, &error))
+  if (!queues_commit (TRUE, &error))
     g_critical ("%s", error->message);
   return G_SOURCE_CONTINUE;
 }
@@ -75,7 +77,7 @@ on_sweep_timer (gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!queues_sweep (&error) || !queues_commit (FALSE, &error)
+  if (!queues_sweep (&error) || !queues_commit (!settings->no_sync, &error)
       || !queues_compact (&error))
     g_critical ("expiry sweep: %s", error->message);
   return G_SOURCE_CONTINUE;
@@ -263,6 +265,7 @@ main (int argc, char **argv)
                  "permitted by law.\n");
       return 0;
     }
+  conn_log_commands = settings->verbosity >= 2;
   warn_ignored_options ();
   if (settings->core_unlimited)
     raise_core_limit ();

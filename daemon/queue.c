@@ -146,7 +146,8 @@ queues_set_rules (MqRuleBook *rules)
 
 /* ---- restart ------------------------------------------------------------ */
 
-/* First pass: counters, depth and the highest seq of each queue. */
+/* First pass: counters, depth and the highest seq of each queue.
+ * user_data maps a queue to the tail its saved counters knew. */
 static void
 scan_counts (const char *name, gsize name_len, guint64 seq,
              const MqQueueMeta *meta, gpointer user_data)
@@ -159,6 +160,8 @@ scan_counts (const char *name, gsize name_len, guint64 seq,
 
       queue->meta = *meta;
       queue->meta.tail = MAX (meta->tail, seen_tail);
+      g_hash_table_insert (user_data, queue, g_memdup2 (&meta->tail,
+                                                        sizeof meta->tail));
       return;
     }
   queue->count++;
@@ -202,12 +205,24 @@ compare_seq (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
+/* A kill between a write and the counters' (at the pass end) leaves them
+ * behind the items: every seq past the saved tail was enqueued, and what is
+ * gone without being counted was dequeued. */
+static void
+queue_catch_up (MqQueue *queue, const guint64 *saved_tail)
+{
+  MqQueueMeta *meta = &queue->meta;
+  guint64 gone;
+
+  meta->enqueued += meta->tail - (saved_tail != NULL ? *saved_tail : 1);
+  gone = meta->enqueued - MIN (meta->enqueued, queue->count + meta->expired
+                                               + meta->discarded);
+  meta->dequeued = MAX (meta->dequeued, gone);
+}
+
 static gboolean
 queue_restore (MqQueue *queue, const guint64 *lowest, GError **error)
 {
-  /* A write seen after the saved counters still counts as enqueued. */
-  queue->meta.enqueued = MAX (queue->meta.enqueued,
-                              queue->meta.dequeued + queue->count);
   queue->meta.head = lowest != NULL ? *lowest : queue->meta.tail;
   queue->may_expire = queue->count > 0;
   g_array_sort (queue->returned, compare_seq);
@@ -238,17 +253,22 @@ queues_rebuild (GError **error)
 {
   g_autoptr (GHashTable) lowest = g_hash_table_new_full (NULL, NULL, NULL,
                                                          g_free);
+  g_autoptr (GHashTable) saved_tails = g_hash_table_new_full (NULL, NULL,
+                                                              NULL, g_free);
   GHashTableIter iter;
   gpointer queue;
 
-  if (!store_scan (store, scan_counts, NULL, error)
+  if (!store_scan (store, scan_counts, saved_tails, error)
       || !store_scan (store, scan_positions, lowest, error))
     return FALSE;
   store_remap (store);
   g_hash_table_iter_init (&iter, queues);
   while (g_hash_table_iter_next (&iter, NULL, &queue))
-    if (!queue_restore (queue, g_hash_table_lookup (lowest, queue), error))
-      return FALSE;
+    {
+      queue_catch_up (queue, g_hash_table_lookup (saved_tails, queue));
+      if (!queue_restore (queue, g_hash_table_lookup (lowest, queue), error))
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -766,6 +786,8 @@ queues_compact (GError **error)
 gboolean
 queues_commit (gboolean sync, GError **error)
 {
+  gboolean changed = unsynced || dirty_queues->len > 0;
+
   for (guint i = 0; i < dirty_queues->len; i++)
     {
       MqQueue *queue = g_ptr_array_index (dirty_queues, i);
@@ -779,7 +801,7 @@ queues_commit (gboolean sync, GError **error)
       queue->dirty = FALSE;
     }
   g_ptr_array_set_size (dirty_queues, 0);
-  if (!sync || !unsynced)
+  if (!sync || !changed)
     return TRUE;
   if (!store_sync (store, error))
     return FALSE;

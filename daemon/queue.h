@@ -77,10 +77,12 @@ gint64 queue_age_ms (MqQueue *queue);
 gboolean queues_sweep (GError **error);
 /* Shrinks the data file when no queue holds anything. */
 gboolean queues_compact (GError **error);
-/* Writes changed counters, then, if sync, makes every write so far durable.
- * Called once per pass of the main loop: the group commit. */
+/* Writes changed counters, then, if sync, makes every change so far
+ * durable: the group commit of a pass whose sets wait for it, and the
+ * timers' commit of counters and deletes. */
 gboolean queues_commit (gboolean sync, GError **error);
-/* TRUE when messages were written since the last sync. */
+/* TRUE when messages were stored since the last sync: acknowledgements
+ * wait for one. */
 gboolean queues_unsynced (void);
 
 /* Every queue, sorted by name; free the array with g_ptr_array_unref. */
