@@ -102,3 +102,17 @@ def wall_clock_past(when):
         raise AssertionError("refusing to wait %.1f s" % (when - time.time()))
     while time.time() <= when:
         time.sleep(when - time.time() + 0.001)
+
+
+class OneDaemonCase(mqdtest.MqdTestCase):
+    """A daemon per test, self.c a client of it, self.client() for more
+    (each closed after the test)."""
+
+    def setUp(self):
+        self.d = self.start_daemon()
+        self.c = self.client()
+
+    def client(self):
+        c = self.d.client()
+        self.addCleanup(c.close)
+        return c

@@ -13,16 +13,7 @@ from queuetest import poll_stat
 VERSION = b"VERSION 0.1.0\r\n"
 
 
-class Blocking(mqdtest.MqdTestCase):
-    def setUp(self):
-        self.d = self.start_daemon()
-        self.c = self.client()
-
-    def client(self):
-        c = self.d.client()
-        self.addCleanup(c.close)
-        return c
-
+class Blocking(queuetest.OneDaemonCase):
     def waiters(self, queue, n):
         """Waits until the daemon counts n waiters on queue."""
         poll_stat(self.c, "queue_%s_waiters" % queue, str(n))

@@ -18,16 +18,7 @@ def item(i):
     return b"item %02d" % i
 
 
-class Reliable(mqdtest.MqdTestCase):
-    def setUp(self):
-        self.d = self.start_daemon()
-        self.c = self.client()
-
-    def client(self):
-        c = self.d.client()
-        self.addCleanup(c.close)
-        return c
-
+class Reliable(queuetest.OneDaemonCase):
     def fill(self, queue, n):
         self.c.expect(b"".join(set_cmd(queue, item(i)) for i in range(n)),
                       b"STORED\r\n" * n)
