@@ -464,6 +464,7 @@ command_execute (MqConn *conn, const MqCommand *cmd, const char *data)
       conn_reply (conn, "VERSION " PACKAGE_VERSION);
       break;
     case MQ_CMD_VERBOSITY:
+      limits.set_verbosity (cmd->level);
       conn_reply (conn, "OK");
       break;
     case MQ_CMD_QUIT:

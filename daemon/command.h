@@ -8,6 +8,7 @@
 typedef struct {
   gsize max_message;              /* -B */
   gboolean no_sync;               /* -N */
+  void (*set_verbosity) (guint level);    /* what `verbosity N` does */
 } MqCommandLimits;
 
 void command_init (const MqCommandLimits *limits);

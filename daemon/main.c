@@ -65,6 +65,14 @@ on_pass_end (gpointer user_data)
     g_main_loop_quit (main_loop);
 }
 
+/* -v, -vv, or `verbosity N` from a client. */
+static void
+set_verbosity (guint level)
+{
+  settings->verbosity = level;
+  conn_log_commands = level >= 2;
+}
+
 static gboolean
 on_sync_timer (gpointer user_data)
 {
@@ -195,6 +203,7 @@ start (MqStore **store, GError **error)
   MqCommandLimits limits = {
     .max_message = settings->max_message,
     .no_sync = settings->no_sync,
+    .set_verbosity = set_verbosity,
   };
 
   if (settings->daemonize && !daemon_detach (error))
@@ -268,7 +277,7 @@ main (int argc, char **argv)
                  "permitted by law.\n");
       return 0;
     }
-  conn_log_commands = settings->verbosity >= 2;
+  set_verbosity (settings->verbosity);
   warn_ignored_options ();
   if (settings->core_unlimited)
     raise_core_limit ();

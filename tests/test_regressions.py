@@ -120,6 +120,24 @@ class Fanout(mqdtest.MqdTestCase):
         d.stop()
 
 
+class Verbosity(mqdtest.MqdTestCase):
+    def test_verbosity_command_changes_logging(self):
+        d = self.start_daemon()
+        with d.client() as c:
+            c.expect(b"stats queue\r\n", b"END\r\n")
+            c.expect(b"verbosity 2\r\n", b"OK\r\n")
+            c.expect(b"stats queue\r\n", b"END\r\n")
+            c.expect(b"verbosity 0\r\n", b"OK\r\n")
+            c.expect(b"version\r\n", b"VERSION %s\r\n"
+                     % mqdtest.VERSION.encode())
+        d.stop()
+        log = d.log_text()
+        # Logged from verbosity 2 on, up to verbosity 0 itself.
+        self.assertEqual(log.count("stats queue"), 1, log)
+        self.assertIn("verbosity 0", log)
+        self.assertNotIn(" version", log.split("verbosity 0")[-1])
+
+
 class ConfigOption(mqdtest.MqdTestCase):
     def test_config_in_grouped_short_options(self):
         path = queuetest.write_config("[default]\nmax_message = 4\n")
