@@ -9,8 +9,6 @@
 #include "queue.h"
 #include "waiter.h"
 
-#define FANOUT_SEPARATOR '+'
-
 typedef struct {
   guint64 cmd_get;
   guint64 cmd_set;
@@ -95,7 +93,7 @@ run_set (MqConn *conn, const MqCommand *cmd, const char *data)
 static MqQueue *
 get_queue (const MqGetKey *key)
 {
-  if (memchr (key->name, FANOUT_SEPARATOR, key->name_len) != NULL)
+  if (queue_is_fanout_child (key->name, key->name_len))
     return queue_lookup_or_create (key->name, key->name_len);
   return queue_lookup (key->name, key->name_len);
 }

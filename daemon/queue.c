@@ -93,13 +93,21 @@ queue_adopt_children (MqQueue *parent)
     }
 }
 
+gboolean
+queue_is_fanout_child (const char *name, gsize name_len)
+{
+  const char *plus = memchr (name, FANOUT_SEPARATOR, name_len);
+
+  return plus != NULL && plus != name;
+}
+
 static void
 queue_link_parent (MqQueue *queue)
 {
   const char *plus = memchr (queue->name, FANOUT_SEPARATOR, queue->name_len);
   MqQueue *parent;
 
-  if (plus == NULL || plus == queue->name)
+  if (!queue_is_fanout_child (queue->name, queue->name_len))
     return;
   parent = queue_lookup_or_create (queue->name, plus - queue->name);
   if (queue->parent == NULL)      /* a parent made just now adopted it */

@@ -46,6 +46,8 @@ void queues_close (void);
 /* New rules (SIGHUP) for every queue, existing and future. */
 void queues_set_rules (MqRuleBook *rules);
 
+/* TRUE for "parent+child": a fanout child, created when first named. */
+gboolean queue_is_fanout_child (const char *name, gsize name_len);
 MqQueue *queue_lookup (const char *name, gsize name_len);
 MqQueue *queue_lookup_or_create (const char *name, gsize name_len);
 
