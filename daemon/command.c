@@ -411,8 +411,6 @@ stats_server (GString *out)
   protocol_append_stat_printf (out, "threads", "%d", 1);
   protocol_append_stat_printf (out, "fsync_per_write", "%d",
                                !limits.no_sync);
-  protocol_append_stat_printf (out, "crash_tolerance", "%d",
-                               queues_crash_tolerant ());
   protocol_append_stat_printf (out, "max_message_size", "%" G_GSIZE_FORMAT,
                                limits.max_message);
   for (guint i = 0; i < all->len; i++)

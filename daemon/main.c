@@ -48,12 +48,13 @@ on_pass_end (gpointer user_data)
 
   waiters_expire (g_get_monotonic_time ());
   conns_resume ();
-  /* Only stored messages wait for a sync; a pass of gets writes its
-   * counters, and the 1-second timer makes them and the deletes durable.
-   * Under -N the timer writes the counters too: after a kill they catch up
-   * from the items found (all but the byte count). */
-  if (!settings->no_sync
-      && !queues_commit (queues_unsynced (), &error))
+  /* Every change reaches the journal before a reply goes out.  Only stored
+   * messages wait for a sync; a pass of gets writes its counters, and the
+   * 1-second timer makes them and the deletes durable.  Under -N the timer
+   * writes the counters too: after a kill they catch up from the items
+   * found (all but the byte count). */
+  if (settings->no_sync ? !queues_write (&error)
+      : !queues_commit (queues_unsynced (), &error))
     {
       g_critical ("%s: dropping the connections that waited on it",
                   error->message);

@@ -749,7 +749,7 @@ queues_sweep (GError **error)
 /* GDBM never shrinks its file: once every queue is empty (nothing waiting,
  * nothing out on a reliable read) a file grown past this is replaced by an
  * empty one, and the queues' counters are written again. */
-#define COMPACT_MIN_BYTES (1024 * 1024)
+#define COMPACT_MIN_BYTES (512 * 1024)
 
 static gboolean
 queues_all_empty (void)
@@ -809,12 +809,17 @@ queues_commit (gboolean sync, GError **error)
       queue->dirty = FALSE;
     }
   g_ptr_array_set_size (dirty_queues, 0);
-  if (!sync || !changed)
-    return TRUE;
-  if (!store_sync (store, error))
+  if (!store_commit (store, sync && changed, error))
     return FALSE;
-  unsynced = FALSE;
+  if (sync)
+    unsynced = FALSE;
   return TRUE;
+}
+
+gboolean
+queues_write (GError **error)
+{
+  return store_commit (store, FALSE, error);
 }
 
 gboolean
@@ -843,10 +848,4 @@ queues_sorted (void)
     g_ptr_array_add (all, queue);
   g_ptr_array_sort (all, compare_names);
   return all;
-}
-
-gboolean
-queues_crash_tolerant (void)
-{
-  return store_crash_tolerant (store);
 }

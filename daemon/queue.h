@@ -79,14 +79,16 @@ gint64 queue_age_ms (MqQueue *queue);
 gboolean queues_sweep (GError **error);
 /* Shrinks the data file when no queue holds anything. */
 gboolean queues_compact (GError **error);
-/* Writes changed counters, then, if sync, makes every change so far
- * durable: the group commit of a pass whose sets wait for it, and the
- * timers' commit of counters and deletes. */
+/* Writes changed counters, then every change so far to the journal, and
+ * if sync makes them durable: the group commit of a pass whose sets wait
+ * for it, and the timers' commit of counters and deletes. */
 gboolean queues_commit (gboolean sync, GError **error);
+/* Writes every change so far to the journal, counters aside (under -N the
+ * timer writes them): a kill of the daemon then loses none of them. */
+gboolean queues_write (GError **error);
 /* TRUE when messages were stored since the last sync: acknowledgements
  * wait for one. */
 gboolean queues_unsynced (void);
 
 /* Every queue, sorted by name; free the array with g_ptr_array_unref. */
 GPtrArray *queues_sorted (void);
-gboolean queues_crash_tolerant (void);

@@ -6,15 +6,15 @@
 #include "record.h"
 #include "protocol.h"
 
-static void
-put_be (guint8 *out, guint64 value, guint width)
+void
+record_put_be (guint8 *out, guint64 value, guint width)
 {
   for (guint i = 0; i < width; i++)
     out[i] = (guint8) (value >> (8 * (width - 1 - i)));
 }
 
-static guint64
-get_be (const guint8 *in, guint width)
+guint64
+record_get_be (const guint8 *in, guint width)
 {
   guint64 value = 0;
 
@@ -29,10 +29,10 @@ record_header_encode (const MqRecordHeader *header,
 {
   out[0] = MQ_RECORD_VERSION;
   out[1] = 0;
-  put_be (out + 2, header->deliveries, 2);
-  put_be (out + 4, header->flags, 4);
-  put_be (out + 8, (guint64) header->created_ms, 8);
-  put_be (out + 16, (guint64) header->expires_ms, 8);
+  record_put_be (out + 2, header->deliveries, 2);
+  record_put_be (out + 4, header->flags, 4);
+  record_put_be (out + 8, (guint64) header->created_ms, 8);
+  record_put_be (out + 16, (guint64) header->expires_ms, 8);
 }
 
 gboolean
@@ -40,10 +40,10 @@ record_header_decode (const guint8 *in, gsize len, MqRecordHeader *header)
 {
   if (len < MQ_RECORD_HEADER_SIZE || in[0] != MQ_RECORD_VERSION)
     return FALSE;
-  header->deliveries = (guint16) get_be (in + 2, 2);
-  header->flags = (guint32) get_be (in + 4, 4);
-  header->created_ms = (gint64) get_be (in + 8, 8);
-  header->expires_ms = (gint64) get_be (in + 16, 8);
+  header->deliveries = (guint16) record_get_be (in + 2, 2);
+  header->flags = (guint32) record_get_be (in + 4, 4);
+  header->created_ms = (gint64) record_get_be (in + 8, 8);
+  header->expires_ms = (gint64) record_get_be (in + 16, 8);
   return TRUE;
 }
 
@@ -52,7 +52,7 @@ record_item_key (const char *name, gsize name_len, guint64 seq, guint8 *out)
 {
   memcpy (out, name, name_len);
   out[name_len] = 0;
-  put_be (out + name_len + 1, seq, 8);
+  record_put_be (out + name_len + 1, seq, 8);
   return name_len + 9;
 }
 
@@ -81,7 +81,7 @@ record_key_decode (const guint8 *key, gsize len, const char **name,
     {
       *name = (const char *) key;
       *name_len = len - 9;
-      *seq = get_be (key + len - 8, 8);
+      *seq = record_get_be (key + len - 8, 8);
       return MQ_KEY_ITEM;
     }
   return MQ_KEY_UNKNOWN;
@@ -95,7 +95,7 @@ record_meta_encode (const MqQueueMeta *meta, guint8 out[MQ_META_SIZE])
 
   out[0] = MQ_META_VERSION;
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
-    put_be (out + 1 + 8 * i, fields[i], 8);
+    record_put_be (out + 1 + 8 * i, fields[i], 8);
 }
 
 gboolean
@@ -108,6 +108,6 @@ record_meta_decode (const guint8 *in, gsize len, MqQueueMeta *meta)
   if (len < MQ_META_SIZE || in[0] < MQ_META_VERSION)
     return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
-    *fields[i] = get_be (in + 1 + 8 * i, 8);
+    *fields[i] = record_get_be (in + 1 + 8 * i, 8);
   return TRUE;
 }

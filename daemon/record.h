@@ -32,6 +32,11 @@ typedef struct {
   guint64 discarded;
 } MqQueueMeta;
 
+/* Big-endian integers of width bytes (at most 8), the layout of every
+ * number mqd writes to disk. */
+void record_put_be (guint8 *out, guint64 value, guint width);
+guint64 record_get_be (const guint8 *in, guint width);
+
 void record_header_encode (const MqRecordHeader *header,
                            guint8 out[MQ_RECORD_HEADER_SIZE]);
 gboolean record_header_decode (const guint8 *in, gsize len,

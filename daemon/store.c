@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "journal.h"
 #include "protocol.h"
 
 /* A bounded bucket cache keeps resident memory flat as the file grows
@@ -22,12 +23,20 @@
  * and every later read fails: so a set is refused while less than this
  * (plus twice its size) is free for the file to grow into. */
 #define STORE_SPACE_MARGIN (128 * 1024)
+/* The journal is rewritten (garbage dropped) once it holds this much and
+ * twice the data file's size. */
+#define STORE_REWRITE_MIN_BYTES (64 * 1024 * 1024)
+/* A rewrite writes its copy in pieces this large. */
+#define STORE_REWRITE_CHUNK (1024 * 1024)
 
 struct _MqStore {
   int lock_fd;                    /* flock on the data directory's lock file */
   GDBM_FILE dbf;
+  char *dir;
   char *path;
-  gboolean crash_tolerant;
+  char *journal_path;
+  MqJournal *journal;
+  gboolean marked_clean;          /* the journal still says "clean stop" */
   GByteArray *scratch;            /* one value being assembled, reused */
 };
 
@@ -59,92 +68,26 @@ store_error_code (gdbm_error code, int syserr)
     }
 }
 
-static void
-store_set_error (MqStore *store, GError **error, const char *doing)
+static gboolean
+dbf_set_error (GDBM_FILE dbf, const char *path, GError **error,
+               const char *doing)
 {
-  gdbm_error code = gdbm_last_errno (store->dbf);
-  int syserr = gdbm_last_syserr (store->dbf);
+  gdbm_error code = gdbm_last_errno (dbf);
+  int syserr = gdbm_last_syserr (dbf);
 
   g_set_error (error, MQ_STORE_ERROR, store_error_code (code, syserr),
-               "%s %s: %s", doing, store->path, gdbm_db_strerror (store->dbf));
+               "%s %s: %s", doing, path, gdbm_db_strerror (dbf));
+  return FALSE;
 }
 
-static char *
-snapshot_path (const char *path, const char *which)
-{
-  return g_strconcat (path, which, NULL);
-}
-
-/* Snapshots exist only after an unclean stop with crash tolerance on: the
- * latest good one replaces the data file before it is opened. */
 static gboolean
-store_restore_snapshot (const char *path, GError **error)
+store_set_error (MqStore *store, GError **error, const char *doing)
 {
-  g_autofree char *even = snapshot_path (path, ".even");
-  g_autofree char *odd = snapshot_path (path, ".odd");
-  const char *chosen = NULL;
-
-  struct stat even_st, odd_st;
-
-  if (!g_file_test (even, G_FILE_TEST_EXISTS)
-      && !g_file_test (odd, G_FILE_TEST_EXISTS))
-    return TRUE;
-  /* Empty ones are what a kill leaves between a failed attempt at crash
-   * tolerance (no reflinks) and their removal: nothing to restore. */
-  if ((g_stat (even, &even_st) != 0 || even_st.st_size == 0)
-      && (g_stat (odd, &odd_st) != 0 || odd_st.st_size == 0))
-    {
-      g_unlink (even);
-      g_unlink (odd);
-      return TRUE;
-    }
-  /* GDBM keeps snapshots read-only: the restored file must be writable. */
-  if (gdbm_latest_snapshot (even, odd, &chosen) != GDBM_SNAPSHOT_OK
-      || g_chmod (chosen, 0600) != 0 || g_rename (chosen, path) != 0)
-    {
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
-                   "%s: crash-tolerance snapshots %s and %s are left from an "
-                   "unclean stop and neither can be used safely: see "
-                   "RECOVERY in mqd(8)", path, even, odd);
-      return FALSE;
-    }
-  g_message ("%s restored from its crash-tolerance snapshot", path);
-  g_unlink (even);
-  g_unlink (odd);
-  return TRUE;
-}
-
-static void
-store_try_crash_tolerance (MqStore *store)
-{
-  g_autofree char *even = snapshot_path (store->path, ".even");
-  g_autofree char *odd = snapshot_path (store->path, ".odd");
-
-  /* Needs a reflink file system (XFS, Btrfs); elsewhere it fails, leaving
-   * the empty snapshot files it made. */
-  store->crash_tolerant = gdbm_failure_atomic (store->dbf, even, odd) == 0;
-  if (!store->crash_tolerant)
-    {
-      g_unlink (even);
-      g_unlink (odd);
-    }
-}
-
-/* A clean stop leaves no snapshots, so the next start need not restore. */
-static void
-store_drop_snapshots (MqStore *store)
-{
-  g_autofree char *even = snapshot_path (store->path, ".even");
-  g_autofree char *odd = snapshot_path (store->path, ".odd");
-
-  if (!store->crash_tolerant)
-    return;
-  g_unlink (even);
-  g_unlink (odd);
+  return dbf_set_error (store->dbf, store->path, error, doing);
 }
 
 /* One daemon per data directory, checked before anything in it is touched
- * (a snapshot restore replaces the data file). */
+ * (a recovery replaces the data file). */
 static int
 store_lock (const char *dir, const char *path, GError **error)
 {
@@ -170,114 +113,59 @@ store_lock (const char *dir, const char *path, GError **error)
   return fd;
 }
 
+static void
+store_set_cache (GDBM_FILE dbf)
+{
+  size_t cache = STORE_CACHE_BUCKETS;
+
+  gdbm_setopt (dbf, GDBM_SETCACHESIZE, &cache, sizeof cache);
+}
+
 static GDBM_FILE
 store_open_file (const char *path, int flags)
 {
-  size_t cache = STORE_CACHE_BUCKETS;
   GDBM_FILE dbf = gdbm_open (path, 0, flags | GDBM_CLOEXEC, 0600, NULL);
 
   if (dbf != NULL)
-    gdbm_setopt (dbf, GDBM_SETCACHESIZE, &cache, sizeof cache);
+    store_set_cache (dbf);
   return dbf;
 }
 
-MqStore *
-store_open (const char *dir, GError **error)
+static gboolean
+store_open_error (const char *path, const char *dir, GError **error)
 {
-  g_autofree char *path = g_build_filename (dir, MQ_STORE_FILE, NULL);
-  MqStore *store;
-  GDBM_FILE dbf;
-  int lock_fd;
+  int saved = errno;
+  gdbm_error code = gdbm_errno;
+  MqStoreError kind = store_error_code (code, saved);
 
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
-                   "cannot create data directory %s: %s", dir,
-                   g_strerror (saved));
-      return NULL;
-    }
-  lock_fd = store_lock (dir, path, error);
-  if (lock_fd < 0)
-    return NULL;
-  if (!store_restore_snapshot (path, error))
-    {
-      close (lock_fd);
-      return NULL;
-    }
-  dbf = store_open_file (path, GDBM_WRCREAT);
-  if (dbf == NULL)
-    {
-      int saved = errno;
-      gdbm_error code = gdbm_errno;
-      MqStoreError kind = store_error_code (code, saved);
-
-      if (kind == MQ_STORE_ERROR_LOCKED)
-        g_set_error (error, MQ_STORE_ERROR, kind,
-                     "%s is in use by another process (is another mqd "
-                     "running on %s?)", path, dir);
-      else
-        g_set_error (error, MQ_STORE_ERROR, kind, "cannot open %s: %s%s%s",
-                     path, gdbm_strerror (code),
-                     gdbm_check_syserr (code) ? ": " : "",
-                     gdbm_check_syserr (code) ? g_strerror (saved) : "");
-      close (lock_fd);
-      return NULL;
-    }
-  store = g_new0 (MqStore, 1);
-  store->lock_fd = lock_fd;
-  store->dbf = dbf;
-  store->path = g_steal_pointer (&path);
-  store->scratch = g_byte_array_new ();
-  store_try_crash_tolerance (store);
-  return store;
-}
-
-gboolean
-store_close (MqStore *store, GError **error)
-{
-  gboolean ok = store_sync (store, error);
-
-  ok = gdbm_close (store->dbf) == 0 && ok;
-  if (ok)
-    store_drop_snapshots (store);
-  close (store->lock_fd);
-  g_byte_array_unref (store->scratch);
-  g_free (store->path);
-  g_free (store);
-  return ok;
-}
-
-const char *
-store_path (MqStore *store)
-{
-  return store->path;
-}
-
-gboolean
-store_crash_tolerant (MqStore *store)
-{
-  return store->crash_tolerant;
+  if (kind == MQ_STORE_ERROR_LOCKED)
+    g_set_error (error, MQ_STORE_ERROR, kind,
+                 "%s is in use by another process (is another mqd running "
+                 "on %s?)", path, dir);
+  else
+    g_set_error (error, MQ_STORE_ERROR, kind, "cannot open %s: %s%s%s",
+                 path, gdbm_strerror (code),
+                 gdbm_check_syserr (code) ? ": " : "",
+                 gdbm_check_syserr (code) ? g_strerror (saved) : "");
+  return FALSE;
 }
 
 static gboolean
-store_put (MqStore *store, const guint8 *key, gsize key_len,
-           const guint8 *value, gsize value_len, GError **error)
+store_apply_put (MqStore *store, const guint8 *key, gsize key_len,
+                 const guint8 *value, gsize value_len, GError **error)
 {
   datum k = { (char *) key, (int) key_len };
   datum v = { (char *) value, (int) value_len };
 
   if (gdbm_store (store->dbf, k, v, GDBM_REPLACE) != 0)
-    {
-      store_set_error (store, error, "cannot write to");
-      return FALSE;
-    }
+    return store_set_error (store, error, "cannot write to");
   return TRUE;
 }
 
+/* FALSE without an error when there was no such key. */
 static gboolean
-store_delete (MqStore *store, const guint8 *key, gsize key_len,
-              GError **error)
+store_apply_delete (MqStore *store, const guint8 *key, gsize key_len,
+                    GError **error)
 {
   datum k = { (char *) key, (int) key_len };
 
@@ -289,9 +177,242 @@ store_delete (MqStore *store, const guint8 *key, gsize key_len,
 }
 
 static gboolean
-store_check_space (MqStore *store, gsize len, GError **error)
+store_replay_entry (MqJournalOp op, const guint8 *key, gsize key_len,
+                    const guint8 *value, gsize value_len, gpointer user_data,
+                    GError **error)
 {
-  guint64 need = 2 * (guint64) len + STORE_SPACE_MARGIN;
+  MqStore *store = user_data;
+  g_autoptr (GError) local = NULL;
+
+  if (op == MQ_JOURNAL_PUT)
+    return store_apply_put (store, key, key_len, value, value_len, error);
+  if (store_apply_delete (store, key, key_len, &local) || local == NULL)
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
+}
+
+/* A new journal holding a copy of every record, in place of the old one:
+ * what the old one held beyond that was garbage.  The copy is synced
+ * before it replaces the old journal, in one rename. */
+static gboolean
+store_rewrite_journal (MqStore *store, GError **error)
+{
+  g_autofree char *fresh_path = g_strconcat (store->journal_path, ".new",
+                                             NULL);
+  MqJournal *fresh = journal_create (fresh_path, error);
+  datum key;
+
+  if (fresh == NULL)
+    return FALSE;
+  for (key = gdbm_firstkey (store->dbf); key.dptr != NULL;)
+    {
+      datum value = gdbm_fetch (store->dbf, key);
+      datum next;
+
+      if (value.dptr == NULL)
+        break;
+      journal_append (fresh, MQ_JOURNAL_PUT, (const guint8 *) key.dptr,
+                      key.dsize, (const guint8 *) value.dptr, value.dsize);
+      free (value.dptr);
+      next = gdbm_nextkey (store->dbf, key);
+      free (key.dptr);
+      key = next;
+      if (journal_pending (fresh) >= STORE_REWRITE_CHUNK
+          && !journal_write (fresh, FALSE, error))
+        goto failed;
+    }
+  free (key.dptr);
+  if (gdbm_last_errno (store->dbf) != GDBM_ITEM_NOT_FOUND
+      && gdbm_last_errno (store->dbf) != GDBM_NO_ERROR)
+    {
+      store_set_error (store, error, "cannot read the keys of");
+      goto failed;
+    }
+  if (!journal_write (fresh, TRUE, error)
+      || !journal_install (fresh, store->journal_path, error))
+    goto failed;
+  journal_free (store->journal);
+  store->journal = fresh;
+  store->marked_clean = FALSE;
+  return TRUE;
+
+failed:
+  journal_discard (fresh);
+  return FALSE;
+}
+
+/* After an unclean stop the file may be damaged where the daemon was
+ * writing when it died: it is not read at all, but built anew from the
+ * journal, then put in its place. */
+static gboolean
+store_rebuild (MqStore *store, GError **error)
+{
+  g_autofree char *fresh_path = g_strconcat (store->path, ".rebuild", NULL);
+  guint64 replayed;
+
+  g_unlink (fresh_path);
+  store->dbf = store_open_file (fresh_path, GDBM_NEWDB);
+  if (store->dbf == NULL)
+    return store_open_error (fresh_path, store->dir, error);
+  if (!journal_replay (store->journal, store_replay_entry, store, &replayed,
+                       error))
+    return FALSE;
+  if (gdbm_sync (store->dbf) != 0)
+    return store_set_error (store, error, "cannot sync");
+  if (g_rename (fresh_path, store->path) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
+                   "cannot replace %s: %s", store->path, g_strerror (saved));
+      return FALSE;
+    }
+  g_message ("%s rebuilt from %s after an unclean stop: %" G_GUINT64_FORMAT
+             " journal entries", store->path, store->journal_path, replayed);
+  return TRUE;
+}
+
+/* Whichever way the last stop went, this ends with a file and a journal
+ * that agree.  A journal marked clean leaves the file as it is (a missing
+ * file is rebuilt); without a journal (a new directory, or files from
+ * before the journal) the file is copied into a new one, which reads every
+ * record first: a damaged file is refused untouched. */
+static gboolean
+store_start (MqStore *store, GError **error)
+{
+  g_autofree char *leftover = g_strconcat (store->journal_path, ".new",
+                                           NULL);
+  gboolean clean;
+
+  g_unlink (leftover);          /* a rewrite a kill interrupted */
+  if (!g_file_test (store->journal_path, G_FILE_TEST_EXISTS))
+    {
+      store->dbf = store_open_file (store->path, GDBM_WRCREAT);
+      if (store->dbf == NULL)
+        return store_open_error (store->path, store->dir, error);
+      return store_rewrite_journal (store, error);
+    }
+  store->journal = journal_open (store->journal_path, &clean, error);
+  if (store->journal == NULL)
+    return FALSE;
+  store->marked_clean = clean;
+  if (!clean || !g_file_test (store->path, G_FILE_TEST_EXISTS))
+    return store_rebuild (store, error);
+  store->dbf = store_open_file (store->path, GDBM_WRITER);
+  if (store->dbf == NULL)
+    return store_open_error (store->path, store->dir, error);
+  return TRUE;
+}
+
+/* Before the first write after a clean start: until then, a start refused
+ * for a damaged file (found by the scan) leaves everything as it was. */
+static gboolean
+store_begin_writing (MqStore *store, GError **error)
+{
+  if (!store->marked_clean)
+    return TRUE;
+  if (!journal_clear_clean (store->journal, error))
+    return FALSE;
+  store->marked_clean = FALSE;
+  return TRUE;
+}
+
+static void
+store_free (MqStore *store)
+{
+  if (store->dbf != NULL)
+    gdbm_close (store->dbf);
+  if (store->journal != NULL)
+    journal_free (store->journal);
+  close (store->lock_fd);
+  g_byte_array_unref (store->scratch);
+  g_free (store->journal_path);
+  g_free (store->dir);
+  g_free (store->path);
+  g_free (store);
+}
+
+MqStore *
+store_open (const char *dir, GError **error)
+{
+  MqStore *store;
+  int lock_fd;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
+                   "cannot create data directory %s: %s", dir,
+                   g_strerror (saved));
+      return NULL;
+    }
+  store = g_new0 (MqStore, 1);
+  store->dir = g_strdup (dir);
+  store->path = g_build_filename (dir, MQ_STORE_FILE, NULL);
+  store->journal_path = g_build_filename (dir, MQ_JOURNAL_FILE, NULL);
+  store->scratch = g_byte_array_new ();
+  store->lock_fd = lock_fd = store_lock (dir, store->path, error);
+  if (lock_fd < 0 || !store_start (store, error))
+    {
+      store_free (store);
+      return NULL;
+    }
+  return store;
+}
+
+gboolean
+store_close (MqStore *store, GError **error)
+{
+  gboolean ok = journal_write (store->journal, TRUE, error);
+
+  if (ok && gdbm_sync (store->dbf) != 0)
+    ok = store_set_error (store, error, "cannot sync");
+  ok = gdbm_close (store->dbf) == 0 && ok;
+  store->dbf = NULL;
+  /* Marked clean only when the file holds all the journal does. */
+  if (ok)
+    ok = journal_close_clean (store->journal, error);
+  else
+    journal_free (store->journal);
+  store->journal = NULL;
+  store_free (store);
+  return ok;
+}
+
+const char *
+store_path (MqStore *store)
+{
+  return store->path;
+}
+
+static gboolean
+store_put (MqStore *store, const guint8 *key, gsize key_len,
+           const guint8 *value, gsize value_len, GError **error)
+{
+  if (!store_begin_writing (store, error)
+      || !store_apply_put (store, key, key_len, value, value_len, error))
+    return FALSE;
+  journal_append (store->journal, MQ_JOURNAL_PUT, key, key_len, value,
+                  value_len);
+  return TRUE;
+}
+
+static gboolean
+store_delete (MqStore *store, const guint8 *key, gsize key_len,
+              GError **error)
+{
+  if (!store_begin_writing (store, error)
+      || !store_apply_delete (store, key, key_len, error))
+    return FALSE;
+  journal_append (store->journal, MQ_JOURNAL_DELETE, key, key_len, NULL, 0);
+  return TRUE;
+}
+
+static gboolean
+store_has_room (MqStore *store, guint64 need, GError **error)
+{
+  guint64 journal = store->journal != NULL ? journal_size (store->journal) : 0;
   struct statvfs fs;
   struct rlimit limit;
 
@@ -305,7 +426,7 @@ store_check_space (MqStore *store, gsize len, GError **error)
       return FALSE;
     }
   if (getrlimit (RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
-      && store_file_size (store) + need > limit.rlim_cur)
+      && MAX (store_file_size (store), journal) + need > limit.rlim_cur)
     {
       g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_SPACE,
                    "cannot write to %s: %s (file size limit %" G_GUINT64_FORMAT
@@ -314,6 +435,22 @@ store_check_space (MqStore *store, gsize len, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+store_check_space (MqStore *store, gsize len, GError **error)
+{
+  /* Room for GDBM's copy, the journal's, and GDBM growing its file. */
+  guint64 need = 3 * (guint64) len + STORE_SPACE_MARGIN;
+
+  if (store_has_room (store, need, NULL))
+    return TRUE;
+  /* Garbage in the journal is what a rewrite gives back; a journal no
+   * longer than the file is mostly live data. */
+  if (journal_size (store->journal) > store_file_size (store)
+      && !store_rewrite_journal (store, error))
+    return FALSE;
+  return store_has_room (store, need, error);
 }
 
 gboolean
@@ -410,13 +547,15 @@ store_delete_meta (MqStore *store, const char *name, gsize name_len,
 }
 
 gboolean
-store_sync (MqStore *store, GError **error)
+store_commit (MqStore *store, gboolean sync, GError **error)
 {
-  if (gdbm_sync (store->dbf) != 0)
-    {
-      store_set_error (store, error, "cannot sync");
-      return FALSE;
-    }
+  guint64 size;
+
+  if (!journal_write (store->journal, sync, error))
+    return FALSE;
+  size = journal_size (store->journal);
+  if (size >= STORE_REWRITE_MIN_BYTES && size >= 2 * store_file_size (store))
+    return store_rewrite_journal (store, error);
   return TRUE;
 }
 
@@ -488,13 +627,16 @@ store_file_size (MqStore *store)
 
 /* gdbm_reorganize reads every bucket of the file, which stalls the daemon
  * for as long as the file is large; when nothing is stored, an empty file
- * put in its place does the same at once. */
+ * put in its place does the same at once.  The journal needs no change: it
+ * rebuilds the same (empty) state. */
 gboolean
 store_reset (MqStore *store, GError **error)
 {
   g_autofree char *fresh_path = g_strconcat (store->path, ".new", NULL);
   GDBM_FILE fresh;
 
+  if (!store_begin_writing (store, error))
+    return FALSE;
   g_unlink (fresh_path);
   fresh = store_open_file (fresh_path, GDBM_NEWDB);
   if (fresh == NULL)
@@ -514,10 +656,8 @@ store_reset (MqStore *store, GError **error)
                    "cannot replace %s: %s", store->path, g_strerror (saved));
       return FALSE;
     }
-  store_drop_snapshots (store);
   gdbm_close (store->dbf);
   store->dbf = fresh;
-  store_try_crash_tolerance (store);
   return TRUE;
 }
 

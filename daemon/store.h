@@ -1,7 +1,8 @@
 /* store.h: the GDBM file that holds every queued message.
  *
  * A thin typed layer over GDBM: it knows the file, the key and value layout
- * (record.h) and how to report failures; the queue rules live in queue.c.
+ * (record.h), the journal that makes its writes survive a kill (journal.h)
+ * and how to report failures; the queue rules live in queue.c.
  */
 #pragma once
 
@@ -36,8 +37,6 @@ MqStore *store_open (const char *dir, GError **error);
 /* Syncs and closes; the store is freed even if the sync fails. */
 gboolean store_close (MqStore *store, GError **error);
 const char *store_path (MqStore *store);
-/* TRUE when GDBM's crash tolerance (reflink snapshots) could be turned on. */
-gboolean store_crash_tolerant (MqStore *store);
 
 gboolean store_put_item (MqStore *store, const char *name, gsize name_len,
                          guint64 seq, const MqRecordHeader *header,
@@ -63,8 +62,11 @@ guint64 store_file_size (MqStore *store);
  * messages: whatever the caller keeps (counters) it writes again. */
 gboolean store_reset (MqStore *store, GError **error);
 
-/* Flushes every write so far to the disk (fsync). */
-gboolean store_sync (MqStore *store, GError **error);
+/* Writes every change so far to the journal, and makes it durable
+ * (fdatasync) when sync is set; from the moment it returns, a kill of the
+ * daemon loses none of them.  Rewrites the journal when it is mostly
+ * garbage. */
+gboolean store_commit (MqStore *store, gboolean sync, GError **error);
 
 /* Calls func for every key; meta is NULL for items, seq 0 for metadata. */
 typedef void (*MqStoreScanFunc) (const char *name, gsize name_len,

@@ -43,7 +43,9 @@ directory and mqd's whole log are copied to
 $TMPDIR/mqd-crash-evidence-<seed>-<round> for the bug report.
 
 KillArtifacts makes, on purpose, the states a kill at one precise moment
-leaves (found by the harness): they must not stop the next start.
+leaves: a journal cut in the middle of an entry, a GDBM file longer than
+its header says, damaged buckets.  The next start rebuilds the file and
+replays the journal, with every acknowledged message.
 
 Environment: MQD_CRASH_ROUNDS (default 30) rounds per mode, MQD_CRASH_SEED
 to repeat a run (the seed is printed as a TAP comment).
@@ -745,14 +747,17 @@ class KillArtifacts(mqdtest.MqdTestCase):
     made on purpose: the next start must take it in its stride, with every
     acknowledged message.  The harness above hits these moments by chance."""
 
-    def stored(self, n=50):
+    def killed(self, n=50):
+        """n messages stored, then the daemon killed: the journal stays."""
         d = self.start_daemon()
         msgs = [b"kept %03d" % i for i in range(n)]
         with d.client() as c:
             c.expect(b"".join(mqdtest.set_cmd("k", m) for m in msgs),
                      b"STORED\r\n" * n)
-        d.stop()
-        return d, os.path.join(d.data_dir, "mqd.gdbm"), msgs
+        d.kill9()
+        journal = os.path.join(d.data_dir, "mqd.journal")
+        self.assertTrue(os.path.exists(journal))
+        return d, os.path.join(d.data_dir, "mqd.gdbm"), journal, msgs
 
     def assert_all_there(self, d, msgs):
         d.start()
@@ -761,29 +766,45 @@ class KillArtifacts(mqdtest.MqdTestCase):
                      b"".join(mqdtest.get_reply(("k", m)) for m in msgs)
                      + b"END\r\n")
         d.stop()
+        # A clean stop marks the journal clean: the next start trusts the
+        # file.
+        with open(os.path.join(d.data_dir, "mqd.journal"), "rb") as f:
+            self.assertEqual(f.read(6), b"MQDJ\x01\x01")
+        self.assertIn("mqd.gdbm rebuilt from %s after an unclean stop"
+                      % os.path.join(d.data_dir, "mqd.journal"), d.log_text())
 
-    def test_empty_snapshot_files_of_a_kill_during_start(self):
-        # On a file system without reflinks (ext4, tmpfs) the start tries
-        # GDBM's crash tolerance, which creates mqd.gdbm.even and .odd
-        # (empty, mode 0200), fails, and the daemon removes them: a kill in
-        # between leaves one or both.  An empty file is no snapshot.
-        for names in ((".even",), (".even", ".odd")):
-            with self.subTest(left=names):
-                d, path, msgs = self.stored()
-                for suffix in names:
-                    with open(path + suffix, "wb"):
-                        pass
-                    os.chmod(path + suffix, 0o200)
-                self.assert_all_there(d, msgs)
+    def test_journal_cut_short(self):
+        # A kill in the middle of the journal's write leaves part of an
+        # entry, never acknowledged: ignored, the rest replayed.
+        d, path, journal, msgs = self.killed()
+        with open(journal, "ab") as f:
+            f.write(b"\0\0\1\0\xde\xad")
+        self.assert_all_there(d, msgs)
+        self.assertIn("ignoring its last 6 bytes", d.log_text())
 
     def test_file_longer_than_its_header_says(self):
         # GDBM grows the file, then writes its header: a kill in between
         # leaves the file longer than the header's next_block, which GDBM
         # reports as "Database needs recovery" (GDBM_NEED_RECOVERY).
-        d, path, msgs = self.stored()
+        d, path, journal, msgs = self.killed()
         with open(path, "ab") as f:
             f.write(b"\0" * 4096)
         self.assert_all_there(d, msgs)
+
+    def test_data_file_destroyed(self):
+        # A kill inside a bucket's write can leave it half old, half new;
+        # here the whole file is zeroed.  The journal holds every record, so
+        # all of it comes back, from before the last clean stop too.
+        d, path, journal, msgs = self.killed()
+        d.start()
+        d.stop()
+        d.start()
+        with d.client() as c:
+            c.expect(mqdtest.set_cmd("k", b"after a restart"), b"STORED\r\n")
+        d.kill9()
+        with open(path, "r+b") as f:
+            f.write(b"\0" * os.fstat(f.fileno()).st_size)
+        self.assert_all_there(d, msgs + [b"after a restart"])
 
 
 if __name__ == "__main__":

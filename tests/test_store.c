@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "journal.h"
 #include "record.h"
 #include "store.h"
 
@@ -338,44 +341,147 @@ test_open_bad_dir (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, f->dir));
 }
 
-static void
-test_crash_tolerance_files (Fixture *f, gconstpointer data)
+static char
+journal_clean_byte (Fixture *f)
 {
-  g_autofree char *even = g_strconcat (MQ_STORE_FILE, ".even", NULL);
-  g_autofree char *odd = g_strconcat (MQ_STORE_FILE, ".odd", NULL);
+  g_autofree char *path = g_build_filename (f->dir, MQ_JOURNAL_FILE, NULL);
+  g_autofree char *contents = NULL;
+  gsize len;
 
-  fixture_open (f);
-  /* Without reflinks (ext4, tmpfs) no snapshot files are left behind;
-   * with them, both snapshots exist. */
-  g_assert_cmpint (exists (f->dir, even), ==,
-                   store_crash_tolerant (f->store));
-  g_assert_cmpint (exists (f->dir, odd), ==, store_crash_tolerant (f->store));
+  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+  g_assert_cmpuint (len, >=, MQ_JOURNAL_HEADER_SIZE);
+  return contents[5];
 }
 
-/* Crash tolerance is the same after a restart.  On a reflink file system
- * (XFS, Btrfs) it must stay on: gdbm_failure_atomic refuses snapshot files
- * that already exist (O_EXCL), and the last run's snapshots are still there.
- * Elsewhere it stays off and leaves no files.  (No g_test_skip: CI counts a
- * skip as a failure.)  Run with TMPDIR on XFS or Btrfs to check both. */
 static void
-test_crash_tolerance_reopen (Fixture *f, gconstpointer data)
+test_journal_file (Fixture *f, gconstpointer data)
 {
-  g_autofree char *even = g_strconcat (MQ_STORE_FILE, ".even", NULL);
-  g_autofree char *odd = g_strconcat (MQ_STORE_FILE, ".odd", NULL);
   const MqRecordHeader h = { 0 };
-  gboolean tolerant;
 
   fixture_open (f);
-  tolerant = store_crash_tolerant (f->store);
-  if (!tolerant)
-    g_test_message ("no reflinks in %s: checking the plain case only",
-                    f->tmp);
+  g_assert_true (exists (f->dir, MQ_JOURNAL_FILE));
+  g_assert_cmpint (journal_clean_byte (f), ==, 0);
+  close_ok (f->store);
+  g_assert_cmpint (journal_clean_byte (f), ==, 1);
+  /* The mark stays until the first write: a start refused later (a
+   * damaged bucket found by the scan) leaves everything as it was. */
+  f->store = open_ok (f->dir);
+  g_assert_cmpint (journal_clean_byte (f), ==, 1);
   put_ok (f->store, "q", 1, &h, "x", 1);
-  fixture_reopen (f);
-  g_assert_cmpint (store_crash_tolerant (f->store), ==, tolerant);
-  g_assert_cmpint (exists (f->dir, even), ==, tolerant);
-  g_assert_cmpint (exists (f->dir, odd), ==, tolerant);
-  assert_item (f->store, "q", 1, &h, "x", 1);
+  g_assert_cmpint (journal_clean_byte (f), ==, 0);
+}
+
+/* A child process writes messages first..last, deletes those up to
+ * deleted and commits, then dies without closing: what a kill -9 leaves. */
+static void
+write_then_die (Fixture *f, guint first, guint last, guint deleted)
+{
+  pid_t pid = fork ();
+  int status;
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      const MqRecordHeader h = { .flags = 3 };
+      MqStore *store = store_open (f->dir, NULL);
+
+      if (store == NULL)
+        _exit (1);
+      for (guint seq = first; seq <= last; seq++)
+        {
+          g_autofree char *data = g_strdup_printf ("message %u", seq);
+
+          if (!store_put_item (store, "q", 1, seq, &h, data, strlen (data),
+                               NULL))
+            _exit (2);
+        }
+      for (guint seq = 1; seq <= deleted; seq++)
+        if (!store_delete_item (store, "q", 1, seq, NULL))
+          _exit (3);
+      _exit (store_commit (store, FALSE, NULL) ? 0 : 4);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
+static void
+assert_messages (MqStore *store, guint first, guint last)
+{
+  const MqRecordHeader h = { .flags = 3 };
+
+  for (guint seq = 1; seq < first; seq++)
+    assert_no_item (store, "q", seq);
+  for (guint seq = first; seq <= last; seq++)
+    {
+      g_autofree char *data = g_strdup_printf ("message %u", seq);
+
+      assert_item (store, "q", seq, &h, data, strlen (data));
+    }
+  assert_no_item (store, "q", last + 1);
+}
+
+static void
+test_unclean_stop (Fixture *f, gconstpointer data)
+{
+  write_then_die (f, 1, 50, 10);
+  g_assert_cmpint (journal_clean_byte (f), ==, 0);
+  fixture_open (f);
+  assert_messages (f->store, 11, 50);
+}
+
+static void
+zero_file (const char *path)
+{
+  g_autoptr (GBytes) before = read_file_bytes (path);
+  gsize len = g_bytes_get_size (before);
+  g_autofree char *zeros = g_malloc0 (len);
+
+  g_assert_cmpuint (len, >, 8192);
+  g_assert_true (g_file_set_contents (path, zeros, len, NULL));
+}
+
+/* The whole file destroyed after the kill, messages stored before the last
+ * clean stop included: the journal alone brings everything back. */
+static void
+test_unclean_stop_destroyed_file (Fixture *f, gconstpointer data)
+{
+  write_then_die (f, 1, 200, 0);
+  fixture_open (f);
+  close_ok (f->store);
+  f->store = NULL;
+  write_then_die (f, 201, 300, 100);
+  zero_file (f->file);
+  fixture_open (f);
+  assert_messages (f->store, 101, 300);
+}
+
+/* A clean journal beside no data file at all (moved away by hand, the
+ * documented way out of a damaged one): rebuilt too. */
+static void
+test_missing_file_rebuilt (Fixture *f, gconstpointer data)
+{
+  write_then_die (f, 1, 20, 5);
+  fixture_open (f);
+  close_ok (f->store);
+  g_assert_cmpint (g_unlink (f->file), ==, 0);
+  f->store = open_ok (f->dir);
+  assert_messages (f->store, 6, 20);
+}
+
+/* A kill in the middle of a rewrite leaves mqd.journal.new: the old journal
+ * is still whole, and the leftover goes. */
+static void
+test_rewrite_leftover (Fixture *f, gconstpointer data)
+{
+  g_autofree char *leftover = g_build_filename (f->dir, MQ_JOURNAL_FILE ".new",
+                                                NULL);
+
+  write_then_die (f, 1, 10, 0);
+  g_assert_true (g_file_set_contents (leftover, "MQDJ\001", 5, NULL));
+  fixture_open (f);
+  g_assert_false (exists (f->dir, MQ_JOURNAL_FILE ".new"));
+  assert_messages (f->store, 1, 10);
 }
 
 static void
@@ -834,8 +940,7 @@ assert_foreign_refused (Fixture *f, const char *contents, gsize len)
   /* Not a byte changed, nothing added beside it. */
   after = read_file_bytes (f->file);
   g_assert_true (g_bytes_equal (before, after));
-  g_assert_false (exists (f->dir, MQ_STORE_FILE ".even"));
-  g_assert_false (exists (f->dir, MQ_STORE_FILE ".odd"));
+  g_assert_false (exists (f->dir, MQ_JOURNAL_FILE));
 }
 
 static void
@@ -863,12 +968,12 @@ test_sync (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   fixture_open (f);
-  g_assert_true (store_sync (f->store, &error));      /* nothing written */
+  g_assert_true (store_commit (f->store, TRUE, &error));      /* nothing written */
   g_assert_no_error (error);
   put_ok (f->store, "q", 1, &h, "x", 1);
-  g_assert_true (store_sync (f->store, &error));
+  g_assert_true (store_commit (f->store, TRUE, &error));
   g_assert_no_error (error);
-  g_assert_true (store_sync (f->store, &error));      /* twice in a row */
+  g_assert_true (store_commit (f->store, TRUE, &error));      /* twice in a row */
   g_assert_no_error (error);
   assert_item (f->store, "q", 1, &h, "x", 1);
 }
@@ -885,8 +990,12 @@ main (int argc, char *argv[])
   ADD ("open/creates", test_open_creates);
   ADD ("open/existing-dir", test_open_existing_dir);
   ADD ("open/bad-dir", test_open_bad_dir);
-  ADD ("open/crash-tolerance-files", test_crash_tolerance_files);
-  ADD ("open/crash-tolerance-reopen", test_crash_tolerance_reopen);
+  ADD ("open/journal-file", test_journal_file);
+  ADD ("journal/unclean-stop", test_unclean_stop);
+  ADD ("journal/unclean-stop-destroyed-file",
+       test_unclean_stop_destroyed_file);
+  ADD ("journal/missing-file-rebuilt", test_missing_file_rebuilt);
+  ADD ("journal/rewrite-leftover", test_rewrite_leftover);
   ADD ("open/locked", test_second_open_locked);
   ADD ("open/foreign-file", test_open_foreign_file);
   ADD ("open/foreign-short-file", test_open_foreign_short_file);
