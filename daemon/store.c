@@ -270,7 +270,8 @@ store_rebuild (MqStore *store, GError **error)
     }
   g_message ("%s rebuilt from %s after an unclean stop: %" G_GUINT64_FORMAT
              " journal entries", store->path, store->journal_path, replayed);
-  return TRUE;
+  /* Only the live records, so that the next rebuild reads no garbage. */
+  return store_rewrite_journal (store, error);
 }
 
 /* Whichever way the last stop went, this ends with a file and a journal

@@ -270,7 +270,8 @@ class FileSizeLimit(mqdtest.MqdTestCase):
 
 class DataFile(mqdtest.MqdTestCase):
     """mqd refuses a data file that is not GDBM's or is damaged, names it,
-    exits 1 and leaves it as it was; gdbmtool's recover makes it usable."""
+    exits 1 and leaves it as it was; moved away, it is rebuilt from the
+    journal, and gdbmtool's recover makes it usable too."""
 
     def make_store(self, n, size=100):
         """A data file holding n messages in queue "keep"; the daemon is
@@ -386,6 +387,24 @@ class DataFile(mqdtest.MqdTestCase):
         positions = [index.get(g) for g in got]
         self.assertNotIn(None, positions, "a message that was never sent")
         self.assertEqual(positions, sorted(positions), "FIFO order")
+
+    def test_damaged_bucket_rebuilt_from_the_journal(self):
+        # RECOVERY in mqd(8), the quick way: the damaged file moved out of
+        # the data directory, the journal (which holds every record) gives
+        # a new one, and nothing is lost.
+        n = 2000
+        d, path, msgs = self.make_store(n)
+        buckets, bucket_size = self.bucket_addresses(path)
+        with open(path, "r+b") as f:
+            f.seek(buckets[len(buckets) // 2])
+            f.write(b"\xff" * bucket_size)
+        self.assert_refused(d, path)
+        os.rename(path, os.path.join(mqdtest.scratch_dir(), "damaged.gdbm"))
+        d.start()
+        self.assertIn("mqd.gdbm rebuilt from %s after an unclean stop"
+                      % os.path.join(d.data_dir, "mqd.journal"), d.log_text())
+        with d.client() as c:
+            self.assertEqual(drain(c, "keep"), msgs)
 
     def test_damaged_bucket_salvaged_by_dump_and_load(self):
         # RECOVERY step 5: what gdbm_dump can read, loaded into a new file.
