@@ -77,6 +77,7 @@ run_set (MqConn *conn, const MqCommand *cmd, const char *data)
     {
     case MQ_PUSH_STORED:
       conn_reply (conn, "STORED");
+      conn_wait_for_sync (conn);
       break;
     case MQ_PUSH_FULL:
       conn_reply (conn, "NOT_STORED");

@@ -23,6 +23,8 @@ static GQueue pending = G_QUEUE_INIT;   /* MqConn with output to send */
 static GPtrArray *resumable;            /* paused conns whose output drained */
 static GPtrArray *dead;                 /* closed, freed at the pass end */
 static guint64 total_conns;
+static guint64 synced;            /* sync requests done (conns_release) */
+static guint64 sync_failed;       /* the last one that failed */
 static gboolean stopping;         /* the daemon stops: reads stay open */
 gboolean conn_log_commands;
 static char read_buffer[CONN_READ_SIZE];
@@ -421,15 +423,55 @@ conns_resume (void)
 }
 
 void
+conn_wait_for_sync (MqConn *conn)
+{
+  conn->stored = TRUE;
+}
+
+void
+conns_hold (guint64 request)
+{
+  for (GList *l = pending.head; l != NULL; l = l->next)
+    {
+      MqConn *conn = l->data;
+
+      if (conn->stored)
+        conn->hold_until = request;
+      conn->stored = FALSE;
+    }
+}
+
+void
+conns_release (guint64 done, guint64 failed)
+{
+  synced = done;
+  sync_failed = failed;
+}
+
+void
 conns_flush (void)
 {
+  GQueue held = G_QUEUE_INIT;
   MqConn *conn;
 
   while ((conn = g_queue_pop_head (&pending)) != NULL)
     {
       conn->pending = FALSE;
+      if (conn->hold_until > 0 && conn->hold_until <= sync_failed)
+        {
+          conn_close (conn);      /* its STOREDs may not be on disk */
+          continue;
+        }
+      if (conn->hold_until > synced)
+        {
+          g_queue_push_tail (&held, conn);
+          continue;
+        }
+      conn->hold_until = 0;
       conn_flush (conn);
     }
+  while ((conn = g_queue_pop_head (&held)) != NULL)
+    conn_mark_pending (conn);
   if (dead == NULL)
     return;
   for (guint i = 0; i < dead->len; i++)

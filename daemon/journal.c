@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "journal.h"
 #include "record.h"
@@ -26,35 +27,21 @@ struct _MqJournal {
   GByteArray *pending;                  /* entries not yet written */
 };
 
-static guint32 crc_table[256];
-
-static void
-crc_table_init (void)
-{
-  static gsize done = 0;
-
-  if (!g_once_init_enter (&done))
-    return;
-  for (guint32 n = 0; n < 256; n++)
-    {
-      guint32 c = n;
-
-      for (int k = 0; k < 8; k++)
-        c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-      crc_table[n] = c;
-    }
-  g_once_init_leave (&done, 1);
-}
-
 guint32
 journal_crc32 (const guint8 *data, gsize len)
 {
-  guint32 c = 0xffffffffu;
+  uLong crc = crc32 (0, Z_NULL, 0);
 
-  crc_table_init ();
-  for (gsize i = 0; i < len; i++)
-    c = crc_table[(c ^ data[i]) & 0xff] ^ (c >> 8);
-  return c ^ 0xffffffffu;
+  /* zlib takes at most a uInt at a time. */
+  while (len > 0)
+    {
+      uInt chunk = (uInt) MIN (len, G_MAXUINT32);
+
+      crc = crc32 (crc, data, chunk);
+      data += chunk;
+      len -= chunk;
+    }
+  return (guint32) crc;
 }
 
 static gboolean
@@ -279,6 +266,12 @@ guint64
 journal_size (MqJournal *journal)
 {
   return journal->size;
+}
+
+int
+journal_fd (MqJournal *journal)
+{
+  return journal->fd;
 }
 
 gsize

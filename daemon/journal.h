@@ -61,6 +61,8 @@ gsize journal_pending (MqJournal *journal);
 gboolean journal_write (MqJournal *journal, gboolean sync, GError **error);
 /* Bytes in the file, header included. */
 guint64 journal_size (MqJournal *journal);
+/* The file's descriptor, for a sync from another thread. */
+int journal_fd (MqJournal *journal);
 
 /* Moves a journal written under another name (a rewrite) to path, in one
  * rename: a kill leaves either the old journal or the new one. */
@@ -73,5 +75,5 @@ gboolean journal_close_clean (MqJournal *journal, GError **error);
 void journal_discard (MqJournal *journal);
 void journal_free (MqJournal *journal);
 
-/* CRC-32 (IEEE 802.3), as zlib computes it. */
+/* CRC-32 (IEEE 802.3), zlib's. */
 guint32 journal_crc32 (const guint8 *data, gsize len);

@@ -5,6 +5,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 
 #include "command.h"
@@ -25,6 +26,8 @@
 
 static GMainLoop *main_loop;
 static MqSettings *settings;
+static MqStore *store;
+static MqWatch sync_watch;      /* the sync thread's wake-ups */
 static gboolean stopping;
 
 static GLogWriterOutput
@@ -39,8 +42,13 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
 }
 
 /* The pass end: every command of this pass has run, and so have the waiting
- * gets whose time is up.  One commit (one fsync by default) covers all of
- * their writes, then their replies go out. */
+ * gets whose time is up.  Every change reaches the journal before a reply
+ * goes out.  By default the replies of a pass that stored messages wait for
+ * one fdatasync of the journal, made by the sync thread while the loop goes
+ * on (group commit); a pass of gets writes its counters, and the 1-second
+ * timer makes them and the deletes durable.  Under -N nothing waits and the
+ * timer writes the counters too: after a kill they catch up from the items
+ * found (all but the byte count). */
 static void
 on_pass_end (gpointer user_data)
 {
@@ -48,13 +56,19 @@ on_pass_end (gpointer user_data)
 
   waiters_expire (g_get_monotonic_time ());
   conns_resume ();
-  /* Every change reaches the journal before a reply goes out.  Only stored
-   * messages wait for a sync; a pass of gets writes its counters, and the
-   * 1-second timer makes them and the deletes durable.  Under -N the timer
-   * writes the counters too: after a kill they catch up from the items
-   * found (all but the byte count). */
-  if (settings->no_sync ? !queues_write (&error)
-      : !queues_commit (queues_unsynced (), &error))
+  if (settings->no_sync)
+    queues_write (&error);
+  else
+    {
+      guint64 request = queues_commit_async (&error);
+      guint64 done, failed;
+
+      if (request > 0)
+        conns_hold (request);
+      done = store_synced (store, &failed);
+      conns_release (done, failed);
+    }
+  if (error != NULL)
     {
       g_critical ("%s: dropping the connections that waited on it",
                   error->message);
@@ -64,6 +78,13 @@ on_pass_end (gpointer user_data)
   loop_set_deadline (waiters_next_deadline ());
   if (stopping || command_shutdown_requested ())
     g_main_loop_quit (main_loop);
+}
+
+/* A sync finished: the pass that follows sends what waited for it. */
+static void
+on_synced (MqWatch *watch, guint32 events)
+{
+  store_sync_ack (store);
 }
 
 /* -v, -vv, or `verbosity N` from a client. */
@@ -172,7 +193,7 @@ raise_core_limit (void)
  * go to the user before it becomes that user.  A socket systemd handed over
  * stays systemd's. */
 static gboolean
-hand_over (MqStore *store, GError **error)
+hand_over (GError **error)
 {
   g_autofree char *lock = g_build_filename (settings->home, MQ_STORE_LOCK_FILE,
                                            NULL);
@@ -183,6 +204,7 @@ hand_over (MqStore *store, GError **error)
   g_ptr_array_add (owned, settings->home);
   g_ptr_array_add (owned, lock);
   g_ptr_array_add (owned, (gpointer) store_path (store));
+  g_ptr_array_add (owned, (gpointer) store_journal_path (store));
   for (guint i = 0; i < G_N_ELEMENTS (maybe); i++)
     if (maybe[i] != NULL)
       g_ptr_array_add (owned, (gpointer) maybe[i]);
@@ -192,7 +214,7 @@ hand_over (MqStore *store, GError **error)
 }
 
 static gboolean
-start (MqStore **store, GError **error)
+start (GError **error)
 {
   MqServerOptions server = {
     .path = settings->socket_path,
@@ -212,11 +234,12 @@ start (MqStore **store, GError **error)
   server.activated_fd = daemon_activated_socket (error);
   if (server.activated_fd == -2)
     return FALSE;
-  *store = store_open (settings->home, error);
-  if (*store == NULL
-      || !queues_open (*store, settings->rules, waiters_on_ready, error))
+  store = store_open (settings->home, error);
+  if (store == NULL
+      || !queues_open (store, settings->rules, waiters_on_ready, error))
     return FALSE;
   loop_init (on_pass_end, NULL);
+  loop_watch (&sync_watch, store_sync_wake_fd (store), EPOLLIN, on_synced);
   command_init (&limits);
   command_set_rules (settings->rules);
   if (!server_listen (&server, error))
@@ -226,15 +249,15 @@ start (MqStore **store, GError **error)
     return FALSE;
   if (server.activated_fd >= 0)
     g_info ("listening on the socket systemd handed over, data in %s",
-            store_path (*store));
+            store_path (store));
   else
     g_info ("listening on %s, data in %s", settings->socket_path,
-            store_path (*store));
-  return settings->user == NULL || hand_over (*store, error);
+            store_path (store));
+  return settings->user == NULL || hand_over (error);
 }
 
 static void
-stop (MqStore *store)
+stop (void)
 {
   g_autoptr (GError) error = NULL;
 
@@ -256,7 +279,6 @@ int
 main (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
-  MqStore *store = NULL;
 
   setlocale (LC_ALL, "");
   settings = settings_new ();
@@ -287,7 +309,7 @@ main (int argc, char **argv)
   /* Past a file size limit a write fails with EFBIG, which the store
    * reports; the signal's default would end the daemon. */
   signal (SIGXFSZ, SIG_IGN);
-  if (!start (&store, &error))
+  if (!start (&error))
     {
       g_printerr ("mqd: %s\n", error->message);
       server_close ();            /* no socket left behind by a failed start */
@@ -302,7 +324,7 @@ main (int argc, char **argv)
     g_timeout_add_seconds (settings->sync_interval, on_sync_timer, NULL);
   daemon_ready (settings->verbosity > 0);
   g_main_loop_run (main_loop);
-  stop (store);
+  stop ();
   g_main_loop_unref (main_loop);
   settings_free (settings);
   return 0;

@@ -816,6 +816,21 @@ queues_commit (gboolean sync, GError **error)
   return TRUE;
 }
 
+guint64
+queues_commit_async (GError **error)
+{
+  guint64 request;
+
+  if (!queues_commit (FALSE, error))
+    return 0;
+  if (!unsynced)
+    return 0;
+  request = store_commit_async (store, error);
+  if (request > 0)
+    unsynced = FALSE;
+  return request;
+}
+
 gboolean
 queues_write (GError **error)
 {

@@ -83,6 +83,11 @@ gboolean queues_compact (GError **error);
  * if sync makes them durable: the group commit of a pass whose sets wait
  * for it, and the timers' commit of counters and deletes. */
 gboolean queues_commit (gboolean sync, GError **error);
+/* The pass end's group commit: counters and journal written, and, when
+ * messages were stored, a sync asked of the sync thread.  Returns the
+ * request's number (the replies of this pass wait for it), or 0 when none
+ * was needed or on an error. */
+guint64 queues_commit_async (GError **error);
 /* Writes every change so far to the journal, counters aside (under -N the
  * timer writes them): a kill of the daemon then loses none of them. */
 gboolean queues_write (GError **error);

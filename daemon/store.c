@@ -15,6 +15,7 @@
 #include "store.h"
 #include "journal.h"
 #include "protocol.h"
+#include "syncer.h"
 
 /* A bounded bucket cache keeps resident memory flat as the file grows
  * (about 9 MB at a million records instead of 41 MB). */
@@ -36,6 +37,7 @@ struct _MqStore {
   char *path;
   char *journal_path;
   MqJournal *journal;
+  MqSyncer *syncer;               /* the journal's sync for store_commit_async */
   gboolean marked_clean;          /* the journal still says "clean stop" */
   GByteArray *scratch;            /* one value being assembled, reused */
 };
@@ -232,6 +234,9 @@ store_rewrite_journal (MqStore *store, GError **error)
   if (!journal_write (fresh, TRUE, error)
       || !journal_install (fresh, store->journal_path, error))
     goto failed;
+  /* The new journal is synced: so is everything the old one was. */
+  if (store->syncer != NULL)
+    syncer_set_fd (store->syncer, journal_fd (fresh));
   journal_free (store->journal);
   store->journal = fresh;
   store->marked_clean = FALSE;
@@ -322,6 +327,8 @@ store_begin_writing (MqStore *store, GError **error)
 static void
 store_free (MqStore *store)
 {
+  if (store->syncer != NULL)
+    syncer_free (store->syncer);
   if (store->dbf != NULL)
     gdbm_close (store->dbf);
   if (store->journal != NULL)
@@ -359,13 +366,22 @@ store_open (const char *dir, GError **error)
       store_free (store);
       return NULL;
     }
+  store->syncer = syncer_new (journal_fd (store->journal), error);
+  if (store->syncer == NULL)
+    {
+      store_free (store);
+      return NULL;
+    }
   return store;
 }
 
 gboolean
 store_close (MqStore *store, GError **error)
 {
-  gboolean ok = journal_write (store->journal, TRUE, error);
+  gboolean ok;
+
+  g_clear_pointer (&store->syncer, syncer_free);
+  ok = journal_write (store->journal, TRUE, error);
 
   if (ok && gdbm_sync (store->dbf) != 0)
     ok = store_set_error (store, error, "cannot sync");
@@ -385,6 +401,12 @@ const char *
 store_path (MqStore *store)
 {
   return store->path;
+}
+
+const char *
+store_journal_path (MqStore *store)
+{
+  return store->journal_path;
 }
 
 static gboolean
@@ -558,6 +580,32 @@ store_commit (MqStore *store, gboolean sync, GError **error)
   if (size >= STORE_REWRITE_MIN_BYTES && size >= 2 * store_file_size (store))
     return store_rewrite_journal (store, error);
   return TRUE;
+}
+
+guint64
+store_commit_async (MqStore *store, GError **error)
+{
+  if (!store_commit (store, FALSE, error))
+    return 0;
+  return syncer_request (store->syncer);
+}
+
+guint64
+store_synced (MqStore *store, guint64 *failed)
+{
+  return syncer_done (store->syncer, failed);
+}
+
+int
+store_sync_wake_fd (MqStore *store)
+{
+  return syncer_wake_fd (store->syncer);
+}
+
+void
+store_sync_ack (MqStore *store)
+{
+  syncer_ack (store->syncer);
 }
 
 static void

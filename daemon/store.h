@@ -37,6 +37,7 @@ MqStore *store_open (const char *dir, GError **error);
 /* Syncs and closes; the store is freed even if the sync fails. */
 gboolean store_close (MqStore *store, GError **error);
 const char *store_path (MqStore *store);
+const char *store_journal_path (MqStore *store);
 
 gboolean store_put_item (MqStore *store, const char *name, gsize name_len,
                          guint64 seq, const MqRecordHeader *header,
@@ -67,6 +68,15 @@ gboolean store_reset (MqStore *store, GError **error);
  * daemon loses none of them.  Rewrites the journal when it is mostly
  * garbage. */
 gboolean store_commit (MqStore *store, gboolean sync, GError **error);
+/* The same without the sync, then asks the sync thread for one (see
+ * syncer.h); returns the request's number, 0 on an error. */
+guint64 store_commit_async (MqStore *store, GError **error);
+/* The highest request number a finished sync covers; *failed the highest
+ * whose sync failed (0: none). */
+guint64 store_synced (MqStore *store, guint64 *failed);
+/* Readable when a sync has finished; store_sync_ack drains it. */
+int store_sync_wake_fd (MqStore *store);
+void store_sync_ack (MqStore *store);
 
 /* Calls func for every key; meta is NULL for items, seq 0 for metadata. */
 typedef void (*MqStoreScanFunc) (const char *name, gsize name_len,
