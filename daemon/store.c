@@ -24,6 +24,8 @@
  * and every later read fails: so a set is refused while less than this
  * (plus twice its size) is free for the file to grow into. */
 #define STORE_SPACE_MARGIN (128 * 1024)
+#define STORE_FREE_SLACK (64 * 1024 * 1024)
+#define STORE_FREE_MAX_AGE (G_USEC_PER_SEC / 10)
 /* The journal is rewritten (garbage dropped) once it holds this much and
  * twice the data file's size. */
 #define STORE_REWRITE_MIN_BYTES (64 * 1024 * 1024)
@@ -39,6 +41,9 @@ struct _MqStore {
   MqJournal *journal;
   MqSyncer *syncer;               /* the journal's sync for store_commit_async */
   gboolean marked_clean;          /* the journal still says "clean stop" */
+  guint64 free_read;              /* free bytes on the file system, read at */
+  gint64 free_read_at;            /* this monotonic time, */
+  guint64 free_asked;             /* minus what sets asked for since */
   GByteArray *scratch;            /* one value being assembled, reused */
 };
 
@@ -432,20 +437,41 @@ store_delete (MqStore *store, const guint8 *key, gsize key_len,
   return TRUE;
 }
 
+/* The free space on the file system, read again (a system call) only when
+ * what was asked for since could have used up all but STORE_FREE_SLACK of
+ * it, or STORE_FREE_MAX_AGE after the last reading.  Another program would
+ * have to fill the slack in that time to make a write fail. */
+static guint64
+store_free_space (MqStore *store, guint64 need)
+{
+  gint64 now = g_get_monotonic_time ();
+  struct statvfs fs;
+
+  store->free_asked += need;
+  if (store->free_asked + STORE_FREE_SLACK <= store->free_read
+      && now - store->free_read_at < STORE_FREE_MAX_AGE)
+    return store->free_read - store->free_asked + need;
+  if (fstatvfs (gdbm_fdesc (store->dbf), &fs) != 0)
+    return G_MAXUINT64;
+  store->free_read = (guint64) fs.f_bavail * fs.f_frsize;
+  store->free_read_at = now;
+  store->free_asked = 0;
+  return store->free_read;
+}
+
 static gboolean
 store_has_room (MqStore *store, guint64 need, GError **error)
 {
   guint64 journal = store->journal != NULL ? journal_size (store->journal) : 0;
-  struct statvfs fs;
+  guint64 free_space = store_free_space (store, need);
   struct rlimit limit;
 
-  if (fstatvfs (gdbm_fdesc (store->dbf), &fs) == 0
-      && (guint64) fs.f_bavail * fs.f_frsize < need)
+  if (free_space < need)
     {
+      store->free_read_at = 0;  /* read it again next time */
       g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_SPACE,
                    "cannot write to %s: %s (%" G_GUINT64_FORMAT " KiB free)",
-                   store->path, g_strerror (ENOSPC),
-                   (guint64) fs.f_bavail * fs.f_frsize / 1024);
+                   store->path, g_strerror (ENOSPC), free_space / 1024);
       return FALSE;
     }
   if (getrlimit (RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
