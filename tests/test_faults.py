@@ -365,16 +365,21 @@ class DataFile(mqdtest.MqdTestCase):
         return sorted(set(struct.unpack("<%dq" % (dir_size // 8),
                                         directory))), block_size
 
-    def test_damaged_bucket_refused_then_recovered(self):
-        n = 2000
+    def damaged_store(self, n):
+        """make_store, then a bucket in the middle of the file overwritten:
+        the start is refused and leaves the file as it was."""
         d, path, msgs = self.make_store(n)
         buckets, bucket_size = self.bucket_addresses(path)
         self.assertGreater(len(buckets), 4, "the messages span buckets")
-        victim = buckets[len(buckets) // 2]
         with open(path, "r+b") as f:
-            f.seek(victim)
+            f.seek(buckets[len(buckets) // 2])
             f.write(b"\xff" * bucket_size)
         self.assert_refused(d, path)
+        return d, path, msgs
+
+    def test_damaged_bucket_refused_then_recovered(self):
+        n = 2000
+        d, path, msgs = self.damaged_store(n)
         self.recover(path)
         d.start()
         with d.client() as c:
@@ -392,13 +397,7 @@ class DataFile(mqdtest.MqdTestCase):
         # RECOVERY in mqd(8), the quick way: the damaged file moved out of
         # the data directory, the journal (which holds every record) gives
         # a new one, and nothing is lost.
-        n = 2000
-        d, path, msgs = self.make_store(n)
-        buckets, bucket_size = self.bucket_addresses(path)
-        with open(path, "r+b") as f:
-            f.seek(buckets[len(buckets) // 2])
-            f.write(b"\xff" * bucket_size)
-        self.assert_refused(d, path)
+        d, path, msgs = self.damaged_store(2000)
         os.rename(path, os.path.join(mqdtest.scratch_dir(), "damaged.gdbm"))
         d.start()
         self.assertIn("mqd.gdbm rebuilt from %s after an unclean stop"
@@ -409,12 +408,7 @@ class DataFile(mqdtest.MqdTestCase):
     def test_damaged_bucket_salvaged_by_dump_and_load(self):
         # RECOVERY step 5: what gdbm_dump can read, loaded into a new file.
         n = 2000
-        d, path, msgs = self.make_store(n)
-        buckets, bucket_size = self.bucket_addresses(path)
-        with open(path, "r+b") as f:
-            f.seek(buckets[len(buckets) // 2])
-            f.write(b"\xff" * bucket_size)
-        self.assert_refused(d, path)
+        d, path, msgs = self.damaged_store(n)
         work = mqdtest.scratch_dir()
         dump = os.path.join(work, "mqd.dump")
         run = subprocess.run([self.tool("gdbm_dump"), path, dump],
