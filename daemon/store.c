@@ -25,6 +25,8 @@
  * (plus twice its size) is free for the file to grow into. */
 #define STORE_SPACE_MARGIN (128 * 1024)
 #define STORE_FREE_SLACK (64 * 1024 * 1024)
+/* A replaced file this large is closed by a thread of its own. */
+#define STORE_BACKGROUND_CLOSE_BYTES (16 * 1024 * 1024)
 #define STORE_FREE_MAX_AGE (G_USEC_PER_SEC / 10)
 /* The journal is rewritten (garbage dropped) once it holds this much and
  * twice the data file's size. */
@@ -157,6 +159,35 @@ store_open_error (const char *path, const char *dir, GError **error)
   return FALSE;
 }
 
+/* Closing a file that was replaced can take long: GDBM syncs its file
+ * first, and the last close of a file no longer linked frees its blocks
+ * (hundreds of milliseconds for a few hundred megabytes).  A thread of its
+ * own does either, off the main loop. */
+static gpointer
+close_fd_thread (gpointer data)
+{
+  close (GPOINTER_TO_INT (data));
+  return NULL;
+}
+
+static gpointer
+close_dbf_thread (gpointer data)
+{
+  gdbm_close (data);
+  return NULL;
+}
+
+/* Closes a duplicate of fd, so that the caller's close is not the last. */
+static void
+close_fd_in_background (int fd)
+{
+  int copy = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+
+  if (copy >= 0)
+    g_thread_unref (g_thread_new ("mqd-close", close_fd_thread,
+                                  GINT_TO_POINTER (copy)));
+}
+
 static gboolean
 store_apply_put (MqStore *store, const guint8 *key, gsize key_len,
                  const guint8 *value, gsize value_len, GError **error)
@@ -242,7 +273,12 @@ store_rewrite_journal (MqStore *store, GError **error)
   /* The new journal is synced: so is everything the old one was. */
   if (store->syncer != NULL)
     syncer_set_fd (store->syncer, journal_fd (fresh));
-  journal_free (store->journal);
+  if (store->journal != NULL)
+    {
+      if (journal_size (store->journal) >= STORE_BACKGROUND_CLOSE_BYTES)
+        close_fd_in_background (journal_fd (store->journal));
+      journal_free (store->journal);
+    }
   store->journal = fresh;
   store->marked_clean = FALSE;
   return TRUE;
@@ -731,7 +767,10 @@ store_reset (MqStore *store, GError **error)
                    "cannot replace %s: %s", store->path, g_strerror (saved));
       return FALSE;
     }
-  gdbm_close (store->dbf);
+  if (store_file_size (store) >= STORE_BACKGROUND_CLOSE_BYTES)
+    g_thread_unref (g_thread_new ("mqd-close", close_dbf_thread, store->dbf));
+  else
+    gdbm_close (store->dbf);
   store->dbf = fresh;
   return TRUE;
 }
@@ -739,7 +778,9 @@ store_reset (MqStore *store, GError **error)
 /* The start-up scan maps every page of the file, and a mapped page counts
  * as resident (190 MB at a million messages): mapping it afresh leaves only
  * the pages the queues touch from now on.  Reading without mmap instead
- * would keep memory flat but costs about 40% of throughput. */
+ * would keep memory flat but halves the throughput of shallow queues; a
+ * bounded window (GDBM_SETMAXMAPSIZE, 16 MiB) lost messages in a fill of a
+ * million (bench/RESULTS.md). */
 void
 store_remap (MqStore *store)
 {
