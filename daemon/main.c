@@ -21,6 +21,9 @@
 /* Expired messages are swept from idle queues, and an empty store's file
  * shrunk, this often. */
 #define SWEEP_INTERVAL_SECONDS 1
+/* A large data file is mapped afresh this often: its pages a load touched
+ * count as resident until then. */
+#define TRIM_INTERVAL_MS 500
 
 #define EXIT_USAGE 2
 
@@ -102,6 +105,13 @@ on_sync_timer (gpointer user_data)
 
   if (!queues_commit (TRUE, &error))
     g_critical ("%s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_trim_timer (gpointer user_data)
+{
+  store_trim_mapping (store);
   return G_SOURCE_CONTINUE;
 }
 
@@ -320,6 +330,7 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_stop_signal, "SIGINT");
   g_unix_signal_add (SIGHUP, on_reload_signal, NULL);
   g_timeout_add_seconds (SWEEP_INTERVAL_SECONDS, on_sweep_timer, NULL);
+  g_timeout_add (TRIM_INTERVAL_MS, on_trim_timer, NULL);
   if (settings->no_sync && settings->sync_interval > 0)
     g_timeout_add_seconds (settings->sync_interval, on_sync_timer, NULL);
   daemon_ready (settings->verbosity > 0);

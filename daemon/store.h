@@ -57,6 +57,9 @@ gboolean store_delete_meta (MqStore *store, const char *name, gsize name_len,
 
 /* Start-up scans are over: drop the pages they mapped. */
 void store_remap (MqStore *store);
+/* Maps a large file afresh: mapped pages count as resident memory, and
+ * only those touched from now on stay. */
+void store_trim_mapping (MqStore *store);
 /* The data file's size in bytes. */
 guint64 store_file_size (MqStore *store);
 /* Replaces the data file by an empty one; only for a store that holds no
