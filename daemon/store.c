@@ -22,14 +22,15 @@
 #define STORE_CACHE_BUCKETS 64
 /* A write GDBM cannot finish (ENOSPC, EFBIG) leaves it needing recovery,
  * and every later read fails: so a set is refused while less than this
- * (plus twice its size) is free for the file to grow into. */
+ * (plus three times its size) is free for the files to grow into. */
 #define STORE_SPACE_MARGIN (128 * 1024)
+/* How often the free space is read: see store_free_space. */
 #define STORE_FREE_SLACK (64 * 1024 * 1024)
+#define STORE_FREE_MAX_AGE (G_USEC_PER_SEC / 10)
 /* A file this large is mapped afresh now and then (store_trim_mapping). */
 #define STORE_MAP_TRIM_BYTES (32 * 1024 * 1024)
 /* A replaced file this large is closed by a thread of its own. */
 #define STORE_BACKGROUND_CLOSE_BYTES (16 * 1024 * 1024)
-#define STORE_FREE_MAX_AGE (G_USEC_PER_SEC / 10)
 /* The journal is rewritten (garbage dropped) once it holds this much and
  * twice the data file's size. */
 #define STORE_REWRITE_MIN_BYTES (64 * 1024 * 1024)
@@ -80,21 +81,14 @@ store_error_code (gdbm_error code, int syserr)
 }
 
 static gboolean
-dbf_set_error (GDBM_FILE dbf, const char *path, GError **error,
-               const char *doing)
-{
-  gdbm_error code = gdbm_last_errno (dbf);
-  int syserr = gdbm_last_syserr (dbf);
-
-  g_set_error (error, MQ_STORE_ERROR, store_error_code (code, syserr),
-               "%s %s: %s", doing, path, gdbm_db_strerror (dbf));
-  return FALSE;
-}
-
-static gboolean
 store_set_error (MqStore *store, GError **error, const char *doing)
 {
-  return dbf_set_error (store->dbf, store->path, error, doing);
+  gdbm_error code = gdbm_last_errno (store->dbf);
+  int syserr = gdbm_last_syserr (store->dbf);
+
+  g_set_error (error, MQ_STORE_ERROR, store_error_code (code, syserr),
+               "%s %s: %s", doing, store->path, gdbm_db_strerror (store->dbf));
+  return FALSE;
 }
 
 /* One daemon per data directory, checked before anything in it is touched
@@ -124,21 +118,14 @@ store_lock (const char *dir, const char *path, GError **error)
   return fd;
 }
 
-static void
-store_set_cache (GDBM_FILE dbf)
-{
-  size_t cache = STORE_CACHE_BUCKETS;
-
-  gdbm_setopt (dbf, GDBM_SETCACHESIZE, &cache, sizeof cache);
-}
-
 static GDBM_FILE
 store_open_file (const char *path, int flags)
 {
+  size_t cache = STORE_CACHE_BUCKETS;
   GDBM_FILE dbf = gdbm_open (path, 0, flags | GDBM_CLOEXEC, 0600, NULL);
 
   if (dbf != NULL)
-    store_set_cache (dbf);
+    gdbm_setopt (dbf, GDBM_SETCACHESIZE, &cache, sizeof cache);
   return dbf;
 }
 
