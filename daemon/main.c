@@ -273,6 +273,12 @@ stop (void)
 
   daemon_stopping ();
   server_close ();
+  /* STOREDs still waiting for the sync thread go out after this sync. */
+  if (queues_commit (TRUE, &error))
+    conns_release (G_MAXUINT64, 0);
+  else
+    g_critical ("%s", error->message);
+  g_clear_error (&error);
   conns_close_all ();
   if (!queues_commit (TRUE, &error))
     g_critical ("%s", error->message);

@@ -169,6 +169,35 @@ class Persistence(mqdtest.MqdTestCase):
         with d.client() as c:
             c.expect(b"get t\r\n", get_reply(("t", b"kept")))
 
+    def test_sigterm_answers_every_set_it_stored(self):
+        # Sets pipelined on 20 connections, then SIGTERM at once: the stop
+        # ends the sets under way, and each one the daemon stored gets its
+        # STORED (some wait for the sync thread at that moment), so what a
+        # client was told is exactly what the next start finds.
+        d = self.start_daemon()
+        clients = [d.client() for _ in range(20)]
+        for n, c in enumerate(clients):
+            c.send(b"".join(set_cmd("stop%02d" % n, msg(i))
+                            for i in range(200)))
+        d.stop(signal.SIGTERM)
+        told = []
+        for c in clients:
+            received = bytearray()
+            while True:
+                chunk = c.sock.recv(1 << 16)
+                if not chunk:
+                    break
+                received += chunk
+            c.close()
+            self.assertEqual(received, b"STORED\r\n" * (len(received) // 8))
+            told.append(len(received) // 8)
+        d.start()
+        with d.client() as c:
+            for n, count in enumerate(told):
+                c.expect((b"get stop%02d\r\n" % n) * (count + 1),
+                         b"".join(get_reply(("stop%02d" % n, msg(i)))
+                                  for i in range(count)) + b"END\r\n")
+
     def test_sigint_stops_cleanly(self):
         d = self.start_daemon()
         with d.client() as c:
