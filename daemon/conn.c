@@ -297,8 +297,9 @@ conn_update_watch (MqConn *conn)
     : EPOLLIN | EPOLLRDHUP;
 
   /* Replies wait for the pass end, where they are sent at once: only a
-   * full socket needs telling when it has room again. */
-  if (conn->write_blocked)
+   * full socket needs telling when it has room again, and only when its
+   * replies are not waiting for a sync (the pass end sends them then). */
+  if (conn->write_blocked && conn->hold_until <= synced)
     events |= EPOLLOUT;
   loop_rewatch (&conn->watch, events);
 }
@@ -464,6 +465,7 @@ conns_flush (void)
         }
       if (conn->hold_until > synced)
         {
+          conn_update_watch (conn);
           g_queue_push_tail (&held, conn);
           continue;
         }
