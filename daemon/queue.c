@@ -819,16 +819,10 @@ queues_commit (gboolean sync, GError **error)
 guint64
 queues_commit_async (GError **error)
 {
-  guint64 request;
-
-  if (!queues_commit (FALSE, error))
+  if (!queues_commit (FALSE, error) || !unsynced)
     return 0;
-  if (!unsynced)
-    return 0;
-  request = store_commit_async (store, error);
-  if (request > 0)
-    unsynced = FALSE;
-  return request;
+  unsynced = FALSE;
+  return store_request_sync (store);
 }
 
 gboolean

@@ -44,7 +44,7 @@ struct _MqStore {
   char *path;
   char *journal_path;
   MqJournal *journal;
-  MqSyncer *syncer;               /* the journal's sync for store_commit_async */
+  MqSyncer *syncer;               /* syncs the journal off the loop */
   gboolean marked_clean;          /* the journal still says "clean stop" */
   guint64 free_read;              /* free bytes on the file system, read at */
   gint64 free_read_at;            /* this monotonic time, */
@@ -634,10 +634,8 @@ store_commit (MqStore *store, gboolean sync, GError **error)
 }
 
 guint64
-store_commit_async (MqStore *store, GError **error)
+store_request_sync (MqStore *store)
 {
-  if (!store_commit (store, FALSE, error))
-    return 0;
   return syncer_request (store->syncer);
 }
 

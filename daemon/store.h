@@ -71,9 +71,9 @@ gboolean store_reset (MqStore *store, GError **error);
  * daemon loses none of them.  Rewrites the journal when it is mostly
  * garbage. */
 gboolean store_commit (MqStore *store, gboolean sync, GError **error);
-/* The same without the sync, then asks the sync thread for one (see
- * syncer.h); returns the request's number, 0 on an error. */
-guint64 store_commit_async (MqStore *store, GError **error);
+/* Asks the sync thread (see syncer.h) for a sync of everything written to
+ * the journal so far; returns the request's number. */
+guint64 store_request_sync (MqStore *store);
 /* The highest request number a finished sync covers; *failed the highest
  * whose sync failed (0: none). */
 guint64 store_synced (MqStore *store, guint64 *failed);
