@@ -1739,6 +1739,23 @@ read_stats (mq_client *c, const char *what, mq_stat **out, size_t *count)
   return st;
 }
 
+/* Starts a call whose request is text.  A request sent in part is not an
+ * error here: what the daemon answered is read all the same. */
+static mq_status
+call_send_text (mq_client *c, const char *what, const char *text, size_t len)
+{
+  mq_status st = call_begin (c);
+
+  if (st != MQ_OK)
+    return prefix_error (c, st, "%s", what);
+  st = out_text (c, text, len);
+  if (st == MQ_OK)
+    st = send_request (c, 1);
+  if (st != MQ_OK && c->out_sent == 0)
+    return prefix_error (c, st, "%s: not sent", what);
+  return MQ_OK;
+}
+
 mq_status
 mq_stats (mq_client *c, mq_stat **stats, size_t *count)
 {
@@ -1753,14 +1770,9 @@ mq_stats (mq_client *c, mq_stat **stats, size_t *count)
   c->err[0] = '\0';
   if (stats == NULL || count == NULL)
     return set_error (c, MQ_INVALID, "no place for the stats given");
-  st = call_begin (c);
+  st = call_send_text (c, "stats", "stats\r\n", 7);
   if (st != MQ_OK)
-    return prefix_error (c, st, "stats");
-  st = out_text (c, "stats\r\n", 7);
-  if (st == MQ_OK)
-    st = send_request (c, 1);
-  if (st != MQ_OK && c->out_sent == 0)
-    return prefix_error (c, st, "stats: not sent");
+    return st;
   return read_stats (c, "stats", stats, count);
 }
 
@@ -1884,15 +1896,10 @@ mq_list_queues (mq_client *c, mq_queue_info **queues, size_t *count)
   c->err[0] = '\0';
   if (queues == NULL || count == NULL)
     return set_error (c, MQ_INVALID, "no place for the queues given");
-  st = call_begin (c);
-  if (st != MQ_OK)
-    return prefix_error (c, st, "list of queues");
   /* Both in one write: the daemon answers them in the same pass. */
-  st = out_text (c, "stats queue\r\nstats\r\n", 20);
-  if (st == MQ_OK)
-    st = send_request (c, 1);
-  if (st != MQ_OK && c->out_sent == 0)
-    return prefix_error (c, st, "list of queues: not sent");
+  st = call_send_text (c, "list of queues", "stats queue\r\nstats\r\n", 20);
+  if (st != MQ_OK)
+    return st;
   st = read_stats (c, "stats queue", &list, &n_list);
   if (st == MQ_OK)
     st = read_stats (c, "stats", &stats, &n_stats);
