@@ -1725,7 +1725,8 @@ report (void)
           " backlog=%" PRIu64 " holes=%" PRIu64 " delivered_unacked=%" PRIu64
           " unanswered=%" PRIu64 " conn_closed=%" PRIu64
           " ack_sum=0x%016" PRIx64 " recv_sum=0x%016" PRIx64
-          " first_reply_mono=%.6f first_msg_mono=%.6f splits=%s"
+          " start_mono=%.6f first_reply_mono=%.6f first_msg_mono=%.6f"
+          " splits=%s"
           " client_cpu_pct=%.0f\n",
           proto_names[cfg.proto], workload_names[cfg.workload], cfg.conns,
           cfg.depth, cfg.size,
@@ -1741,7 +1742,8 @@ report (void)
           hist_pct_us (&h_get, 99), lost_s, dup_s, st.corrupt, reord_s,
           st.mismatched, st.foreign, st.backlog, holes, delivered_unacked,
           st.unanswered, st.conn_closed, st.ack_sum, st.recv_sum,
-          mono_s (t_first_reply), mono_s (t_first_msg), split_s,
+          mono_s (t_start), mono_s (t_first_reply), mono_s (t_first_msg),
+          split_s,
           client_cpu_pct (t_start));
   printf ("# %s %s: %d conn x depth %d, %zu-byte messages, %.2f s: "
           "%.0f useful ops/s (%.0f msgs/s, %" PRIu64 " empty gets apart); "
