@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "command.h"
+#include "commit.h"
 #include "conn.h"
 #include "protocol.h"
 #include "waiter.h"
@@ -23,8 +24,7 @@ static GQueue pending = G_QUEUE_INIT;   /* MqConn with output to send */
 static GPtrArray *resumable;            /* paused conns whose output drained */
 static GPtrArray *dead;                 /* closed, freed at the pass end */
 static guint64 total_conns;
-static guint64 synced;            /* sync requests done (conns_release) */
-static guint64 sync_failed;       /* the last one that failed */
+static guint64 synced;            /* the journal is durable up to here */
 static gboolean stopping;         /* the daemon stops: reads stay open */
 gboolean conn_log_commands;
 static char read_buffer[CONN_READ_SIZE];
@@ -299,7 +299,7 @@ conn_update_watch (MqConn *conn)
   /* Replies wait for the pass end, where they are sent at once: only a
    * full socket needs telling when it has room again, and only when its
    * replies are not waiting for a sync (the pass end sends them then). */
-  if (conn->write_blocked && conn->hold_until <= synced)
+  if (conn->write_blocked && conn->hold_lsn <= synced)
     events |= EPOLLOUT;
   loop_rewatch (&conn->watch, events);
 }
@@ -424,29 +424,16 @@ conns_resume (void)
 }
 
 void
-conn_wait_for_sync (MqConn *conn)
+conn_hold (MqConn *conn, guint64 lsn)
 {
-  conn->stored = TRUE;
+  conn->hold_lsn = MAX (conn->hold_lsn, lsn);
+  commit_need (lsn);
 }
 
 void
-conns_hold (guint64 request)
+conns_release (guint64 durable)
 {
-  for (GList *l = pending.head; l != NULL; l = l->next)
-    {
-      MqConn *conn = l->data;
-
-      if (conn->stored)
-        conn->hold_until = request;
-      conn->stored = FALSE;
-    }
-}
-
-void
-conns_release (guint64 done, guint64 failed)
-{
-  synced = done;
-  sync_failed = failed;
+  synced = durable;
 }
 
 void
@@ -458,18 +445,13 @@ conns_flush (void)
   while ((conn = g_queue_pop_head (&pending)) != NULL)
     {
       conn->pending = FALSE;
-      if (conn->hold_until > 0 && conn->hold_until <= sync_failed)
-        {
-          conn_close (conn);      /* its STOREDs may not be on disk */
-          continue;
-        }
-      if (conn->hold_until > synced)
+      if (conn->hold_lsn > synced)
         {
           conn_update_watch (conn);
           g_queue_push_tail (&held, conn);
           continue;
         }
-      conn->hold_until = 0;
+      conn->hold_lsn = 0;
       conn_flush (conn);
     }
   while ((conn = g_queue_pop_head (&held)) != NULL)

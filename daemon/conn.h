@@ -25,8 +25,8 @@ struct _MqConn {
   guint64 swallow;                /* bytes of a refused set still to skip */
   gboolean noreply;               /* the running command wants no reply */
   gboolean pending;               /* has output to send at the pass end */
-  gboolean stored;                /* answered STORED in this pass */
-  guint64 hold_until;             /* sends nothing before this sync is done */
+  guint64 hold_lsn;               /* sends nothing before the journal is
+                                     durable up to here (commit.h) */
   gboolean paused;                /* too much unsent output: not reading */
   gboolean write_blocked;         /* the socket was full: wait for EPOLLOUT */
   gboolean closing;               /* close once the output is sent */
@@ -67,15 +67,12 @@ gboolean conn_take_open_read (MqConn *conn, const char *name, gsize len,
 /* The pass end: feeds connections that were paused, then, after the caller's
  * commit, sends every pending reply and frees closed connections. */
 void conns_resume (void);
-/* A STORED was just answered: it waits for the pass's sync. */
-void conn_wait_for_sync (MqConn *conn);
-/* The connections that answered STORED in this pass send nothing more
- * until sync request number request is done; the others (gets, and the
- * rest) go out at once. */
-void conns_hold (guint64 request);
-/* Sync requests up to done are done; those up to failed failed (the
- * connections waiting on them are closed without their replies). */
-void conns_release (guint64 done, guint64 failed);
+/* The replies so far wait until the journal is durable up to lsn: a
+ * STORED, a DELETED, a message whose set is not synced yet. */
+void conn_hold (MqConn *conn, guint64 lsn);
+/* The journal is durable up to durable: replies that waited for it go out
+ * at the next conns_flush. */
+void conns_release (guint64 durable);
 void conns_flush (void);
 /* Last replies at shutdown, then every connection closed. */
 void conns_close_all (void);
