@@ -49,6 +49,12 @@ checkpoint_shutdown (void)
 }
 
 guint64
+checkpoint_part_bytes (void)
+{
+  return store_part_bytes (store);
+}
+
+guint64
 checkpoint_pending (void)
 {
   return pending;
@@ -110,7 +116,7 @@ checkpoint_hand_over (MqCheckpointJob *job, GError **error)
 gboolean
 checkpoint_first (gboolean no_sync, GError **error)
 {
-  guint64 number = store_highest (store) + 1;
+  guint64 number = store_highest (store);
   g_autofree char *name = journal_file_name (number);
   MqCheckpointJob *job;
   MqJournal *journal;
@@ -118,8 +124,7 @@ checkpoint_first (gboolean no_sync, GError **error)
   journal = journal_create (datadir_fd (dir), name, number, error);
   if (journal == NULL)
     return FALSE;
-  if (!store_begin (store, number, error)
-      || (job = checkpoint_write (number, error)) == NULL)
+  if ((job = checkpoint_write (number, error)) == NULL)
     {
       journal_free (journal);
       return FALSE;
@@ -151,8 +156,11 @@ checkpoint_cut (GError **error)
   if (job == NULL)
     return FALSE;
   commit_log (&end);
-  if (!commit_end_pass (error))
-    return FALSE;
+  /* A journal that cannot take its last entries needs them no more: this
+   * checkpoint holds their changes, and until it is durable no reply that
+   * waits for them goes out (commit.h). */
+  if (!commit_end_pass (NULL))
+    journal_drop_pending (commit_journal ());
   next = syncer_take_journal (syncer, number);
   if (next == NULL)
     {
@@ -183,7 +191,9 @@ checkpoint_on_wake (GError **error)
     {
       store_completed (store, pending);
       commit_checkpoint_durable (pending_lsn);
-      if (giving_back)
+      /* The generation finished by the cut held the messages of its
+       * epoch: the next cut removes it, and then the disk is given back. */
+      if (giving_back && !store_holds_segments (store))
         g_message ("every queue is empty: checkpoint %" G_GUINT64_FORMAT
                    " gave the disk back, %" G_GUINT64_FORMAT " KiB of "
                    "generation files left", pending,
@@ -201,8 +211,7 @@ checkpoint_give_back (GError **error)
   if (pending != 0 || !queues_all_empty ())
     return TRUE;
   if (journal_end (commit_journal ()) < CHECKPOINT_GIVE_BACK_BYTES
-      && store_part_bytes (store) < CHECKPOINT_GIVE_BACK_BYTES
-      && store_generations (store) <= 2)
+      && !store_holds_segments (store))
     return TRUE;
   giving_back = TRUE;
   return checkpoint_cut (error);

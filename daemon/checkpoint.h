@@ -33,8 +33,10 @@
 void checkpoint_init (MqDataDir *dir, MqStore *store, MqSyncer *syncer,
                       const guint8 instance[MQ_INSTANCE_ID_SIZE],
                       guint64 number, GPtrArray *journals);
-/* The first cut of a start: the recovered state made a checkpoint, and
- * the journal of the daemon's run made, synced, and handed to commit. */
+/* The first cut of a start: the recovered state, sealed as it was read
+ * into the generation begun after every number in use, made a
+ * checkpoint, and the journal of the daemon's run made and handed to
+ * commit. */
 gboolean checkpoint_first (gboolean no_sync, GError **error);
 void checkpoint_shutdown (void);
 
@@ -52,6 +54,8 @@ gboolean checkpoint_maintain (GError **error);
 gboolean checkpoint_wait (GError **error);
 /* At a clean stop: a last cut, waited for. */
 gboolean checkpoint_final (GError **error);
+/* Bytes written to the generation being written. */
+guint64 checkpoint_part_bytes (void);
 /* The checkpoint under way, 0 when none; the last one done. */
 guint64 checkpoint_pending (void);
 guint64 checkpoint_done (void);

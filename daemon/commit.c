@@ -81,11 +81,25 @@ commit_need (guint64 lsn)
   needed = MAX (needed, lsn);
 }
 
+/* The journal can no longer be trusted to hold what follows: replies wait
+ * until a checkpoint has written everything into a generation. */
+static void
+commit_break (void)
+{
+  if (broken_at != 0)
+    return;
+  trusted = commit_synced ();
+  broken_at = commit_lsn ();
+}
+
 gboolean
 commit_end_pass (GError **error)
 {
   if (!journal_write (journal, error))
-    return FALSE;
+    {
+      commit_break ();
+      return FALSE;
+    }
   written = commit_lsn ();
   if (!no_sync && needed > requested)
     {
@@ -112,8 +126,8 @@ commit_on_wake (void)
     {
       g_critical ("a sync of the journal failed: replies that wait for one "
                   "wait until a checkpoint has written everything again");
-      broken_at = written;
       trusted = before;
+      broken_at = commit_lsn ();
     }
   return commit_synced () != before;
 }

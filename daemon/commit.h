@@ -44,7 +44,8 @@ gboolean commit_holds_replies (void);
 void commit_need (guint64 lsn);
 
 /* The pass end: writes what the pass logged, and asks for a sync when a
- * reply waits for it. */
+ * reply waits for it.  A write that fails leaves the entries buffered and
+ * breaks the journal as a failed sync does: a checkpoint repairs it. */
 gboolean commit_end_pass (GError **error);
 /* Asks for a sync of everything written, waited for or not (-N's timer). */
 void commit_request_sync (void);

@@ -344,6 +344,12 @@ journal_write (MqJournal *journal, GError **error)
   return TRUE;
 }
 
+void
+journal_drop_pending (MqJournal *journal)
+{
+  g_byte_array_set_size (journal->pending, 0);
+}
+
 gboolean
 journal_wants_fill (MqJournal *journal)
 {

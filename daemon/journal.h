@@ -60,6 +60,9 @@ guint64 journal_end (MqJournal *journal);
  * buffered, and a later call writes them again at the same place. */
 gboolean journal_write (MqJournal *journal, GError **error);
 
+/* Forgets the entries not written (a checkpoint holds their changes). */
+void journal_drop_pending (MqJournal *journal);
+
 /* Writes up to chunk bytes of zeros where the file ends, if it ends less
  * than MQ_JOURNAL_FILL_AHEAD past the journal's end; FALSE with an error
  * when the disk refused.  Safe to call from the sync thread while

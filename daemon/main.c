@@ -84,6 +84,8 @@ on_pass_end (gpointer user_data)
    * the replies that wait for them wait too, the others go out. */
   if (!commit_end_pass (&error))
     g_warning ("%s", error->message);
+  space_note_files (MAX (journal_end (commit_journal ()),
+                         checkpoint_part_bytes ()));
   conns_release (commit_synced ());
   conns_flush ();
   loop_set_deadline (waiters_next_deadline ());

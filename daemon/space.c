@@ -17,6 +17,7 @@ static int space_fd = -1;
 static guint64 free_read;         /* free bytes at the last reading */
 static guint64 asked;             /* bytes asked for since */
 static guint64 file_limit = G_MAXUINT64;
+static guint64 largest_file;
 
 void
 space_start (int fd)
@@ -69,10 +70,18 @@ space_room (guint64 need, guint64 uses, GError **error)
   return FALSE;
 }
 
+void
+space_note_files (guint64 largest)
+{
+  largest_file = largest;
+}
+
 gboolean
 space_check_set (gsize len, gsize reserve, GError **error)
 {
-  if (len > file_limit / 4)
+  /* A checkpoint starts new files long before the limit: only a message
+   * too large for them is refused. */
+  if (len > file_limit / 4 || largest_file + 2 * (guint64) len > file_limit)
     {
       g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_SPACE,
                    "cannot store: %s (file size limit %" G_GUINT64_FORMAT

@@ -22,5 +22,7 @@ gboolean space_check_set (gsize len, gsize reserve, GError **error);
 /* The same for a write of len bytes the daemon must make (sealing a
  * segment, copying one), which only the margin protects. */
 gboolean space_check_write (gsize len, GError **error);
+/* The largest file being written now (the journal, the generation). */
+void space_note_files (guint64 largest);
 /* The file size limit in bytes; G_MAXUINT64 when there is none. */
 guint64 space_file_limit (void);

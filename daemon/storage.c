@@ -10,6 +10,7 @@
 #include "convert.h"
 #include "datadir.h"
 #include "entry.h"
+#include "salvage.h"
 #include "space.h"
 #include "storage.h"
 #include "store.h"
@@ -61,9 +62,10 @@ replay_journal (const char *name, gboolean last, gboolean *ended,
   if (journal == NULL)
     return FALSE;
   ok = journal_replay (journal, replay_entry, &replay, &entries, error);
-  if (ok)
-    g_info ("%s/%s: %" G_GUINT64_FORMAT " entries replayed",
-            datadir_path (dir), name, entries);
+  /* After a clean stop the journal is empty. */
+  if (ok && entries > 0)
+    g_message ("%s/%s: %" G_GUINT64_FORMAT " entries replayed",
+               datadir_path (dir), name, entries);
   else
     g_prefix_error (error, "cannot replay %s/%s: ", datadir_path (dir),
                     name);
@@ -141,6 +143,7 @@ storage_recover (guint8 instance[MQ_INSTANCE_ID_SIZE], GPtrArray *journals,
                  GError **error)
 {
   guint64 newest = store_newest (store);
+  g_autoptr (GError) local = NULL;
   MqCatalog catalog = { 0 };
 
   if (newest == 0)
@@ -152,8 +155,19 @@ storage_recover (guint8 instance[MQ_INSTANCE_ID_SIZE], GPtrArray *journals,
       return convert_directory (dir, error)
         && replay_journals (0, journals, error);
     }
-  if (!store_load (store, &catalog, queue_restore, NULL, error))
-    return FALSE;
+  if (!store_load (store, &catalog, queue_restore, NULL, &local))
+    {
+      if (!g_error_matches (local, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE)
+          || !salvage_queues (store, error))
+        {
+          if (error != NULL && *error == NULL)
+            g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      if (getrandom (catalog.instance, MQ_INSTANCE_ID_SIZE, 0)
+          != MQ_INSTANCE_ID_SIZE)
+        memset (catalog.instance, 0, MQ_INSTANCE_ID_SIZE);
+    }
   memcpy (instance, catalog.instance, MQ_INSTANCE_ID_SIZE);
   queues_raise_next_inc (catalog.next_inc);
   return replay_journals (newest, journals, error);
@@ -170,7 +184,7 @@ storage_open (const MqStorageOptions *options, GError **error)
     return FALSE;
   space_start (datadir_fd (dir));
   store = store_open (dir, error);
-  if (store == NULL)
+  if (store == NULL || !store_begin (store, store_highest (store) + 1, error))
     return FALSE;
   queues_open (store, options->rules, options->ready, 1);
   queues_begin_recovery ();

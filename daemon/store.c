@@ -27,7 +27,8 @@ typedef struct {
   GDBM_FILE dbf;
   char *name;
   gboolean complete;              /* synced under its final name */
-  guint64 segments;               /* at the last survey */
+  guint64 segments;               /* at the last survey, or as written;
+                                     G_MAXUINT64: not counted yet */
   guint64 live;
   gboolean evacuated;             /* its live segments were all copied */
 } Gen;
@@ -140,6 +141,7 @@ gen_new (guint64 number, GDBM_FILE dbf, char *name, gboolean complete)
   gen->dbf = dbf;
   gen->name = name;
   gen->complete = complete;
+  gen->segments = complete ? G_MAXUINT64 : 0;
   return gen;
 }
 
@@ -263,10 +265,13 @@ store_highest (MqStore *store)
   return store->highest;
 }
 
-guint
-store_generations (MqStore *store)
+gboolean
+store_holds_segments (MqStore *store)
 {
-  return store->gens->len;
+  for (guint i = 0; i < store->gens->len; i++)
+    if (store_gen (store, i)->segments > 0)
+      return TRUE;
+  return FALSE;
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -316,7 +321,7 @@ store_load_chunk (MqStore *store, Gen *gen, guint32 index,
         return TRUE;
     }
   if (error != NULL && *error == NULL)
-    g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
+    g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
                  "%s/%s: queue states (part %u) missing or damaged",
                  datadir_path (store->dir), gen->name, index);
   return FALSE;
@@ -328,9 +333,12 @@ store_load (MqStore *store, MqCatalog *catalog, MqStoreQueueFunc func,
 {
   guint8 key[MQ_META_KEY_MAX];
   gsize key_len = record_catalog_key (key), len = 0;
-  Gen *gen = store->gens->len > 0 ? store_gen (store, store->gens->len - 1)
-    : NULL;
+  Gen *gen = NULL;
   g_autofree guint8 *value = NULL;
+
+  for (guint i = 0; i < store->gens->len; i++)
+    if (store_gen (store, i)->complete)
+      gen = store_gen (store, i);
 
   if (gen != NULL)
     value = gen_fetch (store, gen, key, key_len, &len, error);
@@ -338,7 +346,7 @@ store_load (MqStore *store, MqCatalog *catalog, MqStoreQueueFunc func,
       || catalog->generation != gen->number)
     {
       if (gen != NULL && (error == NULL || *error == NULL))
-        g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
+        g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
                      "%s/%s has no catalog: not a generation of mqd's",
                      datadir_path (store->dir), gen->name);
       return FALSE;
@@ -346,6 +354,36 @@ store_load (MqStore *store, MqCatalog *catalog, MqStoreQueueFunc func,
   for (guint32 i = 0; i < catalog->meta_chunks; i++)
     if (!store_load_chunk (store, gen, i, func, user_data, error))
       return FALSE;
+  return TRUE;
+}
+
+gboolean
+store_scan_segments (MqStore *store, MqStoreSegmentFunc func,
+                     gpointer user_data, GError **error)
+{
+  for (guint i = 0; i < store->gens->len; i++)
+    {
+      Gen *gen = store_gen (store, i);
+      datum key = gdbm_firstkey (gen->dbf);
+
+      while (key.dptr != NULL)
+        {
+          const char *name;
+          gsize name_len;
+          guint64 inc, first;
+          datum next;
+
+          if (record_key_decode ((const guint8 *) key.dptr, key.dsize, &name,
+                                 &name_len, &inc, &first) == MQ_KEY_SEGMENT)
+            func (name, name_len, inc, first, user_data);
+          next = gdbm_nextkey (gen->dbf, key);
+          free (key.dptr);
+          key = next;
+        }
+      if (gdbm_last_errno (gen->dbf) != GDBM_ITEM_NOT_FOUND
+          && gdbm_last_errno (gen->dbf) != GDBM_NO_ERROR)
+        return gen_error (store, gen, error, "read the keys of");
+    }
   return TRUE;
 }
 
@@ -441,7 +479,10 @@ store_put_segment (MqStore *store, const char *name, gsize name_len,
   guint8 key[MQ_SEGMENT_KEY_MAX];
   gsize key_len = record_segment_key (name, name_len, inc, first, key);
 
-  return store_put (store, key, key_len, value->data, value->len, error);
+  if (!store_put (store, key, key_len, value->data, value->len, error))
+    return FALSE;
+  store->part->segments++;
+  return TRUE;
 }
 
 /* The states in chunks that end on a queue's end. */

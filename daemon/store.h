@@ -28,6 +28,7 @@ typedef enum {
   MQ_STORE_ERROR_CORRUPT,         /* a damaged or foreign file */
   MQ_STORE_ERROR_NO_SPACE,        /* the file system is full */
   MQ_STORE_ERROR_UNSAFE,          /* a directory others may write to */
+  MQ_STORE_ERROR_NO_STATE,        /* a generation that lost its catalog or queue states */
   MQ_STORE_ERROR_FAILED,
 } MqStoreError;
 
@@ -57,6 +58,13 @@ typedef void (*MqStoreQueueFunc) (const char *name, gsize name_len,
 gboolean store_load (MqStore *store, MqCatalog *catalog,
                      MqStoreQueueFunc func, gpointer user_data,
                      GError **error);
+
+/* Calls func for every segment key of every complete generation. */
+typedef void (*MqStoreSegmentFunc) (const char *name, gsize name_len,
+                                    guint64 inc, guint64 first,
+                                    gpointer user_data);
+gboolean store_scan_segments (MqStore *store, MqStoreSegmentFunc func,
+                              gpointer user_data, GError **error);
 
 /* Starts generation number: sealed segments go there from now on. */
 gboolean store_begin (MqStore *store, guint64 number, GError **error);
@@ -108,4 +116,5 @@ void store_retired_dispose (MqStoreRetired *retired, int dirfd);
 guint64 store_disk_bytes (MqStore *store);
 /* Bytes written to the generation being written. */
 guint64 store_part_bytes (MqStore *store);
-guint store_generations (MqStore *store);
+/* FALSE once no generation holds a segment any more. */
+gboolean store_holds_segments (MqStore *store);

@@ -174,7 +174,7 @@ syncer_do_fill (MqSyncer *syncer)
   g_mutex_lock (&syncer->lock);
   if (!ok)
     {
-      g_warning ("%s: appending goes on without it", error->message);
+      g_info ("%s: appending goes on without it", error->message);
       syncer->fill_failed = TRUE;
     }
 }
