@@ -14,6 +14,7 @@
 #include "commit.h"
 #include "conn.h"
 #include "daemon.h"
+#include "dispatch.h"
 #include "loop.h"
 #include "queue.h"
 #include "server.h"
@@ -59,7 +60,7 @@ fail_storage (const GError *error)
 }
 
 /* The pass end: every command of this pass has run, and so have the waiting
- * gets whose time is up.  Tails that grew too large are sealed, a
+ * gets woken or whose time is up.  Tails that grew too large are sealed, a
  * checkpoint is cut when one is due, then the pass's journal entries are
  * written (commit.h): replies that wait for a sync go out once the sync
  * thread has made one that covers them, the others at once. */
@@ -68,8 +69,9 @@ on_pass_end (gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
-  waiters_expire (g_get_monotonic_time ());
-  conns_resume ();
+  dispatch_serve_ready ();
+  dispatch_expire (g_get_monotonic_time ());
+  dispatch_resume ();
   if (!queues_tidy (&error) || !checkpoint_maintain (&error))
     {
       g_warning ("%s", error->message);
