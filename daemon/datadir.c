@@ -13,6 +13,8 @@
 #include "datadir.h"
 #include "store.h"
 
+MqFileOps mq_file_ops = { pwrite, fdatasync, fsync };
+
 struct _MqDataDir {
   int fd;
   int lock_fd;
@@ -201,7 +203,7 @@ datadir_hand_over (MqDataDir *dir, guint32 uid, guint32 gid, GError **error)
 gboolean
 datadir_sync (MqDataDir *dir, GError **error)
 {
-  if (fsync (dir->fd) != 0)
+  if (mq_file_ops.fsync (dir->fd) != 0)
     return errno_error (error, errno, "sync", dir->path, NULL);
   return TRUE;
 }
@@ -245,7 +247,7 @@ file_write_at (int fd, const void *data, gsize len, guint64 offset)
 
   while (len > 0)
     {
-      ssize_t n = pwrite (fd, p, len, (off_t) offset);
+      ssize_t n = mq_file_ops.pwrite (fd, p, len, (off_t) offset);
 
       if (n < 0 && errno == EINTR)
         continue;

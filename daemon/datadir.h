@@ -10,6 +10,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
 
 #define MQ_LOCK_FILE "mqd.lock"
 
@@ -38,6 +39,17 @@ gboolean datadir_hand_over (MqDataDir *dir, guint32 uid, guint32 gid,
                             GError **error);
 /* Makes the names created, renamed and removed so far durable. */
 gboolean datadir_sync (MqDataDir *dir, GError **error);
+
+/* The system calls that write and sync mqd's own files (GDBM makes its
+ * own writes), replaceable by the unit tests to inject failures, as
+ * beanstalkd's tests replace its allocator. */
+typedef struct {
+  ssize_t (*pwrite) (int fd, const void *buf, size_t len, off_t offset);
+  int (*fdatasync) (int fd);
+  int (*fsync) (int fd);
+} MqFileOps;
+
+extern MqFileOps mq_file_ops;
 
 /* A regular file name in dirfd, not through a link. */
 int file_open (int dirfd, const char *name, int flags, GError **error);

@@ -106,7 +106,7 @@ journal_create (int dirfd, const char *name, guint64 number, GError **error)
   journal = journal_new (fd, name, number, MQ_JOURNAL_HEADER_SIZE);
   header_encode (header, number);
   if (!file_write_at (fd, header, sizeof header, 0)
-      || fdatasync (fd) != 0 || fsync (dirfd) != 0)
+      || mq_file_ops.fdatasync (fd) != 0 || mq_file_ops.fsync (dirfd) != 0)
     {
       journal_error (error, errno, "create", journal);
       unlinkat (dirfd, name, 0);

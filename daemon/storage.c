@@ -72,8 +72,8 @@ replay_journal (const char *name, gboolean last, gboolean *ended,
   if (ok && last && !replay.ended)
     {
       entry_put (journal, &end);
-      ok = journal_write (journal, error) && fdatasync (journal_fd (journal))
-        == 0;
+      ok = journal_write (journal, error)
+        && mq_file_ops.fdatasync (journal_fd (journal)) == 0;
     }
   journal_free (journal);
   *ended = replay.ended;

@@ -62,7 +62,7 @@ syncer_sync_replaced (GPtrArray *replaced)
     {
       MqJournal *journal = g_ptr_array_index (replaced, i);
 
-      if (fdatasync (journal_fd (journal)) != 0)
+      if (mq_file_ops.fdatasync (journal_fd (journal)) != 0)
         {
           g_critical ("cannot sync a replaced journal: %s",
                       g_strerror (errno));
@@ -85,7 +85,7 @@ syncer_do_sync (MqSyncer *syncer)
     (GDestroyNotify) journal_free);
   g_mutex_unlock (&syncer->lock);
   ok = syncer_sync_replaced (replaced);
-  if (fdatasync (fd) != 0)
+  if (mq_file_ops.fdatasync (fd) != 0)
     {
       g_critical ("cannot sync the journal: %s", g_strerror (errno));
       ok = FALSE;
@@ -102,11 +102,11 @@ job_run (MqSyncer *syncer, MqCheckpointJob *job)
 {
   int dirfd = datadir_fd (syncer->dir);
 
-  if (fsync (job->gen_fd) != 0)
+  if (mq_file_ops.fsync (job->gen_fd) != 0)
     return g_strdup_printf ("cannot sync %s: %s", job->part_name,
                             g_strerror (errno));
   if (renameat (dirfd, job->part_name, dirfd, job->final_name) != 0
-      || fsync (dirfd) != 0)
+      || mq_file_ops.fsync (dirfd) != 0)
     return g_strdup_printf ("cannot rename %s to %s: %s", job->part_name,
                             job->final_name, g_strerror (errno));
   for (guint i = 0; i < job->remove->len; i++)
