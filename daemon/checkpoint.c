@@ -8,16 +8,16 @@
 #include "queue.h"
 #include "space.h"
 
-/* A cut is due once the journal holds this much... */
-#define CHECKPOINT_JOURNAL_BYTES (32 * 1024 * 1024)
-/* ...or the generation being written does... */
-#define CHECKPOINT_PART_BYTES (128 * 1024 * 1024)
-/* ...or the queues are all empty while the files hold this much. */
+/* A cut is due once the journal holds checkpoint_size bytes, or the
+ * generation being written this many times as much, or the queues are all
+ * empty while the files hold CHECKPOINT_GIVE_BACK_BYTES. */
+#define CHECKPOINT_PART_FACTOR 4
 #define CHECKPOINT_GIVE_BACK_BYTES (1024 * 1024)
 /* Copying live segments out of an old generation, per pass. */
 #define CHECKPOINT_EVACUATE_BUDGET (512 * 1024)
 
 static MqDataDir *dir;
+static guint64 checkpoint_size;
 static MqStore *store;
 static MqSyncer *syncer;
 static guint8 instance[MQ_INSTANCE_ID_SIZE];
@@ -31,8 +31,9 @@ static gboolean giving_back;      /* the pending cut gives the disk back */
 void
 checkpoint_init (MqDataDir *the_dir, MqStore *the_store, MqSyncer *the_syncer,
                  const guint8 the_instance[MQ_INSTANCE_ID_SIZE],
-                 guint64 number, GPtrArray *journals)
+                 guint64 number, GPtrArray *journals, guint64 size)
 {
+  checkpoint_size = size > 0 ? size : MQ_CHECKPOINT_DEFAULT_SIZE;
   dir = the_dir;
   store = the_store;
   syncer = the_syncer;
@@ -121,7 +122,7 @@ checkpoint_first (gboolean no_sync, GError **error)
   MqCheckpointJob *job;
   MqJournal *journal;
 
-  journal = journal_create (datadir_fd (dir), name, number, error);
+  journal = journal_create (datadir_fd (dir), name, number, TRUE, error);
   if (journal == NULL)
     return FALSE;
   if ((job = checkpoint_write (number, error)) == NULL)
@@ -141,8 +142,9 @@ checkpoint_due (void)
   if (pending != 0)
     return FALSE;
   return commit_broken ()
-    || journal_end (commit_journal ()) >= MIN (CHECKPOINT_JOURNAL_BYTES, limit)
-    || store_part_bytes (store) >= MIN (CHECKPOINT_PART_BYTES, limit);
+    || journal_end (commit_journal ()) >= MIN (checkpoint_size, limit)
+    || store_part_bytes (store)
+       >= MIN (CHECKPOINT_PART_FACTOR * checkpoint_size, limit);
 }
 
 gboolean
@@ -166,7 +168,7 @@ checkpoint_cut (GError **error)
     {
       g_autofree char *name = journal_file_name (number);
 
-      next = journal_create (datadir_fd (dir), name, number, error);
+      next = journal_create (datadir_fd (dir), name, number, FALSE, error);
       if (next == NULL)
         return FALSE;
     }

@@ -21,6 +21,8 @@
  */
 #pragma once
 
+#define MQ_CHECKPOINT_DEFAULT_SIZE (32 * 1024 * 1024)
+
 #include <glib.h>
 
 #include "datadir.h"
@@ -29,10 +31,12 @@
 #include "syncer.h"
 
 /* number: the checkpoint the current state follows (0 before the first
- * cut of a start); journals: names of journals a first cut makes useless. */
+ * cut of a start); journals: names of journals a first cut makes useless;
+ * size: the journal bytes that make a cut due (four times as much in the
+ * generation being written). */
 void checkpoint_init (MqDataDir *dir, MqStore *store, MqSyncer *syncer,
                       const guint8 instance[MQ_INSTANCE_ID_SIZE],
-                      guint64 number, GPtrArray *journals);
+                      guint64 number, GPtrArray *journals, guint64 size);
 /* The first cut of a start: the recovered state, sealed as it was read
  * into the generation begun after every number in use, made a
  * checkpoint, and the journal of the daemon's run made and handed to

@@ -14,6 +14,7 @@
 
 #define JOURNAL_MAGIC "MQDJ"
 #define JOURNAL_VERSION 2
+#define JOURNAL_STARTS_RUN 1          /* flag byte */
 /* Replay reads the file this much at a time (more for a larger entry). */
 #define JOURNAL_READ_SIZE (1024 * 1024)
 /* A buffer that grew past this for one big pass is given back after it. */
@@ -23,6 +24,7 @@ struct _MqJournal {
   int fd;
   char *name;
   guint64 number;
+  gboolean starts_run;
   guint64 written;                /* entries end here in the file */
   GByteArray *pending;            /* entries not yet written */
   gsize entry_at;                 /* the entry being made, in pending */
@@ -58,34 +60,40 @@ entry_crc (guint64 number, guint64 offset, const guint8 *body, gsize len)
 }
 
 static void
-header_encode (guint8 out[MQ_JOURNAL_HEADER_SIZE], guint64 number)
+header_encode (guint8 out[MQ_JOURNAL_HEADER_SIZE], guint64 number,
+               gboolean starts_run)
 {
   memset (out, 0, MQ_JOURNAL_HEADER_SIZE);
   memcpy (out, JOURNAL_MAGIC, 4);
   out[4] = JOURNAL_VERSION;
+  out[5] = starts_run ? JOURNAL_STARTS_RUN : 0;
   record_put_be (out + 8, number, 8);
   record_put_be (out + 16, crc32c_update (0, out, 16), 4);
 }
 
 static gboolean
-header_decode (const guint8 *in, gsize len, guint64 *number)
+header_decode (const guint8 *in, gsize len, guint64 *number,
+               gboolean *starts_run)
 {
   if (len < 20 || memcmp (in, JOURNAL_MAGIC, 4) != 0
       || in[4] != JOURNAL_VERSION
       || record_get_be (in + 16, 4) != crc32c_update (0, in, 16))
     return FALSE;
   *number = record_get_be (in + 8, 8);
+  *starts_run = (in[5] & JOURNAL_STARTS_RUN) != 0;
   return TRUE;
 }
 
 static MqJournal *
-journal_new (int fd, const char *name, guint64 number, guint64 size)
+journal_new (int fd, const char *name, guint64 number, gboolean starts_run,
+             guint64 size)
 {
   MqJournal *journal = g_new0 (MqJournal, 1);
 
   journal->fd = fd;
   journal->name = g_strdup (name);
   journal->number = number;
+  journal->starts_run = starts_run;
   journal->written = MQ_JOURNAL_HEADER_SIZE;
   journal->filled = MAX (size, MQ_JOURNAL_HEADER_SIZE);
   journal->pending = g_byte_array_new ();
@@ -95,7 +103,8 @@ journal_new (int fd, const char *name, guint64 number, guint64 size)
 }
 
 MqJournal *
-journal_create (int dirfd, const char *name, guint64 number, GError **error)
+journal_create (int dirfd, const char *name, guint64 number,
+                gboolean starts_run, GError **error)
 {
   guint8 header[MQ_JOURNAL_HEADER_SIZE];
   MqJournal *journal;
@@ -103,8 +112,9 @@ journal_create (int dirfd, const char *name, guint64 number, GError **error)
 
   if (fd < 0)
     return NULL;
-  journal = journal_new (fd, name, number, MQ_JOURNAL_HEADER_SIZE);
-  header_encode (header, number);
+  journal = journal_new (fd, name, number, starts_run,
+                         MQ_JOURNAL_HEADER_SIZE);
+  header_encode (header, number, starts_run);
   if (!file_write_at (fd, header, sizeof header, 0)
       || mq_file_ops.fdatasync (fd) != 0 || mq_file_ops.fsync (dirfd) != 0)
     {
@@ -121,6 +131,7 @@ journal_open (int dirfd, const char *name, GError **error)
 {
   guint8 header[MQ_JOURNAL_HEADER_SIZE];
   int fd = file_open (dirfd, name, O_RDWR, error);
+  gboolean starts_run;
   guint64 number;
   struct stat st;
   ssize_t n;
@@ -137,14 +148,14 @@ journal_open (int dirfd, const char *name, GError **error)
                    "cannot read %s: %s", name, g_strerror (saved));
       return NULL;
     }
-  if (!header_decode (header, (gsize) n, &number))
+  if (!header_decode (header, (gsize) n, &number, &starts_run))
     {
       close (fd);
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                    "%s is not a journal of this version of mqd", name);
       return NULL;
     }
-  return journal_new (fd, name, number, (guint64) st.st_size);
+  return journal_new (fd, name, number, starts_run, (guint64) st.st_size);
 }
 
 void
@@ -164,6 +175,12 @@ guint64
 journal_number (MqJournal *journal)
 {
   return journal->number;
+}
+
+gboolean
+journal_starts_run (MqJournal *journal)
+{
+  return journal->starts_run;
 }
 
 int

@@ -1,8 +1,8 @@
 /* journal.h: the write-ahead journal, every change to the queues since a
  * checkpoint.
  *
- * File mqd-<N>.journal: a 4 KiB header block ("MQDJ", version 2, the
- * checkpoint number N it follows), then entries: body length and CRC-32C
+ * File mqd-<N>.journal: a 4 KiB header block ("MQDJ", version 2, a flag
+ * byte, the checkpoint number N it follows, a CRC-32C), then entries: body length and CRC-32C
  * (4 bytes each), then the body (entry.h).  The CRC starts from N and
  * covers the entry's offset and its body, so an entry can only be read
  * where and in the journal it was written.  The file is written with zeros
@@ -28,14 +28,16 @@ typedef struct _MqJournal MqJournal;
 char *journal_file_name (guint64 number);
 
 /* Creates name in dirfd (it must not exist), for checkpoint number; the
- * file and its name are synced before it returns. */
+ * file and its name are synced before it returns.  starts_run: the first
+ * journal of a start, which gave back the reads open before it. */
 MqJournal *journal_create (int dirfd, const char *name, guint64 number,
-                           GError **error);
+                           gboolean starts_run, GError **error);
 /* Opens an existing journal to replay it. */
 MqJournal *journal_open (int dirfd, const char *name, GError **error);
 void journal_free (MqJournal *journal);
 
 guint64 journal_number (MqJournal *journal);
+gboolean journal_starts_run (MqJournal *journal);
 int journal_fd (MqJournal *journal);
 
 typedef gboolean (*MqJournalFunc) (const guint8 *body, gsize len,

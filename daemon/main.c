@@ -274,6 +274,7 @@ start (GError **error)
     .path = settings->home,
     .owner_uid = data_owner (),
     .no_sync = settings->no_sync,
+    .checkpoint_size = settings->checkpoint_size,
     .rules = settings->rules,
     .ready = waiters_on_ready,
   };

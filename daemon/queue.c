@@ -740,6 +740,18 @@ count_taken (MqQueue *queue, MqTakeMode mode, guint32 len)
     queue->meta.expired++;
 }
 
+/* A read open when the daemon stopped goes back to the waiting line
+ * (queues_replayed), without counting as a delivery that failed. */
+static void
+held_give_back (MqQueue *queue, MqHeld *held)
+{
+  held->open = FALSE;
+  queue->open_reads--;
+  queue->count++;
+  queue->meta.bytes += held->len;
+  queue->may_expire = TRUE;
+}
+
 /* Message seq leaves the waiting line. */
 static gboolean
 apply_take (MqQueue *queue, guint64 seq, MqTakeMode mode, guint32 len,
@@ -1133,32 +1145,27 @@ queues_replay (const MqEntry *entry, GError **error)
   return ok;
 }
 
-/* Reads that were open when the daemon stopped are handed out again
- * first, without counting as a delivery that failed. */
 void
 queues_replayed (void)
+{
+  queues_give_back_open ();
+  replaying = FALSE;
+}
+
+void
+queues_give_back_open (void)
 {
   GHashTableIter iter;
   gpointer value;
 
-  replaying = FALSE;
   g_hash_table_iter_init (&iter, queues);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       MqQueue *queue = value;
 
       for (guint i = 0; i < queue->held->len; i++)
-        {
-          MqHeld *held = &g_array_index (queue->held, MqHeld, i);
-
-          if (!held->open)
-            continue;
-          held->open = FALSE;
-          queue->count++;
-          queue->meta.bytes += held->len;
-          queue->may_expire = TRUE;
-        }
-      queue->open_reads = 0;
+        if (g_array_index (queue->held, MqHeld, i).open)
+          held_give_back (queue, &g_array_index (queue->held, MqHeld, i));
     }
 }
 

@@ -95,8 +95,13 @@ void queue_load_counters (MqQueue *queue, guint64 enqueued, guint64 dequeued,
                           guint64 expired, guint64 discarded);
 /* Incarnations from now on start at least at inc. */
 void queues_raise_next_inc (guint64 inc);
-/* Replay is over: reads given back that were open when the daemon
- * stopped are handed out again first. */
+/* Reads open when the daemon stopped go back to the waiting line, to be
+ * handed out again first, without counting as a delivery that failed: at
+ * the end of a start, and in a replay where the journal of a later start
+ * begins (journal_starts_run). */
+void queues_give_back_open (void);
+/* Replay is over: the reads still open are given back, and changes are
+ * journaled from now on. */
 void queues_replayed (void);
 
 /* ---- the queues -------------------------------------------------------- */

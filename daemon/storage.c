@@ -61,6 +61,8 @@ replay_journal (const char *name, gboolean last, gboolean *ended,
 
   if (journal == NULL)
     return FALSE;
+  if (journal_starts_run (journal))
+    queues_give_back_open ();
   ok = journal_replay (journal, replay_entry, &replay, &entries, error);
   /* After a clean stop the journal is empty. */
   if (ok && entries > 0)
@@ -196,7 +198,7 @@ storage_open (const MqStorageOptions *options, GError **error)
   if (syncer == NULL)
     return FALSE;
   checkpoint_init (dir, store, syncer, instance, store_newest (store),
-                   journals);
+                   journals, options->checkpoint_size);
   return checkpoint_first (options->no_sync, error)
     && convert_finish (dir, error);
 }

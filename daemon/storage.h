@@ -26,6 +26,8 @@ typedef struct {
   const char *path;               /* the data directory */
   guint32 owner_uid;              /* -u's user, or G_MAXUINT32 */
   gboolean no_sync;               /* -N */
+  guint64 checkpoint_size;        /* journal bytes between checkpoints;
+                                     0: MQ_CHECKPOINT_DEFAULT_SIZE */
   MqRuleBook *rules;
   MqQueueReadyFunc ready;
 } MqStorageOptions;

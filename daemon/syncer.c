@@ -151,7 +151,8 @@ syncer_do_prepare (MqSyncer *syncer)
   syncer->prepare = 0;
   syncer->preparing = number;
   g_mutex_unlock (&syncer->lock);
-  journal = journal_create (datadir_fd (syncer->dir), name, number, &error);
+  journal = journal_create (datadir_fd (syncer->dir), name, number, FALSE,
+                            &error);
   if (journal == NULL)
     g_warning ("%s", error->message);
   g_mutex_lock (&syncer->lock);

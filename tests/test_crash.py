@@ -68,11 +68,14 @@ ROUNDS = int(os.environ.get("MQD_CRASH_ROUNDS", "30"))
 SEED = int(os.environ.get("MQD_CRASH_SEED", "0")) or random.SystemRandom() \
     .randrange(1, 2**31)
 
-QUEUES = ["crash0", "crash1", "crash2"]
+QUEUES = ["crash0", "crash1", "crash2", "deep"]
 # Producer i writes to PRODUCER_QUEUES[i]; crash0 gets two interleaved
 # streams.  Consumer j reads CONSUMER_QUEUES[j]; crash0 has two readers.
-PRODUCER_QUEUES = [0, 1, 2, 0]
+# Nobody reads "deep" before the drain: it grows over the rounds, so its
+# messages are sealed into segments and outlive several checkpoints.
+PRODUCER_QUEUES = [0, 1, 2, 0, 3]
 CONSUMER_QUEUES = [0, 1, 2, 0]
+DEEP = 3
 
 TIMEOUT = mqdtest.TIMEOUT
 
@@ -87,9 +90,11 @@ def note(text):
 
 # ---- payloads ---------------------------------------------------------------
 
-def make_payload(rng, producer, seq):
+def make_payload(rng, producer, seq, deep=False):
     r = rng.random()
-    if r < 0.02:
+    if deep:
+        size = rng.randrange(512, 4096)
+    elif r < 0.02:
         size = rng.randrange(8 * 1024, 96 * 1024)  # arrives in pieces
     elif r < 0.1:
         size = 0
@@ -390,6 +395,7 @@ class Producer(Worker):
     def __init__(self, harness, socket_path, index):
         super().__init__(harness, socket_path, "P%d" % index)
         self.index = index
+        self.deep = PRODUCER_QUEUES[index] == DEEP
         self.queue = QUEUES[PRODUCER_QUEUES[index]].encode()
         self.rng = random.Random(harness.seed * 100 + index)
         self.seq = 0
@@ -403,7 +409,8 @@ class Producer(Worker):
             out = []
             for _ in range(self.rng.choice((1, 1, 2, 4, 8))):
                 self.seq += 1
-                payload = make_payload(self.rng, self.index, self.seq)
+                payload = make_payload(self.rng, self.index, self.seq,
+                                       self.deep)
                 batch.append((self.index, self.seq))
                 self.h.record_sent(self.index, self.seq, payload)
                 out.append(b"set %s %d 0 %d\r\n" % (
@@ -495,7 +502,7 @@ def keep_evidence(d, seed, rnd):
 
 class CrashHarness(mqdtest.MqdTestCase):
     def run_harness(self, args):
-        seed = SEED + (1 if args else 0)
+        seed = SEED + len(" ".join(args))
         rng = random.Random(seed)
         h = Harness(seed, args)
         d = mqdtest.Daemon(args)
@@ -740,6 +747,12 @@ class CrashHarness(mqdtest.MqdTestCase):
 
     def test_kill9_no_sync(self):
         self.run_harness(["-N"])
+
+    def test_kill9_small_checkpoints(self):
+        # A checkpoint every 256 KiB of journal: kills land while segments
+        # are sealed, while a checkpoint's generation is written, synced or
+        # renamed, and between two journals.
+        self.run_harness(["--checkpoint-size", "256K"])
 
 
 def journal_entries_end(path):
