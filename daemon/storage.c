@@ -47,11 +47,11 @@ replay_entry (const guint8 *body, gsize len, gpointer user_data,
   return queues_replay (&entry, error);
 }
 
-/* Replays the journal name; *ended tells whether it ends with END.  The
- * last one replayed gets an END, so the journal of this run follows it. */
+/* Replays the journal name; *ended tells whether it ended with END.  One
+ * that did not is the last of the chain, and gets an END now, so that the
+ * journal of this run follows it. */
 static gboolean
-replay_journal (const char *name, gboolean last, gboolean *ended,
-                GError **error)
+replay_journal (const char *name, gboolean *ended, GError **error)
 {
   MqJournal *journal = journal_open (datadir_fd (dir), name, error);
   MqEntry end = { .op = MQ_ENTRY_END };
@@ -64,14 +64,14 @@ replay_journal (const char *name, gboolean last, gboolean *ended,
   if (journal_starts_run (journal))
     queues_give_back_open ();
   ok = journal_replay (journal, replay_entry, &replay, &entries, error);
-  /* After a clean stop the journal is empty. */
-  if (ok && entries > 0)
-    g_message ("%s/%s: %" G_GUINT64_FORMAT " entries replayed",
-               datadir_path (dir), name, entries);
-  else
+  if (!ok)
     g_prefix_error (error, "cannot replay %s/%s: ", datadir_path (dir),
                     name);
-  if (ok && last && !replay.ended)
+  /* After a clean stop the journal is empty. */
+  else if (entries > 0)
+    g_message ("%s/%s: %" G_GUINT64_FORMAT " entries replayed",
+               datadir_path (dir), name, entries);
+  if (ok && !replay.ended)
     {
       entry_put (journal, &end);
       ok = journal_write (journal, error)
@@ -118,9 +118,8 @@ replay_journals (guint64 newest, GPtrArray *journals, GError **error)
   for (guint i = 0; i < chain->len && ended; i++)
     {
       const char *name = g_ptr_array_index (chain, i);
-      gboolean last = i + 1 == chain->len;
 
-      if (!replay_journal (name, last, &ended, error))
+      if (!replay_journal (name, &ended, error))
         return FALSE;
       /* A journal not reached by the chain was never written to after a
        * sync of its predecessor: it goes before this run's follows. */
