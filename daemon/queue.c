@@ -346,13 +346,16 @@ static void
 queue_adopt_children (MqQueue *parent)
 {
   GPtrArray *waiting = NULL;
+  char *name = NULL;
 
-  if (!g_hash_table_steal_extended (orphans, parent->name, NULL,
+  if (!g_hash_table_steal_extended (orphans, parent->name,
+                                    (gpointer *) &name,
                                     (gpointer *) &waiting))
     return;
   for (guint i = 0; i < waiting->len; i++)
     queue_add_child (parent, g_ptr_array_index (waiting, i));
   g_ptr_array_unref (waiting);
+  g_free (name);
 }
 
 static void
