@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "commit.h"
 #include "queue.h"
 #include "waiter.h"
 
@@ -54,6 +55,15 @@ command_refuse_set (const MqCommand *cmd)
   return NULL;
 }
 
+/* In the durable mode a reply that follows from a change waits until the
+ * journal holding it is synced. */
+static void
+hold_reply (MqConn *conn, guint64 lsn)
+{
+  if (lsn > 0 && commit_holds_replies ())
+    conn_hold (conn, lsn);
+}
+
 static void
 reply_error (MqConn *conn, const GError *error)
 {
@@ -70,14 +80,15 @@ run_set (MqConn *conn, const MqCommand *cmd, const char *data)
 {
   g_autoptr (GError) error = NULL;
   MqQueue *queue = queue_lookup_or_create (cmd->name, cmd->name_len);
+  guint64 lsn = 0;
 
   totals.cmd_set++;
   switch (queue_push (queue, cmd->flags, cmd->exptime, data, cmd->data_len,
-                      &error))
+                      &lsn, &error))
     {
     case MQ_PUSH_STORED:
       conn_reply (conn, "STORED");
-      conn_wait_for_sync (conn);
+      hold_reply (conn, lsn);
       break;
     case MQ_PUSH_FULL:
       conn_reply (conn, "NOT_STORED");
@@ -138,25 +149,25 @@ get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
 {
   MqQueue *queue = get_queue (key);
   MqItem item;
-  guint64 seq;
   gboolean found;
 
   if (queue == NULL)
     return FALSE;
   if (key->options & MQ_GET_PEEK)
-    found = queue_peek (queue, &item, &seq, error);
+    found = queue_peek (queue, &item, error);
   else if (get_opens (key))
-    found = queue_open_read (queue, &item, &seq, error);
+    found = queue_open_read (queue, &item, error);
   else
-    found = queue_pop (queue, &item, &seq, error);
+    found = queue_pop (queue, &item, error);
   if (!found)
     return FALSE;
   if ((key->options & (MQ_GET_OPEN | MQ_GET_PEEK)) == MQ_GET_OPEN)
-    conn_add_open_read (conn, key->name, key->name_len, seq);
+    conn_add_open_read (conn, key->name, key->name_len, item.seq);
   /* Echo the key as sent: memcache clients match replies to their keys. */
   protocol_append_value (conn->out, key->name, key->key_len,
                          item.header.flags, item.data, item.len,
-                         cmd->type == MQ_CMD_GETS, seq);
+                         cmd->type == MQ_CMD_GETS, item.seq);
+  hold_reply (conn, item.lsn);
   item_clear (&item);
   return TRUE;
 }
@@ -283,7 +294,10 @@ run_delete (MqConn *conn, const MqCommand *cmd)
    * this command is done. */
   waiters_detach_queue (queue);
   if (queue_delete (queue, &error))
-    conn_reply (conn, "DELETED");
+    {
+      conn_reply (conn, "DELETED");
+      hold_reply (conn, commit_lsn ());
+    }
   else
     reply_error (conn, error);
 }
@@ -302,6 +316,7 @@ run_flush (MqConn *conn, const MqCommand *cmd)
         reply_error (conn, error);
       else
         conn_reply (conn, "OK");
+      hold_reply (conn, commit_lsn ());
       return;
     }
   all = queues_sorted ();
@@ -312,6 +327,7 @@ run_flush (MqConn *conn, const MqCommand *cmd)
         return;
       }
   conn_reply (conn, "OK");
+  hold_reply (conn, commit_lsn ());
 }
 
 /* ---- stats -------------------------------------------------------------- */
@@ -343,7 +359,7 @@ stats_queue_lines (GString *out, MqQueue *queue)
     { "bytes", queue->meta.bytes },
     { "total_items", queue->meta.enqueued },
     { "dequeued", queue->meta.dequeued },
-    { "open_transactions", queue->open->len },
+    { "open_transactions", queue->open_reads },
     { "waiters", g_queue_get_length (&queue->waiters) },
     { "expired_items", queue->meta.expired },
     { "discarded", queue->meta.discarded },

@@ -4,7 +4,8 @@
  * Each client is a socketpair: the daemon's end is a real connection on the
  * real loop, over the real queue layer and store in a temporary directory;
  * the test writes requests to its end, runs passes of the loop and reads the
- * exact replies.  Passes run as the daemon's do under -N (no sync thread).
+ * exact replies.  Passes run as the daemon's do under -N (nothing waits for
+ * the sync thread).
  */
 #include "config.h"
 
@@ -14,10 +15,12 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "commit.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "loop.h"
 #include "queue.h"
+#include "storage.h"
 #include "waiter.h"
 
 /* A get that waits on q longer than any test runs, and its replies. */
@@ -34,7 +37,6 @@ typedef struct {
 
 typedef struct {
   char *tmp;
-  MqStore *store;
   MqRuleBook *rules;
   Client clients[3];
   guint n_clients;
@@ -48,7 +50,8 @@ pass_end (gpointer user_data)
   dispatch_serve_ready ();
   dispatch_expire (g_get_monotonic_time ());
   dispatch_resume ();
-  g_assert_true (queues_write (&error));
+  g_assert_true (commit_end_pass (&error));
+  conns_release (commit_synced ());
   conns_flush ();
   loop_set_deadline (waiters_next_deadline ());
 }
@@ -65,12 +68,16 @@ fixture_set_up (Fixture *f, gconstpointer data)
   MqCommandLimits limits = { .max_message = ITEM_SIZE, .no_sync = TRUE,
     .set_verbosity = set_verbosity };
 
+  MqStorageOptions storage = { .owner_uid = G_MAXUINT32, .no_sync = TRUE,
+    .ready = waiters_on_ready };
+
   f->tmp = g_dir_make_tmp ("mqd-test-conn-XXXXXX", &error);
   g_assert_no_error (error);
-  f->store = store_open (f->tmp, &error);
-  g_assert_no_error (error);
   f->rules = rules_new ();
-  g_assert_true (queues_open (f->store, f->rules, waiters_on_ready, &error));
+  storage.path = f->tmp;
+  storage.rules = f->rules;
+  g_assert_true (storage_open (&storage, &error));
+  g_assert_no_error (error);
   loop_init (pass_end, NULL);
   command_init (&limits);
   command_set_rules (f->rules);
@@ -88,8 +95,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   for (guint i = 0; i < f->n_clients; i++)
     if (f->clients[i].fd >= 0)
       close (f->clients[i].fd);
-  queues_close ();
-  g_assert_true (store_close (f->store, &error));
+  storage_close ();
   loop_shutdown ();
   rules_free (f->rules);
   dir = g_dir_open (f->tmp, 0, &error);
@@ -198,8 +204,9 @@ push (const char *name, const char *data, gsize len)
 {
   g_autoptr (GError) error = NULL;
   MqQueue *queue = queue_lookup_or_create (name, strlen (name));
+  guint64 lsn;
 
-  g_assert_cmpint (queue_push (queue, 0, 0, data, len, &error), ==,
+  g_assert_cmpint (queue_push (queue, 0, 0, data, len, &lsn, &error), ==,
                    MQ_PUSH_STORED);
 }
 
