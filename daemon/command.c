@@ -18,7 +18,6 @@ typedef struct {
 } CommandTotals;
 
 static MqCommandLimits limits;
-static MqRuleBook *rule_book;
 static CommandTotals totals;
 static gint64 started_us;         /* monotonic */
 static gboolean shutdown_requested;
@@ -30,12 +29,6 @@ command_init (const MqCommandLimits *the_limits)
   started_us = g_get_monotonic_time ();
 }
 
-void
-command_set_rules (MqRuleBook *rules)
-{
-  rule_book = rules;
-}
-
 gboolean
 command_shutdown_requested (void)
 {
@@ -45,8 +38,7 @@ command_shutdown_requested (void)
 const char *
 command_refuse_set (const MqCommand *cmd)
 {
-  const MqQueueRules *rules = rules_lookup (rule_book, cmd->name,
-                                            cmd->name_len);
+  const MqQueueRules *rules = queues_rules (cmd->name, cmd->name_len);
 
   if (cmd->data_len > limits.max_message
       || (rules->max_message_size > 0

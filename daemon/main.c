@@ -155,7 +155,6 @@ on_reload_signal (gpointer user_data)
       return G_SOURCE_CONTINUE;
     }
   queues_set_rules (settings->rules);
-  command_set_rules (settings->rules);
   g_message ("SIGHUP: queue rules reloaded from %s",
              settings->config_path != NULL ? settings->config_path
              : "(no file)");
@@ -284,7 +283,6 @@ start (GError **error)
   loop_init (on_pass_end, NULL);
   loop_watch (&sync_watch, storage_wake_fd (), EPOLLIN, on_synced);
   command_init (&limits);
-  command_set_rules (settings->rules);
   if (!server_listen (&server, error))
     return FALSE;
   if (settings->pid_file != NULL

@@ -482,6 +482,12 @@ queues_close (void)
   store = NULL;
 }
 
+const MqQueueRules *
+queues_rules (const char *name, gsize name_len)
+{
+  return rules_lookup (rule_book, name, name_len);
+}
+
 guint64
 queues_next_inc (void)
 {

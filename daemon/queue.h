@@ -74,6 +74,8 @@ void queues_open (MqStore *store, MqRuleBook *rules, MqQueueReadyFunc ready,
 void queues_close (void);
 /* New rules (SIGHUP) for every queue, existing and future. */
 void queues_set_rules (MqRuleBook *rules);
+/* The rules in force for a queue of that name, existing or not. */
+const MqQueueRules *queues_rules (const char *name, gsize name_len);
 guint64 queues_next_inc (void);
 
 /* ---- recovery --------------------------------------------------------- */

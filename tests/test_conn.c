@@ -80,7 +80,6 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   loop_init (pass_end, NULL);
   command_init (&limits);
-  command_set_rules (f->rules);
 }
 
 static void
