@@ -9,8 +9,8 @@
  * on a full socket however many requests are pipelined.  Answers are then
  * parsed from the input buffer, reading more as needed.
  *
- * Only the functions of mqclient.h are exported (libtool's
- * -export-symbols-regex '^mq_'); everything else here is static.
+ * Only the functions of mqclient.h are exported (the list in
+ * libmqclient.sym); everything else here is static.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

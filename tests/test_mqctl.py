@@ -440,6 +440,18 @@ class Commands(MqctlCase):
                 self.assertEqual(h.stderr, b"")
 
 
+def exported_symbols(path):
+    """The symbols a shared library exports, as nm lists them."""
+    nm = subprocess.run(["nm", "-D", "--defined-only", path],
+                        capture_output=True, text=True, check=True)
+    exported = set()
+    for line in nm.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in "TDBRVW":
+            exported.add(parts[2])
+    return exported
+
+
 def find_file(root, name):
     for dirpath, _, files in os.walk(root):
         if name in files:
@@ -455,13 +467,7 @@ class Library(MqctlCase):
         so = os.path.join(self.builddir(), "client", ".libs",
                           "libmqclient.so")
         self.assertTrue(os.path.exists(so), "%s not built" % so)
-        nm = subprocess.run(["nm", "-D", "--defined-only", so],
-                            capture_output=True, text=True, check=True)
-        exported = set()
-        for line in nm.stdout.splitlines():
-            parts = line.split()
-            if len(parts) == 3 and parts[1] in "TDBRVW":
-                exported.add(parts[2])
+        exported = exported_symbols(so)
         with open(os.path.join(SRCDIR, "client", "mqclient.h")) as f:
             declared = set(re.findall(r"^(?:[a-z_ ]+[ *])?(mq_\w+) \(",
                                       f.read(), re.M))
@@ -471,6 +477,18 @@ class Library(MqctlCase):
         self.assertNotIn("glib", needed)
         self.assertNotIn("gdbm", needed)
         self.assertIn("libmqclient.so.0", needed)      # the soname
+
+    def test_exports_exactly_the_committed_symbol_list(self):
+        """client/libmqclient.sym is the ABI: a symbol that appears or
+        disappears in the built library fails here until the list says so."""
+        with open(os.path.join(SRCDIR, "client", "libmqclient.sym")) as f:
+            listed = f.read().split("\n")
+        self.assertEqual(listed[-1], "")                # ends with a newline
+        listed = listed[:-1]
+        self.assertEqual(listed, sorted(set(listed)))   # sorted, once each
+        so = os.path.join(self.builddir(), "client", ".libs",
+                          "libmqclient.so")
+        self.assertEqual(exported_symbols(so), set(listed))
 
     def test_example_builds_against_the_installed_library(self):
         self.daemon()
