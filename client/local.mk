@@ -14,19 +14,20 @@
 # libtool's manual: change it with every release whose interface changed.
 lib_LTLIBRARIES += client/libmqclient.la
 client_libmqclient_la_SOURCES = client/mqclient.c client/mqclient.h
-client_libmqclient_la_CPPFLAGS = -I$(top_srcdir)/client
+client_libmqclient_la_CPPFLAGS = -I$(top_srcdir)/client \
+	-I$(top_srcdir)/common
 client_libmqclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
 	-export-symbols $(top_srcdir)/client/libmqclient.sym -no-undefined
 EXTRA_client_libmqclient_la_DEPENDENCIES = \
 	$(top_srcdir)/client/libmqclient.sym
-client_libmqclient_la_LIBADD =
+client_libmqclient_la_LIBADD = common/libmqshared.la
 include_HEADERS += client/mqclient.h
 pkgconfig_DATA += client/libmqclient.pc
 
 # ---- mqctl ---------------------------------------------------------------
 bin_PROGRAMS += client/mqctl
 client_mqctl_SOURCES = client/mqctl.c
-client_mqctl_CPPFLAGS = -I$(top_srcdir)/client
+client_mqctl_CPPFLAGS = -I$(top_srcdir)/client -I$(top_srcdir)/common
 client_mqctl_LDADD = client/libmqclient.la
 
 dist_man_MANS += doc/mqctl.1 doc/libmqclient.3

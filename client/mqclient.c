@@ -34,15 +34,12 @@
 #include <unistd.h>
 
 #include "mqclient.h"
+#include "mqshared.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
 
-#define MAX_NAME 250              /* longest queue name */
-#define MAX_LINE 8192             /* the daemon's longest command line */
-#define MAX_KEYS 128              /* the daemon's most keys per get */
-#define MAX_TIMEOUT 2147483647    /* the daemon's largest /t= */
 #define MAX_REPLY_LINE 65536      /* longer answer lines are nonsense */
 #define COPY_LIMIT 4096           /* smaller payloads are copied */
 #define IOV_BATCH 64
@@ -189,21 +186,7 @@ mq_client_error (const mq_client *c)
 int
 mq_valid_queue_name (const char *name)
 {
-  size_t len;
-
-  if (name == NULL)
-    return 0;
-  len = strlen (name);
-  if (len == 0 || len > MAX_NAME)
-    return 0;
-  for (size_t i = 0; i < len; i++)
-    {
-      unsigned char ch = (unsigned char) name[i];
-
-      if (ch <= 0x20 || ch == 0x7f || ch == '/')
-        return 0;
-    }
-  return 1;
+  return name != NULL && mq_shared_valid_name (name, strlen (name));
 }
 
 static mq_status
@@ -213,8 +196,7 @@ check_queue (mq_client *c, const char *queue)
     return set_error (c, MQ_INVALID, "no queue name given");
   if (!mq_valid_queue_name (queue))
     return set_error (c, MQ_INVALID, "invalid queue name \"%.*s\": a name "
-                      "is 1 to 250 bytes without spaces, control characters "
-                      "or '/'", 60, queue);
+                      "is " MQ_NAME_RULE, 60, queue);
   return MQ_OK;
 }
 
@@ -222,25 +204,11 @@ size_t
 mq_socket_path (char *buf, size_t size)
 {
   const char *env = getenv ("MQD_SOCKET");
-  const char *runtime = getenv ("XDG_RUNTIME_DIR");
   int n;
 
-  if (env != NULL && *env != '\0')
-    n = snprintf (buf, size, "%s", env);
-  else if (getuid () == 0)
-    n = snprintf (buf, size, "/run/mqd/mqd.sock");
-  else if (runtime != NULL && *runtime != '\0')
-    {
-      size_t len = strlen (runtime);
-
-      /* As g_build_filename: one separator between the parts. */
-      while (len > 1 && runtime[len - 1] == '/')
-        len--;
-      n = snprintf (buf, size, "%.*s%smqd.sock", (int) len, runtime,
-                    runtime[len - 1] == '/' ? "" : "/");
-    }
-  else
-    n = snprintf (buf, size, "/tmp/mqd-%u/mqd.sock", (unsigned) getuid ());
+  if (env == NULL || *env == '\0')
+    return mq_shared_default_socket (buf, size);
+  n = snprintf (buf, size, "%s", env);
   return n < 0 ? 0 : (size_t) n;
 }
 
@@ -1279,13 +1247,13 @@ get_round (mq_client *c, const char *queue, unsigned options, int timeout_ms,
   size_t qlen = strlen (queue);
   size_t suffix_len = option_suffix (suffix, sizeof suffix, options,
                                      timeout_ms);
-  size_t per_line = (MAX_LINE - 8 - sizeof suffix) / (qlen + 1);
+  size_t per_line = (MQ_MAX_LINE - 8 - sizeof suffix) / (qlen + 1);
   size_t lines, left = max;
   mq_status first = MQ_OK;
   mq_status st;
 
-  if (per_line > MAX_KEYS)
-    per_line = MAX_KEYS;
+  if (per_line > MQ_MAX_KEYS)
+    per_line = MQ_MAX_KEYS;
   lines = (max + per_line - 1) / per_line;
   for (size_t l = 0; l < lines; l++)
     {
@@ -1407,7 +1375,7 @@ mq_get (mq_client *c, const char *queue, unsigned options, int timeout_ms,
   for (;;)
     {
       int forever = timeout_ms == MQ_WAIT_FOREVER && hands_out;
-      int wait = forever ? MAX_TIMEOUT : timeout_ms;
+      int wait = forever ? MQ_MAX_TIMEOUT_MS : timeout_ms;
       mq_message *m = NULL;
       size_t got = 0;
 
@@ -1508,8 +1476,8 @@ mq_pop_many (mq_client *c, const char *queue, int timeout_ms,
       if (st != MQ_OK)
         return prefix_error (c, st, "%s", what);
       st = get_round (c, queue, 0, timeout_ms == MQ_WAIT_FOREVER
-                      ? MAX_TIMEOUT : timeout_ms, 1, what, messages, max,
-                      count);
+                      ? MQ_MAX_TIMEOUT_MS : timeout_ms, 1, what, messages,
+                      max, count);
       if (st != MQ_EMPTY || timeout_ms != MQ_WAIT_FOREVER)
         return st;
     }

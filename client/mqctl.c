@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "mqclient.h"
+#include "mqshared.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -49,7 +50,7 @@ enum {
 
 #define POP_BATCH 1024            /* messages per round trip */
 #define PUSH_BATCH_BYTES (1 << 20)
-#define MAX_WAIT_SECONDS 2147483.647
+#define MAX_WAIT_SECONDS (MQ_MAX_TIMEOUT_MS / 1000.0)
 
 static const char *socket_path;   /* -s; NULL: $MQD_SOCKET or the default */
 static mq_client *client;
@@ -153,8 +154,8 @@ static int
 check_queue_arg (const char *queue)
 {
   if (!mq_valid_queue_name (queue))
-    return usage_error ("invalid queue name '%s': a name is 1 to 250 bytes "
-                        "without spaces, control characters or '/'", queue);
+    return usage_error ("invalid queue name '%s': a name is " MQ_NAME_RULE,
+                        queue);
   return EXIT_DONE;
 }
 
