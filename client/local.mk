@@ -13,7 +13,18 @@
 # adding it there too, on purpose.  -version-info current:revision:age, see
 # libtool's manual: change it with every release whose interface changed.
 lib_LTLIBRARIES += client/libmqclient.la
-client_libmqclient_la_SOURCES = client/mqclient.c client/mqclient.h
+client_libmqclient_la_SOURCES = client/mqclient.h \
+	client/api.c \
+	client/conn.c client/conn.h \
+	client/get.c client/get.h \
+	client/handle.c client/handle.h \
+	client/io.c client/io.h \
+	client/manage.c client/manage.h \
+	client/openread.c client/openread.h \
+	client/push.c client/push.h \
+	client/reply.c client/reply.h \
+	client/request.c client/request.h \
+	client/stats.c client/stats.h
 client_libmqclient_la_CPPFLAGS = -I$(top_srcdir)/client \
 	-I$(top_srcdir)/common
 client_libmqclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \

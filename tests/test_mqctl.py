@@ -440,9 +440,10 @@ class Commands(MqctlCase):
                 self.assertEqual(h.stderr, b"")
 
 
-def exported_symbols(path):
-    """The symbols a shared library exports, as nm lists them."""
-    nm = subprocess.run(["nm", "-D", "--defined-only", path],
+def exported_symbols(path, scope="-D"):
+    """The symbols a shared library exports (scope -D), or the global ones
+    of a static archive (scope -g), as nm lists them."""
+    nm = subprocess.run(["nm", scope, "--defined-only", path],
                         capture_output=True, text=True, check=True)
     exported = set()
     for line in nm.stdout.splitlines():
@@ -489,6 +490,25 @@ class Library(MqctlCase):
         so = os.path.join(self.builddir(), "client", ".libs",
                           "libmqclient.so")
         self.assertEqual(exported_symbols(so), set(listed))
+
+    def test_static_archive_keeps_to_its_prefixes(self):
+        """An application linking libmqclient.a gets its insides too: they
+        are named mqc_ (the library's files) or mq_shared_ (common/), never
+        a name an application might use."""
+        with open(os.path.join(self.builddir(), "client",
+                               "libmqclient.la")) as f:
+            archive = re.search(r"^old_library='(.*)'$", f.read(), re.M)[1]
+        if not archive:
+            note("built without a static library: nothing to check")
+            return
+        with open(os.path.join(SRCDIR, "client", "libmqclient.sym")) as f:
+            listed = set(f.read().split())
+        found = exported_symbols(os.path.join(
+            self.builddir(), "client", ".libs", archive), "-g")
+        self.assertLessEqual(listed, found)
+        self.assertEqual({s for s in found - listed
+                          if not s.startswith(("mqc_", "mq_shared_"))},
+                         set())
 
     def test_example_builds_against_the_installed_library(self):
         self.daemon()
