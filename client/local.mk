@@ -37,7 +37,15 @@ pkgconfig_DATA += client/libmqclient.pc
 
 # ---- mqctl ---------------------------------------------------------------
 bin_PROGRAMS += client/mqctl
-client_mqctl_SOURCES = client/mqctl.c
+client_mqctl_SOURCES = client/mqctl.c client/mqctl.h \
+	client/mqctl-admin.c \
+	client/mqctl-json.c \
+	client/mqctl-options.c \
+	client/mqctl-pop.c \
+	client/mqctl-push.c \
+	client/mqctl-report.c \
+	client/mqctl-stats.c \
+	client/mqctl-work.c
 client_mqctl_CPPFLAGS = -I$(top_srcdir)/client -I$(top_srcdir)/common
 client_mqctl_LDADD = client/libmqclient.la
 
