@@ -8,9 +8,7 @@
 
 #include <glib.h>
 
-#define MQ_MAX_NAME 250           /* longest queue name, as memcache keys */
-#define MQ_MAX_LINE 8192          /* longest command line, "\r\n" included */
-#define MQ_MAX_KEYS 128           /* most queues named by one get */
+#include "mqshared.h"             /* MQ_MAX_NAME, MQ_MAX_LINE, MQ_MAX_KEYS */
 
 typedef enum {
   MQ_CMD_NONE,                    /* an error that names no usable command */
@@ -77,7 +75,7 @@ MqParseStatus protocol_parse (const char *buf, gsize len, MqCommand *cmd,
                               gsize *consumed, const char **error);
 
 /* TRUE when name is a valid queue name: 1..MQ_MAX_NAME bytes, no whitespace,
- * control character or '/'. */
+ * control character or '/' (common/'s rule, the client's too). */
 gboolean protocol_valid_name (const char *name, gsize len);
 
 /* Replies, appended to out. */

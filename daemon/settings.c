@@ -16,13 +16,11 @@
 char *
 settings_default_socket (void)
 {
-  const char *runtime = g_getenv ("XDG_RUNTIME_DIR");
+  gsize len = mq_shared_default_socket (NULL, 0);
+  char *path = g_malloc (len + 1);
 
-  if (getuid () == 0)
-    return g_strdup ("/run/mqd/mqd.sock");
-  if (runtime != NULL && *runtime != '\0')
-    return g_build_filename (runtime, "mqd.sock", NULL);
-  return g_strdup_printf ("/tmp/mqd-%u/mqd.sock", (guint) getuid ());
+  mq_shared_default_socket (path, len + 1);
+  return path;
 }
 
 char *

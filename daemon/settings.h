@@ -4,10 +4,10 @@
 
 #include <glib.h>
 
+#include "mqshared.h"             /* MQ_DEFAULT_MAX_MESSAGE */
 #include "rules.h"
 
 #define MQ_DEFAULT_MASK 0700
-#define MQ_DEFAULT_MAX_MESSAGE (1024 * 1024)
 #define MQ_DEFAULT_SYNC_INTERVAL 1
 #define MQ_DEFAULT_MAX_CONNS 1024
 #define MQ_MIN_CHECKPOINT_SIZE (256 * 1024)
