@@ -21,7 +21,7 @@ what the clients were told; its docstring says what is checked.
   test_first_start   every state of a new directory's first start and
                      first set
 
-Environment: MQD_POWERCUT_CUTS (states per flavour: 60, 5 under valgrind;
+Environment: MQD_POWERCUT_CUTS (states per flavour: 40, 5 under valgrind;
 `make check-powercut` runs 400), MQD_POWERCUT_MESSAGES (sets per recorded
 load, 400; 100 under valgrind; check-powercut 2000), MQD_POWERCUT_SEED (to
 repeat a run: printed).  Three checks fail on today's daemon and are gated
@@ -49,7 +49,7 @@ from mqdtest import set_cmd
 from powercut import checker, load, shim
 
 SLOW = bool(os.environ.get("MQD_UNDER_VALGRIND"))
-CUTS = int(os.environ.get("MQD_POWERCUT_CUTS", "5" if SLOW else "60"))
+CUTS = int(os.environ.get("MQD_POWERCUT_CUTS", "5" if SLOW else "40"))
 MESSAGES = int(os.environ.get("MQD_POWERCUT_MESSAGES",
                               "100" if SLOW else "400"))
 SEED = int(os.environ.get("MQD_POWERCUT_SEED", "0")) or int(time.time())
