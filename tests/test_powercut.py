@@ -10,11 +10,13 @@ what the clients were told; its docstring says what is checked.
 
   test_default_mode  the load (tests/powercut/load.py) in two runs with a
                      clean stop after each; durable, torn and missing-write
-                     states; no delivery before durability (gated, below)
+                     states; no delivery before durability
   test_waiting_get   a get waiting on an empty queue, woken by a set: the
                      case of issue 10 item 6, every time
-  test_compaction    messages stored after the data file was replaced by
-                     an empty one (item 4)
+  test_disk_given_back
+                     messages stored after the queues were drained and the
+                     checkpoints that give the disk back removed the files
+                     that held them (item 4)
   test_no_sync_mode  -N promises what survives a kill: kill states only;
                      and the checker shown to find -N's losses in durable
                      states
@@ -24,19 +26,7 @@ what the clients were told; its docstring says what is checked.
 Environment: MQD_POWERCUT_CUTS (states per flavour: 40, 5 under valgrind;
 `make check-powercut` runs 400), MQD_POWERCUT_MESSAGES (sets per recorded
 load, 400; 100 under valgrind; check-powercut 2000), MQD_POWERCUT_SEED (to
-repeat a run: printed).  Three checks fail on today's daemon and are gated
-until it is fixed:
-  MQD_POWERCUT_STRICT_DELIVERY=1    no get hands out a message before its
-                                    set is durable (issue 10, item 6);
-  MQD_POWERCUT_STRICT_COMPACTION=1  no acknowledged message is lost to a
-                                    power cut after a compaction (item 4);
-  MQD_POWERCUT_STRICT_START=1       mqd starts on every state, also one
-                                    left by a cut during the first start of
-                                    a new directory (mqd.gdbm is written in
-                                    four pieces before the journal exists:
-                                    with two, "Malformed database file
-                                    header", and nothing starts).
-Without them the tests report what they found as TAP comments.
+repeat a run: printed).
 """
 
 import os
@@ -53,9 +43,6 @@ CUTS = int(os.environ.get("MQD_POWERCUT_CUTS", "5" if SLOW else "40"))
 MESSAGES = int(os.environ.get("MQD_POWERCUT_MESSAGES",
                               "100" if SLOW else "400"))
 SEED = int(os.environ.get("MQD_POWERCUT_SEED", "0")) or int(time.time())
-STRICT_DELIVERY = os.environ.get("MQD_POWERCUT_STRICT_DELIVERY") == "1"
-STRICT_COMPACTION = os.environ.get("MQD_POWERCUT_STRICT_COMPACTION") == "1"
-STRICT_START = os.environ.get("MQD_POWERCUT_STRICT_START") == "1"
 INF = float("inf")
 
 
@@ -106,9 +93,7 @@ class PowerCut(mqdtest.MqdTestCase):
 
     def check_flavours(self, run, flavours, n=CUTS, tolerate=()):
         """Checks n states of each flavour; problems whose text holds one
-        of `tolerate` are returned instead of failing.  A start refused in
-        a state no set had reached is reported, and fails only with
-        MQD_POWERCUT_STRICT_START=1."""
+        of `tolerate` are returned instead of failing."""
         problems, tolerated = [], []
         for flavour in flavours:
             for state in run.states(flavour, n):
@@ -118,9 +103,6 @@ class PowerCut(mqdtest.MqdTestCase):
                     text = str(e)
                     if any(t in text for t in tolerate):
                         tolerated.append(text)
-                    elif checker.FRESH in text and not STRICT_START:
-                        note("known failure (MQD_POWERCUT_STRICT_START=1 "
-                             "fails on it): %s" % text)
                     else:
                         problems.append(text
                                         + checker.keep_evidence(e.daemon))
@@ -135,20 +117,15 @@ class PowerCut(mqdtest.MqdTestCase):
         return tolerated
 
     def check_deliveries(self, run):
-        """Issue 10, item 6: a get hands out messages whose set is not yet
-        durable.  Failing only with MQD_POWERCUT_STRICT_DELIVERY=1."""
+        """Issue 10, item 6: no get hands out a message whose set is not
+        yet durable."""
         checked, early = run.deliveries()
         note("%d deliveries checked, %d made before the set was durable"
              % (checked, len(early)))
-        report = ["%r handed out (%s) at %d, durable at %s" % (
+        self.assertGreater(checked, 0)
+        self.assertEqual(["%r handed out (%s) at %d, durable at %s" % (
             m, kind, t, "never" if when == INF else when)
-            for m, t, kind, when in early]
-        if STRICT_DELIVERY:
-            self.assertEqual(report, [])
-        elif report:
-            note("issue 10 item 6 (MQD_POWERCUT_STRICT_DELIVERY=1 fails on "
-                 "it):\n" + "\n".join(report[:5]))
-        return early
+            for m, t, kind, when in early], [])
 
     def test_default_mode(self):
         note("seed %d" % SEED)
@@ -206,29 +183,24 @@ class PowerCut(mqdtest.MqdTestCase):
         self.check_flavours(run, ("kill", "missing", "durable", "torn"),
                             n=every)
 
-    def test_compaction(self):
-        # Once every queue is empty the data file is replaced by an empty
-        # one; what is stored next lives in the new file.
+    def test_disk_given_back(self):
+        # Once every queue is empty, checkpoints give the disk back (the
+        # generation files that held the messages are removed); what is
+        # stored next must survive a cut anywhere in that.
         data, snapshot, log = recording()
         d = shim.Daemon(["-H", data], log=log).start()
-        msgs = [load.payload("pcq0", 0, i, 3000) for i in range(1, 261)]
+        msgs = [load.payload("pcq0", 0, i, 3000) for i in range(1, 361)]
         with d.client() as c:
-            for m in msgs[:250]:
+            for m in msgs[:350]:
                 c.expect(set_cmd("pcq0", m), b"STORED\r\n")
-            for m in msgs[:250]:
+            for m in msgs[:350]:
                 c.expect(b"get pcq0\r\n", mqdtest.get_reply(("pcq0", m)))
-            queuetest.wait_log(d, "compacted", client=c)
-            for m in msgs[250:]:
+            queuetest.wait_log(d, "gave the disk back", client=c)
+            for m in msgs[350:]:
                 c.expect(set_cmd("pcq0", m), b"STORED\r\n")
         d.stop()
         run = checker.Run(log, snapshot, load.QUEUES, SEED)
-        lost = self.check_flavours(
-            run, ("durable",),
-            tolerate=() if STRICT_COMPACTION else (" lost: ",))
-        if lost:
-            note("issue 10 item 4 (MQD_POWERCUT_STRICT_COMPACTION=1 fails on "
-                 "it): %d states lose acknowledged messages; the first:\n%s"
-                 % (len(lost), lost[0][:1500]))
+        self.check_flavours(run, ("durable", "torn", "missing"))
 
 
 if __name__ == "__main__":
