@@ -33,7 +33,8 @@ import time
 import unittest
 
 TIMEOUT = 10.0
-VERSION = "0.1.0"
+VERSION = "1.0.0"
+VERSION_REPLY = b"VERSION %s\r\n" % VERSION.encode()
 DEFAULT_MAX_MESSAGE = 1024 * 1024
 
 # Daemons created by the test that is running; the runner shows their logs

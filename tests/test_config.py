@@ -111,8 +111,8 @@ class ConfigSettings(mqdtest.MqdTestCase):
         d, _ = queuetest.start_with_config("[default]\nmax_connections = 2\n"
                                            "no_sync = true\n")
         with d.client() as a, d.client() as b:
-            a.expect(b"version\r\n", b"VERSION 0.1.0\r\n")
-            b.expect(b"version\r\n", b"VERSION 0.1.0\r\n")
+            a.expect(b"version\r\n", mqdtest.VERSION_REPLY)
+            b.expect(b"version\r\n", mqdtest.VERSION_REPLY)
             with d.client() as third:
                 third.expect_reply(
                     b"SERVER_ERROR too many open connections\r\n")

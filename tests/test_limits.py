@@ -8,7 +8,7 @@ import queuetest
 from mqdtest import get_reply, set_cmd
 
 TOO_LARGE = b"SERVER_ERROR object too large for cache\r\n"
-VERSION = b"VERSION 0.1.0\r\n"
+VERSION = mqdtest.VERSION_REPLY
 
 
 def msg(i):

@@ -9,7 +9,7 @@ import stat
 import mqdtest
 from mqdtest import get_reply, set_cmd
 
-VERSION = b"VERSION 0.1.0\r\n"
+VERSION = mqdtest.VERSION_REPLY
 # A refused start exits 1 (2 is for usage errors); anything else, such as
 # AddressSanitizer's 23 for a leak on the way out, is a defect.
 

@@ -118,7 +118,7 @@ class Pymemcache(mqdtest.MqdTestCase):
         self.assertEqual(stats[b"queue_st_items"], 2)
 
     def test_version(self):
-        self.assertEqual(self.mq.version(), b"0.1.0")
+        self.assertEqual(self.mq.version(), mqdtest.VERSION.encode())
 
     def test_flush_all(self):
         mq = self.mq

@@ -88,7 +88,7 @@ class Transcript(mqdtest.MqdTestCase):
         c.expect(b"get dq\r\n", b"END\r\n")
         c.expect(b"get keep\r\n", get_reply(("keep", b"k")))
         c.expect(b"delete keep noreply\r\nversion\r\n",
-                 b"VERSION 0.1.0\r\n")
+                 mqdtest.VERSION_REPLY)
         c.expect(b"get keep\r\n", b"END\r\n")
 
     def test_flush_one_queue(self):
@@ -119,7 +119,7 @@ class Transcript(mqdtest.MqdTestCase):
         c.expect(b"get x y z\r\n", get_reply(("y", b"after")))
 
     def test_version_and_verbosity(self):
-        self.c.expect(b"version\r\n", b"VERSION 0.1.0\r\n")
+        self.c.expect(b"version\r\n", mqdtest.VERSION_REPLY)
         self.c.expect(b"verbosity 1\r\n", b"OK\r\n")
         self.c.expect(b"verbosity 0\r\n", b"OK\r\n")
 
@@ -187,7 +187,7 @@ class Transcript(mqdtest.MqdTestCase):
             set_cmd("p", b"first") + b"version\r\n" + set_cmd("p", b"second")
             + b"get p\r\nstats queue\r\nbogus\r\nget p p\r\ndelete p\r\n"
             + b"get p\r\n",
-            b"STORED\r\nVERSION 0.1.0\r\nSTORED\r\n"
+            b"STORED\r\n" + mqdtest.VERSION_REPLY + b"STORED\r\n"
             + get_reply(("p", b"first")) + b"STAT p 2/1\r\nEND\r\n"
             + b"ERROR\r\n" + get_reply(("p", b"second")) + b"DELETED\r\n"
             + b"END\r\n")
