@@ -418,6 +418,21 @@ stats_server (GString *out)
     stats_queue_lines (out, g_ptr_array_index (all, i));
 }
 
+/* memcached's groups of its cache: a queue has none, so they are empty,
+ * as they are in an empty memcached, and its tools find nothing to list. */
+static gboolean
+stats_cache_group (const MqCommand *cmd)
+{
+  static const char *const groups[] = { "items", "slabs", "sizes",
+                                        "cachedump" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (groups); i++)
+    if (cmd->name_len == strlen (groups[i])
+        && memcmp (cmd->name, groups[i], cmd->name_len) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static void
 run_stats (MqConn *conn, const MqCommand *cmd)
 {
@@ -425,7 +440,7 @@ run_stats (MqConn *conn, const MqCommand *cmd)
     stats_server (conn->out);
   else if (cmd->name_len == 5 && memcmp (cmd->name, "queue", 5) == 0)
     stats_queue (conn->out);
-  else
+  else if (!stats_cache_group (cmd))
     {
       conn_reply (conn, "CLIENT_ERROR unknown stats group");
       return;
@@ -465,12 +480,24 @@ command_execute (MqConn *conn, const MqCommand *cmd, const char *data)
       conn_reply (conn, "OK");
       break;
     case MQ_CMD_QUIT:
+      conn_reply (conn, "OK");
       conn_close_after_reply (conn);
       break;
     case MQ_CMD_SHUTDOWN:
       g_message ("shutdown requested by a client");
       shutdown_requested = TRUE;
       conn_reply (conn, "OK");
+      break;
+    /* What memcache clients may send that a queue has nothing to carry out
+     * for: one reply each, the one memcached gives when nothing was done. */
+    case MQ_CMD_STORE_OTHER:
+      conn_reply (conn, "NOT_STORED");
+      break;
+    case MQ_CMD_UPDATE:
+      conn_reply (conn, "NOT_FOUND");
+      break;
+    case MQ_CMD_GAT:
+      conn_reply (conn, "END");
       break;
     }
 }

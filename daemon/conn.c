@@ -147,7 +147,7 @@ conn_skip (MqConn *conn, gsize len)
   return n;
 }
 
-/* A set line with its data: runs it when the whole block is there.
+/* A storage command with its data: runs it when the whole block is there.
  * Returns the bytes consumed, 0 when more must be read. */
 static gsize
 conn_run_set (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
@@ -155,20 +155,22 @@ conn_run_set (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
 {
   const char *refusal = command_refuse_set (cmd);
   const char *data = buf + line_len;
+  gsize block = cmd->data_len + cmd->data_end;
 
   if (refusal != NULL)
     {
       conn_reply (conn, refusal);
-      conn->swallow = (guint64) cmd->data_len + 2;
+      conn->swallow = block;
       return line_len;
     }
-  if (len - line_len < cmd->data_len + 2)
+  if (len - line_len < block)
     return 0;
-  if (data[cmd->data_len] != '\r' || data[cmd->data_len + 1] != '\n')
+  if (cmd->data_end > 0 && (data[cmd->data_len] != '\r'
+                            || data[cmd->data_len + 1] != '\n'))
     conn_reply (conn, "CLIENT_ERROR bad data chunk");
   else
     command_execute (conn, cmd, data);
-  return line_len + cmd->data_len + 2;
+  return line_len + block;
 }
 
 /* Runs the complete commands at the start of buf; returns bytes consumed. */
@@ -208,8 +210,7 @@ conn_process (MqConn *conn, const char *buf, gsize len)
           g_info ("client error: %s", error);
           conn->noreply = FALSE;
           conn_reply (conn, error);
-          if (cmd.type == MQ_CMD_SET)
-            conn->swallow = (guint64) cmd.data_len + 2;
+          conn->swallow = (guint64) cmd.data_len + cmd.data_end;
           done += line_len;
           continue;
         case MQ_PARSE_COMMAND:
@@ -221,7 +222,7 @@ conn_process (MqConn *conn, const char *buf, gsize len)
           conn->noreply = cmd.noreply;
           conn->line = buf + done;
           conn->line_len = line_len;
-          if (cmd.type == MQ_CMD_SET)
+          if (protocol_takes_data (&cmd))
             {
               used = conn_run_set (conn, &cmd, buf + done, len - done,
                                    line_len);

@@ -12,7 +12,8 @@
  *   - every name and key points into the line, and every name the parser
  *     accepts is valid per protocol_valid_name; keys are name[/option]...;
  *   - error replies are one line of the documented kinds, noreply is never
- *     set on an error, only a set keeps its length on an error;
+ *     set on an error, only a storage command keeps its length on an
+ *     error;
  *   - the line parsed alone, in an exact-size copy (as conn_retry parses a
  *     blocked get again), gives the same result: the parse depends on the
  *     line only, never on the bytes after it;
@@ -65,6 +66,16 @@ static const char *const known_errors[] = {
   "CLIENT_ERROR invalid queue name",
   "CLIENT_ERROR too many keys",
   "CLIENT_ERROR bad get option",
+  "CLIENT_ERROR bad command line format for add",
+  "CLIENT_ERROR bad command line format for replace",
+  "CLIENT_ERROR bad command line format for append",
+  "CLIENT_ERROR bad command line format for prepend",
+  "CLIENT_ERROR bad command line format for cas",
+  "CLIENT_ERROR bad command line format for touch",
+  "CLIENT_ERROR bad command line format for incr",
+  "CLIENT_ERROR bad command line format for decr",
+  "CLIENT_ERROR bad command line format for gat",
+  "CLIENT_ERROR bad command line format for gats",
 };
 
 static gboolean
@@ -393,16 +404,36 @@ check_command (const MqCommand *cmd, const char *line, gsize text_len)
       CHECK (words >= 1 && words <= 3, "flush_all with %zu words", words);
       break;
     case MQ_CMD_STATS:
-      CHECK (words <= 2, "stats with %zu words", words);
+      CHECK (words <= 2 || (words == 4 && cmd->name_len == 9
+                            && memcmp (cmd->name, "cachedump", 9) == 0),
+             "stats with %zu words", words);
       CHECK ((cmd->name == NULL) == (words == 1), "stats argument");
       if (cmd->name != NULL)
         check_token (cmd->name, cmd->name_len, line, text_len,
                      "stats argument");
       break;
     case MQ_CMD_VERSION:
-    case MQ_CMD_QUIT:
-      CHECK (words == 1, "no-argument command with %zu words", words);
+      CHECK (words == 1, "version with %zu words", words);
       CHECK (!cmd->noreply, "noreply on a command that has none");
+      break;
+    case MQ_CMD_QUIT:
+      CHECK (words == 1, "quit with %zu words", words);
+      CHECK (cmd->noreply, "quit is always silent");
+      break;
+    case MQ_CMD_STORE_OTHER:
+      CHECK (words >= 5 && words <= 7, "storage command with %zu words",
+             words);
+      CHECK (cmd->data_end == 2, "data_end %u", cmd->data_end);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case MQ_CMD_UPDATE:
+      CHECK (words == 3 + (cmd->noreply ? 1 : 0), "update with %zu words",
+             words);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case MQ_CMD_GAT:
+      CHECK (words >= 3, "gat with %zu words", words);
+      CHECK (cmd->n_keys == 0, "gat keeps %u keys", cmd->n_keys);
       break;
     case MQ_CMD_VERBOSITY:
       CHECK (words == 2 + (cmd->noreply ? 1 : 0), "verbosity with %zu words",
@@ -430,9 +461,9 @@ check_error (const char *error, const MqCommand *cmd)
   CHECK (known, "unknown error reply %s", error);
   CHECK (!cmd->noreply, "noreply set on a refused line");
   CHECK (cmd->n_keys == 0, "%u keys on a refused line", cmd->n_keys);
-  if (cmd->type != MQ_CMD_SET)
-    CHECK (cmd->data_len == 0, "a refused non-set keeps data_len %zu",
-           cmd->data_len);
+  if (!protocol_takes_data (cmd))
+    CHECK (cmd->data_len == 0 && cmd->data_end == 0,
+           "a refused command keeps data_len %zu", cmd->data_len);
 }
 
 /* One record per event of the stream: what the daemon would answer or run.
@@ -618,15 +649,14 @@ process (Stream *s, const char *buf, gsize len, gsize base)
         {
           check_error (error, cmd);
           log_event (s->log, "error", cmd, error, base + done);
-          if (cmd->type == MQ_CMD_SET)
-            s->swallow = (guint64) cmd->data_len + 2;
+          s->swallow = (guint64) cmd->data_len + cmd->data_end;
           done += consumed;
           continue;
         }
 
       CHECK (error == NULL, "COMMAND with error %s", error);
       check_command (cmd, line, text_len);
-      if (cmd->type != MQ_CMD_SET)
+      if (!protocol_takes_data (cmd))
         {
           log_event (s->log, "run", cmd, NULL, base + done);
           done += consumed;
@@ -637,7 +667,7 @@ process (Stream *s, const char *buf, gsize len, gsize base)
       if (cmd->data_len > FUZZ_MAX_MESSAGE)
         {
           log_event (s->log, "too-large", cmd, NULL, base + done);
-          s->swallow = (guint64) cmd->data_len + 2;
+          s->swallow = (guint64) cmd->data_len + cmd->data_end;
           done += consumed;
           continue;
         }

@@ -7,11 +7,14 @@
 EXTRA_DIST += fuzz/fuzz_protocol.c fuzz/run fuzz/protocol.dict \
 	fuzz/regressions/README.md
 EXTRA_DIST += \
+	fuzz/corpus/add \
+	fuzz/corpus/cas \
 	fuzz/corpus/cr-only \
 	fuzz/corpus/delete \
 	fuzz/corpus/delete-bad \
 	fuzz/corpus/flush \
 	fuzz/corpus/flush-all \
+	fuzz/corpus/gat \
 	fuzz/corpus/get \
 	fuzz/corpus/get-128-keys \
 	fuzz/corpus/get-129-keys \
@@ -49,6 +52,8 @@ EXTRA_DIST += \
 	fuzz/corpus/set-too-large \
 	fuzz/corpus/shutdown \
 	fuzz/corpus/stats \
+	fuzz/corpus/stats-groups \
+	fuzz/corpus/touch-incr \
 	fuzz/corpus/unknown \
 	fuzz/corpus/utf8-name \
 	fuzz/corpus/verbosity \
