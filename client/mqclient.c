@@ -40,8 +40,6 @@
 #endif
 
 #define MAX_NAME 250              /* longest queue name */
-#define MAX_LINE 8192             /* the daemon's longest command line */
-#define MAX_KEYS 128              /* the daemon's most keys per get */
 #define MAX_TIMEOUT 2147483647    /* the daemon's largest /t= */
 #define MAX_REPLY_LINE 65536      /* longer answer lines are nonsense */
 #define COPY_LIMIT 4096           /* smaller payloads are copied */
@@ -1267,8 +1265,9 @@ option_suffix (char *buf, size_t size, unsigned options, int timeout_ms)
   return n;
 }
 
-/* One round trip of gets: max keys of queue, the first with the options,
- * packed into as few get lines as the daemon's limits allow.  Nothing is
+/* One round trip of gets: max get lines of queue, the first with the
+ * options.  One line per message, since the daemon gives at most one
+ * message of a queue per line; the lines go out together.  Nothing is
  * repeated once sent; retry: repeat when nothing went out. */
 static mq_status
 get_round (mq_client *c, const char *queue, unsigned options, int timeout_ms,
@@ -1279,40 +1278,28 @@ get_round (mq_client *c, const char *queue, unsigned options, int timeout_ms,
   size_t qlen = strlen (queue);
   size_t suffix_len = option_suffix (suffix, sizeof suffix, options,
                                      timeout_ms);
-  size_t per_line = (MAX_LINE - 8 - sizeof suffix) / (qlen + 1);
-  size_t lines, left = max;
   mq_status first = MQ_OK;
-  mq_status st;
+  mq_status st = MQ_OK;
 
-  if (per_line > MAX_KEYS)
-    per_line = MAX_KEYS;
-  lines = (max + per_line - 1) / per_line;
-  for (size_t l = 0; l < lines; l++)
+  for (size_t l = 0; st == MQ_OK && l < max; l++)
     {
-      size_t keys = left < per_line ? left : per_line;
-
-      st = out_text (c, "get", 3);
-      for (size_t k = 0; st == MQ_OK && k < keys; k++)
-        {
-          st = out_text (c, " ", 1);
-          if (st == MQ_OK)
-            st = out_text (c, queue, qlen);
-          if (st == MQ_OK && l == 0 && k == 0)
-            st = out_text (c, suffix, suffix_len);
-        }
+      st = out_text (c, "get ", 4);
+      if (st == MQ_OK)
+        st = out_text (c, queue, qlen);
+      if (st == MQ_OK && l == 0)
+        st = out_text (c, suffix, suffix_len);
       if (st == MQ_OK)
         st = out_text (c, "\r\n", 2);
-      if (st != MQ_OK)
-        return st;
-      left -= keys;
     }
+  if (st != MQ_OK)
+    return st;
 
   st = send_request (c, retry);
   if (st != MQ_OK && c->out_sent == 0)
     return prefix_error (c, st == MQ_IO ? MQ_IO : st, "%s: not sent", what);
   /* Even when sending failed part way, what was answered is read: those
    * messages have left their queue. */
-  for (size_t l = 0; l < lines; l++)
+  for (size_t l = 0; l < max; l++)
     {
       if (c->fd < 0 && c->in_start == c->in_end)
         {

@@ -141,7 +141,7 @@ get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
   guint64 seq;
   gboolean found;
 
-  if (queue == NULL)
+  if (queue == NULL || conn_gave (conn, key))
     return FALSE;
   if (key->options & MQ_GET_PEEK)
     found = queue_peek (queue, &item, &seq, error);
@@ -153,10 +153,7 @@ get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
     return FALSE;
   if ((key->options & (MQ_GET_OPEN | MQ_GET_PEEK)) == MQ_GET_OPEN)
     conn_add_open_read (conn, key->name, key->name_len, seq);
-  /* Echo the key as sent: memcache clients match replies to their keys. */
-  protocol_append_value (conn->out, key->name, key->key_len,
-                         item.header.flags, item.data, item.len,
-                         cmd->type == MQ_CMD_GETS, seq);
+  conn_reply_value (conn, key, &item, seq, cmd->type == MQ_CMD_GETS);
   item_clear (&item);
   return TRUE;
 }

@@ -51,6 +51,7 @@ conn_new (GSocket *socket)
   conn->in = g_byte_array_new ();
   conn->out = g_string_new (NULL);
   conn->open_reads = g_ptr_array_new_with_free_func (g_free);
+  session_init (&conn->session);
   conn->link.data = conn;
   g_queue_push_tail_link (&open_conns, &conn->link);
   total_conns++;
@@ -105,6 +106,7 @@ conn_free (MqConn *conn)
   g_string_free (conn->out, TRUE);
   g_ptr_array_unref (conn->open_reads);
   g_free (conn->blocked_line);
+  session_clear (&conn->session);
   g_free (conn);
 }
 
@@ -122,6 +124,23 @@ conn_reply (MqConn *conn, const char *line)
 {
   if (!conn->noreply)
     protocol_append_line (conn->out, line);
+}
+
+void
+conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
+                  guint64 seq, gboolean with_cas)
+{
+  session_note_gift (&conn->session, key->name, key->name_len);
+  /* Echo the key as sent: memcache clients match replies to their keys. */
+  protocol_append_value (conn->out, key->name, key->key_len,
+                         item->header.flags, item->data, item->len, with_cas,
+                         seq);
+}
+
+gboolean
+conn_gave (MqConn *conn, const MqGetKey *key)
+{
+  return session_gave (&conn->session, key->name, key->name_len);
 }
 
 void
@@ -147,6 +166,15 @@ conn_skip (MqConn *conn, gsize len)
   return n;
 }
 
+static void
+conn_execute (MqConn *conn, const MqCommand *cmd, const char *data)
+{
+  session_begin (&conn->session, cmd);
+  command_execute (conn, cmd, data);
+  if (conn->waiter == NULL)
+    session_end (&conn->session, cmd);
+}
+
 /* A storage command with its data: runs it when the whole block is there.
  * Returns the bytes consumed, 0 when more must be read. */
 static gsize
@@ -169,7 +197,7 @@ conn_run_set (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
                             || data[cmd->data_len + 1] != '\n'))
     conn_reply (conn, "CLIENT_ERROR bad data chunk");
   else
-    command_execute (conn, cmd, data);
+    conn_execute (conn, cmd, data);
   return line_len + block;
 }
 
@@ -231,7 +259,7 @@ conn_process (MqConn *conn, const char *buf, gsize len)
             }
           else
             {
-              command_execute (conn, &cmd, NULL);
+              conn_execute (conn, &cmd, NULL);
               used = line_len;
             }
           conn->noreply = FALSE;
@@ -526,37 +554,41 @@ conn_block (MqConn *conn, MqQueue *const *queues, guint n_queues,
 {
   if (conn->blocked_line == NULL)
     {
-      conn->blocked_line = g_strndup (conn->line, conn->line_len);
+      conn->blocked_line = g_memdup2 (conn->line, conn->line_len);
       conn->blocked_len = conn->line_len;
     }
   conn->waiter = waiter_add (conn, queues, n_queues, deadline_us);
   conn->retry_deadline = deadline_us;
 }
 
+/* A waiting get runs again (retry) or its time is up.  Its line parsed
+ * once already, so it parses again the same way, which also gives its
+ * reply's framing back. */
 static void
-conn_retry (MqConn *conn)
+conn_wake (MqConn *conn, gboolean retry)
 {
   MqCommand cmd;
   const char *error = NULL;
   gsize used;
 
-  /* The line parsed once already: it parses again the same way. */
   if (protocol_parse (conn->blocked_line, conn->blocked_len, &cmd, &used,
                       &error) != MQ_PARSE_COMMAND)
     g_assert_not_reached ();
   conn->line = conn->blocked_line;
   conn->line_len = conn->blocked_len;
-  command_execute (conn, &cmd, NULL);
+  if (retry)
+    command_execute (conn, &cmd, NULL);
+  else
+    conn_reply (conn, "END");
+  if (conn->waiter == NULL)
+    session_end (&conn->session, &cmd);
 }
 
 void
 conn_unblock (MqConn *conn, gboolean retry)
 {
   conn->waiter = NULL;
-  if (retry)
-    conn_retry (conn);
-  else
-    conn_reply (conn, "END");
+  conn_wake (conn, retry);
   if (conn->waiter != NULL)
     return;                       /* nothing after all: waits again */
   g_clear_pointer (&conn->blocked_line, g_free);

@@ -10,6 +10,7 @@
 
 #include "loop.h"
 #include "queue.h"
+#include "session.h"
 
 typedef struct _MqConn MqConn;
 typedef struct _MqWaiter MqWaiter;
@@ -38,6 +39,7 @@ struct _MqConn {
   gsize blocked_len;
   gint64 retry_deadline;          /* its deadline while it runs again */
   GPtrArray *open_reads;          /* MqOpenRead: reliable reads not closed */
+  MqSession session;              /* its protocol's state between requests */
 };
 
 /* -vv: every command line is logged (formatting it costs, so not always). */
@@ -47,6 +49,11 @@ extern gboolean conn_log_commands;
 MqConn *conn_new (GSocket *socket);
 /* Appends a reply line ("\r\n" added) unless the command said noreply. */
 void conn_reply (MqConn *conn, const char *line);
+/* A get's message, as the key asked for it. */
+void conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
+                       guint64 seq, gboolean with_cas);
+/* TRUE when key's queue already gave a message in the running multi-get. */
+gboolean conn_gave (MqConn *conn, const MqGetKey *key);
 /* Closes once everything queued so far has been sent. */
 void conn_close_after_reply (MqConn *conn);
 

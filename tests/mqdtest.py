@@ -482,6 +482,20 @@ def get_reply(*items):
     return b"".join(value(*item) for item in items) + b"END\r\n"
 
 
+def get_lines(queue, n):
+    """n pipelined get lines of one queue: a queue gives at most one message
+    per line, so taking several takes a line each."""
+    if isinstance(queue, str):
+        queue = queue.encode()
+    return b"get %s\r\n" % queue * n
+
+
+def lines_reply(n, *items):
+    """The answers to n get lines whose first ones gave items, one each."""
+    return (b"".join(get_reply(item) for item in items)
+            + b"END\r\n" * (n - len(items)))
+
+
 # ---- the TAP runner ----
 
 class _Result(unittest.TestResult):

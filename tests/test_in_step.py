@@ -4,7 +4,8 @@
 memcached's cache stats groups: each is answered exactly once (or not at
 all with noreply), a storage command's data block is read and dropped, no
 message is taken or lost, and the commands after them are answered in
-step.  Also: the version is one libmemcached accepts."""
+step.  Also: a multi-get gives at most one message per queue, and the
+version is one libmemcached accepts."""
 
 import mqdtest
 from mqdtest import get_reply, set_cmd
@@ -117,6 +118,15 @@ class InStep(mqdtest.MqdTestCase):
         reply = self.c.call(b"version\r\n")
         self.assertEqual(reply, b"VERSION 1.0.0\r\n")
         self.assertEqual(self.c.stats()["version"], "1.0.0")
+
+    def test_multi_get_one_message_per_queue(self):
+        c = self.c
+        c.expect(set_cmd("q", b"second") + set_cmd("r", b"r1"),
+                 b"STORED\r\nSTORED\r\n")
+        c.expect(b"get q r q q r\r\n",
+                 get_reply(("q", b"first"), ("r", b"r1")))
+        c.expect(b"get q q\r\n", get_reply(("q", b"second")))
+        self.assertQueue(b"STAT q 2/2\r\nSTAT r 1/1\r\n")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import signal
 import stat
 
 import mqdtest
-from mqdtest import get_reply, set_cmd
+from mqdtest import get_reply, set_cmd, get_lines, lines_reply
 
 VERSION = mqdtest.VERSION_REPLY
 # A refused start exits 1 (2 is for usage errors); anything else, such as
@@ -28,8 +28,8 @@ class Persistence(mqdtest.MqdTestCase):
                 c.expect(set_cmd("b", msg(i)), b"STORED\r\n")
             for i in range(4):
                 c.expect(b"get a\r\n", get_reply(("a", msg(i), i)))
-            c.expect(b"get b b b\r\n", get_reply(*(("b", msg(i))
-                                                   for i in range(3))))
+            c.expect(get_lines("b", 3), lines_reply(3, *(("b", msg(i))
+                                                    for i in range(3))))
             before = c.stats_queue()
             self.assertEqual(before, b"STAT a 10/4\r\nSTAT b 3/3\r\nEND\r\n")
         d.restart()
@@ -121,8 +121,9 @@ class Persistence(mqdtest.MqdTestCase):
         self.assertFalse(os.path.lexists(other_socket))
         # The first one did not notice.
         with first.client() as c:
-            c.expect(set_cmd("one", b"2") + b"get one one\r\n",
-                     b"STORED\r\n" + get_reply(("one", b"1"), ("one", b"2")))
+            c.expect(set_cmd("one", b"2") + get_lines("one", 2),
+                     b"STORED\r\n" + lines_reply(2, ("one", b"1"),
+                                                  ("one", b"2")))
 
     def test_second_daemon_same_socket_refused(self):
         first = self.start_daemon()

@@ -8,7 +8,7 @@ import os
 import subprocess
 
 import mqdtest
-from mqdtest import get_reply
+from mqdtest import get_reply, get_lines, lines_reply
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "php",
                       "memcache_client.php")
@@ -92,7 +92,7 @@ class PhpMemcache(mqdtest.MqdTestCase):
                                       "get q4 string:world",
                                       "get q4 string:hello"])
         with d.client() as c:
-            c.expect(b"get q4 q4 q4\r\n", get_reply(("q4", b"world")))
+            c.expect(get_lines("q4", 3), lines_reply(3, ("q4", b"world")))
 
 
 if __name__ == "__main__":
