@@ -496,5 +496,8 @@ command_execute (MqConn *conn, const MqCommand *cmd, const char *data)
     case MQ_CMD_GAT:
       conn_reply (conn, "END");
       break;
+    case MQ_CMD_NOOP:
+      conn_reply (conn, "OK");
+      break;
     }
 }

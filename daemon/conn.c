@@ -228,10 +228,11 @@ conn_process (MqConn *conn, const char *buf, gsize len)
         case MQ_PARSE_INCOMPLETE:
           return done;
         case MQ_PARSE_LINE_TOO_LONG:
-          g_info ("closing a connection that sent a line over %d bytes",
-                  MQ_MAX_LINE);
+        case MQ_PARSE_BAD_MAGIC:
+          /* Where the next request starts is lost. */
+          g_info ("closing a connection: %s", error);
           conn->noreply = FALSE;
-          conn_reply (conn, "CLIENT_ERROR line too long");
+          conn_reply (conn, error);
           conn_close_after_reply (conn);
           return len;
         case MQ_PARSE_ERROR:

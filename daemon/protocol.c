@@ -478,8 +478,8 @@ parse_line (const char *line, gsize len, MqCommand *cmd)
 
 /* Only the scalar fields: keys[] is written up to n_keys by a get, and
  * clearing all of it would cost 4 KB of stores per command. */
-static void
-reset_command (MqCommand *cmd)
+void
+protocol_command_reset (MqCommand *cmd)
 {
   cmd->type = MQ_CMD_NONE;
   cmd->noreply = FALSE;
@@ -491,6 +491,7 @@ reset_command (MqCommand *cmd)
   cmd->data_end = 0;
   cmd->level = 0;
   cmd->n_keys = 0;
+  cmd->form = (MqReplyForm) { MQ_WIRE_TEXT };
 }
 
 /* Length of the first line with its "\n", or 0 when none ends in time. */
@@ -512,7 +513,7 @@ protocol_parse (const char *buf, gsize len, MqCommand *cmd,
   g_return_val_if_fail (consumed != NULL, MQ_PARSE_INCOMPLETE);
   g_return_val_if_fail (error != NULL, MQ_PARSE_INCOMPLETE);
 
-  reset_command (cmd);
+  protocol_command_reset (cmd);
   *consumed = 0;
   *error = NULL;
 

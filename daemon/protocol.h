@@ -30,6 +30,7 @@ typedef enum {
   MQ_CMD_UPDATE,                  /* touch, incr, decr: a queue has no item
                                      to change in place */
   MQ_CMD_GAT,                     /* gat, gats: take nothing */
+  MQ_CMD_NOOP,                    /* binary NOOP */
 } MqCommandType;
 
 /* Options after a queue name on a get line (Kestrel's syntax: q/t=500/open). */
@@ -48,6 +49,26 @@ typedef struct {
   guint options;                  /* MqGetOptions */
 } MqGetKey;
 
+typedef enum {
+  MQ_WIRE_TEXT,
+  MQ_WIRE_BINARY,
+} MqWire;
+
+/* How the replies of one command are framed.  Text needs nothing more; a
+ * binary response echoes the request's opcode and opaque.  Pointers are
+ * into the request, valid while the command runs. */
+typedef struct {
+  MqWire wire;
+  guint8 opcode;
+  gboolean quiet;                 /* binary ...Q opcodes: the usual outcome
+                                     is not answered */
+  const char *key;                /* the key as sent (binary GETK) */
+  gsize key_len;
+  guint32 opaque;
+  guint16 status;                 /* an error status the parser chose */
+  guint n_values;                 /* values answered so far */
+} MqReplyForm;
+
 typedef struct {
   MqCommandType type;
   gboolean noreply;
@@ -64,6 +85,7 @@ typedef struct {
   /* get, gets */
   guint n_keys;
   MqGetKey keys[MQ_MAX_KEYS];
+  MqReplyForm form;
 } MqCommand;
 
 typedef enum {
@@ -71,6 +93,7 @@ typedef enum {
   MQ_PARSE_COMMAND,               /* *cmd is a command */
   MQ_PARSE_ERROR,                 /* answer *error, skip the data that follows */
   MQ_PARSE_LINE_TOO_LONG,         /* no end of line within MQ_MAX_LINE: give up */
+  MQ_PARSE_BAD_MAGIC,             /* binary: not a request header: give up */
 } MqParseStatus;
 
 /* Parses the command line at the start of buf[0..len).  On COMMAND and ERROR,
@@ -111,6 +134,8 @@ typedef struct {
   guint n;
 } MqTokens;
 
+/* A command that says nothing yet, framed as text. */
+void protocol_command_reset (MqCommand *cmd);
 void protocol_tokenize (const char *p, gsize len, MqTokens *t);
 gboolean protocol_token_is (const MqToken *t, const char *word);
 /* Plain decimal digits up to max: no sign, no space, no empty, no overflow. */

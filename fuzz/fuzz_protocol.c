@@ -1,6 +1,9 @@
-/* fuzz_protocol.c: a libFuzzer harness for protocol_parse (daemon/protocol.c).
+/* fuzz_protocol.c: a libFuzzer harness for protocol_parse (daemon/protocol.c)
+ * and, through fuzz_binary.c, protocol_binary_parse.
  *
- * The input is a byte stream as a client would send it.  The harness walks
+ * The input is a byte stream as a client would send it; a first byte 0x80
+ * makes it a binary stream, as it makes a connection binary (fuzz_binary.c
+ * says what is checked then).  For text, the harness walks
  * through it the way conn.c does: parse a command line, run a set's data
  * block (or skip it when the set was refused or malformed), go on with the
  * next line, stop on "need more bytes" or on a line that is too long.  On
@@ -29,7 +32,8 @@
  *
  * Build (see fuzz/run):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I daemon -I <builddir> \
- *     $(pkg-config --cflags glib-2.0) fuzz/fuzz_protocol.c daemon/protocol.c \
+ *     $(pkg-config --cflags glib-2.0) fuzz/fuzz_protocol.c fuzz/fuzz_binary.c \
+ *     daemon/protocol.c daemon/protocol_binary.c \
  *     $(pkg-config --libs glib-2.0) -o fuzz_protocol
  */
 #include <stdint.h>
@@ -39,24 +43,8 @@
 
 #include <glib.h>
 
+#include "fuzz.h"
 #include "protocol.h"
-
-/* The daemon's default -B: a longer set is refused and its data skipped. */
-#define FUZZ_MAX_MESSAGE (1024 * 1024)
-
-#define CHECK(cond, ...)                                                    \
-  do                                                                        \
-    {                                                                       \
-      if (!(cond))                                                          \
-        {                                                                   \
-          fprintf (stderr, "fuzz_protocol: %s:%d: invariant broken: %s\n  ", \
-                   __FILE__, __LINE__, #cond);                              \
-          fprintf (stderr, __VA_ARGS__);                                    \
-          fputc ('\n', stderr);                                             \
-          abort ();                                                         \
-        }                                                                   \
-    }                                                                       \
-  while (0)
 
 static const char *const known_errors[] = {
   "ERROR",
@@ -466,9 +454,7 @@ check_error (const char *error, const MqCommand *cmd)
            "a refused command keeps data_len %zu", cmd->data_len);
 }
 
-/* One record per event of the stream: what the daemon would answer or run.
- * Compared between a whole feed and a feed in pieces. */
-static void
+void
 log_event (GString *log, const char *kind, const MqCommand *cmd,
            const char *error, gsize offset)
 {
@@ -572,12 +558,6 @@ check_reference (const char *line, gsize text_len, MqParseStatus status,
     CHECK (cmd->n_keys == ref.n_keys, "%u keys, the reference %u",
            cmd->n_keys, ref.n_keys);
 }
-
-typedef struct {
-  GString *log;                   /* events so far */
-  guint64 swallow;                /* data bytes of a refused set to skip */
-  gboolean closed;                /* line too long: the daemon hangs up */
-} Stream;
 
 /* conn_process: runs the complete commands at the start of buf; returns the
  * bytes consumed.  base is buf's offset in the whole stream. */
@@ -713,7 +693,8 @@ feed (Stream *s, const char *data, gsize size, gsize chunk)
       g_byte_array_append (in, (const guint8 *) data + off, (guint) n);
       off += n;
       buf = g_memdup2 (in->data, in->len);
-      used = process (s, buf, in->len, base);
+      used = s->binary ? process_binary (s, buf, in->len, base)
+        : process (s, buf, in->len, base);
       g_free (buf);
       CHECK (used <= in->len, "used %zu of %u", used, in->len);
       g_byte_array_remove_range (in, 0, (guint) used);
@@ -725,8 +706,10 @@ feed (Stream *s, const char *data, gsize size, gsize chunk)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  Stream whole = { g_string_new (NULL), 0, FALSE };
-  Stream pieces = { g_string_new (NULL), 0, FALSE };
+  /* As the daemon does, the first byte chooses the protocol. */
+  gboolean binary = size > 0 && data[0] == 0x80;
+  Stream whole = { g_string_new (NULL), 0, FALSE, binary };
+  Stream pieces = { g_string_new (NULL), 0, FALSE, binary };
   /* The piece size comes from the input's last byte, so that the fuzzer
    * explores it too: 1 to 64 bytes, or 4 KiB. */
   gsize chunk = size > 0 ? ((guchar) data[size - 1] % 65) : 1;

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "parsed.h"
+
 #define E_UNKNOWN "ERROR"
 #define E_FORMAT "CLIENT_ERROR bad command line format"
 #define E_DELETE \
@@ -13,37 +15,10 @@
 #define E_KEYS "CLIENT_ERROR too many keys"
 #define E_GET_OPTION "CLIENT_ERROR bad get option"
 
-/* One parse of a private, exact-size copy of the input: the sanitizers then
- * catch any read past the bytes the parser was given. */
-typedef struct {
-  char *buf;
-  gsize len;
-  MqCommand cmd;
-  MqParseStatus status;
-  gsize consumed;
-  const char *error;
-} Parsed;
-
-static void
-parsed_free (Parsed *p)
-{
-  g_free (p->buf);
-  g_free (p);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Parsed, parsed_free)
-
 static Parsed *
 parse_len (const char *s, gsize len)
 {
-  Parsed *p = g_new0 (Parsed, 1);
-
-  p->buf = g_memdup2 (s, len);
-  p->len = len;
-  /* Garbage in the command shows any field the parser forgets to set. */
-  memset (&p->cmd, 0xa5, sizeof p->cmd);
-  p->status = protocol_parse (p->buf, len, &p->cmd, &p->consumed, &p->error);
-  return p;
+  return parsed_new (protocol_parse, s, len);
 }
 
 static Parsed *
