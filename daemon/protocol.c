@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "protocol.h"
+#include "protocol_meta.h"
 
 #define ERR_UNKNOWN "ERROR"
 #define ERR_FORMAT "CLIENT_ERROR bad command line format"
@@ -20,11 +21,6 @@
 #define ERR_KEYS "CLIENT_ERROR too many keys"
 #define ERR_GET_OPTION "CLIENT_ERROR bad get option"
 #define ERR_LINE_LONG "CLIENT_ERROR line too long"
-
-/* A set's length must fit gint64 and, on 32-bit hosts, gsize. */
-#define MAX_DATA_LEN \
-  ((guint64) G_MAXINT64 < (guint64) G_MAXSIZE ? (guint64) G_MAXINT64 \
-                                              : (guint64) G_MAXSIZE)
 
 typedef const char *(*ParseFunc) (const MqTokens *t, MqCommand *cmd);
 
@@ -137,7 +133,7 @@ parse_storage (const MqTokens *t, guint words, MqCommand *cmd)
 
   if (t->n != words && t->n != words + 1)
     goto no_length;
-  if (!protocol_parse_uint (t->tok[4].p, t->tok[4].len, MAX_DATA_LEN, &v))
+  if (!protocol_parse_uint (t->tok[4].p, t->tok[4].len, MQ_MAX_DATA_LEN, &v))
     goto no_length;
   cmd->data_len = (gsize) v;
   cmd->data_end = 2;
@@ -456,6 +452,11 @@ static const struct {
   { "decr", MQ_CMD_UPDATE, parse_update },
   { "gat", MQ_CMD_GAT, parse_gat },
   { "gats", MQ_CMD_GAT, parse_gat },
+  { "mg", MQ_CMD_GET, protocol_meta_parse_get },
+  { "ms", MQ_CMD_SET, protocol_meta_parse_set },
+  { "md", MQ_CMD_DELETE, protocol_meta_parse_delete },
+  { "mn", MQ_CMD_NOOP, protocol_meta_parse_noop },
+  { "me", MQ_CMD_NONE, protocol_meta_parse_debug },
 };
 
 /* Parses one line without its end; NULL or the error reply. */

@@ -11,6 +11,10 @@
 #define MQ_MAX_NAME 250           /* longest queue name, as memcache keys */
 #define MQ_MAX_LINE 8192          /* longest command line, "\r\n" included */
 #define MQ_MAX_KEYS 128           /* most queues named by one get */
+/* A set's length must fit gint64 and, on 32-bit hosts, gsize. */
+#define MQ_MAX_DATA_LEN \
+  ((guint64) G_MAXINT64 < (guint64) G_MAXSIZE ? (guint64) G_MAXINT64 \
+                                              : (guint64) G_MAXSIZE)
 
 typedef enum {
   MQ_CMD_NONE,                    /* an error that names no usable command */
@@ -30,7 +34,7 @@ typedef enum {
   MQ_CMD_UPDATE,                  /* touch, incr, decr: a queue has no item
                                      to change in place */
   MQ_CMD_GAT,                     /* gat, gats: take nothing */
-  MQ_CMD_NOOP,                    /* binary NOOP */
+  MQ_CMD_NOOP,                    /* binary NOOP, meta mn */
 } MqCommandType;
 
 /* Options after a queue name on a get line (Kestrel's syntax: q/t=500/open). */
@@ -52,20 +56,31 @@ typedef struct {
 typedef enum {
   MQ_WIRE_TEXT,
   MQ_WIRE_BINARY,
+  MQ_WIRE_META,                   /* mg, ms, md, mn on a text connection */
 } MqWire;
 
 /* How the replies of one command are framed.  Text needs nothing more; a
- * binary response echoes the request's opcode and opaque.  Pointers are
- * into the request, valid while the command runs. */
+ * binary response echoes the request's opcode and opaque; a meta reply
+ * returns the flags the command asked for.  Pointers are into the request,
+ * valid while the command runs. */
 typedef struct {
   MqWire wire;
+  /* binary: the opcode; meta: the command's second letter (g, s, d, n) */
   guint8 opcode;
-  gboolean quiet;                 /* binary ...Q opcodes: the usual outcome
-                                     is not answered */
-  const char *key;                /* the key as sent (binary GETK) */
+  gboolean quiet;                 /* binary ...Q opcodes, meta q: the usual
+                                     outcome is not answered */
+  const char *key;                /* the key as sent (binary GETK, meta k) */
   gsize key_len;
+  /* binary */
   guint32 opaque;
   guint16 status;                 /* an error status the parser chose */
+  /* meta */
+  gboolean value;                 /* v: a hit sends the value */
+  char returns[8];                /* k, O, f, s, c, t: in the order asked */
+  guint8 n_returns;
+  const char *token;              /* O's token */
+  gsize token_len;
+  /* counted as the command runs */
   guint n_values;                 /* values answered so far */
 } MqReplyForm;
 

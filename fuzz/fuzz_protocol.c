@@ -1,5 +1,6 @@
-/* fuzz_protocol.c: a libFuzzer harness for protocol_parse (daemon/protocol.c)
- * and, through fuzz_binary.c, protocol_binary_parse.
+/* fuzz_protocol.c: a libFuzzer harness for protocol_parse (daemon/protocol.c,
+ * with the meta commands of protocol_meta.c) and, through fuzz_binary.c,
+ * protocol_binary_parse.
  *
  * The input is a byte stream as a client would send it; a first byte 0x80
  * makes it a binary stream, as it makes a connection binary (fuzz_binary.c
@@ -33,7 +34,7 @@
  * Build (see fuzz/run):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I daemon -I <builddir> \
  *     $(pkg-config --cflags glib-2.0) fuzz/fuzz_protocol.c fuzz/fuzz_binary.c \
- *     daemon/protocol.c daemon/protocol_binary.c \
+ *     daemon/protocol.c daemon/protocol_binary.c daemon/protocol_meta.c \
  *     $(pkg-config --libs glib-2.0) -o fuzz_protocol
  */
 #include <stdint.h>
@@ -45,6 +46,7 @@
 
 #include "fuzz.h"
 #include "protocol.h"
+#include "protocol_meta.h"
 
 static const char *const known_errors[] = {
   "ERROR",
@@ -64,6 +66,12 @@ static const char *const known_errors[] = {
   "CLIENT_ERROR bad command line format for decr",
   "CLIENT_ERROR bad command line format for gat",
   "CLIENT_ERROR bad command line format for gats",
+  "CLIENT_ERROR invalid flag",
+  "CLIENT_ERROR duplicate flag",
+  "CLIENT_ERROR opaque token too long",
+  "CLIENT_ERROR bad token in command line format",
+  "CLIENT_ERROR invalid mode for ms",
+  "CLIENT_ERROR me is not supported: a queue keeps no metadata per message",
 };
 
 static gboolean
@@ -347,12 +355,91 @@ count_words (const char *p, gsize len)
   return n;
 }
 
+/* Every reply a meta command may get is lines ending in "\r\n", and a
+ * value's block. */
+static void
+check_meta_replies (const MqCommand *cmd)
+{
+  static const char *const lines[] = {
+    "STORED", "NOT_STORED", "DELETED", "NOT_FOUND", "OK", "END",
+    "CLIENT_ERROR bad data chunk", "SERVER_ERROR disk full",
+  };
+  GString *out = g_string_new (NULL);
+  MqReplyForm form = cmd->form;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
+    protocol_meta_append_line (out, &form, lines[i]);
+  if (cmd->type == MQ_CMD_GET)
+    protocol_meta_append_value (out, &form, 5, "x\r\n", 3, 8, -1);
+  for (const char *p = out->str, *end = out->str + out->len; p < end;)
+    {
+      const char *eol = memchr (p, '\n', (gsize) (end - p));
+
+      CHECK (eol != NULL && eol > p && eol[-1] == '\r',
+             "a meta reply line not ended by \\r\\n: %s", out->str);
+      /* A VA line says the length of the block after it. */
+      if (p[0] == 'V')
+        eol += 3 + 2;
+      p = eol + 1;
+    }
+  g_string_free (out, TRUE);
+}
+
+/* mg, ms, md, mn: the flags, the key and the opaque. */
+static void
+check_meta_command (const MqCommand *cmd, const char *line, gsize text_len)
+{
+  const MqReplyForm *form = &cmd->form;
+  gsize words = count_words (line, text_len);
+
+  CHECK (form->n_returns <= 6, "%u flags to return", form->n_returns);
+  for (guint i = 0; i < form->n_returns; i++)
+    CHECK (strchr ("kOfsct", form->returns[i]) != NULL, "returns %c",
+           form->returns[i]);
+  CHECK (!cmd->noreply, "noreply on a meta command");
+  if (form->token_len > 0)
+    CHECK (form->token_len <= 32
+           && within (form->token, form->token_len, line, text_len),
+           "opaque of %zu bytes", form->token_len);
+  switch (form->opcode)
+    {
+    case 'g':
+      CHECK (cmd->type == MQ_CMD_GET && cmd->n_keys == 1, "mg: %d, %u keys",
+             cmd->type, cmd->n_keys);
+      check_get_key (&cmd->keys[0], line, text_len);
+      CHECK (form->value || (cmd->keys[0].options & MQ_GET_PEEK)
+             || !(cmd->keys[0].options & MQ_GET_OPEN),
+             "mg without v takes a message");
+      break;
+    case 's':
+      CHECK (protocol_takes_data (cmd) && cmd->data_end == 2, "ms: %d",
+             cmd->type);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case 'd':
+      CHECK (cmd->type == MQ_CMD_DELETE, "md: %d", cmd->type);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case 'n':
+      CHECK (cmd->type == MQ_CMD_NOOP && words == 1, "mn");
+      break;
+    default:
+      CHECK (0, "meta command %c", form->opcode);
+    }
+  check_meta_replies (cmd);
+}
+
 /* What a successful parse must look like, type by type. */
 static void
 check_command (const MqCommand *cmd, const char *line, gsize text_len)
 {
   gsize words = count_words (line, text_len);
 
+  if (cmd->form.wire == MQ_WIRE_META)
+    {
+      check_meta_command (cmd, line, text_len);
+      return;
+    }
   switch (cmd->type)
     {
     case MQ_CMD_NONE:

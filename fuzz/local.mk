@@ -46,6 +46,9 @@ EXTRA_DIST += \
 	fuzz/corpus/high-bytes \
 	fuzz/corpus/line-8192 \
 	fuzz/corpus/line-too-long \
+	fuzz/corpus/meta-get \
+	fuzz/corpus/meta-other \
+	fuzz/corpus/meta-set \
 	fuzz/corpus/nul-in-line \
 	fuzz/corpus/pipeline \
 	fuzz/corpus/quit \
