@@ -7,6 +7,7 @@ raw socket."""
 import os
 import subprocess
 
+import clienttest
 import mqdtest
 from mqdtest import get_reply, get_lines, lines_reply
 
@@ -39,17 +40,9 @@ EXPECTED = [
 ]
 
 
-def php():
-    path = os.environ.get("PHP", "")
-    if not path:
-        raise AssertionError("PHP is not set: configure found no php, or "
-                             "run with PHP=php (Debian: php-cli php-memcache)")
-    return path
-
-
 class PhpMemcache(mqdtest.MqdTestCase):
     def run_php(self, socket_path):
-        r = subprocess.run([php(), SCRIPT, socket_path],
+        r = subprocess.run([clienttest.php(), SCRIPT, socket_path],
                            stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, errors="replace",
                            timeout=mqdtest.TIMEOUT)
@@ -59,7 +52,8 @@ class PhpMemcache(mqdtest.MqdTestCase):
         return r
 
     def test_extension_loaded(self):
-        r = subprocess.run([php(), "-r", "echo class_exists('Memcache') ? "
+        r = subprocess.run([clienttest.php(), "-r",
+                            "echo class_exists('Memcache') ? "
                             "'yes' : 'no';"], capture_output=True, text=True,
                            timeout=mqdtest.TIMEOUT)
         self.assertEqual((r.returncode, r.stdout), (0, "yes"), r.stderr)
