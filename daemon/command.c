@@ -270,21 +270,19 @@ run_delete (MqConn *conn, const MqCommand *cmd)
 {
   MqQueue *queue = queue_lookup (cmd->name, cmd->name_len);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) woken = NULL;
 
   if (queue == NULL)
     {
       conn_reply (conn, "NOT_FOUND");
       return;
     }
-  /* Its waiters wait on again, on the queue the name will name next. */
-  woken = waiters_detach_queue (queue);
+  /* Its waiters wait on again, on the queue the name will name next, once
+   * this command is done. */
+  waiters_detach_queue (queue);
   if (queue_delete (queue, &error))
     conn_reply (conn, "DELETED");
   else
     reply_error (conn, error);
-  for (guint i = 0; i < woken->len; i++)
-    conn_unblock (g_ptr_array_index (woken, i), TRUE);
 }
 
 static void

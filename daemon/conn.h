@@ -1,8 +1,9 @@
-/* conn.h: one client connection: its buffers and its non-blocking I/O.
+/* conn.h: one client connection: its state, its buffers and its replies.
  *
- * Input is parsed as it arrives and each command runs at once; replies are
- * gathered in the output buffer and sent at the end of the main loop's pass,
- * after the group commit that covers them, with one send per connection.
+ * Commands (command.c) act on a connection through this header: they append
+ * replies, keep reliable reads, make a get wait.  dispatch.c reads the input
+ * and runs the commands; the pass end sends the replies, after the group
+ * commit that covers them, with one send per connection.
  */
 #pragma once
 
@@ -12,12 +13,50 @@
 #include "queue.h"
 #include "session.h"
 
+/* Idle buffers larger than this are given back. */
+#define MQ_CONN_BUFFER_KEEP (64 * 1024)
+
 typedef struct _MqConn MqConn;
 typedef struct _MqWaiter MqWaiter;
+
+/* What a connection is doing; exactly one at a time.
+ *
+ *   READING  its input is read and its commands run as they arrive.
+ *   PAUSED   more than 4 MiB of replies unsent: not read, not parsed, until
+ *            they drain.
+ *   BLOCKED  a get waits for a message (waiter is set): the commands after
+ *            it wait their turn; a little input is read ahead, and a client
+ *            that leaves is noticed (RDHUP) and forgotten.
+ *   CLOSING  the client is done (quit, the end of its input, a line too
+ *            long): nothing more is read; closed once its replies are sent.
+ *   CLOSED   off the loop, reliable reads given back; freed at the pass end.
+ *
+ * The legal moves, which conn_set_state() asserts:
+ *
+ *   READING -> PAUSED | BLOCKED | CLOSING | CLOSED
+ *   PAUSED  -> READING (its output drained) | CLOSED
+ *   BLOCKED -> READING (woken or timed out) | CLOSED
+ *   CLOSING -> CLOSED
+ *
+ * Two marks go with any state but CLOSED, independently of it: held for a
+ * sync (it answered STORED: hold_until is past the last sync done), which
+ * sends nothing until that sync is done but goes on reading and running
+ * commands, and is CLOSED without its replies if the sync fails; and
+ * write_blocked (the socket was full), which waits for EPOLLOUT to send the
+ * rest.  A connection back to READING with input buffered runs it at the
+ * pass end (dispatch_resume). */
+typedef enum {
+  MQ_CONN_READING,
+  MQ_CONN_PAUSED,
+  MQ_CONN_BLOCKED,
+  MQ_CONN_CLOSING,
+  MQ_CONN_CLOSED,
+} MqConnState;
 
 struct _MqConn {
   MqWatch watch;
   GSocket *socket;
+  MqConnState state;
   GList link;                     /* in the list of open connections */
   GByteArray *in;                 /* received bytes not yet parsed */
   gboolean in_large;              /* in grew past what an idle conn keeps */
@@ -28,13 +67,10 @@ struct _MqConn {
   gboolean pending;               /* has output to send at the pass end */
   gboolean stored;                /* answered STORED in this pass */
   guint64 hold_until;             /* sends nothing before this sync is done */
-  gboolean paused;                /* too much unsent output: not reading */
   gboolean write_blocked;         /* the socket was full: wait for EPOLLOUT */
-  gboolean closing;               /* close once the output is sent */
-  gboolean closed;
   const char *line;               /* the command line being run */
   gsize line_len;
-  MqWaiter *waiter;               /* set while a get waits: input waits too */
+  MqWaiter *waiter;               /* set exactly while BLOCKED */
   char *blocked_line;             /* that get, run again when woken */
   gsize blocked_len;
   gint64 retry_deadline;          /* its deadline while it runs again */
@@ -42,11 +78,14 @@ struct _MqConn {
   MqSession session;              /* its protocol's state between requests */
 };
 
-/* -vv: every command line is logged (formatting it costs, so not always). */
-extern gboolean conn_log_commands;
+/* Takes ownership of socket, which is already accepted and allowed;
+ * on_event handles its events. */
+MqConn *conn_new (GSocket *socket, MqWatchFunc on_event);
+/* Moves to state; a move conn.h does not list is a bug and aborts. */
+void conn_set_state (MqConn *conn, MqConnState state);
 
-/* Takes ownership of socket, which is already accepted and allowed. */
-MqConn *conn_new (GSocket *socket);
+/* ---- for commands ---- */
+
 /* Appends a reply line ("\r\n" added) unless the command said noreply. */
 void conn_reply (MqConn *conn, const char *line);
 /* A get's message, as the key asked for it. */
@@ -56,12 +95,11 @@ void conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
 gboolean conn_gave (MqConn *conn, const MqGetKey *key);
 /* Closes once everything queued so far has been sent. */
 void conn_close_after_reply (MqConn *conn);
-
 /* The running get found nothing: it waits on queues until deadline. */
 void conn_block (MqConn *conn, MqQueue *const *queues, guint n_queues,
                  gint64 deadline_us);
-/* A waiting get's queue gained a message (retry) or its time is up. */
-void conn_unblock (MqConn *conn, gboolean retry);
+/* A STORED was just answered: it waits for the pass's sync. */
+void conn_wait_for_sync (MqConn *conn);
 
 /* One reliable read per queue and connection; given back on close. */
 gboolean conn_has_open_read (MqConn *conn, const char *name, gsize len);
@@ -71,11 +109,26 @@ void conn_add_open_read (MqConn *conn, const char *name, gsize len,
 gboolean conn_take_open_read (MqConn *conn, const char *name, gsize len,
                               guint64 *seq);
 
-/* The pass end: feeds connections that were paused, then, after the caller's
- * commit, sends every pending reply and frees closed connections. */
-void conns_resume (void);
-/* A STORED was just answered: it waits for the pass's sync. */
-void conn_wait_for_sync (MqConn *conn);
+guint conns_count (void);
+guint64 conns_total (void);
+
+/* ---- for dispatch.c, which drives connections through the loop ---- */
+
+/* Gives its reliable reads back and takes it off the loop, at once. */
+void conn_close (MqConn *conn);
+/* It has output to send at the pass end. */
+void conn_mark_pending (MqConn *conn);
+/* Watches the socket for what its state and buffers call for. */
+void conn_update_watch (MqConn *conn);
+/* Its waiting get was answered: the reply goes out at the pass end, and the
+ * input that waited behind it runs. */
+void conn_wait_done (MqConn *conn);
+/* The connections back to READING with input buffered since the last call,
+ * or NULL. */
+GPtrArray *conns_take_resumable (void);
+
+/* ---- for the pass end ---- */
+
 /* The connections that answered STORED in this pass send nothing more
  * until sync request number request is done; the others (gets, and the
  * rest) go out at once. */
@@ -83,11 +136,10 @@ void conns_hold (guint64 request);
 /* Sync requests up to done are done; those up to failed failed (the
  * connections waiting on them are closed without their replies). */
 void conns_release (guint64 done, guint64 failed);
+/* Sends every reply not held, and frees the connections closed since. */
 void conns_flush (void);
 /* Last replies at shutdown, then every connection closed. */
 void conns_close_all (void);
-guint conns_count (void);
-guint64 conns_total (void);
 /* The commit failed: closes every connection with replies waiting, so none
  * of them is told STORED. */
 void conns_drop_pending (void);

@@ -11,6 +11,7 @@
 #include "command.h"
 #include "conn.h"
 #include "daemon.h"
+#include "dispatch.h"
 #include "loop.h"
 #include "queue.h"
 #include "server.h"
@@ -45,20 +46,21 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
 }
 
 /* The pass end: every command of this pass has run, and so have the waiting
- * gets whose time is up.  Every change reaches the journal before a reply
- * goes out.  By default the replies of a pass that stored messages wait for
- * one fdatasync of the journal, made by the sync thread while the loop goes
- * on (group commit); a pass of gets writes its counters, and the 1-second
- * timer makes them and the deletes durable.  Under -N nothing waits and the
- * timer writes the counters too: after a kill they catch up from the items
- * found (all but the byte count). */
+ * gets woken or whose time is up.  Every change reaches the journal before a
+ * reply goes out.  By default the replies of a pass that stored messages
+ * wait for one fdatasync of the journal, made by the sync thread while the
+ * loop goes on (group commit); a pass of gets writes its counters, and the
+ * 1-second timer makes them and the deletes durable.  Under -N nothing waits
+ * and the timer writes the counters too: after a kill they catch up from the
+ * items found (all but the byte count). */
 static void
 on_pass_end (gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
-  waiters_expire (g_get_monotonic_time ());
-  conns_resume ();
+  dispatch_serve_ready ();
+  dispatch_expire (g_get_monotonic_time ());
+  dispatch_resume ();
   if (settings->no_sync)
     queues_write (&error);
   else

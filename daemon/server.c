@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "dispatch.h"
 #include "server.h"
 
 #define SERVER_BACKLOG 1024
@@ -191,7 +192,7 @@ accept_one (int fd)
       refuse (fd, "SERVER_ERROR access denied");
       return;
     }
-  conn_new (g_steal_pointer (&socket));
+  dispatch_accept (g_steal_pointer (&socket));
 }
 
 /* Out of file descriptors, a pending client would stay in the backlog and

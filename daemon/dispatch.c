@@ -1,0 +1,291 @@
+/* dispatch.c: a connection's input, parsed and run; see dispatch.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "command.h"
+#include "dispatch.h"
+#include "protocol.h"
+#include "waiter.h"
+
+#define DISPATCH_READ_SIZE (64 * 1024)
+/* Past this much unsent output a connection is not read from, so a client
+ * that never reads its replies cannot make the daemon grow. */
+#define CONN_OUT_HIGH (4 * 1024 * 1024)
+
+gboolean conn_log_commands;
+/* Every read lands here first: most are parsed in place, and only an
+ * unfinished command is copied to the connection's buffer. */
+static char read_buffer[DISPATCH_READ_SIZE];
+
+static void dispatch_wake (MqConn *conn, gboolean retry);
+
+/* Skips the data of a refused set as it arrives; nothing is buffered. */
+static gsize
+conn_skip (MqConn *conn, gsize len)
+{
+  gsize n = (gsize) MIN ((guint64) len, conn->swallow);
+
+  conn->swallow -= n;
+  return n;
+}
+
+/* A command of the session's multi-get, or one of its own. */
+static void
+conn_execute (MqConn *conn, const MqCommand *cmd, const char *data)
+{
+  session_begin (&conn->session, cmd);
+  command_execute (conn, cmd, data);
+  if (conn->state != MQ_CONN_BLOCKED)
+    session_end (&conn->session, cmd);
+}
+
+/* A storage command with its data: runs it when the whole block is there.
+ * Returns the bytes consumed, 0 when more must be read. */
+static gsize
+conn_run_set (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
+              gsize line_len)
+{
+  const char *refusal = command_refuse_set (cmd);
+  const char *data = buf + line_len;
+  gsize block = cmd->data_len + cmd->data_end;
+
+  if (refusal != NULL)
+    {
+      conn_reply (conn, refusal);
+      conn->swallow = block;
+      return line_len;
+    }
+  if (len - line_len < block)
+    return 0;
+  if (cmd->data_end > 0 && (data[cmd->data_len] != '\r'
+                            || data[cmd->data_len + 1] != '\n'))
+    conn_reply (conn, "CLIENT_ERROR bad data chunk");
+  else
+    conn_execute (conn, cmd, data);
+  return line_len + block;
+}
+
+/* Runs one parsed command; returns the bytes consumed, 0 when its data
+ * must be read first.  The gets it woke run once it has returned. */
+static gsize
+conn_run (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
+          gsize line_len)
+{
+  gsize used = line_len;
+
+  if (G_UNLIKELY (conn_log_commands))
+    g_debug ("<%d %.*s", conn->watch.fd,
+             (int) (line_len - (line_len > 1 && buf[line_len - 2] == '\r'
+                                ? 2 : 1)), buf);
+  conn->noreply = cmd->noreply;
+  conn->line = buf;
+  conn->line_len = line_len;
+  if (protocol_takes_data (cmd))
+    used = conn_run_set (conn, cmd, buf, len, line_len);
+  else
+    conn_execute (conn, cmd, NULL);
+  conn->noreply = FALSE;
+  waiters_serve (dispatch_wake);
+  return used;
+}
+
+/* Runs the complete commands at the start of buf; returns bytes consumed. */
+static gsize
+conn_process (MqConn *conn, const char *buf, gsize len)
+{
+  gsize done = 0;
+
+  while (done < len && conn->state == MQ_CONN_READING)
+    {
+      MqCommand cmd;
+      const char *error = NULL;
+      gsize line_len = 0, used;
+
+      if (conn->swallow > 0)
+        {
+          done += conn_skip (conn, len - done);
+          continue;
+        }
+      if (conn->out->len - conn->out_sent > CONN_OUT_HIGH)
+        {
+          conn_set_state (conn, MQ_CONN_PAUSED);
+          break;
+        }
+      switch (protocol_parse (buf + done, len - done, &cmd, &line_len, &error))
+        {
+        case MQ_PARSE_INCOMPLETE:
+          return done;
+        case MQ_PARSE_LINE_TOO_LONG:
+        case MQ_PARSE_BAD_MAGIC:
+          /* Where the next request starts is lost. */
+          g_info ("closing a connection: %s", error);
+          conn->noreply = FALSE;
+          conn_reply (conn, error);
+          conn_close_after_reply (conn);
+          return len;
+        case MQ_PARSE_ERROR:
+          g_info ("client error: %s", error);
+          conn->noreply = FALSE;
+          conn_reply (conn, error);
+          conn->swallow = (guint64) cmd.data_len + cmd.data_end;
+          done += line_len;
+          continue;
+        case MQ_PARSE_COMMAND:
+          used = conn_run (conn, &cmd, buf + done, len - done, line_len);
+          if (used == 0)
+            return done;
+          done += used;
+          continue;
+        }
+    }
+  return done;
+}
+
+static void
+conn_process_buffered (MqConn *conn)
+{
+  gsize used = conn_process (conn, (const char *) conn->in->data,
+                             conn->in->len);
+
+  g_byte_array_remove_range (conn->in, 0, used);
+}
+
+/* The client sent its last byte: a waiting get is forgotten with its
+ * connection, anything else is answered first. */
+static void
+conn_peer_done (MqConn *conn)
+{
+  if (conn->state == MQ_CONN_BLOCKED)
+    conn_close (conn);
+  else
+    conn_close_after_reply (conn);    /* the peer may still read */
+}
+
+static void
+conn_read (MqConn *conn)
+{
+  ssize_t n = recv (conn->watch.fd, read_buffer, sizeof read_buffer,
+                    MSG_DONTWAIT);
+
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (n <= 0)
+    {
+      if (n < 0)
+        {
+          g_info ("closing connection %d: %s", conn->watch.fd,
+                  g_strerror (errno));
+          conn_close (conn);
+        }
+      else
+        conn_peer_done (conn);
+      return;
+    }
+  if (conn->in->len == 0)
+    {
+      /* The common case: parse straight from the read buffer, keep only
+       * an unfinished command. */
+      gsize used = conn_process (conn, read_buffer, n);
+
+      g_byte_array_append (conn->in, (const guint8 *) read_buffer + used,
+                           n - used);
+    }
+  else
+    {
+      g_byte_array_append (conn->in, (const guint8 *) read_buffer, n);
+      conn_process_buffered (conn);
+    }
+  conn->in_large |= conn->in->len > MQ_CONN_BUFFER_KEEP;
+}
+
+static void
+conn_on_event (MqWatch *watch, guint32 events)
+{
+  MqConn *conn = (MqConn *) watch;
+
+  if (conn->state == MQ_CONN_CLOSED)
+    return;
+  if ((events & EPOLLRDHUP) && conn->state == MQ_CONN_BLOCKED)
+    {
+      conn_close (conn);          /* a waiting client that left is forgotten */
+      return;
+    }
+  if (events & EPOLLOUT)
+    conn_mark_pending (conn);
+  if (events & (EPOLLHUP | EPOLLERR))
+    conn_mark_pending (conn);     /* the next send tells what happened */
+  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+      && (conn->state == MQ_CONN_READING || conn->state == MQ_CONN_BLOCKED))
+    conn_read (conn);
+  if (conn->state != MQ_CONN_CLOSED && conn->out->len > 0)
+    conn_mark_pending (conn);
+  if (conn->state != MQ_CONN_CLOSED)
+    conn_update_watch (conn);
+}
+
+MqConn *
+dispatch_accept (GSocket *socket)
+{
+  return conn_new (socket, conn_on_event);
+}
+
+/* waiter.c's MqWakeFunc: conn's waiter is gone.  The get it waits with
+ * runs again (retry) from its kept line, or its time is up.  The line
+ * parsed once already, so it parses again the same way, which also gives
+ * its reply's framing back. */
+static void
+dispatch_wake (MqConn *conn, gboolean retry)
+{
+  MqCommand cmd;
+  const char *error = NULL;
+  gsize used;
+
+  conn->waiter = NULL;
+  conn_set_state (conn, MQ_CONN_READING);
+  if (protocol_parse (conn->blocked_line, conn->blocked_len, &cmd, &used,
+                      &error) != MQ_PARSE_COMMAND)
+    g_assert_not_reached ();
+  conn->line = conn->blocked_line;
+  conn->line_len = conn->blocked_len;
+  if (retry)
+    command_execute (conn, &cmd, NULL);
+  else
+    conn_reply (conn, "END");
+  if (conn->state == MQ_CONN_BLOCKED)
+    return;                       /* nothing after all: waits again */
+  session_end (&conn->session, &cmd);
+  conn_wait_done (conn);
+}
+
+void
+dispatch_serve_ready (void)
+{
+  waiters_serve (dispatch_wake);
+}
+
+void
+dispatch_expire (gint64 now_us)
+{
+  waiters_expire (now_us, dispatch_wake);
+}
+
+void
+dispatch_resume (void)
+{
+  g_autoptr (GPtrArray) resumed = conns_take_resumable ();
+
+  for (guint i = 0; resumed != NULL && i < resumed->len; i++)
+    {
+      MqConn *conn = g_ptr_array_index (resumed, i);
+
+      if (conn->state == MQ_CONN_CLOSED)
+        continue;
+      conn_process_buffered (conn);
+      if (conn->out->len > 0)
+        conn_mark_pending (conn);
+      conn_update_watch (conn);
+    }
+}
