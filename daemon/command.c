@@ -431,15 +431,18 @@ stats_cache_group (const MqCommand *cmd)
 static void
 run_stats (MqConn *conn, const MqCommand *cmd)
 {
+  g_autoptr (GString) lines = g_string_new (NULL);
+
   if (cmd->name == NULL)
-    stats_server (conn->out);
+    stats_server (lines);
   else if (cmd->name_len == 5 && memcmp (cmd->name, "queue", 5) == 0)
-    stats_queue (conn->out);
+    stats_queue (lines);
   else if (!stats_cache_group (cmd))
     {
       conn_reply (conn, "CLIENT_ERROR unknown stats group");
       return;
     }
+  conn_reply_stats (conn, lines);
   conn_reply (conn, "END");
 }
 

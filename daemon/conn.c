@@ -147,18 +147,22 @@ void
 conn_reply (MqConn *conn, const char *line)
 {
   if (!conn->noreply)
-    protocol_append_line (conn->out, line);
+    session_reply (&conn->session, conn->out, line);
 }
 
 void
 conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
                   guint64 seq, gboolean with_cas)
 {
-  session_note_gift (&conn->session, key->name, key->name_len);
-  /* Echo the key as sent: memcache clients match replies to their keys. */
-  protocol_append_value (conn->out, key->name, key->key_len,
-                         item->header.flags, item->data, item->len, with_cas,
-                         seq);
+  MqGift gift = { &item->header, item->data, item->len, seq };
+
+  session_reply_value (&conn->session, conn->out, key, &gift, with_cas);
+}
+
+void
+conn_reply_stats (MqConn *conn, const GString *lines)
+{
+  session_reply_stats (&conn->session, conn->out, lines);
 }
 
 gboolean

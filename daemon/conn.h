@@ -86,11 +86,14 @@ void conn_set_state (MqConn *conn, MqConnState state);
 
 /* ---- for commands ---- */
 
-/* Appends a reply line ("\r\n" added) unless the command said noreply. */
+/* Appends a reply unless the command said noreply: a text protocol line
+ * ("\r\n" added), framed as the command's protocol frames it. */
 void conn_reply (MqConn *conn, const char *line);
 /* A get's message, as the key asked for it. */
 void conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
                        guint64 seq, gboolean with_cas);
+/* stats: lines holds "STAT <name> <value>\r\n" lines. */
+void conn_reply_stats (MqConn *conn, const GString *lines);
 /* TRUE when key's queue already gave a message in the running multi-get. */
 gboolean conn_gave (MqConn *conn, const MqGetKey *key);
 /* Closes once everything queued so far has been sent. */

@@ -32,16 +32,6 @@ conn_skip (MqConn *conn, gsize len)
   return n;
 }
 
-/* A command of the session's multi-get, or one of its own. */
-static void
-conn_execute (MqConn *conn, const MqCommand *cmd, const char *data)
-{
-  session_begin (&conn->session, cmd);
-  command_execute (conn, cmd, data);
-  if (conn->state != MQ_CONN_BLOCKED)
-    session_end (&conn->session, cmd);
-}
-
 /* A storage command with its data: runs it when the whole block is there.
  * Returns the bytes consumed, 0 when more must be read. */
 static gsize
@@ -64,8 +54,20 @@ conn_run_set (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
                             || data[cmd->data_len + 1] != '\n'))
     conn_reply (conn, "CLIENT_ERROR bad data chunk");
   else
-    conn_execute (conn, cmd, data);
+    command_execute (conn, cmd, data);
   return line_len + block;
+}
+
+/* -vv: the command line, or a binary request's opcode and key. */
+static void
+conn_log (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len)
+{
+  if (cmd->form.wire == MQ_WIRE_BINARY)
+    g_debug ("<%d binary 0x%02x %.*s", conn->watch.fd, cmd->form.opcode,
+             (int) cmd->form.key_len, cmd->form.key);
+  else
+    g_debug ("<%d %.*s", conn->watch.fd,
+             (int) (len - (len > 1 && buf[len - 2] == '\r' ? 2 : 1)), buf);
 }
 
 /* Runs one parsed command; returns the bytes consumed, 0 when its data
@@ -77,16 +79,17 @@ conn_run (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
   gsize used = line_len;
 
   if (G_UNLIKELY (conn_log_commands))
-    g_debug ("<%d %.*s", conn->watch.fd,
-             (int) (line_len - (line_len > 1 && buf[line_len - 2] == '\r'
-                                ? 2 : 1)), buf);
+    conn_log (conn, cmd, buf, line_len);
   conn->noreply = cmd->noreply;
   conn->line = buf;
   conn->line_len = line_len;
+  session_begin (&conn->session, cmd);
   if (protocol_takes_data (cmd))
     used = conn_run_set (conn, cmd, buf, len, line_len);
   else
-    conn_execute (conn, cmd, NULL);
+    command_execute (conn, cmd, NULL);
+  if (conn->state != MQ_CONN_BLOCKED)
+    session_end (&conn->session, cmd);
   conn->noreply = FALSE;
   waiters_serve (dispatch_wake);
   return used;
@@ -114,7 +117,8 @@ conn_process (MqConn *conn, const char *buf, gsize len)
           conn_set_state (conn, MQ_CONN_PAUSED);
           break;
         }
-      switch (protocol_parse (buf + done, len - done, &cmd, &line_len, &error))
+      switch (session_parse (&conn->session, buf + done, len - done, &cmd,
+                             &line_len, &error))
         {
         case MQ_PARSE_INCOMPLETE:
           return done;
@@ -123,13 +127,16 @@ conn_process (MqConn *conn, const char *buf, gsize len)
           /* Where the next request starts is lost. */
           g_info ("closing a connection: %s", error);
           conn->noreply = FALSE;
+          session_begin (&conn->session, &cmd);
           conn_reply (conn, error);
           conn_close_after_reply (conn);
           return len;
         case MQ_PARSE_ERROR:
           g_info ("client error: %s", error);
           conn->noreply = FALSE;
+          session_begin (&conn->session, &cmd);
           conn_reply (conn, error);
+          session_end (&conn->session, &cmd);
           conn->swallow = (guint64) cmd.data_len + cmd.data_end;
           done += line_len;
           continue;
@@ -245,11 +252,12 @@ dispatch_wake (MqConn *conn, gboolean retry)
 
   conn->waiter = NULL;
   conn_set_state (conn, MQ_CONN_READING);
-  if (protocol_parse (conn->blocked_line, conn->blocked_len, &cmd, &used,
-                      &error) != MQ_PARSE_COMMAND)
+  if (session_parse (&conn->session, conn->blocked_line, conn->blocked_len,
+                     &cmd, &used, &error) != MQ_PARSE_COMMAND)
     g_assert_not_reached ();
   conn->line = conn->blocked_line;
   conn->line_len = conn->blocked_len;
+  session_begin (&conn->session, &cmd);
   if (retry)
     command_execute (conn, &cmd, NULL);
   else

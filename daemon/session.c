@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "protocol_binary.h"
+#include "protocol_meta.h"
 #include "session.h"
 
 /* Idle buffers larger than this are given back (a long multi-get). */
@@ -20,8 +22,30 @@ session_clear (MqSession *session)
   g_string_free (g_steal_pointer (&session->gave), TRUE);
 }
 
+MqParseStatus
+session_parse (MqSession *session, const char *buf, gsize len,
+               MqCommand *cmd, gsize *consumed, const char **error)
+{
+  if (!session->chosen && len > 0)
+    {
+      session->chosen = TRUE;
+      session->binary = (guchar) buf[0] == MQ_BINARY_REQUEST;
+    }
+  if (session->binary)
+    return protocol_binary_parse (buf, len, cmd, consumed, error);
+  return protocol_parse (buf, len, cmd, consumed, error);
+}
+
+/* ---- the multi-get ---- */
+
+static gboolean
+quiet_get (const MqCommand *cmd)
+{
+  return cmd->type == MQ_CMD_GET && cmd->form.quiet;
+}
+
 static void
-session_forget_gifts (MqSession *session)
+forget_gifts (MqSession *session)
 {
   if (session->gave->allocated_len > SESSION_KEEP)
     {
@@ -32,18 +56,24 @@ session_forget_gifts (MqSession *session)
 }
 
 void
-session_begin (MqSession *session, G_GNUC_UNUSED const MqCommand *cmd)
+session_begin (MqSession *session, const MqCommand *cmd)
 {
-  session_forget_gifts (session);
+  session->form = cmd->form;
+  if (!quiet_get (cmd))
+    forget_gifts (session);
 }
 
 void
-session_end (MqSession *session, G_GNUC_UNUSED const MqCommand *cmd)
+session_end (MqSession *session, const MqCommand *cmd)
 {
-  session_forget_gifts (session);
+  if (!quiet_get (cmd))
+    forget_gifts (session);
 }
 
-/* A linear scan: a multi-get names at most MQ_MAX_KEYS queues. */
+/* A linear scan: a text multi-get names at most MQ_MAX_KEYS queues, and a
+ * run of quiet gets that gave many is as many messages waiting in the
+ * connection's output, which a client that does not read stops (its
+ * connection is paused). */
 gboolean
 session_gave (const MqSession *session, const char *name, gsize len)
 {
@@ -60,11 +90,78 @@ session_gave (const MqSession *session, const char *name, gsize len)
   return FALSE;
 }
 
-void
-session_note_gift (MqSession *session, const char *name, gsize len)
+static void
+note_gift (MqSession *session, const char *name, gsize len)
 {
   g_return_if_fail (len <= MQ_MAX_NAME);
 
   g_string_append_c (session->gave, (char) len);
   g_string_append_len (session->gave, name, (gssize) len);
+}
+
+/* ---- replies ---- */
+
+void
+session_reply (MqSession *session, GString *out, const char *line)
+{
+  switch (session->form.wire)
+    {
+    case MQ_WIRE_TEXT:
+      protocol_append_line (out, line);
+      break;
+    case MQ_WIRE_BINARY:
+      protocol_binary_append_line (out, &session->form, line);
+      break;
+    case MQ_WIRE_META:
+      protocol_meta_append_line (out, &session->form, line);
+      break;
+    }
+}
+
+/* Seconds left, rounded up, or -1 for a message that never expires. */
+static gint64
+seconds_left (const MqRecordHeader *header)
+{
+  gint64 ms;
+
+  if (header->expires_ms == 0)
+    return -1;
+  ms = header->expires_ms - g_get_real_time () / 1000;
+  return ms > 0 ? (ms + 999) / 1000 : 0;
+}
+
+void
+session_reply_value (MqSession *session, GString *out, const MqGetKey *key,
+                     const MqGift *gift, gboolean with_cas)
+{
+  MqReplyForm *form = &session->form;
+  guint32 flags = gift->header->flags;
+
+  note_gift (session, key->name, key->name_len);
+  /* The key as sent: memcache clients match replies to their keys. */
+  switch (form->wire)
+    {
+    case MQ_WIRE_TEXT:
+      protocol_append_value (out, key->name, key->key_len, flags, gift->data,
+                             gift->len, with_cas, gift->seq);
+      break;
+    case MQ_WIRE_BINARY:
+      protocol_binary_append_value (out, form, key->name, key->key_len, flags,
+                                    gift->data, gift->len, gift->seq);
+      break;
+    case MQ_WIRE_META:
+      protocol_meta_append_value (out, form, flags, gift->data, gift->len,
+                                  gift->seq, seconds_left (gift->header));
+      break;
+    }
+}
+
+void
+session_reply_stats (MqSession *session, GString *out, const GString *lines)
+{
+  if (session->form.wire == MQ_WIRE_BINARY)
+    protocol_binary_append_stats (out, &session->form, lines->str,
+                                  lines->len);
+  else
+    g_string_append_len (out, lines->str, (gssize) lines->len);
 }

@@ -40,6 +40,10 @@ typedef struct {
   guint n_clients;
 } Fixture;
 
+/* Whether a pass asks for a sync (request 1), which the test completes
+ * itself: until then the replies of its sets are held. */
+static gboolean sync_asked;
+
 static void
 pass_end (gpointer user_data)
 {
@@ -49,6 +53,8 @@ pass_end (gpointer user_data)
   dispatch_expire (g_get_monotonic_time ());
   dispatch_resume ();
   g_assert_true (queues_write (&error));
+  if (sync_asked)
+    conns_hold (1);
   conns_flush ();
   loop_set_deadline (waiters_next_deadline ());
 }
@@ -159,6 +165,14 @@ client_expect (Client *c, const char *reply)
   g_autoptr (GString) got = client_take (c, NULL);
 
   g_assert_cmpstr (got->str, ==, reply);
+}
+
+static void
+client_expect_bytes (Client *c, const char *reply, gsize len)
+{
+  g_autoptr (GString) got = client_take (c, NULL);
+
+  g_assert_cmpmem (got->str, got->len, reply, len);
 }
 
 /* A pass of the loop, which the test's request has made due. */
@@ -398,6 +412,38 @@ test_quit_closes_after_reply (Fixture *f, gconstpointer data)
   g_assert_null (queue_named ("q"));
 }
 
+/* A binary SET's success, as a text STORED, goes out once the sync that
+ * covers it is done; so does what follows on its connection, such as the
+ * NOOP that ends a run of quiet SETQs. */
+static void
+test_binary_set_waits_for_sync (Fixture *f, gconstpointer data)
+{
+  /* SET q "v" (opaque 7), SETQ q "w", NOOP (opaque 8) */
+  static const char requests[] =
+    "\x80\x01\x00\x01\x08\x00\x00\x00\x00\x00\x00\x0a\x00\x00\x00\x07"
+    "\0\0\0\0\0\0\0\0" "\0\0\0\0\0\0\0\0" "qv"
+    "\x80\x11\x00\x01\x08\x00\x00\x00\x00\x00\x00\x0a\x00\x00\x00\x00"
+    "\0\0\0\0\0\0\0\0" "\0\0\0\0\0\0\0\0" "qw"
+    "\x80\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x08"
+    "\0\0\0\0\0\0\0\0";
+  static const char replies[] =
+    "\x81\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\x07\0\0\0\0\0\0\0\0"
+    "\x81\x0a\0\0\0\0\0\0\0\0\0\0\0\0\0\x08\0\0\0\0\0\0\0\0";
+  Client *client = client_open (f);
+
+  sync_asked = TRUE;
+  g_assert_cmpint (send (client->fd, requests, sizeof requests - 1,
+                         MSG_NOSIGNAL), ==, (gssize) sizeof requests - 1);
+  run_pass ();
+  client_expect (client, "");
+  g_assert_cmpuint (queue_named ("q")->count, ==, 2);
+  sync_asked = FALSE;
+  conns_release (1, 0);
+  loop_wake ();
+  run_pass ();
+  client_expect_bytes (client, replies, sizeof replies - 1);
+}
+
 /* A client that half-closes still gets its answers. */
 static void
 test_half_close_answered (Fixture *f, gconstpointer data)
@@ -466,6 +512,7 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   ADD ("wait/set-then-get-pipelined", test_set_then_get_pipelined);
+  ADD ("sync/binary-set-waits", test_binary_set_waits_for_sync);
   ADD ("wait/ready-hook-only-marks", test_ready_hook_only_marks);
   ADD ("wait/one-item-one-waiter", test_one_item_one_waiter);
   ADD ("wait/delete-waits-again", test_delete_waits_again);

@@ -3,7 +3,8 @@
 unmodified, on mqd's socket: memccp enqueues files, memccat dequeues,
 memcrm drops a queue, memcflush empties them all, memcstat, memcping and
 memcdump look.  Each run's output and exit code are checked exactly, then
-the daemon's state over the raw socket."""
+the daemon's state over the raw socket.  Every test runs twice: with the
+text protocol, and with --binary for the tools that take it."""
 
 import os
 import subprocess
@@ -16,7 +17,12 @@ BIN = bytes(range(256)) + b"\r\nEND\r\n\0"
 
 
 class Tools(mqdtest.MqdTestCase):
-    binary = []                   # the tools' own protocol: text
+    binary = False
+
+    def options(self, name):
+        if self.binary and name not in ("memcping", "memcdump"):
+            return ["--binary"]
+        return []
 
     def setUp(self):
         self.d = self.start_daemon()
@@ -25,7 +31,7 @@ class Tools(mqdtest.MqdTestCase):
     def tool(self, name, *args, ok=True):
         """Runs one tool; returns (exit code, stdout bytes)."""
         r = subprocess.run([name, "--servers=" + self.d.socket_path]
-                           + self.binary + list(args), cwd=self.dir,
+                           + self.options(name) + list(args), cwd=self.dir,
                            stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=mqdtest.TIMEOUT)
         if ok:
@@ -108,7 +114,8 @@ class Tools(mqdtest.MqdTestCase):
         self.assertEqual(self.tool("memccat", "idle/t=200", ok=False),
                          (1, b""))
         reader = subprocess.Popen(["memccat", "--servers=" +
-                                   self.d.socket_path] + self.binary
+                                   self.d.socket_path]
+                                  + self.options("memccat")
                                   + ["wake/t=3000"], cwd=self.dir,
                                   stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE,
@@ -122,6 +129,10 @@ class Tools(mqdtest.MqdTestCase):
                 reader.wait()
         self.assertEqual((reader.returncode, out, err), (0, b"wake up\n", b""))
         self.expect(b"get wake\r\n", get_reply())
+
+
+class BinaryTools(Tools):
+    binary = True
 
 
 if __name__ == "__main__":
