@@ -95,6 +95,17 @@ conn_run (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
   return used;
 }
 
+/* A request the parser refused: answered as its protocol answers, even
+ * when it said noreply. */
+static void
+conn_refuse (MqConn *conn, const MqCommand *cmd, const char *error)
+{
+  conn->noreply = FALSE;
+  session_begin (&conn->session, cmd);
+  conn_reply (conn, error);
+  session_end (&conn->session, cmd);
+}
+
 /* Runs the complete commands at the start of buf; returns bytes consumed. */
 static gsize
 conn_process (MqConn *conn, const char *buf, gsize len)
@@ -126,17 +137,12 @@ conn_process (MqConn *conn, const char *buf, gsize len)
         case MQ_PARSE_BAD_MAGIC:
           /* Where the next request starts is lost. */
           g_info ("closing a connection: %s", error);
-          conn->noreply = FALSE;
-          session_begin (&conn->session, &cmd);
-          conn_reply (conn, error);
+          conn_refuse (conn, &cmd, error);
           conn_close_after_reply (conn);
           return len;
         case MQ_PARSE_ERROR:
           g_info ("client error: %s", error);
-          conn->noreply = FALSE;
-          session_begin (&conn->session, &cmd);
-          conn_reply (conn, error);
-          session_end (&conn->session, &cmd);
+          conn_refuse (conn, &cmd, error);
           conn->swallow = (guint64) cmd.data_len + cmd.data_end;
           done += line_len;
           continue;
