@@ -9,3 +9,9 @@ bench_mqbench_CFLAGS = $(AM_CFLAGS) -pthread
 bench_mqbench_LDADD = -lpthread
 
 EXTRA_DIST += bench/compare bench/RESULTS.md
+
+# The instrument's own test: mqbench's counts against the real daemon.
+TESTS += bench/test_mqbench.py
+EXTRA_DIST += bench/test_mqbench.py
+AM_TESTS_ENVIRONMENT += \
+	MQBENCH='$(abs_top_builddir)/bench/mqbench'; export MQBENCH;

@@ -23,10 +23,18 @@
  *   flood      the first half of the connections produce, the other half
  *              consume (blocking gets) until all that was stored is drained
  *
+ * Useful operations are acknowledged sets plus gets that returned a message;
+ * a get that found the queue empty is counted apart (empty=) and is never
+ * work.  The latency percentiles are those of the useful requests.
+ *
  * Every payload starts with a header that names the run, the producing
  * connection and its sequence number, and carries a checksum of the whole
  * message, so the consumer counts lost, duplicated, reordered and corrupt
- * messages.  Output: one "RESULT key=value ..." line, then a human line.
+ * messages.  Two sums tie separate runs together: ack_sum adds up the
+ * checksums of the messages the server acknowledged, recv_sum those of the
+ * messages delivered, so a fill in one process and a drain in another (after
+ * a restart) agree exactly when every message came back once.
+ * Output: one "RESULT key=value ..." line, then a human line.
  *
  * Build: gcc -O2 -Wall -Wextra -Werror -pthread -o mqbench mqbench.c
  */
@@ -74,6 +82,10 @@ static struct {
   double grace;
   uint32_t run;
   int run_given;
+  uint32_t id_base;               /* producer id of the first connection */
+  uint64_t split;                 /* time every this many messages; 0: not */
+  double rate;                    /* requests/s per connection; 0: no bound */
+  double wait_socket;             /* seconds to keep trying to connect */
   int verbose;
 } cfg = {
   .path = NULL,
@@ -200,7 +212,7 @@ hist_pct_us (const Hist *h, double pct)
   return (double) h->max / 1000.0;
 }
 
-static Hist h_all, h_set, h_get;
+static Hist h_all, h_useful, h_set, h_get;
 
 /* ---- payloads --------------------------------------------------------------
  * "MQB:" run(8 hex) ":" conn(6 hex) ":" seq(12 hex) ":" checksum(16 hex) "|"
@@ -329,11 +341,12 @@ pattern_init (size_t size)
     }
 }
 
-/* Writes a size-byte payload at p. */
-static void
+/* Writes a size-byte payload at p; returns its checksum. */
+static uint64_t
 payload_make (char *p, size_t size, uint32_t run, uint32_t conn, uint64_t seq)
 {
   size_t off = (size_t) ((conn * 7919u + seq * 131u) % PAT_EXTRA);
+  uint64_t ck;
 
   memcpy (p, "MQB:", 4);
   put_hex (p + 4, run, 8);
@@ -344,13 +357,15 @@ payload_make (char *p, size_t size, uint32_t run, uint32_t conn, uint64_t seq)
   p[32] = ':';
   p[49] = '|';
   memcpy (p + HDR_LEN, pattern + off, size - HDR_LEN);
-  put_hex (p + CK_OFF, payload_checksum (p, size), 16);
+  ck = payload_checksum (p, size);
+  put_hex (p + CK_OFF, ck, 16);
+  return ck;
 }
 
 /* 0 when the payload is whole and well-formed. */
 static int
 payload_parse (const char *p, size_t len, uint32_t *run, uint32_t *conn,
-               uint64_t *seq)
+               uint64_t *seq, uint64_t *sum)
 {
   uint64_t r, c, s, ck;
 
@@ -364,6 +379,7 @@ payload_parse (const char *p, size_t len, uint32_t *run, uint32_t *conn,
   *run = (uint32_t) r;
   *conn = (uint32_t) c;
   *seq = s;
+  *sum = ck;
   return 0;
 }
 
@@ -439,15 +455,32 @@ static struct {
   uint64_t gets_sent, gets_hit, gets_empty, get_errors;
   uint64_t replies;
   uint64_t unique, dup, corrupt, reordered, foreign, mismatched;
+  uint64_t backlog;               /* delivered, produced by another process */
+  uint64_t ack_sum, recv_sum;     /* checksums added up, modulo 2^64 */
   uint64_t unanswered, conn_closed;
   uint64_t bytes_out, bytes_in;
 } st;
 
 static uint64_t inflight_total, inflight_prod, inflight_gets;
 static uint64_t t_start, t_last_reply, t_last_delivery, t_last_useful;
+static uint64_t t_first_reply, t_first_msg;
 static int stopping;                     /* no new sets (time or count) */
 static int giving_up;                    /* consumers: no more gets */
+static volatile sig_atomic_t got_signal; /* SIGINT, SIGTERM: end the run */
 static int errors_shown;
+
+/* the time since the start at every cfg.split-th message */
+static double *splits;
+static size_t n_splits;
+
+static void
+split_mark (uint64_t messages, uint64_t t)
+{
+  if (cfg.split == 0 || messages % cfg.split != 0)
+    return;
+  splits = xrealloc (splits, (n_splits + 1) * sizeof *splits);
+  splits[n_splits++] = (double) (t - t_start) / 1e9;
+}
 
 static void
 show_error (const char *what, const char *line, size_t len)
@@ -462,6 +495,8 @@ show_error (const char *what, const char *line, size_t len)
 typedef struct {
   uint64_t t;                     /* send time */
   uint64_t seq;                   /* set: its seq; pair get: the seq expected */
+  uint64_t sum;                   /* set: the checksum of its payload */
+  uint32_t q;                     /* which of the --queues it went to */
   uint8_t op;
 } Req;
 
@@ -469,8 +504,10 @@ typedef struct Conn {
   int fd;
   uint32_t id;                    /* producer id in payloads */
   int role;
-  char key[300];
-  size_t key_len;
+  char key[300];                  /* the queue; with --queues N > 1, the
+                                   * prefix of the N queues it turns over */
+  uint32_t q;                     /* the queue the next request goes to */
+  uint64_t next_due;              /* --rate: no request before this time */
   char *out;
   size_t out_len, out_off, out_cap;
   size_t out_ready;               /* bytes of out whose send time is not set */
@@ -497,6 +534,30 @@ static int
 queue_semantics (void)
 {
   return cfg.proto != P_MEMCACHED;
+}
+
+/* With --queues N > 1 every connection turns over all N queues, one request
+ * after the other, so they fill evenly whatever the number of connections. */
+static int
+spread (void)
+{
+  return cfg.queues > 1;
+}
+
+/* The name of queue q of c, written at buf; returns its length. */
+static size_t
+conn_key (const Conn *c, uint32_t q, char *buf, size_t size)
+{
+  if (!spread ())
+    return (size_t) snprintf (buf, size, "%s", c->key);
+  return (size_t) snprintf (buf, size, "%s.%u", c->key, q);
+}
+
+static void
+conn_next_queue (Conn *c)
+{
+  if (spread ())
+    c->q = (c->q + 1) % (uint32_t) cfg.queues;
 }
 
 static void
@@ -532,6 +593,7 @@ ring_push (Conn *c, int op, uint64_t seq)
 
   r->op = (uint8_t) op;
   r->seq = seq;
+  r->q = c->q;
   r->t = 0;
   c->inflight++;
   inflight_total++;
@@ -545,23 +607,25 @@ ring_push (Conn *c, int op, uint64_t seq)
 static void
 issue_set (Conn *c)
 {
-  char line[400];
+  char line[400], key[320];
+  size_t key_len = conn_key (c, c->q, key, sizeof key);
   int n;
   uint64_t seq = c->next_seq++;
+  Req *r;
 
   if (cfg.proto == P_REDIS)
     n = snprintf (line, sizeof line, "*3\r\n$5\r\nLPUSH\r\n$%zu\r\n%s\r\n$%zu\r\n",
-                  c->key_len, c->key, cfg.size);
+                  key_len, key, cfg.size);
   else
-    n = snprintf (line, sizeof line, "set %s 0 0 %zu\r\n", c->key, cfg.size);
+    n = snprintf (line, sizeof line, "set %s 0 0 %zu\r\n", key, cfg.size);
   out_reserve (c, (size_t) n + cfg.size + 2);
   memcpy (c->out + c->out_len, line, (size_t) n);
   c->out_len += (size_t) n;
-  payload_make (c->out + c->out_len, cfg.size, cfg.run, c->id, seq);
+  r = ring_push (c, OP_SET, seq);
+  r->sum = payload_make (c->out + c->out_len, cfg.size, cfg.run, c->id, seq);
   c->out_len += cfg.size;
   memcpy (c->out + c->out_len, "\r\n", 2);
   c->out_len += 2;
-  ring_push (c, OP_SET, seq);
   c->last_set_seq = seq;
   st.sets_sent++;
 }
@@ -569,19 +633,20 @@ issue_set (Conn *c)
 static void
 issue_get (Conn *c, uint64_t expect)
 {
-  char line[400];
+  char line[400], key[320];
+  size_t key_len = conn_key (c, c->q, key, sizeof key);
   int n;
   int block = cfg.block_ms > 0 && c->role == ROLE_CONSUMER;
 
   if (cfg.proto == P_REDIS && block)
     n = snprintf (line, sizeof line,
                   "*3\r\n$5\r\nBRPOP\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
-                  c->key_len, c->key, strlen (redis_block), redis_block);
+                  key_len, key, strlen (redis_block), redis_block);
   else if (cfg.proto == P_REDIS)
     n = snprintf (line, sizeof line, "*2\r\n$4\r\nRPOP\r\n$%zu\r\n%s\r\n",
-                  c->key_len, c->key);
+                  key_len, key);
   else
-    n = snprintf (line, sizeof line, "get %s%s\r\n", c->key,
+    n = snprintf (line, sizeof line, "get %s%s\r\n", key,
                   block && cfg.proto == P_MQ ? get_suffix : "");
   out_add (c, line, (size_t) n);
   ring_push (c, OP_GET, expect);
@@ -610,6 +675,56 @@ may_get (Conn *c)
   return !(inflight_prod == 0 && !may_set () && st.gets_hit >= st.sets_acked);
 }
 
+/* --rate: whether c may send a request now; if so, its next one is due an
+ * interval later (never earlier than now: a late request is not made up
+ * for by a burst). */
+static int
+conn_due (Conn *c)
+{
+  uint64_t t, interval;
+
+  if (cfg.rate <= 0)
+    return 1;
+  t = now_ns ();
+  if (t < c->next_due)
+    return 0;
+  interval = (uint64_t) (1e9 / cfg.rate);
+  c->next_due = c->next_due + interval > t ? c->next_due + interval
+    : t + interval;
+  return 1;
+}
+
+static int
+conn_has_work (Conn *c)
+{
+  if (c->role == ROLE_PAIR)
+    return c->gets_owed > 0 || may_set ();
+  return c->role == ROLE_PRODUCER ? may_set () : may_get (c);
+}
+
+/* Issues the next request of c.  A pair connection gets the message of the
+ * set before it, from the same queue, before it sets the next one. */
+static void
+conn_issue (Conn *c)
+{
+  if (c->role == ROLE_PAIR && c->gets_owed == 0)
+    {
+      issue_set (c);
+      c->gets_owed++;
+      return;
+    }
+  if (c->role == ROLE_PAIR)
+    {
+      c->gets_owed--;
+      issue_get (c, c->last_set_seq);
+    }
+  else if (c->role == ROLE_PRODUCER)
+    issue_set (c);
+  else
+    issue_get (c, 0);
+  conn_next_queue (c);
+}
+
 /* Queues as many requests as the depth allows; returns how many. */
 static unsigned
 conn_fill (Conn *c)
@@ -618,35 +733,10 @@ conn_fill (Conn *c)
 
   if (c->closed)
     return 0;
-  while (c->inflight < (unsigned) cfg.depth)
+  while (c->inflight < (unsigned) cfg.depth && conn_has_work (c)
+         && conn_due (c))
     {
-      if (c->role == ROLE_PAIR)
-        {
-          if (c->gets_owed > 0)
-            {
-              c->gets_owed--;
-              issue_get (c, c->last_set_seq);
-            }
-          else if (may_set ())
-            {
-              issue_set (c);
-              c->gets_owed++;
-            }
-          else
-            break;
-        }
-      else if (c->role == ROLE_PRODUCER)
-        {
-          if (!may_set ())
-            break;
-          issue_set (c);
-        }
-      else
-        {
-          if (!may_get (c))
-            break;
-          issue_get (c, 0);
-        }
+      conn_issue (c);
       added++;
     }
   return added;
@@ -727,46 +817,36 @@ conn_flush (Conn *c)
 
 /* ---- checking what came back --------------------------------------------- */
 
+/* FIFO: one consumer connection sees the messages of each producer in
+ * each queue in the order they were produced. */
 static void
-deliver (Conn *c, const Req *r, const char *data, size_t len, uint64_t t)
+fifo_check (Conn *c, const Req *r, uint32_t id, uint64_t seq)
 {
-  uint32_t run, id;
-  uint64_t seq;
-  Track *tr;
+  size_t per_id = spread () ? (size_t) cfg.queues : 1;
+  size_t i = (size_t) id * per_id + r->q;
 
-  st.gets_hit++;
-  t_last_delivery = t;
-  if (payload_parse (data, len, &run, &id, &seq) != 0)
+  if (i >= c->last_cap)
     {
-      st.corrupt++;
-      if (st.corrupt <= 3 || cfg.verbose)
-        show_error ("corrupt message", data, len);
-      return;
+      size_t n = c->last_cap ? c->last_cap : 16;
+
+      while (n <= i)
+        n *= 2;
+      c->last = xrealloc (c->last, n * sizeof *c->last);
+      memset (c->last + c->last_cap, 0, (n - c->last_cap) * sizeof *c->last);
+      c->last_cap = n;
     }
-  if (!cfg.run_given && cfg.workload == W_CONSUME && st.unique == 0
-      && st.foreign == 0)
-    cfg.run = run;                /* consume adopts the run it first sees */
-  if (run != cfg.run)
-    {
-      st.foreign++;
-      return;
-    }
-  if (cfg.workload == W_PAIR && cfg.queues == 0)
-    {
-      /* own queue (or key), strictly alternating set/get: the get returns
-       * the message of the set just before it */
-      if (id != c->id || seq != r->seq)
-        {
-          st.mismatched++;
-          if (st.mismatched <= 3 || cfg.verbose)
-            fprintf (stderr, "mqbench: connection %u expected its message "
-                     "%" PRIu64 ", got %u/%" PRIu64 "\n", c->id, r->seq, id,
-                     seq);
-        }
-    }
-  if (!queue_semantics ())
-    return;                       /* keys overwrite: nothing more to count */
-  tr = track_get (id);
+  if (c->last[i] > seq + 1)
+    st.reordered++;
+  else
+    c->last[i] = seq + 1;
+}
+
+/* Counts a message delivered twice, or once. */
+static void
+dup_check (uint32_t id, uint64_t seq)
+{
+  Track *tr = track_get (id);
+
   track_reserve (tr, seq);
   if (bit_test_set (tr->seen, seq))
     {
@@ -778,27 +858,74 @@ deliver (Conn *c, const Req *r, const char *data, size_t len, uint64_t t)
     st.unique++;
   if (seq + 1 > tr->top)
     tr->top = seq + 1;
-  /* FIFO: one consumer connection sees each producer's messages in order */
-  if (id >= c->last_cap)
-    {
-      size_t n = c->last_cap ? c->last_cap : 16;
+}
 
-      while (n <= id)
-        n *= 2;
-      c->last = xrealloc (c->last, n * sizeof *c->last);
-      memset (c->last + c->last_cap, 0, (n - c->last_cap) * sizeof *c->last);
-      c->last_cap = n;
-    }
-  if (c->last[id] > seq + 1)
-    st.reordered++;
-  else
-    c->last[id] = seq + 1;
+/* Own queue (or key), strictly alternating set/get: the get returns the
+ * message of the set just before it. */
+static void
+pair_check (Conn *c, const Req *r, uint32_t id, uint64_t seq)
+{
+  if (id == c->id && seq == r->seq)
+    return;
+  st.mismatched++;
+  if (st.mismatched <= 3 || cfg.verbose)
+    fprintf (stderr, "mqbench: connection %u expected its message %" PRIu64
+             ", got %u/%" PRIu64 "\n", c->id, r->seq, id, seq);
+}
+
+/* A message produced by a connection of another process (an earlier fill):
+ * checked like the others, but no set of this run is owed for it. */
+static int
+from_backlog (uint32_t id)
+{
+  return cfg.workload != W_CONSUME
+    && (id < cfg.id_base || id - cfg.id_base >= (uint32_t) cfg.conns);
 }
 
 static void
-acked (Conn *c, const Req *r)
+deliver (Conn *c, const Req *r, const char *data, size_t len, uint64_t t)
+{
+  uint32_t run, id;
+  uint64_t seq, sum;
+
+  st.gets_hit++;
+  t_last_delivery = t;
+  if (t_first_msg == 0)
+    t_first_msg = t;
+  split_mark (st.gets_hit, t);
+  if (payload_parse (data, len, &run, &id, &seq, &sum) != 0)
+    {
+      st.corrupt++;
+      if (st.corrupt <= 3 || cfg.verbose)
+        show_error ("corrupt message", data, len);
+      return;
+    }
+  st.recv_sum += sum;
+  if (!cfg.run_given && cfg.workload == W_CONSUME && st.unique == 0
+      && st.foreign == 0)
+    cfg.run = run;                /* consume adopts the run it first sees */
+  if (run != cfg.run)
+    {
+      st.foreign++;
+      return;
+    }
+  if (cfg.workload == W_PAIR && cfg.queues == 0)
+    pair_check (c, r, id, seq);
+  if (!queue_semantics ())
+    return;                       /* keys overwrite: nothing more to count */
+  if (from_backlog (id))
+    st.backlog++;
+  dup_check (id, seq);
+  fifo_check (c, r, id, seq);
+}
+
+static void
+acked (Conn *c, const Req *r, uint64_t t)
 {
   st.sets_acked++;
+  st.ack_sum += r->sum;
+  if (cfg.workload == W_PRODUCE)
+    split_mark (st.sets_acked, t);
   if (queue_semantics () && cfg.workload != W_PRODUCE)
     {
       Track *tr = track_get (c->id);
@@ -855,7 +982,7 @@ parse_mc (Conn *c, const Req *r, const char *p, size_t avail, uint64_t t)
   if (r->op == OP_SET)
     {
       if (starts (p, line_len, "STORED\r\n"))
-        acked (c, r);
+        acked (c, r, t);
       else if (starts (p, line_len, "NOT_STORED"))
         st.not_stored++;
       else
@@ -973,7 +1100,7 @@ parse_redis (Conn *c, const Req *r, const char *p, size_t avail, uint64_t t)
     {
       if (p[0] != ':')
         return -1;
-      acked (c, r);
+      acked (c, r, t);
       return (long) line_len;
     }
   if (p[0] == '*')
@@ -1054,6 +1181,7 @@ conn_read (Conn *c)
         {
           Req *r;
           long used;
+          uint64_t useful_before = st.sets_acked + st.gets_hit;
 
           if (c->inflight == 0)
             {
@@ -1080,11 +1208,16 @@ conn_read (Conn *c)
           c->in_start += (size_t) used;
           st.replies++;
           t_last_reply = t;
-          /* an empty blocking get at the end is waiting, not work */
-          if (r->op == OP_SET || t_last_delivery == t || cfg.block_ms <= 0
-              || c->role != ROLE_CONSUMER)
-            t_last_useful = t;
+          if (t_first_reply == 0)
+            t_first_reply = t;
           hist_add (&h_all, t - r->t);
+          /* the empty gets of consumers waiting at the end are not work:
+           * the run ends with its last useful reply */
+          if (st.sets_acked + st.gets_hit > useful_before)
+            {
+              t_last_useful = t;
+              hist_add (&h_useful, t - r->t);
+            }
           hist_add (r->op == OP_SET ? &h_set : &h_get, t - r->t);
           if (r->op == OP_GET)
             inflight_gets--;
@@ -1102,20 +1235,41 @@ conn_read (Conn *c)
 
 /* ---- setup ---------------------------------------------------------------- */
 
-static void
-conn_open (Conn *c, uint32_t id)
+/* A connected socket; with --wait-socket, a server that is still starting
+ * (no socket file yet, or nobody accepting) is tried again every
+ * millisecond until the time is up. */
+static int
+connect_server (uint32_t index)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  uint64_t give_up = now_ns () + (uint64_t) (cfg.wait_socket * 1e9);
+  const struct timespec pause = { 0, 1000000 };
+
+  snprintf (addr.sun_path, sizeof addr.sun_path, "%s", cfg.path);
+  for (;;)
+    {
+      int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+      if (fd < 0)
+        die ("socket: %s (raise ulimit -n?)", strerror (errno));
+      if (connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0)
+        return fd;
+      if ((errno != ENOENT && errno != ECONNREFUSED) || now_ns () >= give_up)
+        die ("connection %u: connect %s: %s", index, cfg.path,
+             strerror (errno));
+      close (fd);
+      nanosleep (&pause, NULL);
+    }
+}
+
+static void
+conn_open (Conn *c, uint32_t index)
+{
   struct epoll_event ev = { .events = EPOLLIN };
   int key_index;
 
-  c->fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (c->fd < 0)
-    die ("socket: %s (raise ulimit -n?)", strerror (errno));
-  snprintf (addr.sun_path, sizeof addr.sun_path, "%s", cfg.path);
-  if (connect (c->fd, (struct sockaddr *) &addr, sizeof addr) != 0)
-    die ("connection %u: connect %s: %s", id, cfg.path, strerror (errno));
-  c->id = id;
+  c->fd = connect_server (index);
+  c->id = cfg.id_base + index;
   if (cfg.workload == W_PAIR)
     c->role = ROLE_PAIR;
   else if (cfg.workload == W_PRODUCE)
@@ -1123,18 +1277,18 @@ conn_open (Conn *c, uint32_t id)
   else if (cfg.workload == W_CONSUME)
     c->role = ROLE_CONSUMER;
   else
-    c->role = (int) id < n_producers ? ROLE_PRODUCER : ROLE_CONSUMER;
+    c->role = (int) index < n_producers ? ROLE_PRODUCER : ROLE_CONSUMER;
   /* flood: consumer k reads the queue of producer k */
   key_index = cfg.workload == W_FLOOD && c->role == ROLE_CONSUMER
-    ? (int) id - n_producers : (int) id;
+    ? (int) index - n_producers : (int) index;
   if (cfg.workload == W_FLOOD && key_index >= n_producers)
     key_index %= n_producers;
-  if (cfg.queues == 1)
-    c->key_len = (size_t) snprintf (c->key, sizeof c->key, "%s", cfg.prefix);
+  if (cfg.queues == 0)
+    snprintf (c->key, sizeof c->key, "%s.%d", cfg.prefix, key_index);
   else
-    c->key_len = (size_t) snprintf (c->key, sizeof c->key, "%s.%d",
-                                    cfg.prefix, cfg.queues == 0 ? key_index
-                                    : key_index % cfg.queues);
+    snprintf (c->key, sizeof c->key, "%s", cfg.prefix);
+  if (spread ())
+    c->q = (uint32_t) key_index % (uint32_t) cfg.queues;
   c->in_cap = 65536 + cfg.size;
   c->in = xrealloc (NULL, c->in_cap);
   c->ring = xcalloc ((size_t) cfg.depth, sizeof (Req));
@@ -1229,7 +1383,9 @@ usage (FILE *f)
 "  -t, --time SECONDS     stop sending after this long (default: 5 when\n"
 "                         no count is given)\n"
 "  -Q, --queues N         0: one queue (key) per connection (default for\n"
-"                         pair); N: connections share N queues (default 1)\n"
+"                         pair); 1: one queue for all (default otherwise);\n"
+"                         N > 1: every connection turns over the N queues\n"
+"                         PREFIX.0 .. PREFIX.N-1, one request after the other\n"
 "  -k, --prefix NAME      queue / key name prefix (default mqb)\n"
 "  -b, --block MS         consumers' blocking get timeout (get q/t=MS,\n"
 "                         BRPOP); 0: plain gets (default 100)\n"
@@ -1238,14 +1394,24 @@ usage (FILE *f)
 "  -g, --grace SECONDS    wait this long for replies after the end (30)\n"
 "  -R, --run HEX          run id written in (produce) or expected from\n"
 "                         (consume) the payloads; default random / adopted\n"
+"  -i, --id-base N        producer id of the first connection (default 0);\n"
+"                         runs that feed one queue take ids apart\n"
+"  -P, --split N          note the time at every N messages stored\n"
+"                         (produce) or delivered (the others)\n"
+"  -r, --rate N           at most N requests a second per connection\n"
+"  -W, --wait-socket SEC  keep trying to connect this long (a server that\n"
+"                         is starting)\n"
 "  -v, --verbose          report every error\n"
 "Output: one line 'RESULT key=value ...', then one line for people.\n"
-"Latency is per request: from the send() of the batch that carried it to\n"
-"the recv() that completed its reply.\n", f);
+"Useful operations are acknowledged sets and gets that returned a message;\n"
+"gets that found nothing are counted apart (empty=).  Latency is per useful\n"
+"request: from the send() of the batch that carried it to the recv() that\n"
+"completed its reply.  SIGINT or SIGTERM ends the run as its time would.\n",
+f);
 }
 
-int
-main (int argc, char **argv)
+static void
+parse_options (int argc, char **argv)
 {
   static const struct option longopts[] = {
     { "socket", required_argument, NULL, 's' },
@@ -1262,20 +1428,18 @@ main (int argc, char **argv)
     { "idle", required_argument, NULL, 'I' },
     { "grace", required_argument, NULL, 'g' },
     { "run", required_argument, NULL, 'R' },
+    { "id-base", required_argument, NULL, 'i' },
+    { "split", required_argument, NULL, 'P' },
+    { "rate", required_argument, NULL, 'r' },
+    { "wait-socket", required_argument, NULL, 'W' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  struct epoll_event *events;
-  struct rlimit rl;
-  uint64_t deadline, hard_deadline, t_end;
-  double elapsed;
-  uint64_t lost = 0, holes = 0, delivered_unacked = 0;
-  int opt, max_events;
-  const char *semantics;
-  char lost_s[32], dup_s[32], reord_s[32];
+  int opt;
 
-  while ((opt = getopt_long (argc, argv, "s:p:w:c:d:m:n:t:Q:k:b:I:g:R:vh",
+  while ((opt = getopt_long (argc, argv,
+                             "s:p:w:c:d:m:n:t:Q:k:b:I:g:R:i:P:r:W:vh",
                              longopts, NULL)) != -1)
     switch (opt)
       {
@@ -1298,15 +1462,24 @@ main (int argc, char **argv)
         cfg.run = (uint32_t) strtoul (optarg, NULL, 16);
         cfg.run_given = 1;
         break;
+      case 'i': cfg.id_base = (uint32_t) parse_count (optarg); break;
+      case 'P': cfg.split = parse_count (optarg); break;
+      case 'r': cfg.rate = atof (optarg); break;
+      case 'W': cfg.wait_socket = atof (optarg); break;
       case 'v': cfg.verbose = 1; break;
-      case 'h': usage (stdout); return 0;
-      default: usage (stderr); return 2;
+      case 'h': usage (stdout); exit (0);
+      default: usage (stderr); exit (2);
       }
   if (optind != argc || cfg.path == NULL)
     {
       usage (stderr);
-      return 2;
+      exit (2);
     }
+}
+
+static void
+check_options (void)
+{
   if (strlen (cfg.path) >= sizeof ((struct sockaddr_un *) 0)->sun_path)
     die ("socket path too long for a Unix socket: %s", cfg.path);
   if (cfg.conns < 1 || cfg.depth < 1)
@@ -1326,8 +1499,23 @@ main (int argc, char **argv)
   if (cfg.workload == W_CONSUME && cfg.count == 0 && queue_semantics ())
     fprintf (stderr, "mqbench: consume without --count: lost messages are "
              "not counted\n");
-  if (cfg.conns > 0xffffff)
-    die ("too many connections");
+  if ((uint64_t) cfg.id_base + (uint64_t) cfg.conns > 0xffffff)
+    die ("too many connections (producer ids have 6 hex digits)");
+}
+
+static void
+on_signal (int sig)
+{
+  (void) sig;
+  got_signal = 1;
+}
+
+static void
+setup (void)
+{
+  struct rlimit rl;
+  struct sigaction sa = { .sa_handler = on_signal };
+
   if (!cfg.run_given)
     {
       uint64_t t = now_ns ();
@@ -1343,6 +1531,9 @@ main (int argc, char **argv)
       setrlimit (RLIMIT_NOFILE, &rl);
     }
   signal (SIGPIPE, SIG_IGN);
+  /* no SA_RESTART: the signal interrupts epoll_wait */
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
   pattern_init (cfg.size);
   epfd = epoll_create1 (EPOLL_CLOEXEC);
   if (epfd < 0)
@@ -1350,14 +1541,60 @@ main (int argc, char **argv)
   conns = xcalloc ((size_t) cfg.conns, sizeof (Conn));
   for (int i = 0; i < cfg.conns; i++)
     conn_open (&conns[i], (uint32_t) i);
-  max_events = cfg.conns < 1024 ? cfg.conns : 1024;
-  events = xcalloc ((size_t) max_events, sizeof *events);
+}
+
+static void
+fill_and_flush_all (void)
+{
+  for (int i = 0; i < cfg.conns; i++)
+    if (conn_fill (&conns[i]) > 0)
+      conn_flush (&conns[i]);
+}
+
+/* A paced connection with nothing in flight is waiting for its next turn,
+ * not done. */
+static int
+paced_work_left (void)
+{
+  if (cfg.rate <= 0)
+    return 0;
+  for (int i = 0; i < cfg.conns; i++)
+    if (!conns[i].closed && conn_has_work (&conns[i]))
+      return 1;
+  return 0;
+}
+
+/* The moment the run stopped sending (time, count, signal) or its
+ * consumers gave up: the start of the grace for the last replies. */
+static void
+update_stop (uint64_t t, uint64_t deadline, uint64_t *hard_deadline)
+{
+  if (!stopping && (t >= deadline || got_signal
+                    || (cfg.count > 0 && st.sets_sent >= cfg.count)))
+    stopping = 1;
+  if (got_signal)
+    giving_up = 1;
+  /* consumers give up on a queue that stays empty */
+  if (!giving_up && queue_semantics ()
+      && (cfg.workload == W_CONSUME
+          || (cfg.workload == W_FLOOD && inflight_prod == 0 && !may_set ()))
+      && t - t_last_delivery > (uint64_t) cfg.idle_ms * 1000000u)
+    giving_up = 1;
+  if ((stopping || giving_up) && *hard_deadline == UINT64_MAX)
+    *hard_deadline = t + (uint64_t) (cfg.grace * 1e9);
+}
+
+static void
+run_loop (void)
+{
+  int max_events = cfg.conns < 1024 ? cfg.conns : 1024;
+  struct epoll_event *events = xcalloc ((size_t) max_events, sizeof *events);
+  uint64_t deadline, hard_deadline = UINT64_MAX;
 
   cpu_at_start = cpu_seconds ();
   t_start = t_last_reply = t_last_delivery = now_ns ();
   deadline = cfg.seconds > 0 ? t_start + (uint64_t) (cfg.seconds * 1e9)
     : UINT64_MAX;
-  hard_deadline = UINT64_MAX;
   for (int i = 0; i < cfg.conns; i++)
     {
       conn_fill (&conns[i]);
@@ -1366,7 +1603,7 @@ main (int argc, char **argv)
   for (;;)
     {
       uint64_t t;
-      int n = epoll_wait (epfd, events, max_events, 50);
+      int n = epoll_wait (epfd, events, max_events, cfg.rate > 0 ? 1 : 50);
 
       if (n < 0 && errno != EINTR)
         die ("epoll_wait: %s", strerror (errno));
@@ -1382,134 +1619,165 @@ main (int argc, char **argv)
               conn_flush (c);
             }
         }
+      if (cfg.rate > 0)
+        fill_and_flush_all ();
       t = now_ns ();
-      if (!stopping && (t >= deadline
-                        || (cfg.count > 0 && st.sets_sent >= cfg.count)))
-        stopping = 1;
-      if ((stopping || giving_up) && hard_deadline == UINT64_MAX)
-        hard_deadline = t + (uint64_t) (cfg.grace * 1e9);
-      /* consumers give up on a queue that stays empty */
-      if (!giving_up && queue_semantics ()
-          && (cfg.workload == W_CONSUME
-              || (cfg.workload == W_FLOOD && inflight_prod == 0
-                  && !may_set ()))
-          && t - t_last_delivery > (uint64_t) cfg.idle_ms * 1000000u)
-        giving_up = 1;
+      update_stop (t, deadline, &hard_deadline);
       if (t >= hard_deadline)
         break;
       if (inflight_total == 0)
         {
-          unsigned added = 0;
-
-          for (int i = 0; i < cfg.conns; i++)
-            if ((added = conn_fill (&conns[i])) > 0)
-              conn_flush (&conns[i]);
-          if (inflight_total == 0)
+          fill_and_flush_all ();
+          if (inflight_total == 0 && !paced_work_left ())
             break;
         }
     }
+  free (events);
+}
+
+/* What was acknowledged and never came back, counted into *lost, *holes
+ * and *delivered_unacked. */
+static void
+count_missing (uint64_t *lost, uint64_t *holes, uint64_t *delivered_unacked)
+{
+  for (size_t id = 0; id < n_tracks; id++)
+    {
+      Track *tr = tracks[id];
+
+      if (tr == NULL)
+        continue;
+      for (uint64_t s = 0; s < tr->cap; s++)
+        {
+          int a = bit_test (tr->acked, s), d = bit_test (tr->seen, s);
+
+          if (a && !d)
+            (*lost)++;
+          if (!a && d && cfg.workload != W_CONSUME)
+            (*delivered_unacked)++;
+          if (!d && s < tr->top)
+            (*holes)++;
+        }
+    }
+  if (cfg.workload == W_CONSUME)
+    *lost = cfg.count > st.unique ? cfg.count - st.unique : 0;
+}
+
+/* Splits as "s1,s2,..." (seconds from the start), "-" when none. */
+static void
+format_splits (char *buf, size_t size)
+{
+  size_t off = 0;
+
+  snprintf (buf, size, "-");
+  for (size_t i = 0; i < n_splits && off + 16 < size; i++)
+    off += (size_t) snprintf (buf + off, size - off, "%s%.3f", i ? "," : "",
+                              splits[i]);
+}
+
+static double
+mono_s (uint64_t t)
+{
+  return (double) t / 1e9;
+}
+
+static int
+report (void)
+{
+  uint64_t t_end, lost = 0, holes = 0, delivered_unacked = 0;
+  uint64_t msgs = cfg.workload == W_PRODUCE ? st.sets_acked : st.gets_hit;
+  uint64_t useful = st.sets_acked + st.gets_hit;
+  double elapsed;
+  char lost_s[32], dup_s[32], reord_s[32];
+  char *split_s = xrealloc (NULL, 16 * n_splits + 16);
+  int counted = queue_semantics () && cfg.workload != W_PRODUCE;
+
   /* the run ends with its last useful reply: a set acknowledged or a
-   * message delivered, not the empty blocking gets that time out after */
+   * message delivered, not the empty gets that came after */
   t_end = t_last_useful > t_start ? t_last_useful
     : t_last_reply > t_start ? t_last_reply : now_ns ();
   st.unanswered += inflight_total;
   elapsed = (double) (t_end - t_start) / 1e9;
   if (elapsed <= 0)
     elapsed = 1e-9;
-
-  /* what was acknowledged and never came back */
-  if (queue_semantics () && cfg.workload != W_PRODUCE)
-    {
-      for (size_t id = 0; id < n_tracks; id++)
-        {
-          Track *tr = tracks[id];
-
-          if (tr == NULL)
-            continue;
-          for (uint64_t s = 0; s < tr->cap; s++)
-            {
-              int a = bit_test (tr->acked, s), d = bit_test (tr->seen, s);
-
-              if (a && !d)
-                lost++;
-              if (!a && d && cfg.workload != W_CONSUME)
-                delivered_unacked++;
-              if (!d && s < tr->top)
-                holes++;
-            }
-        }
-      if (cfg.workload == W_CONSUME)
-        lost = cfg.count > st.unique ? cfg.count - st.unique : 0;
-    }
-  semantics = queue_semantics () ? "queue" : "cache";
-  if (queue_semantics () && cfg.workload != W_PRODUCE
-      && !(cfg.workload == W_CONSUME && cfg.count == 0))
+  if (counted)
+    count_missing (&lost, &holes, &delivered_unacked);
+  /* with messages of another process in the queue, what this one stored
+   * may still be queued: only the sums of both runs can tell a loss */
+  if (counted && st.backlog == 0 && !(cfg.workload == W_CONSUME
+                                      && cfg.count == 0))
     snprintf (lost_s, sizeof lost_s, "%" PRIu64, lost);
   else
     snprintf (lost_s, sizeof lost_s, "-");
-  if (queue_semantics () && cfg.workload != W_PRODUCE)
-    {
-      snprintf (dup_s, sizeof dup_s, "%" PRIu64, st.dup);
-      snprintf (reord_s, sizeof reord_s, "%" PRIu64, st.reordered);
-    }
+  snprintf (dup_s, sizeof dup_s, counted ? "%" PRIu64 : "-", st.dup);
+  snprintf (reord_s, sizeof reord_s, counted ? "%" PRIu64 : "-",
+            st.reordered);
+  format_splits (split_s, 16 * n_splits + 16);
+
+  printf ("RESULT proto=%s workload=%s conns=%d depth=%d size=%zu "
+          "queues=%s semantics=%s run=%08x id_base=%u elapsed_s=%.3f ops=%"
+          PRIu64 " ops_per_s=%.0f useful=%" PRIu64 " useful_per_s=%.0f msgs=%"
+          PRIu64 " msgs_per_s=%.0f sets=%" PRIu64 " stored=%" PRIu64
+          " not_stored=%" PRIu64 " set_errors=%" PRIu64 " gets=%" PRIu64
+          " hits=%" PRIu64 " empty=%" PRIu64 " get_errors=%" PRIu64
+          " p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f all_p99_us=%.1f"
+          " set_p99_us=%.1f get_p99_us=%.1f lost=%s dup=%s corrupt=%" PRIu64
+          " reordered=%s mismatched=%" PRIu64 " foreign=%" PRIu64
+          " backlog=%" PRIu64 " holes=%" PRIu64 " delivered_unacked=%" PRIu64
+          " unanswered=%" PRIu64 " conn_closed=%" PRIu64
+          " ack_sum=0x%016" PRIx64 " recv_sum=0x%016" PRIx64
+          " start_mono=%.6f first_reply_mono=%.6f first_msg_mono=%.6f"
+          " splits=%s"
+          " client_cpu_pct=%.0f\n",
+          proto_names[cfg.proto], workload_names[cfg.workload], cfg.conns,
+          cfg.depth, cfg.size,
+          cfg.queues == 0 ? "per-conn" : (cfg.queues == 1 ? "1" : "N"),
+          queue_semantics () ? "queue" : "cache", cfg.run, cfg.id_base,
+          elapsed, st.replies, (double) st.replies / elapsed, useful,
+          (double) useful / elapsed, msgs, (double) msgs / elapsed,
+          st.sets_sent, st.sets_acked, st.not_stored, st.set_errors,
+          st.gets_sent, st.gets_hit, st.gets_empty, st.get_errors,
+          hist_pct_us (&h_useful, 50), hist_pct_us (&h_useful, 99),
+          hist_pct_us (&h_useful, 99.9), (double) h_useful.max / 1000.0,
+          hist_pct_us (&h_all, 99), hist_pct_us (&h_set, 99),
+          hist_pct_us (&h_get, 99), lost_s, dup_s, st.corrupt, reord_s,
+          st.mismatched, st.foreign, st.backlog, holes, delivered_unacked,
+          st.unanswered, st.conn_closed, st.ack_sum, st.recv_sum,
+          mono_s (t_start), mono_s (t_first_reply), mono_s (t_first_msg),
+          split_s,
+          client_cpu_pct (t_start));
+  printf ("# %s %s: %d conn x depth %d, %zu-byte messages, %.2f s: "
+          "%.0f useful ops/s (%.0f msgs/s, %" PRIu64 " empty gets apart); "
+          "latency per useful request p50 %.1f us, p99 %.1f us, "
+          "p99.9 %.1f us, max %.1f us; ",
+          proto_names[cfg.proto], workload_names[cfg.workload], cfg.conns,
+          cfg.depth, cfg.size, elapsed, (double) useful / elapsed,
+          (double) msgs / elapsed, st.gets_empty,
+          hist_pct_us (&h_useful, 50), hist_pct_us (&h_useful, 99),
+          hist_pct_us (&h_useful, 99.9), (double) h_useful.max / 1000.0);
+  if (queue_semantics ())
+    printf ("lost %s, duplicated %s, corrupt %" PRIu64 ", reordered %s"
+            "%s\n", lost_s, dup_s, st.corrupt, reord_s,
+            cfg.workload == W_PRODUCE ? " (produce only: nothing read back)"
+            : "");
   else
-    {
-      snprintf (dup_s, sizeof dup_s, "-");
-      snprintf (reord_s, sizeof reord_s, "-");
-    }
-  {
-    uint64_t msgs = cfg.workload == W_PRODUCE ? st.sets_acked : st.gets_hit;
-
-    printf ("RESULT proto=%s workload=%s conns=%d depth=%d size=%zu "
-            "queues=%s semantics=%s run=%08x elapsed_s=%.3f ops=%" PRIu64
-            " ops_per_s=%.0f msgs=%" PRIu64 " msgs_per_s=%.0f sets=%" PRIu64
-            " stored=%" PRIu64 " not_stored=%" PRIu64 " set_errors=%" PRIu64
-            " gets=%" PRIu64 " hits=%" PRIu64 " empty=%" PRIu64
-            " get_errors=%" PRIu64 " p50_us=%.1f p99_us=%.1f p999_us=%.1f"
-            " max_us=%.1f set_p99_us=%.1f get_p99_us=%.1f lost=%s dup=%s"
-            " corrupt=%" PRIu64 " reordered=%s mismatched=%" PRIu64
-            " foreign=%" PRIu64 " holes=%" PRIu64 " delivered_unacked=%" PRIu64
-            " unanswered=%" PRIu64 " conn_closed=%" PRIu64
-            " client_cpu_pct=%.0f\n",
-            proto_names[cfg.proto], workload_names[cfg.workload], cfg.conns,
-            cfg.depth, cfg.size,
-            cfg.queues == 0 ? "per-conn" : (cfg.queues == 1 ? "1" : "N"),
-            semantics, cfg.run, elapsed, st.replies,
-            (double) st.replies / elapsed, msgs, (double) msgs / elapsed,
-            st.sets_sent, st.sets_acked, st.not_stored, st.set_errors,
-            st.gets_sent, st.gets_hit, st.gets_empty, st.get_errors,
-            hist_pct_us (&h_all, 50), hist_pct_us (&h_all, 99),
-            hist_pct_us (&h_all, 99.9), (double) h_all.max / 1000.0,
-            hist_pct_us (&h_set, 99), hist_pct_us (&h_get, 99), lost_s,
-            dup_s, st.corrupt, reord_s, st.mismatched, st.foreign, holes,
-            delivered_unacked, st.unanswered, st.conn_closed,
-            client_cpu_pct (t_start));
-    printf ("# %s %s: %d conn x depth %d, %zu-byte messages, %.2f s: "
-            "%.0f ops/s (%.0f msgs/s); latency per request p50 %.1f us, "
-            "p99 %.1f us, p99.9 %.1f us, max %.1f us; ",
-            proto_names[cfg.proto], workload_names[cfg.workload], cfg.conns,
-            cfg.depth, cfg.size, elapsed, (double) st.replies / elapsed,
-            (double) msgs / elapsed, hist_pct_us (&h_all, 50),
-            hist_pct_us (&h_all, 99), hist_pct_us (&h_all, 99.9),
-            (double) h_all.max / 1000.0);
-    if (queue_semantics ())
-      printf ("lost %s, duplicated %s, corrupt %" PRIu64 ", reordered %s"
-              "%s\n", lost_s, dup_s, st.corrupt, reord_s,
-              cfg.workload == W_PRODUCE ? " (produce only: nothing read back)"
-              : "");
-    else
-      printf ("corrupt %" PRIu64 ", mismatched %" PRIu64 "; memcached is a "
-              "cache: keys overwrite, so lost/duplicated are not counted%s\n",
-              st.corrupt, st.mismatched,
-              cfg.workload == W_PAIR ? "; pair = set a key then get the same "
-              "key (the protocol's ceiling)" : "");
-  }
+    printf ("corrupt %" PRIu64 ", mismatched %" PRIu64 "; memcached is a "
+            "cache: keys overwrite, so lost/duplicated are not counted%s\n",
+            st.corrupt, st.mismatched,
+            cfg.workload == W_PAIR ? "; pair = set a key then get the same "
+            "key (the protocol's ceiling)" : "");
   fflush (stdout);
-  free (events);
-  {
-    int bad = st.corrupt > 0 || st.mismatched > 0
-      || (queue_semantics () && (st.dup > 0 || st.reordered > 0 || lost > 0));
+  free (split_s);
+  return st.corrupt > 0 || st.mismatched > 0
+    || (counted && (st.dup > 0 || st.reordered > 0
+                    || (st.backlog == 0 && lost > 0)));
+}
 
-    return bad ? 1 : 0;
-  }
+int
+main (int argc, char **argv)
+{
+  parse_options (argc, argv);
+  check_options ();
+  setup ();
+  run_loop ();
+  return report () ? 1 : 0;
 }

@@ -7,26 +7,51 @@
 
 # ---- libmqclient ---------------------------------------------------------
 # Plain libc: the per-target CPPFLAGS keep AM_CPPFLAGS' GLib and GDBM flags
-# out, and nothing but libc is linked.  Only the documented mq_* symbols
-# are exported.  -version-info current:revision:age, see libtool's manual:
-# change it with every release whose interface changed.
+# out, and nothing but libc is linked.  The ABI is client/libmqclient.sym:
+# exactly the symbols listed there are exported (tests/test_mqctl.py checks
+# the built library against it), so adding a function to mqclient.h means
+# adding it there too, on purpose.  -version-info current:revision:age, see
+# libtool's manual: change it with every release whose interface changed.
 lib_LTLIBRARIES += client/libmqclient.la
-client_libmqclient_la_SOURCES = client/mqclient.c client/mqclient.h
-client_libmqclient_la_CPPFLAGS = -I$(top_srcdir)/client
+client_libmqclient_la_SOURCES = client/mqclient.h \
+	client/api.c \
+	client/conn.c client/conn.h \
+	client/get.c client/get.h \
+	client/handle.c client/handle.h \
+	client/io.c client/io.h \
+	client/manage.c client/manage.h \
+	client/openread.c client/openread.h \
+	client/push.c client/push.h \
+	client/reply.c client/reply.h \
+	client/request.c client/request.h \
+	client/stats.c client/stats.h
+client_libmqclient_la_CPPFLAGS = -I$(top_srcdir)/client \
+	-I$(top_srcdir)/common
 client_libmqclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
-	-export-symbols-regex '^mq_' -no-undefined
-client_libmqclient_la_LIBADD =
+	-export-symbols $(top_srcdir)/client/libmqclient.sym -no-undefined
+EXTRA_client_libmqclient_la_DEPENDENCIES = \
+	$(top_srcdir)/client/libmqclient.sym
+client_libmqclient_la_LIBADD = common/libmqshared.la
 include_HEADERS += client/mqclient.h
 pkgconfig_DATA += client/libmqclient.pc
 
 # ---- mqctl ---------------------------------------------------------------
 bin_PROGRAMS += client/mqctl
-client_mqctl_SOURCES = client/mqctl.c
-client_mqctl_CPPFLAGS = -I$(top_srcdir)/client
+client_mqctl_SOURCES = client/mqctl.c client/mqctl.h \
+	client/mqctl-admin.c \
+	client/mqctl-json.c \
+	client/mqctl-options.c \
+	client/mqctl-pop.c \
+	client/mqctl-push.c \
+	client/mqctl-report.c \
+	client/mqctl-stats.c \
+	client/mqctl-work.c
+client_mqctl_CPPFLAGS = -I$(top_srcdir)/client -I$(top_srcdir)/common
 client_mqctl_LDADD = client/libmqclient.la
 
 dist_man_MANS += doc/mqctl.1 doc/libmqclient.3
-EXTRA_DIST += client/COPYING client/libmqclient.pc.in examples/push_pop.c examples/Makefile
+EXTRA_DIST += client/COPYING client/libmqclient.pc.in client/libmqclient.sym \
+	examples/push_pop.c examples/Makefile
 
 # ---- tests ---------------------------------------------------------------
 # test_client: the library against the real daemon ($MQD); GLib (GTest)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "commit.h"
 #include "queue.h"
 #include "waiter.h"
 
@@ -17,7 +18,6 @@ typedef struct {
 } CommandTotals;
 
 static MqCommandLimits limits;
-static MqRuleBook *rule_book;
 static CommandTotals totals;
 static gint64 started_us;         /* monotonic */
 static gboolean shutdown_requested;
@@ -29,12 +29,6 @@ command_init (const MqCommandLimits *the_limits)
   started_us = g_get_monotonic_time ();
 }
 
-void
-command_set_rules (MqRuleBook *rules)
-{
-  rule_book = rules;
-}
-
 gboolean
 command_shutdown_requested (void)
 {
@@ -44,14 +38,22 @@ command_shutdown_requested (void)
 const char *
 command_refuse_set (const MqCommand *cmd)
 {
-  const MqQueueRules *rules = rules_lookup (rule_book, cmd->name,
-                                            cmd->name_len);
+  const MqQueueRules *rules = queues_rules (cmd->name, cmd->name_len);
 
   if (cmd->data_len > limits.max_message
       || (rules->max_message_size > 0
           && cmd->data_len > rules->max_message_size))
     return "SERVER_ERROR object too large for cache";
   return NULL;
+}
+
+/* In the durable mode a reply that follows from a change waits until the
+ * journal holding it is synced. */
+static void
+hold_reply (MqConn *conn, guint64 lsn)
+{
+  if (lsn > 0 && commit_holds_replies ())
+    conn_hold (conn, lsn);
 }
 
 static void
@@ -70,14 +72,15 @@ run_set (MqConn *conn, const MqCommand *cmd, const char *data)
 {
   g_autoptr (GError) error = NULL;
   MqQueue *queue = queue_lookup_or_create (cmd->name, cmd->name_len);
+  guint64 lsn = 0;
 
   totals.cmd_set++;
   switch (queue_push (queue, cmd->flags, cmd->exptime, data, cmd->data_len,
-                      &error))
+                      &lsn, &error))
     {
     case MQ_PUSH_STORED:
       conn_reply (conn, "STORED");
-      conn_wait_for_sync (conn);
+      hold_reply (conn, lsn);
       break;
     case MQ_PUSH_FULL:
       conn_reply (conn, "NOT_STORED");
@@ -138,22 +141,22 @@ get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
 {
   MqQueue *queue = get_queue (key);
   MqItem item;
-  guint64 seq;
   gboolean found;
 
   if (queue == NULL || conn_gave (conn, key))
     return FALSE;
   if (key->options & MQ_GET_PEEK)
-    found = queue_peek (queue, &item, &seq, error);
+    found = queue_peek (queue, &item, error);
   else if (get_opens (key))
-    found = queue_open_read (queue, &item, &seq, error);
+    found = queue_open_read (queue, &item, error);
   else
-    found = queue_pop (queue, &item, &seq, error);
+    found = queue_pop (queue, &item, error);
   if (!found)
     return FALSE;
   if ((key->options & (MQ_GET_OPEN | MQ_GET_PEEK)) == MQ_GET_OPEN)
-    conn_add_open_read (conn, key->name, key->name_len, seq);
-  conn_reply_value (conn, key, &item, seq, cmd->type == MQ_CMD_GETS);
+    conn_add_open_read (conn, key->name, key->name_len, item.seq);
+  conn_reply_value (conn, key, &item, cmd->type == MQ_CMD_GETS);
+  hold_reply (conn, item.lsn);
   item_clear (&item);
   return TRUE;
 }
@@ -280,7 +283,10 @@ run_delete (MqConn *conn, const MqCommand *cmd)
    * this command is done. */
   waiters_detach_queue (queue);
   if (queue_delete (queue, &error))
-    conn_reply (conn, "DELETED");
+    {
+      conn_reply (conn, "DELETED");
+      hold_reply (conn, commit_lsn ());
+    }
   else
     reply_error (conn, error);
 }
@@ -299,6 +305,7 @@ run_flush (MqConn *conn, const MqCommand *cmd)
         reply_error (conn, error);
       else
         conn_reply (conn, "OK");
+      hold_reply (conn, commit_lsn ());
       return;
     }
   all = queues_sorted ();
@@ -309,6 +316,7 @@ run_flush (MqConn *conn, const MqCommand *cmd)
         return;
       }
   conn_reply (conn, "OK");
+  hold_reply (conn, commit_lsn ());
 }
 
 /* ---- stats -------------------------------------------------------------- */
@@ -340,7 +348,7 @@ stats_queue_lines (GString *out, MqQueue *queue)
     { "bytes", queue->meta.bytes },
     { "total_items", queue->meta.enqueued },
     { "dequeued", queue->meta.dequeued },
-    { "open_transactions", queue->open->len },
+    { "open_transactions", queue->open_reads },
     { "waiters", g_queue_get_length (&queue->waiters) },
     { "expired_items", queue->meta.expired },
     { "discarded", queue->meta.discarded },

@@ -3,7 +3,6 @@
 
 #include "conn.h"
 #include "protocol.h"
-#include "rules.h"
 
 typedef struct {
   gsize max_message;              /* -B */
@@ -12,8 +11,6 @@ typedef struct {
 } MqCommandLimits;
 
 void command_init (const MqCommandLimits *limits);
-/* The per-queue rules in force (max_message_size). */
-void command_set_rules (MqRuleBook *rules);
 /* data is the set's payload (cmd->data_len bytes), NULL for other commands. */
 void command_execute (MqConn *conn, const MqCommand *cmd, const char *data);
 /* The reply to a set whose data is being skipped, or NULL to store it. */

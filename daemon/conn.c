@@ -6,6 +6,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "commit.h"
 #include "conn.h"
 #include "protocol.h"
 #include "waiter.h"
@@ -20,8 +21,7 @@ typedef struct {
   GPtrArray *resumable;           /* back to READING with input buffered */
   GPtrArray *dead;                /* CLOSED, freed at the pass end */
   guint64 total;                  /* accepted since the start */
-  guint64 synced;                 /* sync requests done (conns_release) */
-  guint64 sync_failed;            /* the last one that failed */
+  guint64 synced;                 /* the journal is durable up to here */
   gboolean stopping;              /* the daemon stops: reads stay open */
 } ConnTable;
 
@@ -152,9 +152,10 @@ conn_reply (MqConn *conn, const char *line)
 
 void
 conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
-                  guint64 seq, gboolean with_cas)
+                  gboolean with_cas)
 {
-  MqGift gift = { &item->header, item->data, item->len, seq };
+  MqGift gift = { item->header.flags, item->header.expires_ms, item->data,
+                  item->len, item->seq };
 
   session_reply_value (&conn->session, conn->out, key, &gift, with_cas);
 }
@@ -196,7 +197,7 @@ conn_update_watch (MqConn *conn)
   /* Replies wait for the pass end, where they are sent at once: only a
    * full socket needs telling when it has room again, and only when its
    * replies are not waiting for a sync (the pass end sends them then). */
-  if (conn->write_blocked && conn->hold_until <= conns.synced)
+  if (conn->write_blocked && conn->hold_lsn <= conns.synced)
     events |= EPOLLOUT;
   loop_rewatch (&conn->watch, events);
 }
@@ -292,29 +293,16 @@ conns_take_resumable (void)
 }
 
 void
-conn_wait_for_sync (MqConn *conn)
+conn_hold (MqConn *conn, guint64 lsn)
 {
-  conn->stored = TRUE;
+  conn->hold_lsn = MAX (conn->hold_lsn, lsn);
+  commit_need (lsn);
 }
 
 void
-conns_hold (guint64 request)
+conns_release (guint64 durable)
 {
-  for (GList *l = conns.pending.head; l != NULL; l = l->next)
-    {
-      MqConn *conn = l->data;
-
-      if (conn->stored)
-        conn->hold_until = request;
-      conn->stored = FALSE;
-    }
-}
-
-void
-conns_release (guint64 done, guint64 failed)
-{
-  conns.synced = done;
-  conns.sync_failed = failed;
+  conns.synced = durable;
 }
 
 void
@@ -326,18 +314,13 @@ conns_flush (void)
   while ((conn = g_queue_pop_head (&conns.pending)) != NULL)
     {
       conn->pending = FALSE;
-      if (conn->hold_until > 0 && conn->hold_until <= conns.sync_failed)
-        {
-          conn_close (conn);      /* its STOREDs may not be on disk */
-          continue;
-        }
-      if (conn->hold_until > conns.synced)
+      if (conn->hold_lsn > conns.synced)
         {
           conn_update_watch (conn);
           g_queue_push_tail (&held, conn);
           continue;
         }
-      conn->hold_until = 0;
+      conn->hold_lsn = 0;
       conn_flush (conn);
     }
   while ((conn = g_queue_pop_head (&held)) != NULL)

@@ -39,9 +39,10 @@ typedef struct _MqWaiter MqWaiter;
  *   CLOSING -> CLOSED
  *
  * Two marks go with any state but CLOSED, independently of it: held for a
- * sync (it answered STORED: hold_until is past the last sync done), which
- * sends nothing until that sync is done but goes on reading and running
- * commands, and is CLOSED without its replies if the sync fails; and
+ * sync (a reply depends on a change the journal has not synced yet:
+ * hold_lsn is past the durable LSN, commit.h), which sends nothing until a
+ * sync or a checkpoint makes it durable but goes on reading and running
+ * commands; and
  * write_blocked (the socket was full), which waits for EPOLLOUT to send the
  * rest.  A connection back to READING with input buffered runs it at the
  * pass end (dispatch_resume). */
@@ -65,8 +66,8 @@ struct _MqConn {
   guint64 swallow;                /* bytes of a refused set still to skip */
   gboolean noreply;               /* the running command wants no reply */
   gboolean pending;               /* has output to send at the pass end */
-  gboolean stored;                /* answered STORED in this pass */
-  guint64 hold_until;             /* sends nothing before this sync is done */
+  guint64 hold_lsn;               /* sends nothing before the journal is
+                                     durable up to here (commit.h) */
   gboolean write_blocked;         /* the socket was full: wait for EPOLLOUT */
   const char *line;               /* the command line being run */
   gsize line_len;
@@ -91,7 +92,7 @@ void conn_set_state (MqConn *conn, MqConnState state);
 void conn_reply (MqConn *conn, const char *line);
 /* A get's message, as the key asked for it. */
 void conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
-                       guint64 seq, gboolean with_cas);
+                       gboolean with_cas);
 /* stats: lines holds "STAT <name> <value>\r\n" lines. */
 void conn_reply_stats (MqConn *conn, const GString *lines);
 /* TRUE when key's queue already gave a message in the running multi-get. */
@@ -101,8 +102,9 @@ void conn_close_after_reply (MqConn *conn);
 /* The running get found nothing: it waits on queues until deadline. */
 void conn_block (MqConn *conn, MqQueue *const *queues, guint n_queues,
                  gint64 deadline_us);
-/* A STORED was just answered: it waits for the pass's sync. */
-void conn_wait_for_sync (MqConn *conn);
+/* The replies so far wait until the journal is durable up to lsn: a
+ * STORED, a DELETED, a message whose set is not synced yet. */
+void conn_hold (MqConn *conn, guint64 lsn);
 
 /* One reliable read per queue and connection; given back on close. */
 gboolean conn_has_open_read (MqConn *conn, const char *name, gsize len);
@@ -132,13 +134,9 @@ GPtrArray *conns_take_resumable (void);
 
 /* ---- for the pass end ---- */
 
-/* The connections that answered STORED in this pass send nothing more
- * until sync request number request is done; the others (gets, and the
- * rest) go out at once. */
-void conns_hold (guint64 request);
-/* Sync requests up to done are done; those up to failed failed (the
- * connections waiting on them are closed without their replies). */
-void conns_release (guint64 done, guint64 failed);
+/* The journal is durable up to durable: replies that waited for it go out
+ * at the next conns_flush. */
+void conns_release (guint64 durable);
 /* Sends every reply not held, and frees the connections closed since. */
 void conns_flush (void);
 /* Last replies at shutdown, then every connection closed. */

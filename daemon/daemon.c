@@ -181,7 +181,7 @@ daemon_drop_privileges (const char *user, const char *const *paths,
       return TRUE;
     }
   for (guint i = 0; paths[i] != NULL; i++)
-    if (chown (paths[i], pw->pw_uid, pw->pw_gid) != 0 && errno != ENOENT)
+    if (lchown (paths[i], pw->pw_uid, pw->pw_gid) != 0 && errno != ENOENT)
       {
         g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
                      "cannot hand %s to %s: %s", paths[i], user,

@@ -1,177 +1,161 @@
-/* journal.c: the store's write-ahead journal; see journal.h. */
+/* journal.c: the write-ahead journal's file; see journal.h. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "crc32c.h"
+#include "datadir.h"
 #include "journal.h"
 #include "record.h"
 
 #define JOURNAL_MAGIC "MQDJ"
-#define JOURNAL_VERSION 1
-#define JOURNAL_CLEAN_OFFSET 5
-#define ENTRY_PREFIX_SIZE 8             /* body length, CRC */
-#define ENTRY_FIXED_SIZE 3              /* op, key length */
+#define JOURNAL_VERSION 2
+#define JOURNAL_STARTS_RUN 1          /* flag byte */
+/* Replay reads the file this much at a time (more for a larger entry). */
+#define JOURNAL_READ_SIZE (1024 * 1024)
 /* A buffer that grew past this for one big pass is given back after it. */
 #define JOURNAL_BUFFER_KEEP (1024 * 1024)
 
 struct _MqJournal {
   int fd;
-  char *path;
-  guint64 size;                         /* bytes in the file */
-  GByteArray *pending;                  /* entries not yet written */
+  char *name;
+  guint64 number;
+  gboolean starts_run;
+  guint64 written;                /* entries end here in the file */
+  GByteArray *pending;            /* entries not yet written */
+  gsize entry_at;                 /* the entry being made, in pending */
+  GMutex lock;                    /* written, filled, filling */
+  GCond filled_changed;
+  guint64 filled;                 /* bytes exist up to here */
+  gboolean filling;               /* journal_fill is writing past filled */
 };
 
-guint32
-journal_crc32 (const guint8 *data, gsize len)
+char *
+journal_file_name (guint64 number)
 {
-  uLong crc = crc32 (0, Z_NULL, 0);
-
-  /* zlib takes at most a uInt at a time. */
-  while (len > 0)
-    {
-      uInt chunk = (uInt) MIN (len, G_MAXUINT32);
-
-      crc = crc32 (crc, data, chunk);
-      data += chunk;
-      len -= chunk;
-    }
-  return (guint32) crc;
+  return g_strdup_printf ("mqd-%06" G_GUINT64_FORMAT ".journal", number);
 }
 
 static gboolean
-set_errno_error (GError **error, int saved, const char *doing,
-                 const char *path)
+journal_error (GError **error, int saved, const char *doing,
+               MqJournal *journal)
 {
   g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-               "cannot %s %s: %s", doing, path, g_strerror (saved));
+               "cannot %s %s: %s", doing, journal->name, g_strerror (saved));
   return FALSE;
 }
 
-static gboolean
-write_at (int fd, const guint8 *data, gsize len, guint64 offset)
+static guint32
+entry_crc (guint64 number, guint64 offset, const guint8 *body, gsize len)
 {
-  while (len > 0)
-    {
-      ssize_t n = pwrite (fd, data, len, (off_t) offset);
+  guint8 where[16];
 
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return FALSE;
-      data += n;
-      len -= (gsize) n;
-      offset += (guint64) n;
-    }
+  record_put_be (where, number, 8);
+  record_put_be (where + 8, offset, 8);
+  return crc32c_update (crc32c_update (0, where, sizeof where), body, len);
+}
+
+static void
+header_encode (guint8 out[MQ_JOURNAL_HEADER_SIZE], guint64 number,
+               gboolean starts_run)
+{
+  memset (out, 0, MQ_JOURNAL_HEADER_SIZE);
+  memcpy (out, JOURNAL_MAGIC, 4);
+  out[4] = JOURNAL_VERSION;
+  out[5] = starts_run ? JOURNAL_STARTS_RUN : 0;
+  record_put_be (out + 8, number, 8);
+  record_put_be (out + 16, crc32c_update (0, out, 16), 4);
+}
+
+static gboolean
+header_decode (const guint8 *in, gsize len, guint64 *number,
+               gboolean *starts_run)
+{
+  if (len < 20 || memcmp (in, JOURNAL_MAGIC, 4) != 0
+      || in[4] != JOURNAL_VERSION
+      || record_get_be (in + 16, 4) != crc32c_update (0, in, 16))
+    return FALSE;
+  *number = record_get_be (in + 8, 8);
+  *starts_run = (in[5] & JOURNAL_STARTS_RUN) != 0;
   return TRUE;
 }
 
-/* Makes the file's name durable too: without it a machine crash could
- * lose the mark of an unclean stop. */
-static void
-sync_parent_dir (const char *path)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-  if (fd >= 0)
-    {
-      fsync (fd);
-      close (fd);
-    }
-}
-
 static MqJournal *
-journal_new (int fd, const char *path)
+journal_new (int fd, const char *name, guint64 number, gboolean starts_run,
+             guint64 size)
 {
   MqJournal *journal = g_new0 (MqJournal, 1);
 
   journal->fd = fd;
-  journal->path = g_strdup (path);
+  journal->name = g_strdup (name);
+  journal->number = number;
+  journal->starts_run = starts_run;
+  journal->written = MQ_JOURNAL_HEADER_SIZE;
+  journal->filled = MAX (size, MQ_JOURNAL_HEADER_SIZE);
   journal->pending = g_byte_array_new ();
+  g_mutex_init (&journal->lock);
+  g_cond_init (&journal->filled_changed);
   return journal;
 }
 
 MqJournal *
-journal_create (const char *path, GError **error)
-{
-  guint8 header[MQ_JOURNAL_HEADER_SIZE] = JOURNAL_MAGIC;
-  int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  MqJournal *journal;
-
-  if (fd < 0)
-    {
-      set_errno_error (error, errno, "create", path);
-      return NULL;
-    }
-  journal = journal_new (fd, path);
-  header[4] = JOURNAL_VERSION;
-  if (!write_at (fd, header, sizeof header, 0) || fdatasync (fd) != 0)
-    {
-      set_errno_error (error, errno, "write", path);
-      journal_discard (journal);
-      return NULL;
-    }
-  journal->size = sizeof header;
-  sync_parent_dir (path);
-  return journal;
-}
-
-static gboolean
-journal_set_clean (MqJournal *journal, gboolean clean, GError **error)
-{
-  guint8 mark = clean ? 1 : 0;
-
-  if (!write_at (journal->fd, &mark, 1, JOURNAL_CLEAN_OFFSET)
-      || fdatasync (journal->fd) != 0)
-    return set_errno_error (error, errno, "write", journal->path);
-  return TRUE;
-}
-
-MqJournal *
-journal_open (const char *path, gboolean *was_clean, GError **error)
+journal_create (int dirfd, const char *name, guint64 number,
+                gboolean starts_run, GError **error)
 {
   guint8 header[MQ_JOURNAL_HEADER_SIZE];
-  int fd = open (path, O_RDWR | O_CLOEXEC);
   MqJournal *journal;
+  int fd = file_create (dirfd, name, error);
+
+  if (fd < 0)
+    return NULL;
+  journal = journal_new (fd, name, number, starts_run,
+                         MQ_JOURNAL_HEADER_SIZE);
+  header_encode (header, number, starts_run);
+  if (!file_write_at (fd, header, sizeof header, 0)
+      || mq_file_ops.fdatasync (fd) != 0 || mq_file_ops.fsync (dirfd) != 0)
+    {
+      journal_error (error, errno, "create", journal);
+      unlinkat (dirfd, name, 0);
+      journal_free (journal);
+      return NULL;
+    }
+  return journal;
+}
+
+MqJournal *
+journal_open (int dirfd, const char *name, GError **error)
+{
+  guint8 header[MQ_JOURNAL_HEADER_SIZE];
+  int fd = file_open (dirfd, name, O_RDWR, error);
+  gboolean starts_run;
+  guint64 number;
   struct stat st;
   ssize_t n;
 
   if (fd < 0)
-    {
-      set_errno_error (error, errno, "open", path);
-      return NULL;
-    }
-  journal = journal_new (fd, path);
+    return NULL;
   n = pread (fd, header, sizeof header, 0);
   if (n < 0 || fstat (fd, &st) != 0)
     {
-      set_errno_error (error, errno, "read", path);
-      journal_free (journal);
-      return NULL;
-    }
-  if (n < (ssize_t) sizeof header || memcmp (header, JOURNAL_MAGIC, 4) != 0
-      || header[4] != JOURNAL_VERSION)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                   "%s is not a journal of this version of mqd", path);
-      journal_free (journal);
-      return NULL;
-    }
-  *was_clean = header[JOURNAL_CLEAN_OFFSET] == 1;
-  journal->size = (guint64) st.st_size;
-  return journal;
-}
+      int saved = errno;
 
-gboolean
-journal_clear_clean (MqJournal *journal, GError **error)
-{
-  return journal_set_clean (journal, FALSE, error);
+      close (fd);
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "cannot read %s: %s", name, g_strerror (saved));
+      return NULL;
+    }
+  if (!header_decode (header, (gsize) n, &number, &starts_run))
+    {
+      close (fd);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   "%s is not a journal of this version of mqd", name);
+      return NULL;
+    }
+  return journal_new (fd, name, number, starts_run, (guint64) st.st_size);
 }
 
 void
@@ -181,91 +165,22 @@ journal_free (MqJournal *journal)
     return;
   close (journal->fd);
   g_byte_array_unref (journal->pending);
-  g_free (journal->path);
+  g_mutex_clear (&journal->lock);
+  g_cond_clear (&journal->filled_changed);
+  g_free (journal->name);
   g_free (journal);
 }
 
-gboolean
-journal_install (MqJournal *journal, const char *path, GError **error)
-{
-  if (g_rename (journal->path, path) != 0)
-    return set_errno_error (error, errno, "rename", journal->path);
-  g_free (journal->path);
-  journal->path = g_strdup (path);
-  sync_parent_dir (path);
-  return TRUE;
-}
-
-gboolean
-journal_close_clean (MqJournal *journal, GError **error)
-{
-  gboolean ok = journal_write (journal, FALSE, error)
-    && journal_set_clean (journal, TRUE, error);
-
-  journal_free (journal);
-  return ok;
-}
-
-void
-journal_discard (MqJournal *journal)
-{
-  g_unlink (journal->path);
-  journal_free (journal);
-}
-
-void
-journal_append (MqJournal *journal, MqJournalOp op, const guint8 *key,
-                gsize key_len, const guint8 *value, gsize value_len)
-{
-  GByteArray *out = journal->pending;
-  gsize at = out->len;
-  gsize body_len = ENTRY_FIXED_SIZE + key_len + value_len;
-  guint8 *entry;
-
-  g_byte_array_set_size (out, at + ENTRY_PREFIX_SIZE + body_len);
-  entry = out->data + at;
-  record_put_be (entry, body_len, 4);
-  entry[8] = (guint8) op;
-  record_put_be (entry + 9, key_len, 2);
-  memcpy (entry + 8 + ENTRY_FIXED_SIZE, key, key_len);
-  if (value_len > 0)
-    memcpy (entry + 8 + ENTRY_FIXED_SIZE + key_len, value, value_len);
-  record_put_be (entry + 4, journal_crc32 (entry + 8, body_len), 4);
-}
-
-gboolean
-journal_write (MqJournal *journal, gboolean sync, GError **error)
-{
-  GByteArray *out = journal->pending;
-
-  if (out->len > 0)
-    {
-      if (!write_at (journal->fd, out->data, out->len, journal->size))
-        {
-          int saved = errno;
-
-          /* The entries stay buffered for the next try, which writes
-           * them over whatever part of them got in. */
-          return set_errno_error (error, saved, "write to", journal->path);
-        }
-      journal->size += out->len;
-      if (out->len > JOURNAL_BUFFER_KEEP)
-        {
-          g_byte_array_unref (out);
-          journal->pending = g_byte_array_new ();
-        }
-      else
-        g_byte_array_set_size (out, 0);
-    }
-  if (sync && fdatasync (journal->fd) != 0)
-    return set_errno_error (error, errno, "sync", journal->path);
-  return TRUE;
-}
-
 guint64
-journal_size (MqJournal *journal)
+journal_number (MqJournal *journal)
 {
-  return journal->size;
+  return journal->number;
+}
+
+gboolean
+journal_starts_run (MqJournal *journal)
+{
+  return journal->starts_run;
 }
 
 int
@@ -274,80 +189,219 @@ journal_fd (MqJournal *journal)
   return journal->fd;
 }
 
+/* ---- replay --------------------------------------------------------- */
+
+typedef struct {
+  MqJournal *journal;
+  GByteArray *buf;                /* file bytes from buf_at */
+  guint64 buf_at;
+  guint64 file_size;
+} Reader;
+
+/* Makes buf hold the file's bytes [at, at + len); FALSE past the end. */
+static gboolean
+reader_get (Reader *r, guint64 at, gsize len, GError **error)
+{
+  gsize have;
+
+  if (at + len > r->file_size)
+    return FALSE;
+  if (at >= r->buf_at && at + len <= r->buf_at + r->buf->len)
+    return TRUE;
+  if (at < r->buf_at || at > r->buf_at + r->buf->len)
+    g_byte_array_set_size (r->buf, 0);
+  else
+    g_byte_array_remove_range (r->buf, 0, (guint) (at - r->buf_at));
+  r->buf_at = at;
+  have = r->buf->len;
+  while (have < len)
+    {
+      gsize want = MAX (len, JOURNAL_READ_SIZE) - have;
+      ssize_t n;
+
+      g_byte_array_set_size (r->buf, have + want);
+      n = pread (r->journal->fd, r->buf->data + have, want,
+                 (off_t) (at + have));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          g_byte_array_set_size (r->buf, have);
+          if (n < 0)
+            return journal_error (error, errno, "read", r->journal);
+          return FALSE;
+        }
+      have += (gsize) n;
+    }
+  g_byte_array_set_size (r->buf, have);
+  return TRUE;
+}
+
+/* The body of the entry at offset, or NULL: the end. */
+static const guint8 *
+reader_entry (Reader *r, guint64 offset, gsize *len, GError **error)
+{
+  const guint8 *prefix, *body;
+  gsize body_len;
+
+  if (!reader_get (r, offset, MQ_JOURNAL_ENTRY_PREFIX, error))
+    return NULL;
+  prefix = r->buf->data + (offset - r->buf_at);
+  body_len = record_get_be (prefix, 4);
+  if (body_len == 0
+      || !reader_get (r, offset, MQ_JOURNAL_ENTRY_PREFIX + body_len, error))
+    return NULL;
+  prefix = r->buf->data + (offset - r->buf_at);
+  body = prefix + MQ_JOURNAL_ENTRY_PREFIX;
+  if (entry_crc (r->journal->number, offset, body, body_len)
+      != record_get_be (prefix + 4, 4))
+    return NULL;
+  *len = body_len;
+  return body;
+}
+
+gboolean
+journal_replay (MqJournal *journal, MqJournalFunc func, gpointer user_data,
+                guint64 *entries, GError **error)
+{
+  g_autoptr (GByteArray) buf = g_byte_array_new ();
+  Reader r = { journal, buf, MQ_JOURNAL_HEADER_SIZE, journal->filled };
+  guint64 at = MQ_JOURNAL_HEADER_SIZE;
+  GError *local = NULL;
+  const guint8 *body;
+  gsize len;
+
+  *entries = 0;
+  while ((body = reader_entry (&r, at, &len, &local)) != NULL)
+    {
+      if (!func (body, len, user_data, error))
+        return FALSE;
+      (*entries)++;
+      at += MQ_JOURNAL_ENTRY_PREFIX + len;
+    }
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  journal->written = at;
+  return TRUE;
+}
+
+/* ---- appending ------------------------------------------------------ */
+
+guint8 *
+journal_begin (MqJournal *journal, gsize len)
+{
+  GByteArray *out = journal->pending;
+
+  journal->entry_at = out->len;
+  g_byte_array_set_size (out, out->len + MQ_JOURNAL_ENTRY_PREFIX + len);
+  record_put_be (out->data + journal->entry_at, len, 4);
+  return out->data + journal->entry_at + MQ_JOURNAL_ENTRY_PREFIX;
+}
+
+void
+journal_finish (MqJournal *journal)
+{
+  guint8 *entry = journal->pending->data + journal->entry_at;
+  gsize len = journal->pending->len - journal->entry_at
+    - MQ_JOURNAL_ENTRY_PREFIX;
+
+  record_put_be (entry + 4,
+                 entry_crc (journal->number,
+                            journal->written + journal->entry_at,
+                            entry + MQ_JOURNAL_ENTRY_PREFIX, len), 4);
+}
+
 gsize
 journal_pending (MqJournal *journal)
 {
   return journal->pending->len;
 }
 
-/* The length of the whole entries at the start of data. */
-static gsize
-journal_replay_entries (const guint8 *data, gsize len, MqJournalFunc func,
-                        gpointer user_data, guint64 *replayed,
-                        GError **error)
+guint64
+journal_end (MqJournal *journal)
 {
-  const guint8 *at = data, *end = data + len;
+  return journal->written + journal->pending->len;
+}
 
-  while (at < end)
-    {
-      gsize left = (gsize) (end - at);
-      gsize body_len, key_len;
-      const guint8 *body = at + ENTRY_PREFIX_SIZE;
-
-      if (left < ENTRY_PREFIX_SIZE + ENTRY_FIXED_SIZE)
-        break;
-      body_len = record_get_be (at, 4);
-      if (body_len < ENTRY_FIXED_SIZE
-          || body_len > left - ENTRY_PREFIX_SIZE
-          || journal_crc32 (body, body_len) != record_get_be (at + 4, 4))
-        break;
-      key_len = record_get_be (body + 1, 2);
-      if (key_len > body_len - ENTRY_FIXED_SIZE
-          || (body[0] != MQ_JOURNAL_PUT && body[0] != MQ_JOURNAL_DELETE))
-        break;
-      if (!func ((MqJournalOp) body[0], body + ENTRY_FIXED_SIZE, key_len,
-                 body + ENTRY_FIXED_SIZE + key_len,
-                 body_len - ENTRY_FIXED_SIZE - key_len, user_data, error))
-        return G_MAXSIZE;
-      (*replayed)++;
-      at = body + body_len;
-    }
-  return (gsize) (at - data);
+/* The bytes about to be written must not be where a fill is writing
+ * zeros; and a fill that follows starts after them. */
+static void
+journal_claim (MqJournal *journal, guint64 end)
+{
+  g_mutex_lock (&journal->lock);
+  while (journal->filling && end > journal->filled)
+    g_cond_wait (&journal->filled_changed, &journal->lock);
+  journal->filled = MAX (journal->filled, end);
+  g_mutex_unlock (&journal->lock);
 }
 
 gboolean
-journal_replay (MqJournal *journal, MqJournalFunc func, gpointer user_data,
-                guint64 *replayed, GError **error)
+journal_write (MqJournal *journal, GError **error)
 {
-  g_autoptr (GError) local = NULL;
-  g_autoptr (GMappedFile) file = g_mapped_file_new (journal->path, FALSE,
-                                                    &local);
-  const guint8 *data;
-  gsize len, whole;
+  GByteArray *out = journal->pending;
 
-  *replayed = 0;
-  if (file == NULL)
+  if (out->len == 0)
+    return TRUE;
+  journal_claim (journal, journal->written + out->len);
+  if (!file_write_at (journal->fd, out->data, out->len, journal->written))
+    return journal_error (error, errno, "write to", journal);
+  g_mutex_lock (&journal->lock);
+  journal->written += out->len;
+  g_mutex_unlock (&journal->lock);
+  if (out->len > JOURNAL_BUFFER_KEEP)
     {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local),
-                                  "cannot replay the journal: ");
-      return FALSE;
+      g_byte_array_unref (out);
+      journal->pending = g_byte_array_new ();
     }
-  data = (const guint8 *) g_mapped_file_get_contents (file);
-  len = g_mapped_file_get_length (file);
-  g_assert (len >= MQ_JOURNAL_HEADER_SIZE);   /* checked by journal_open */
-  whole = journal_replay_entries (data + MQ_JOURNAL_HEADER_SIZE,
-                                  len - MQ_JOURNAL_HEADER_SIZE, func,
-                                  user_data, replayed, error);
-  if (whole == G_MAXSIZE)
-    return FALSE;
-  journal->size = MQ_JOURNAL_HEADER_SIZE + whole;
-  if (journal->size < len)
-    {
-      g_message ("%s: ignoring its last %" G_GUINT64_FORMAT " bytes, a write "
-                 "the stop interrupted", journal->path, len - journal->size);
-      if (ftruncate (journal->fd, (off_t) journal->size) != 0
-          || fdatasync (journal->fd) != 0)
-        return set_errno_error (error, errno, "truncate", journal->path);
-    }
+  else
+    g_byte_array_set_size (out, 0);
   return TRUE;
+}
+
+void
+journal_drop_pending (MqJournal *journal)
+{
+  g_byte_array_set_size (journal->pending, 0);
+}
+
+gboolean
+journal_wants_fill (MqJournal *journal)
+{
+  gboolean wants;
+
+  g_mutex_lock (&journal->lock);
+  wants = journal->filled < journal->written + MQ_JOURNAL_FILL_AHEAD;
+  g_mutex_unlock (&journal->lock);
+  return wants;
+}
+
+gboolean
+journal_fill (MqJournal *journal, gsize chunk, GError **error)
+{
+  static const guint8 zeros[64 * 1024];
+  guint64 from, to;
+  gboolean ok = TRUE;
+  int saved;
+
+  g_mutex_lock (&journal->lock);
+  from = journal->filled;
+  to = MIN (from + chunk, journal->written + MQ_JOURNAL_FILL_AHEAD);
+  journal->filling = from < to;
+  g_mutex_unlock (&journal->lock);
+  if (from >= to)
+    return TRUE;
+  for (guint64 at = from; ok && at < to; at += sizeof zeros)
+    ok = file_write_at (journal->fd, zeros,
+                        (gsize) MIN (sizeof zeros, to - at), at);
+  saved = errno;
+  g_mutex_lock (&journal->lock);
+  if (ok)
+    journal->filled = MAX (journal->filled, to);
+  journal->filling = FALSE;
+  g_cond_broadcast (&journal->filled_changed);
+  g_mutex_unlock (&journal->lock);
+  return ok ? TRUE : journal_error (error, saved, "extend", journal);
 }

@@ -1,79 +1,74 @@
-/* journal.h: the append-only log from which the store's file can always be
- * rebuilt.
+/* journal.h: the write-ahead journal, every change to the queues since a
+ * checkpoint.
  *
- * GDBM updates its file in place, with several writes per update: a daemon
- * killed in the middle of one leaves the file damaged, and records that
- * were acknowledged long before can sit in the damaged part.  So every put
- * and delete is also appended here, and a commit writes the journal (and by
- * default fdatasyncs it) before any reply goes out.  The journal alone holds
- * the whole state: it starts with a copy of every record (a rewrite, when
- * the garbage in it outgrows the live data), then the changes since.  A
- * clean stop marks it clean; after any other stop the store rebuilds its
- * file from it and never reads the old one.
+ * File mqd-<N>.journal: a 4 KiB header block ("MQDJ", version 2, a flag
+ * byte, the checkpoint number N it follows, a CRC-32C), then entries: body length and CRC-32C
+ * (4 bytes each), then the body (entry.h).  The CRC starts from N and
+ * covers the entry's offset and its body, so an entry can only be read
+ * where and in the journal it was written.  The file is written with zeros
+ * ahead of its end (journal_fill, from the sync thread), so appending
+ * overwrites blocks that exist: fdatasync then commits data only.
  *
- * File: a 16-byte header ("MQDJ", version, the clean mark, 10 zero bytes),
- * then entries: body length and CRC-32 of the body (4 big-endian bytes
- * each), body = op (1 byte), key length (2 bytes), key, value.  An entry cut
- * short or failing its CRC ends the journal: it is what a kill in the
- * middle of a write leaves, and was never acknowledged.
+ * Replay stops at the first entry that is not whole: zeros, a write a kill
+ * cut short, or one a power cut lost part of.  Nothing after it was ever
+ * acknowledged, because a reply waits for a sync of everything before it.
  */
 #pragma once
 
 #include <glib.h>
 
-#define MQ_JOURNAL_FILE "mqd.journal"
-#define MQ_JOURNAL_HEADER_SIZE 16
-
-typedef enum {
-  MQ_JOURNAL_PUT = 1,
-  MQ_JOURNAL_DELETE = 2,
-} MqJournalOp;
+#define MQ_JOURNAL_HEADER_SIZE 4096
+#define MQ_JOURNAL_ENTRY_PREFIX 8
+/* journal_fill keeps this much written ahead of the end. */
+#define MQ_JOURNAL_FILL_AHEAD (4 * 1024 * 1024)
 
 typedef struct _MqJournal MqJournal;
 
-/* Creates the file (emptying one that exists) with only a header. */
-MqJournal *journal_create (const char *path, GError **error);
-/* Opens an existing journal.  *was_clean tells whether the last stop
- * marked it clean.  A journal that was not clean must be replayed before it
- * is written to; one that was must have its mark cleared first. */
-MqJournal *journal_open (const char *path, gboolean *was_clean,
-                         GError **error);
-/* Clears the clean mark, and syncs: from now on a kill is an unclean stop. */
-gboolean journal_clear_clean (MqJournal *journal, GError **error);
+/* "mqd-<number>.journal" */
+char *journal_file_name (guint64 number);
 
-typedef gboolean (*MqJournalFunc) (MqJournalOp op, const guint8 *key,
-                                   gsize key_len, const guint8 *value,
-                                   gsize value_len, gpointer user_data,
-                                   GError **error);
-
-/* Calls func for each whole entry, in order, then cuts off what follows
- * the last one, so that new entries follow it.  *replayed counts them. */
-gboolean journal_replay (MqJournal *journal, MqJournalFunc func,
-                         gpointer user_data, guint64 *replayed,
-                         GError **error);
-
-/* Buffers one entry; journal_write puts it in the file. */
-void journal_append (MqJournal *journal, MqJournalOp op, const guint8 *key,
-                     gsize key_len, const guint8 *value, gsize value_len);
-/* Bytes buffered by journal_append and not yet written. */
-gsize journal_pending (MqJournal *journal);
-/* Writes the buffered entries, then fdatasyncs the file when sync is set. */
-gboolean journal_write (MqJournal *journal, gboolean sync, GError **error);
-/* Bytes in the file, header included. */
-guint64 journal_size (MqJournal *journal);
-/* The file's descriptor, for a sync from another thread. */
-int journal_fd (MqJournal *journal);
-
-/* Moves a journal written under another name (a rewrite) to path, in one
- * rename: a kill leaves either the old journal or the new one. */
-gboolean journal_install (MqJournal *journal, const char *path,
-                          GError **error);
-/* Writes what is buffered, marks the journal clean, syncs it, frees it.
- * Only for a store whose file holds everything and is synced. */
-gboolean journal_close_clean (MqJournal *journal, GError **error);
-/* Closes the file and removes it (a rewrite given up). */
-void journal_discard (MqJournal *journal);
+/* Creates name in dirfd (it must not exist), for checkpoint number; the
+ * file and its name are synced before it returns.  starts_run: the first
+ * journal of a start, which gave back the reads open before it. */
+MqJournal *journal_create (int dirfd, const char *name, guint64 number,
+                           gboolean starts_run, GError **error);
+/* Opens an existing journal to replay it. */
+MqJournal *journal_open (int dirfd, const char *name, GError **error);
 void journal_free (MqJournal *journal);
 
-/* CRC-32 (IEEE 802.3), zlib's. */
-guint32 journal_crc32 (const guint8 *data, gsize len);
+guint64 journal_number (MqJournal *journal);
+gboolean journal_starts_run (MqJournal *journal);
+int journal_fd (MqJournal *journal);
+
+typedef gboolean (*MqJournalFunc) (const guint8 *body, gsize len,
+                                   gpointer user_data, GError **error);
+
+/* Calls func for each whole entry, in order; reads the file in pieces, so
+ * memory stays small however long it is.  *entries counts them. */
+gboolean journal_replay (MqJournal *journal, MqJournalFunc func,
+                         gpointer user_data, guint64 *entries,
+                         GError **error);
+
+/* Makes room for an entry of len bytes at the end of what is buffered and
+ * returns where its body goes; journal_finish completes it.  Entries are
+ * made one at a time. */
+guint8 *journal_begin (MqJournal *journal, gsize len);
+void journal_finish (MqJournal *journal);
+/* Bytes buffered and not yet written. */
+gsize journal_pending (MqJournal *journal);
+/* The offset just past the last entry, buffered or written. */
+guint64 journal_end (MqJournal *journal);
+/* Writes what is buffered (one pwrite).  On an error the entries stay
+ * buffered, and a later call writes them again at the same place. */
+gboolean journal_write (MqJournal *journal, GError **error);
+
+/* Forgets the entries not written (a checkpoint holds their changes). */
+void journal_drop_pending (MqJournal *journal);
+
+/* Writes up to chunk bytes of zeros where the file ends, if it ends less
+ * than MQ_JOURNAL_FILL_AHEAD past the journal's end; FALSE with an error
+ * when the disk refused.  Safe to call from the sync thread while
+ * the loop appends: the two never write the same bytes. */
+gboolean journal_fill (MqJournal *journal, gsize chunk, GError **error);
+/* TRUE when journal_fill has something to do. */
+gboolean journal_wants_fill (MqJournal *journal);

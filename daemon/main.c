@@ -3,12 +3,15 @@
 
 #include <glib-unix.h>
 #include <locale.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 
+#include "checkpoint.h"
 #include "command.h"
+#include "commit.h"
 #include "conn.h"
 #include "daemon.h"
 #include "dispatch.h"
@@ -16,23 +19,23 @@
 #include "queue.h"
 #include "server.h"
 #include "settings.h"
-#include "store.h"
+#include "space.h"
+#include "storage.h"
 #include "waiter.h"
 
-/* Expired messages are swept from idle queues, and an empty store's file
- * shrunk, this often. */
+/* Expired messages are swept from idle queues, and space given back after
+ * a drain, this often. */
 #define SWEEP_INTERVAL_SECONDS 1
-/* A large data file is mapped afresh this often: its pages a load touched
- * count as resident until then. */
-#define TRIM_INTERVAL_MS 500
+/* Free space and the file size limit are read this often. */
+#define SPACE_INTERVAL_MS 100
 
 #define EXIT_USAGE 2
 
 static GMainLoop *main_loop;
 static MqSettings *settings;
-static MqStore *store;
 static MqWatch sync_watch;      /* the sync thread's wake-ups */
 static gboolean stopping;
+static int exit_status;
 
 static GLogWriterOutput
 log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
@@ -45,14 +48,22 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
+/* The storage cannot go on (a checkpoint failed): stop, without a last
+ * checkpoint; the next start recovers from the journal. */
+static void
+fail_storage (const GError *error)
+{
+  g_critical ("%s: stopping", error->message);
+  exit_status = 1;
+  stopping = TRUE;
+  loop_wake ();
+}
+
 /* The pass end: every command of this pass has run, and so have the waiting
- * gets woken or whose time is up.  Every change reaches the journal before a
- * reply goes out.  By default the replies of a pass that stored messages
- * wait for one fdatasync of the journal, made by the sync thread while the
- * loop goes on (group commit); a pass of gets writes its counters, and the
- * 1-second timer makes them and the deletes durable.  Under -N nothing waits
- * and the timer writes the counters too: after a kill they catch up from the
- * items found (all but the byte count). */
+ * gets woken or whose time is up.  Tails that grew too large are sealed, a
+ * checkpoint is cut when one is due, then the pass's journal entries are
+ * written (commit.h): replies that wait for a sync go out once the sync
+ * thread has made one that covers them, the others at once. */
 static void
 on_pass_end (gpointer user_data)
 {
@@ -61,35 +72,40 @@ on_pass_end (gpointer user_data)
   dispatch_serve_ready ();
   dispatch_expire (g_get_monotonic_time ());
   dispatch_resume ();
-  if (settings->no_sync)
-    queues_write (&error);
-  else
+  if (!queues_tidy (&error) || !checkpoint_maintain (&error))
     {
-      guint64 request = queues_commit_async (&error);
-      guint64 done, failed;
-
-      if (request > 0)
-        conns_hold (request);
-      done = store_synced (store, &failed);
-      conns_release (done, failed);
+      g_warning ("%s", error->message);
+      g_clear_error (&error);
     }
-  if (error != NULL)
+  if (!stopping && checkpoint_due () && !checkpoint_cut (&error))
     {
-      g_critical ("%s: dropping the connections that waited on it",
-                  error->message);
-      conns_drop_pending ();
+      fail_storage (error);
+      g_clear_error (&error);
     }
+  /* Entries that could not be written stay buffered for the next pass;
+   * the replies that wait for them wait too, the others go out. */
+  if (!commit_end_pass (&error))
+    g_warning ("%s", error->message);
+  space_note_files (MAX (journal_end (commit_journal ()),
+                         checkpoint_part_bytes ()));
+  conns_release (commit_synced ());
   conns_flush ();
   loop_set_deadline (waiters_next_deadline ());
   if (stopping || command_shutdown_requested ())
     g_main_loop_quit (main_loop);
 }
 
-/* A sync finished: the pass that follows sends what waited for it. */
+/* The sync thread made a sync or a checkpoint: the pass that follows sends
+ * what waited for it. */
 static void
 on_synced (MqWatch *watch, guint32 events)
 {
-  store_sync_ack (store);
+  g_autoptr (GError) error = NULL;
+
+  storage_ack ();
+  commit_on_wake ();
+  if (!checkpoint_on_wake (&error))
+    fail_storage (error);
 }
 
 /* -v, -vv, or `verbosity N` from a client. */
@@ -100,20 +116,18 @@ set_verbosity (guint level)
   conn_log_commands = level >= 2;
 }
 
+/* -N: the journal is synced every -C seconds, not before each reply. */
 static gboolean
 on_sync_timer (gpointer user_data)
 {
-  g_autoptr (GError) error = NULL;
-
-  if (!queues_commit (TRUE, &error))
-    g_critical ("%s", error->message);
+  commit_request_sync ();
   return G_SOURCE_CONTINUE;
 }
 
 static gboolean
-on_trim_timer (gpointer user_data)
+on_space_timer (gpointer user_data)
 {
-  store_trim_mapping (store);
+  space_refresh ();
   return G_SOURCE_CONTINUE;
 }
 
@@ -122,9 +136,10 @@ on_sweep_timer (gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!queues_sweep (&error) || !queues_commit (!settings->no_sync, &error)
-      || !queues_compact (&error))
+  if (!queues_sweep (&error))
     g_critical ("expiry sweep: %s", error->message);
+  else if (!checkpoint_give_back (&error))
+    fail_storage (error);
   return G_SOURCE_CONTINUE;
 }
 
@@ -140,7 +155,6 @@ on_reload_signal (gpointer user_data)
       return G_SOURCE_CONTINUE;
     }
   queues_set_rules (settings->rules);
-  command_set_rules (settings->rules);
   g_message ("SIGHUP: queue rules reloaded from %s",
              settings->config_path != NULL ? settings->config_path
              : "(no file)");
@@ -202,27 +216,36 @@ raise_core_limit (void)
 }
 
 /* -u: the files the daemon keeps using, or uses again at its next start,
- * go to the user before it becomes that user.  A socket systemd handed over
- * stays systemd's. */
+ * go to the user before it becomes that user: the data directory's by
+ * descriptor (storage_hand_over), the rest by name.  A socket systemd
+ * handed over stays systemd's. */
 static gboolean
 hand_over (GError **error)
 {
-  g_autofree char *lock = g_build_filename (settings->home, MQ_STORE_LOCK_FILE,
-                                           NULL);
+  const char *paths[] = { settings->pid_file, server_created_dir (),
+    server_socket_path (), NULL };
   g_autoptr (GPtrArray) owned = g_ptr_array_new ();
-  const char *maybe[] = { settings->pid_file, server_created_dir (),
-    server_socket_path () };
+  struct passwd *pw = getpwnam (settings->user);
 
-  g_ptr_array_add (owned, settings->home);
-  g_ptr_array_add (owned, lock);
-  g_ptr_array_add (owned, (gpointer) store_path (store));
-  g_ptr_array_add (owned, (gpointer) store_journal_path (store));
-  for (guint i = 0; i < G_N_ELEMENTS (maybe); i++)
-    if (maybe[i] != NULL)
-      g_ptr_array_add (owned, (gpointer) maybe[i]);
+  if (pw != NULL && getuid () == 0
+      && !storage_hand_over (pw->pw_uid, pw->pw_gid, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    if (paths[i] != NULL)
+      g_ptr_array_add (owned, (gpointer) paths[i]);
   g_ptr_array_add (owned, NULL);
   return daemon_drop_privileges (settings->user,
                                  (const char *const *) owned->pdata, error);
+}
+
+/* The user the data directory may belong to besides the daemon's. */
+static guint32
+data_owner (void)
+{
+  struct passwd *pw = settings->user != NULL ? getpwnam (settings->user)
+    : NULL;
+
+  return pw != NULL ? pw->pw_uid : G_MAXUINT32;
 }
 
 static gboolean
@@ -246,14 +269,20 @@ start (GError **error)
   server.activated_fd = daemon_activated_socket (error);
   if (server.activated_fd == -2)
     return FALSE;
-  store = store_open (settings->home, error);
-  if (store == NULL
-      || !queues_open (store, settings->rules, waiters_on_ready, error))
+  MqStorageOptions storage = {
+    .path = settings->home,
+    .owner_uid = data_owner (),
+    .no_sync = settings->no_sync,
+    .checkpoint_size = settings->checkpoint_size,
+    .rules = settings->rules,
+    .ready = waiters_on_ready,
+  };
+
+  if (!storage_open (&storage, error))
     return FALSE;
   loop_init (on_pass_end, NULL);
-  loop_watch (&sync_watch, store_sync_wake_fd (store), EPOLLIN, on_synced);
+  loop_watch (&sync_watch, storage_wake_fd (), EPOLLIN, on_synced);
   command_init (&limits);
-  command_set_rules (settings->rules);
   if (!server_listen (&server, error))
     return FALSE;
   if (settings->pid_file != NULL
@@ -261,13 +290,17 @@ start (GError **error)
     return FALSE;
   if (server.activated_fd >= 0)
     g_info ("listening on the socket systemd handed over, data in %s",
-            store_path (store));
+            storage_dir_path ());
   else
     g_info ("listening on %s, data in %s", settings->socket_path,
-            store_path (store));
+            storage_dir_path ());
   return settings->user == NULL || hand_over (error);
 }
 
+/* Every reply that waited goes out after a last checkpoint; with a
+ * storage that failed, the connections close without them. */
+/* Every reply that waited goes out after a last checkpoint; with a
+ * storage that failed, the connections close without them. */
 static void
 stop (void)
 {
@@ -275,19 +308,17 @@ stop (void)
 
   daemon_stopping ();
   server_close ();
-  /* STOREDs still waiting for the sync thread go out after this sync. */
-  if (queues_commit (TRUE, &error))
-    conns_release (G_MAXUINT64, 0);
+  if (exit_status == 0 && storage_checkpoint (&error))
+    conns_release (G_MAXUINT64);
   else
-    g_critical ("%s", error->message);
-  g_clear_error (&error);
+    {
+      if (error != NULL)
+        g_critical ("%s", error->message);
+      exit_status = 1;
+      conns_drop_pending ();
+    }
   conns_close_all ();
-  if (!queues_commit (TRUE, &error))
-    g_critical ("%s", error->message);
-  queues_close ();
-  g_clear_error (&error);
-  if (!store_close (store, &error))
-    g_critical ("%s", error->message);
+  storage_close ();
   loop_shutdown ();
   if (settings->pid_file != NULL)
     remove (settings->pid_file);
@@ -331,6 +362,7 @@ main (int argc, char **argv)
     {
       g_printerr ("mqd: %s\n", error->message);
       server_close ();            /* no socket left behind by a failed start */
+      storage_close ();
       return 1;
     }
   main_loop = g_main_loop_new (NULL, FALSE);
@@ -338,7 +370,7 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_stop_signal, "SIGINT");
   g_unix_signal_add (SIGHUP, on_reload_signal, NULL);
   g_timeout_add_seconds (SWEEP_INTERVAL_SECONDS, on_sweep_timer, NULL);
-  g_timeout_add (TRIM_INTERVAL_MS, on_trim_timer, NULL);
+  g_timeout_add (SPACE_INTERVAL_MS, on_space_timer, NULL);
   if (settings->no_sync && settings->sync_interval > 0)
     g_timeout_add_seconds (settings->sync_interval, on_sync_timer, NULL);
   daemon_ready (settings->verbosity > 0);
@@ -346,5 +378,5 @@ main (int argc, char **argv)
   stop ();
   g_main_loop_unref (main_loop);
   settings_free (settings);
-  return 0;
+  return exit_status;
 }

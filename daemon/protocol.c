@@ -186,7 +186,7 @@ apply_get_option (const char *p, gsize len, MqGetKey *key)
       }
   if (len < 2 || memcmp (p, "t=", 2) != 0)
     return FALSE;
-  if (!protocol_parse_uint (p + 2, len - 2, G_MAXINT32, &ms))
+  if (!protocol_parse_uint (p + 2, len - 2, MQ_MAX_TIMEOUT_MS, &ms))
     return FALSE;
   key->timeout_ms = (gint64) ms;
   return TRUE;
@@ -550,17 +550,7 @@ protocol_parse (const char *buf, gsize len, MqCommand *cmd,
 gboolean
 protocol_valid_name (const char *name, gsize len)
 {
-  if (name == NULL || len == 0 || len > MQ_MAX_NAME)
-    return FALSE;
-  for (gsize i = 0; i < len; i++)
-    {
-      guchar c = (guchar) name[i];
-      /* Space and controls would split or corrupt a line; '/' starts
-       * a get option. */
-      if (c <= 0x20 || c == 0x7f || c == '/')
-        return FALSE;
-    }
-  return TRUE;
+  return mq_shared_valid_name (name, len);
 }
 
 /* ---- replies ---- */

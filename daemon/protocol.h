@@ -8,9 +8,7 @@
 
 #include <glib.h>
 
-#define MQ_MAX_NAME 250           /* longest queue name, as memcache keys */
-#define MQ_MAX_LINE 8192          /* longest command line, "\r\n" included */
-#define MQ_MAX_KEYS 128           /* most queues named by one get */
+#include "mqshared.h"             /* MQ_MAX_NAME, MQ_MAX_LINE, MQ_MAX_KEYS */
 /* A set's length must fit gint64 and, on 32-bit hosts, gsize. */
 #define MQ_MAX_DATA_LEN \
   ((guint64) G_MAXINT64 < (guint64) G_MAXSIZE ? (guint64) G_MAXINT64 \
@@ -131,7 +129,7 @@ protocol_takes_data (const MqCommand *cmd)
 }
 
 /* TRUE when name is a valid queue name: 1..MQ_MAX_NAME bytes, no whitespace,
- * control character or '/'. */
+ * control character or '/' (common/'s rule, the client's too). */
 gboolean protocol_valid_name (const char *name, gsize len);
 
 /* ---- pieces the binary and meta parsers share ---- */

@@ -1,32 +1,297 @@
-/* queue.c: FIFO semantics over the store; see queue.h. */
+/* queue.c: FIFO semantics over runs of messages; see queue.h. */
 #include "config.h"
 
 #include <string.h>
 
+#include "commit.h"
 #include "protocol.h"
 #include "queue.h"
+#include "space.h"
 
 /* memcache's rule: up to 30 days an exptime is relative, beyond it absolute. */
 #define EXPTIME_RELATIVE_MAX (60 * 60 * 24 * 30)
 #define FANOUT_SEPARATOR '+'
+/* A segment holds about this many bytes of messages. */
+#define SEGMENT_TARGET (32 * 1024)
+/* A young tail past this is sealed at the pass end... */
+#define TAIL_QUEUE_CAP (256 * 1024)
+/* ...and all of them past this, the largest first. */
+#define TAIL_BUDGET (8 * 1024 * 1024)
+/* Loaded head segments past this are let go, least recently used first. */
+#define HEAD_BUDGET (4 * 1024 * 1024)
+/* Replay tidies up this often, so that its memory stays bounded. */
+#define REPLAY_TIDY_EVERY 4096
+
+typedef struct {
+  guint64 seq;
+  guint64 lsn;
+} Unsynced;
 
 static MqStore *store;
 static MqRuleBook *rule_book;
 static MqQueueReadyFunc ready;
 static GHashTable *queues;        /* name -> MqQueue */
-static GPtrArray *dirty_queues;
-static gboolean unsynced;
+static GHashTable *orphans;       /* parent name -> GPtrArray of children */
+static guint64 next_inc;
+static gboolean replaying;
+static guint64 replayed;
+static GQueue tails = G_QUEUE_INIT;       /* queues with a young tail */
+static gsize tail_bytes;
+static GQueue heads = G_QUEUE_INIT;       /* loaded heads, oldest use first */
+static gsize head_bytes;
+static GPtrArray *touched;        /* queues whose tail changed this pass */
+static GByteArray *scratch;
 
-/* ---- the set of queues ---------------------------------------------------- */
+/* ---- journal ------------------------------------------------------------ */
+
+/* Journals a change of a saved queue; returns the LSN past its entry. */
+static guint64
+queue_log (MqQueue *queue, MqEntry *entry)
+{
+  if (replaying || !queue->persistent)
+    return 0;
+  entry->name = queue->name;
+  entry->name_len = queue->name_len;
+  return commit_log (entry);
+}
+
+static guint64
+queue_log_op (MqQueue *queue, MqEntryOp op, guint64 seq)
+{
+  MqEntry entry = { .op = op, .seq = seq, .inc = queue->meta.inc };
+
+  return queue_log (queue, &entry);
+}
+
+static gboolean
+out_of_step (MqQueue *queue, const char *what, guint64 seq, GError **error)
+{
+  g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
+               "journal out of step with queue %s: %s %" G_GUINT64_FORMAT
+               " (head %" G_GUINT64_FORMAT ", tail %" G_GUINT64_FORMAT ")",
+               queue->name, what, seq, queue->meta.head, queue->meta.tail);
+  return FALSE;
+}
+
+/* ---- memory: young tails and loaded heads -------------------------------- */
+
+/* The tail changed: the pass end trims it, and seals it when large. */
+static void
+queue_touch (MqQueue *queue)
+{
+  if (queue->tail_run != NULL && queue->tail_link.data == NULL)
+    {
+      queue->tail_link.data = queue;
+      g_queue_push_tail_link (&tails, &queue->tail_link);
+    }
+  if (!queue->touched)
+    {
+      queue->touched = TRUE;
+      g_ptr_array_add (touched, queue);
+    }
+}
 
 static void
-queue_mark_dirty (MqQueue *queue)
+tail_set_bytes (MqQueue *queue, gsize before)
 {
-  if (queue->dirty)
-    return;
-  queue->dirty = TRUE;
-  g_ptr_array_add (dirty_queues, queue);
+  gsize now = queue->tail_run != NULL ? run_bytes (queue->tail_run) : 0;
+
+  tail_bytes = tail_bytes - before + now;
 }
+
+/* The tail is empty: its run goes, and its place in the list. */
+static void
+tail_release (MqQueue *queue)
+{
+  tail_bytes -= run_bytes (queue->tail_run);
+  g_clear_pointer (&queue->tail_run, run_unref);
+  queue->tail_start = queue->meta.tail;
+  if (queue->tail_link.data != NULL)
+    {
+      g_queue_unlink (&tails, &queue->tail_link);
+      queue->tail_link.data = NULL;
+    }
+}
+
+static void
+head_drop (MqQueue *queue)
+{
+  if (queue->head_run == NULL)
+    return;
+  head_bytes -= run_bytes (queue->head_run);
+  g_clear_pointer (&queue->head_run, run_unref);
+  g_queue_unlink (&heads, &queue->head_link);
+}
+
+static void
+head_set (MqQueue *queue, MqRun *run)
+{
+  head_drop (queue);
+  queue->head_run = run;
+  head_bytes += run_bytes (run);
+  queue->head_link.data = queue;
+  g_queue_push_tail_link (&heads, &queue->head_link);
+}
+
+/* The first held message at or after seq, as an index (held->len: none). */
+static guint
+held_index (MqQueue *queue, guint64 seq)
+{
+  guint lo = 0, hi = queue->held->len;
+
+  while (lo < hi)
+    {
+      guint mid = (lo + hi) / 2;
+
+      if (g_array_index (queue->held, MqHeld, mid).seq < seq)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return lo;
+}
+
+static MqHeld *
+held_find (MqQueue *queue, guint64 seq)
+{
+  guint i = held_index (queue, seq);
+
+  if (i < queue->held->len && g_array_index (queue->held, MqHeld, i).seq == seq)
+    return &g_array_index (queue->held, MqHeld, i);
+  return NULL;
+}
+
+static void
+held_remove (MqQueue *queue, MqHeld *held)
+{
+  g_array_remove_index (queue->held, held - (MqHeld *) queue->held->data);
+}
+
+/* The messages of the young tail below the head, and below every held
+ * one, are gone for good: their bytes go too. */
+static void
+tail_trim (MqQueue *queue)
+{
+  guint64 keep = queue->meta.head;
+  guint i = held_index (queue, queue->tail_start);
+  gsize before;
+
+  if (queue->tail_run == NULL)
+    return;
+  if (i < queue->held->len)
+    keep = MIN (keep, g_array_index (queue->held, MqHeld, i).seq);
+  if (keep >= queue->meta.tail)
+    {
+      tail_release (queue);
+      return;
+    }
+  before = run_bytes (queue->tail_run);
+  run_drop_before (queue->tail_run, keep);
+  queue->tail_start = run_first (queue->tail_run);
+  tail_set_bytes (queue, before);
+}
+
+/* Writes the young tail out as segments.  The messages stay in memory
+ * until the store has them. */
+static gboolean
+queue_seal (MqQueue *queue, GError **error)
+{
+  tail_trim (queue);
+  while (queue->tail_run != NULL)
+    {
+      guint64 first = queue->tail_start;
+      guint64 end = run_encode_segment (queue->tail_run, SEGMENT_TARGET,
+                                        scratch);
+      gsize before = run_bytes (queue->tail_run);
+      guint i;
+
+      if (!space_check_write (scratch->len, error)
+          || !store_put_segment (store, queue->name, queue->name_len,
+                                 queue->meta.inc, first, scratch, error))
+        return FALSE;
+      for (i = held_index (queue, first);
+           i < queue->held->len
+           && g_array_index (queue->held, MqHeld, i).seq < end; i++)
+        g_array_index (queue->held, MqHeld, i).seg_start = first;
+      if (queue->meta.head >= first && queue->meta.head < end)
+        queue->meta.head_seg = first;
+      queue->tail_start = end;
+      if (end == queue->meta.tail)
+        tail_release (queue);
+      else
+        {
+          run_drop_before (queue->tail_run, end);
+          tail_set_bytes (queue, before);
+        }
+    }
+  return TRUE;
+}
+
+/* The segment that starts at first; a reference for the caller. */
+static MqRun *
+queue_segment (MqQueue *queue, guint64 first, GError **error)
+{
+  MqRun *run;
+
+  if (queue->head_run != NULL && run_first (queue->head_run) == first)
+    {
+      g_queue_unlink (&heads, &queue->head_link);
+      g_queue_push_tail_link (&heads, &queue->head_link);
+      return run_ref (queue->head_run);
+    }
+  run = store_fetch (store, queue->name, queue->name_len, queue->meta.inc,
+                     first, &queue->gen_hint, error);
+  if (run == NULL)
+    {
+      if (error == NULL || *error == NULL)
+        g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
+                     "the segment of queue %s from message %" G_GUINT64_FORMAT
+                     " is missing from the store", queue->name, first);
+      return NULL;
+    }
+  if (first == queue->meta.head_seg && queue->meta.head < queue->tail_start)
+    head_set (queue, run_ref (run));
+  return run;
+}
+
+/* Message seq (in the segment from seg_start when it is sealed). */
+static gboolean
+queue_read (MqQueue *queue, guint64 seq, guint64 seg_start, MqItem *item,
+            GError **error)
+{
+  const guint8 *payload;
+
+  memset (item, 0, sizeof *item);
+  if (seq >= queue->tail_start)
+    item->owned = run_ref (queue->tail_run);
+  else if ((item->owned = queue_segment (queue, seg_start, error)) == NULL)
+    return FALSE;
+  if (!run_find (item->owned, seq, &item->header, &payload))
+    {
+      g_clear_pointer (&item->owned, run_unref);
+      return out_of_step (queue, "no message", seq, error);
+    }
+  item->data = (const char *) payload;
+  item->len = item->header.len;
+  item->seq = seq;
+  return TRUE;
+}
+
+void
+item_clear (MqItem *item)
+{
+  g_clear_pointer (&item->owned, run_unref);
+  item->data = NULL;
+  item->len = 0;
+}
+
+gsize
+queues_memory (void)
+{
+  return tail_bytes + head_bytes;
+}
+
+/* ---- the set of queues ---------------------------------------------------- */
 
 static void queue_link_parent (MqQueue *queue);
 static void queue_adopt_children (MqQueue *parent);
@@ -38,10 +303,9 @@ queue_new (const char *name, gsize name_len)
 
   queue->name = g_strndup (name, name_len);
   queue->name_len = name_len;
-  queue->meta.head = 1;
-  queue->meta.tail = 1;
-  queue->returned = g_array_new (FALSE, FALSE, sizeof (guint64));
-  queue->open = g_array_new (FALSE, FALSE, sizeof (guint64));
+  queue->meta.head = queue->meta.tail = queue->meta.head_seg = 1;
+  queue->tail_start = 1;
+  queue->held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
   queue->rules = rules_lookup (rule_book, name, name_len);
   g_queue_init (&queue->waiters);
   g_hash_table_insert (queues, queue->name, queue);
@@ -55,15 +319,18 @@ queue_free (gpointer data)
 {
   MqQueue *queue = data;
 
-  g_array_unref (queue->returned);
-  g_array_unref (queue->open);
+  if (queue->tail_run != NULL)
+    tail_release (queue);
+  head_drop (queue);
+  if (queue->touched)
+    g_ptr_array_remove (touched, queue);
+  g_array_unref (queue->held);
+  g_clear_pointer (&queue->unsynced, g_array_unref);
   g_clear_pointer (&queue->children, g_ptr_array_unref);
   g_free (queue->name);
   g_free (queue);
 }
 
-/* A fanout child ("parent+child") receives copies from the moment it is
- * first named; it is saved at once so that it still does after a restart. */
 static void
 queue_add_child (MqQueue *parent, MqQueue *child)
 {
@@ -73,24 +340,40 @@ queue_add_child (MqQueue *parent, MqQueue *child)
   child->parent = parent;
 }
 
-/* A parent deleted and named again finds its children again. */
+/* A parent deleted and named again finds its children again: they wait,
+ * by their parent's name, for it. */
 static void
 queue_adopt_children (MqQueue *parent)
 {
-  GHashTableIter iter;
-  gpointer value;
+  GPtrArray *waiting = NULL;
+  char *name = NULL;
 
-  g_hash_table_iter_init (&iter, queues);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
+  if (!g_hash_table_steal_extended (orphans, parent->name,
+                                    (gpointer *) &name,
+                                    (gpointer *) &waiting))
+    return;
+  for (guint i = 0; i < waiting->len; i++)
+    queue_add_child (parent, g_ptr_array_index (waiting, i));
+  g_ptr_array_unref (waiting);
+  g_free (name);
+}
+
+static void
+queue_orphan (MqQueue *child)
+{
+  const char *plus = memchr (child->name, FANOUT_SEPARATOR, child->name_len);
+  char *parent_name = g_strndup (child->name, plus - child->name);
+  GPtrArray *waiting = g_hash_table_lookup (orphans, parent_name);
+
+  if (waiting == NULL)
     {
-      MqQueue *child = value;
-
-      if (child->parent == NULL && child->name_len > parent->name_len
-          && child->name[parent->name_len] == FANOUT_SEPARATOR
-          && memcmp (child->name, parent->name, parent->name_len) == 0
-          && memchr (child->name, FANOUT_SEPARATOR, parent->name_len) == NULL)
-        queue_add_child (parent, child);
+      waiting = g_ptr_array_new ();
+      g_hash_table_insert (orphans, parent_name, waiting);
     }
+  else
+    g_free (parent_name);
+  child->parent = NULL;
+  g_ptr_array_add (waiting, child);
 }
 
 gboolean
@@ -101,18 +384,39 @@ queue_is_fanout_child (const char *name, gsize name_len)
   return plus != NULL && plus != name;
 }
 
+static void queue_persist (MqQueue *queue);
+
+/* A fanout child receives copies from the moment it is first named; it is
+ * saved at once so that it still does after a restart. */
 static void
 queue_link_parent (MqQueue *queue)
 {
   const char *plus = memchr (queue->name, FANOUT_SEPARATOR, queue->name_len);
-  MqQueue *parent;
 
   if (!queue_is_fanout_child (queue->name, queue->name_len))
     return;
-  parent = queue_lookup_or_create (queue->name, plus - queue->name);
-  if (queue->parent == NULL)      /* a parent made just now adopted it */
-    queue_add_child (parent, queue);
-  queue_mark_dirty (queue);
+  queue_add_child (queue_lookup_or_create (queue->name, plus - queue->name),
+                   queue);
+  queue_persist (queue);
+}
+
+static void
+queue_unlink_family (MqQueue *queue)
+{
+  if (queue->parent != NULL)
+    g_ptr_array_remove (queue->parent->children, queue);
+  else if (queue_is_fanout_child (queue->name, queue->name_len))
+    {
+      const char *plus = memchr (queue->name, FANOUT_SEPARATOR,
+                                 queue->name_len);
+      g_autofree char *parent = g_strndup (queue->name, plus - queue->name);
+      GPtrArray *waiting = g_hash_table_lookup (orphans, parent);
+
+      if (waiting != NULL)
+        g_ptr_array_remove (waiting, queue);
+    }
+  for (guint i = 0; queue->children != NULL && i < queue->children->len; i++)
+    queue_orphan (g_ptr_array_index (queue->children, i));
 }
 
 MqQueue *
@@ -135,6 +439,61 @@ queue_lookup_or_create (const char *name, gsize name_len)
   return queue != NULL ? queue : queue_new (name, name_len);
 }
 
+static void
+apply_create (MqQueue *queue, guint64 inc)
+{
+  queue->persistent = TRUE;
+  queue->meta.inc = inc;
+  next_inc = MAX (next_inc, inc + 1);
+}
+
+/* Saved from now on, under an incarnation of its own. */
+static void
+queue_persist (MqQueue *queue)
+{
+  if (queue->persistent || replaying)
+    return;
+  apply_create (queue, next_inc);
+  queue_log_op (queue, MQ_ENTRY_CREATE, 0);
+}
+
+void
+queues_open (MqStore *the_store, MqRuleBook *rules,
+             MqQueueReadyFunc ready_func, guint64 first_inc)
+{
+  store = the_store;
+  rule_book = rules;
+  ready = ready_func;
+  next_inc = MAX (first_inc, 1);
+  queues = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, queue_free);
+  orphans = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                   (GDestroyNotify) g_ptr_array_unref);
+  touched = g_ptr_array_new ();
+  scratch = g_byte_array_new ();
+}
+
+void
+queues_close (void)
+{
+  g_clear_pointer (&orphans, g_hash_table_unref);
+  g_clear_pointer (&queues, g_hash_table_unref);
+  g_clear_pointer (&touched, g_ptr_array_unref);
+  g_clear_pointer (&scratch, g_byte_array_unref);
+  store = NULL;
+}
+
+const MqQueueRules *
+queues_rules (const char *name, gsize name_len)
+{
+  return rules_lookup (rule_book, name, name_len);
+}
+
+guint64
+queues_next_inc (void)
+{
+  return next_inc;
+}
+
 void
 queues_set_rules (MqRuleBook *rules)
 {
@@ -152,155 +511,6 @@ queues_set_rules (MqRuleBook *rules)
     }
 }
 
-/* ---- restart ------------------------------------------------------------ */
-
-/* First pass: counters, depth and the highest seq of each queue.
- * user_data maps a queue to the tail its saved counters knew. */
-static void
-scan_counts (const char *name, gsize name_len, guint64 seq,
-             const MqQueueMeta *meta, gpointer user_data)
-{
-  MqQueue *queue = queue_lookup_or_create (name, name_len);
-
-  if (meta != NULL)
-    {
-      guint64 seen_tail = queue->meta.tail;
-
-      queue->meta = *meta;
-      queue->meta.tail = MAX (meta->tail, seen_tail);
-      g_hash_table_insert (user_data, queue, g_memdup2 (&meta->tail,
-                                                        sizeof meta->tail));
-      return;
-    }
-  queue->count++;
-  queue->meta.tail = MAX (queue->meta.tail, seq + 1);
-}
-
-/* Second pass, once every saved head is known.  Items below it were out on
- * reliable reads, or given back, when the daemon stopped: they are handed
- * out again first.  user_data maps a queue to its lowest seq at or above
- * head: a kill between a delete and the counters' write leaves head behind. */
-static void
-scan_positions (const char *name, gsize name_len, guint64 seq,
-                const MqQueueMeta *meta, gpointer user_data)
-{
-  MqQueue *queue = queue_lookup (name, name_len);
-  GHashTable *lowest = user_data;
-  guint64 *slot;
-
-  if (meta != NULL || queue == NULL)
-    return;
-  if (seq < queue->meta.head)
-    {
-      g_array_append_val (queue->returned, seq);
-      return;
-    }
-  slot = g_hash_table_lookup (lowest, queue);
-  if (slot == NULL)
-    {
-      slot = g_new (guint64, 1);
-      *slot = seq;
-      g_hash_table_insert (lowest, queue, slot);
-    }
-  *slot = MIN (*slot, seq);
-}
-
-static gint
-compare_seq (gconstpointer a, gconstpointer b)
-{
-  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-/* A kill between a write and the counters' (at the pass end) leaves them
- * behind the items: every seq past the saved tail was enqueued, and what is
- * gone without being counted was dequeued. */
-static void
-queue_catch_up (MqQueue *queue, const guint64 *saved_tail)
-{
-  MqQueueMeta *meta = &queue->meta;
-  guint64 gone;
-
-  meta->enqueued += meta->tail - (saved_tail != NULL ? *saved_tail : 1);
-  gone = meta->enqueued - MIN (meta->enqueued, queue->count + meta->expired
-                                               + meta->discarded);
-  meta->dequeued = MAX (meta->dequeued, gone);
-}
-
-static gboolean
-queue_restore (MqQueue *queue, const guint64 *lowest, GError **error)
-{
-  queue->meta.head = lowest != NULL ? *lowest : queue->meta.tail;
-  queue->may_expire = queue->count > 0;
-  g_array_sort (queue->returned, compare_seq);
-  /* The saved byte count left out the reads that were open. */
-  for (guint i = 0; i < queue->returned->len; i++)
-    {
-      g_autoptr (GError) local = NULL;
-      MqItem item;
-
-      if (store_fetch_item (store, queue->name, queue->name_len,
-                            g_array_index (queue->returned, guint64, i),
-                            &item, &local))
-        {
-          queue->meta.bytes += item.len;
-          item_clear (&item);
-        }
-      else if (local != NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-static gboolean
-queues_rebuild (GError **error)
-{
-  g_autoptr (GHashTable) lowest = g_hash_table_new_full (NULL, NULL, NULL,
-                                                         g_free);
-  g_autoptr (GHashTable) saved_tails = g_hash_table_new_full (NULL, NULL,
-                                                              NULL, g_free);
-  GHashTableIter iter;
-  gpointer queue;
-
-  if (!store_scan (store, scan_counts, saved_tails, error)
-      || !store_scan (store, scan_positions, lowest, error))
-    return FALSE;
-  store_remap (store);
-  g_hash_table_iter_init (&iter, queues);
-  while (g_hash_table_iter_next (&iter, NULL, &queue))
-    {
-      queue_catch_up (queue, g_hash_table_lookup (saved_tails, queue));
-      if (!queue_restore (queue, g_hash_table_lookup (lowest, queue), error))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-gboolean
-queues_open (MqStore *the_store, MqRuleBook *rules,
-             MqQueueReadyFunc ready_func, GError **error)
-{
-  store = the_store;
-  rule_book = rules;
-  ready = ready_func;
-  queues = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, queue_free);
-  dirty_queues = g_ptr_array_new ();
-  unsynced = FALSE;
-  return queues_rebuild (error);
-}
-
-void
-queues_close (void)
-{
-  g_clear_pointer (&queues, g_hash_table_unref);
-  g_clear_pointer (&dirty_queues, g_ptr_array_unref);
-  store = NULL;
-}
-
 /* ---- storing ------------------------------------------------------------ */
 
 static gint64
@@ -310,6 +520,9 @@ expiry_from_exptime (gint64 exptime, gint64 now_ms)
     return 0;
   if (exptime < 0)
     return now_ms;                /* already expired, as in memcached */
+  /* Past G_MAXINT64 milliseconds there is no expiry to speak of. */
+  if (exptime > G_MAXINT64 / 1000 - now_ms / 1000)
+    return 0;
   if (exptime <= EXPTIME_RELATIVE_MAX)
     return now_ms + exptime * 1000;
   return exptime * 1000;
@@ -324,16 +537,8 @@ queue_full (MqQueue *queue, gsize len)
     || (rules->max_bytes > 0 && queue->meta.bytes + len > rules->max_bytes);
 }
 
-typedef enum {
-  TAKE_PEEK,
-  TAKE_POP,
-  TAKE_OPEN,
-  TAKE_DISCARD,                   /* dropped to make room */
-  TAKE_EXPIRE,
-} TakeMode;
-
-static gboolean queue_take (MqQueue *queue, TakeMode mode, MqItem *item,
-                            guint64 *seq, GError **error);
+static gboolean queue_take (MqQueue *queue, MqTakeMode mode, gboolean peek,
+                            MqItem *item, GError **error);
 
 /* Under discard_old, drops the oldest messages until len fits. */
 static MqPushResult
@@ -348,11 +553,10 @@ queue_make_room (MqQueue *queue, gsize len, GError **error)
     {
       g_autoptr (GError) local = NULL;
       MqItem item;
-      guint64 seq;
 
       if (!rules->discard_old)
         return MQ_PUSH_FULL;
-      if (!queue_take (queue, TAKE_DISCARD, &item, &seq, &local))
+      if (!queue_take (queue, MQ_TAKE_DISCARD, FALSE, &item, &local))
         {
           if (local == NULL)
             return MQ_PUSH_FULL;  /* what fills it is out on open reads */
@@ -364,40 +568,111 @@ queue_make_room (MqQueue *queue, gsize len, GError **error)
   return MQ_PUSH_STORED;
 }
 
-static MqPushResult
-queue_store (MqQueue *queue, const MqRecordHeader *header, const char *data,
-             gsize len, GError **error)
+static gboolean
+apply_push (MqQueue *queue, guint64 seq, const MqMsgHeader *header,
+            const guint8 *data, GError **error)
 {
-  MqPushResult result = queue_make_room (queue, len, error);
+  gsize before = queue->tail_run != NULL ? run_bytes (queue->tail_run) : 0;
 
-  if (result != MQ_PUSH_STORED)
-    return result;
-  if (!store_put_item (store, queue->name, queue->name_len, queue->meta.tail,
-                       header, data, len, error))
-    return MQ_PUSH_FAILED;
+  if (seq != queue->meta.tail)
+    return out_of_step (queue, "a set of message", seq, error);
+  if (queue->tail_run == NULL)
+    {
+      queue->tail_run = run_new (seq);
+      queue->tail_start = seq;
+    }
+  run_append (queue->tail_run, header, data);
+  tail_set_bytes (queue, before);
+  queue_touch (queue);
   queue->meta.tail++;
   queue->meta.enqueued++;
-  queue->meta.bytes += len;
+  queue->meta.bytes += header->len;
   queue->count++;
   queue->may_expire |= header->expires_ms != 0
     || queue->rules->max_age_ms > 0;
-  unsynced = TRUE;
-  queue_mark_dirty (queue);
+  return TRUE;
+}
+
+/* Forgets the sets a sync covered. */
+static void
+unsynced_prune (GArray *pending)
+{
+  guint64 synced = commit_synced ();
+  guint gone = 0;
+
+  while (gone < pending->len
+         && g_array_index (pending, Unsynced, gone).lsn <= synced)
+    gone++;
+  g_array_remove_range (pending, 0, gone);
+}
+
+/* Remembers which sets the next sync must cover before their messages may
+ * be handed out. */
+static void
+queue_note_unsynced (MqQueue *queue, guint64 seq, guint64 lsn)
+{
+  Unsynced one = { seq, lsn };
+
+  if (queue->unsynced == NULL)
+    queue->unsynced = g_array_new (FALSE, FALSE, sizeof (Unsynced));
+  unsynced_prune (queue->unsynced);
+  g_array_append_val (queue->unsynced, one);
+}
+
+/* The LSN a delivery of seq waits for; 0 when its set is synced. */
+static guint64
+queue_unsynced_lsn (MqQueue *queue, guint64 seq)
+{
+  GArray *pending = queue->unsynced;
+
+  if (pending == NULL)
+    return 0;
+  unsynced_prune (pending);
+  for (guint i = 0; i < pending->len; i++)
+    if (g_array_index (pending, Unsynced, i).seq == seq)
+      return g_array_index (pending, Unsynced, i).lsn;
+  return 0;
+}
+
+static MqPushResult
+queue_store (MqQueue *queue, const MqMsgHeader *header, const char *data,
+             guint64 *lsn, GError **error)
+{
+  MqPushResult result = queue_make_room (queue, header->len, error);
+  guint64 seq = queue->meta.tail;
+  MqEntry entry = {
+    .op = MQ_ENTRY_PUSH,
+    .seq = seq,
+    .header = *header,
+    .payload = (const guint8 *) data,
+  };
+
+  if (result != MQ_PUSH_STORED)
+    return result;
+  if (!space_check_set (header->len, tail_bytes, error))
+    return MQ_PUSH_FAILED;
+  queue_persist (queue);
+  if (!apply_push (queue, seq, header, (const guint8 *) data, error))
+    return MQ_PUSH_FAILED;
+  *lsn = queue_log (queue, &entry);
+  if (commit_holds_replies ())
+    queue_note_unsynced (queue, seq, *lsn);
   ready (queue);
   return MQ_PUSH_STORED;
 }
 
 MqPushResult
 queue_push (MqQueue *queue, guint32 flags, gint64 exptime, const char *data,
-            gsize len, GError **error)
+            gsize len, guint64 *lsn, GError **error)
 {
   gint64 now_ms = g_get_real_time () / 1000;
-  MqRecordHeader header = {
+  MqMsgHeader header = {
+    .len = (guint32) len,
     .flags = flags,
     .created_ms = now_ms,
     .expires_ms = expiry_from_exptime (exptime, now_ms),
   };
-  MqPushResult result = queue_store (queue, &header, data, len, error);
+  MqPushResult result = queue_store (queue, &header, data, lsn, error);
 
   if (result != MQ_PUSH_STORED || queue->children == NULL)
     return result;
@@ -406,14 +681,15 @@ queue_push (MqQueue *queue, guint32 flags, gint64 exptime, const char *data,
     {
       MqQueue *child = g_ptr_array_index (queue->children, i);
       g_autoptr (GError) local = NULL;
+      guint64 child_lsn = 0;
 
-      switch (queue_store (child, &header, data, len, &local))
+      switch (queue_store (child, &header, data, &child_lsn, &local))
         {
         case MQ_PUSH_STORED:
+          *lsn = MAX (*lsn, child_lsn);
           break;
         case MQ_PUSH_FULL:        /* the child's own limits refused it */
           child->meta.discarded++;
-          queue_mark_dirty (child);
           break;
         case MQ_PUSH_FAILED:
           g_warning ("fanout to %s: %s", child->name, local->message);
@@ -425,299 +701,491 @@ queue_push (MqQueue *queue, guint32 flags, gint64 exptime, const char *data,
 
 /* ---- handing out -------------------------------------------------------- */
 
-/* The next seq to hand out; 0 when none. */
-static guint64
-queue_next_seq (MqQueue *queue)
-{
-  if (queue->returned->len > 0)
-    return g_array_index (queue->returned, guint64, 0);
-  return queue->meta.head < queue->meta.tail ? queue->meta.head : 0;
-}
-
-/* seq leaves the waiting line (it was queue_next_seq). */
-static void
-queue_advance (MqQueue *queue, guint64 seq)
-{
-  if (queue->returned->len > 0
-      && g_array_index (queue->returned, guint64, 0) == seq)
-    g_array_remove_index (queue->returned, 0);
-  else
-    queue->meta.head = seq + 1;
-}
-
 static gboolean
 item_expired (const MqItem *item, const MqQueueRules *rules, gint64 now_ms)
 {
-  const MqRecordHeader *header = &item->header;
+  const MqMsgHeader *header = &item->header;
 
   return (header->expires_ms != 0 && header->expires_ms <= now_ms)
     || (rules->max_age_ms > 0
         && header->created_ms + (gint64) rules->max_age_ms <= now_ms);
 }
 
+/* The head moves past a message: into the next segment, or the tail. */
 static gboolean
-queue_delete_seq (MqQueue *queue, guint64 seq, GError **error)
+queue_advance_head (MqQueue *queue, GError **error)
 {
-  g_autoptr (GError) local = NULL;
+  MqRun *run;
 
-  if (store_delete_item (store, queue->name, queue->name_len, seq, &local)
-      || local == NULL)
-    return TRUE;
-  g_propagate_error (error, g_steal_pointer (&local));
-  return FALSE;
-}
-
-/* The item at seq (just fetched) leaves the queue's waiting line. */
-static gboolean
-queue_hand_out (MqQueue *queue, TakeMode mode, guint64 seq, gsize len,
-                GError **error)
-{
-  if (mode != TAKE_OPEN && !queue_delete_seq (queue, seq, error))
+  queue->meta.head++;
+  if (queue->meta.head >= queue->tail_start)
+    {
+      head_drop (queue);
+      queue_touch (queue);
+      return TRUE;
+    }
+  run = queue_segment (queue, queue->meta.head_seg, error);
+  if (run == NULL)
     return FALSE;
-  queue_advance (queue, seq);
-  queue->count--;
-  queue->meta.bytes -= MIN (queue->meta.bytes, len);
-  if (mode == TAKE_OPEN)
-    g_array_append_val (queue->open, seq);
-  else if (mode == TAKE_POP)
-    queue->meta.dequeued++;
-  else if (mode == TAKE_DISCARD)
-    queue->meta.discarded++;
-  else
-    queue->meta.expired++;
-  queue_mark_dirty (queue);
+  if (queue->meta.head >= run_end (run))
+    {
+      queue->meta.head_seg = run_end (run);
+      head_drop (queue);
+    }
+  run_unref (run);
   return TRUE;
 }
 
-/* Finds the next live item, dropping expired ones on the way. */
+static void
+count_taken (MqQueue *queue, MqTakeMode mode, guint32 len)
+{
+  queue->count--;
+  queue->meta.bytes -= MIN (queue->meta.bytes, len);
+  if (mode == MQ_TAKE_POP)
+    queue->meta.dequeued++;
+  else if (mode == MQ_TAKE_DISCARD)
+    queue->meta.discarded++;
+  else if (mode == MQ_TAKE_EXPIRE)
+    queue->meta.expired++;
+}
+
+/* A read open when the daemon stopped goes back to the waiting line
+ * (queues_replayed), without counting as a delivery that failed. */
+static void
+held_give_back (MqQueue *queue, MqHeld *held)
+{
+  held->open = FALSE;
+  queue->open_reads--;
+  queue->count++;
+  queue->meta.bytes += held->len;
+  queue->may_expire = TRUE;
+}
+
+/* Message seq leaves the waiting line. */
 static gboolean
-queue_take (MqQueue *queue, TakeMode mode, MqItem *item, guint64 *seq,
+apply_take (MqQueue *queue, guint64 seq, MqTakeMode mode, guint32 len,
+            GError **error)
+{
+  MqHeld *held = held_find (queue, seq);
+
+  if (held != NULL && held->open)
+    return out_of_step (queue, "a second read of message", seq, error);
+  if (held != NULL && mode == MQ_TAKE_OPEN)
+    {
+      held->open = TRUE;
+      queue->open_reads++;
+    }
+  else if (held != NULL)
+    held_remove (queue, held);
+  else if (seq == queue->meta.head && seq < queue->meta.tail)
+    {
+      MqHeld open = {
+        .seq = seq,
+        .seg_start = seq < queue->tail_start ? queue->meta.head_seg : 0,
+        .len = len,
+        .open = TRUE,
+      };
+
+      if (!queue_advance_head (queue, error))
+        return FALSE;
+      if (mode == MQ_TAKE_OPEN)
+        {
+          g_array_insert_val (queue->held, held_index (queue, seq), open);
+          queue->open_reads++;
+        }
+    }
+  else
+    return out_of_step (queue, "a read of message", seq, error);
+  count_taken (queue, mode, len);
+  return TRUE;
+}
+
+/* The next message to hand out: given back ones first, then the head. */
+static gboolean
+queue_next (MqQueue *queue, guint64 *seq, guint64 *seg_start)
+{
+  for (guint i = 0; i < queue->held->len; i++)
+    {
+      MqHeld *held = &g_array_index (queue->held, MqHeld, i);
+
+      if (!held->open)
+        {
+          *seq = held->seq;
+          *seg_start = held->seg_start;
+          return TRUE;
+        }
+    }
+  *seq = queue->meta.head;
+  *seg_start = queue->meta.head_seg;
+  return queue->meta.head < queue->meta.tail;
+}
+
+static gboolean
+queue_take_one (MqQueue *queue, guint64 seq, MqTakeMode mode, guint32 len,
+                GError **error)
+{
+  MqEntry entry = {
+    .op = MQ_ENTRY_TAKE,
+    .seq = seq,
+    .mode = mode,
+    .len = len,
+  };
+
+  if (!apply_take (queue, seq, mode, len, error))
+    return FALSE;
+  queue_log (queue, &entry);
+  return TRUE;
+}
+
+/* Finds the next live message, dropping expired ones on the way. */
+static gboolean
+queue_take (MqQueue *queue, MqTakeMode mode, gboolean peek, MqItem *item,
             GError **error)
 {
   gint64 now_ms = g_get_real_time () / 1000;
-  guint64 next;
+  guint64 seq, seg_start;
 
-  while (queue->count > 0 && (next = queue_next_seq (queue)) != 0)
+  while (queue->count > 0 && queue_next (queue, &seq, &seg_start))
     {
-      g_autoptr (GError) local = NULL;
-
-      if (!store_fetch_item (store, queue->name, queue->name_len, next, item,
-                             &local))
-        {
-          if (local != NULL)
-            {
-              g_propagate_error (error, g_steal_pointer (&local));
-              return FALSE;
-            }
-          queue_advance (queue, next);    /* a hole left by a crash */
-          continue;
-        }
+      if (!queue_read (queue, seq, seg_start, item, error))
+        return FALSE;
       if (item_expired (item, queue->rules, now_ms))
         {
-          gboolean ok = queue_hand_out (queue, TAKE_EXPIRE, next, item->len,
-                                        error);
+          guint32 len = item->header.len;
 
           item_clear (item);
-          if (!ok)
+          if (!queue_take_one (queue, seq, MQ_TAKE_EXPIRE, len, error))
             return FALSE;
           continue;
         }
-      if (mode != TAKE_PEEK
-          && !queue_hand_out (queue, mode, next, item->len, error))
+      if (!peek
+          && !queue_take_one (queue, seq, mode, item->header.len, error))
         {
           item_clear (item);
           return FALSE;
         }
-      *seq = next;
+      item->lsn = queue_unsynced_lsn (queue, seq);
       return TRUE;
     }
-  if (queue->count == 0 && queue->returned->len == 0)
+  if (queue->count == 0)
     queue->may_expire = FALSE;
   return FALSE;
 }
 
 gboolean
-queue_pop (MqQueue *queue, MqItem *item, guint64 *seq, GError **error)
+queue_pop (MqQueue *queue, MqItem *item, GError **error)
 {
-  return queue_take (queue, TAKE_POP, item, seq, error);
+  return queue_take (queue, MQ_TAKE_POP, FALSE, item, error);
 }
 
 gboolean
-queue_peek (MqQueue *queue, MqItem *item, guint64 *seq, GError **error)
+queue_peek (MqQueue *queue, MqItem *item, GError **error)
 {
-  return queue_take (queue, TAKE_PEEK, item, seq, error);
+  return queue_take (queue, MQ_TAKE_POP, TRUE, item, error);
 }
 
 gboolean
-queue_open_read (MqQueue *queue, MqItem *item, guint64 *seq, GError **error)
+queue_open_read (MqQueue *queue, MqItem *item, GError **error)
 {
-  return queue_take (queue, TAKE_OPEN, item, seq, error);
+  return queue_take (queue, MQ_TAKE_OPEN, FALSE, item, error);
 }
 
 static gboolean
-queue_forget_open (MqQueue *queue, guint64 seq)
+apply_close (MqQueue *queue, guint64 seq)
 {
-  for (guint i = 0; i < queue->open->len; i++)
-    if (g_array_index (queue->open, guint64, i) == seq)
-      {
-        g_array_remove_index_fast (queue->open, i);
-        return TRUE;
-      }
-  return FALSE;
+  MqHeld *held = held_find (queue, seq);
+
+  if (held == NULL || !held->open)
+    return FALSE;
+  held_remove (queue, held);
+  queue->open_reads--;
+  queue->meta.dequeued++;
+  queue_touch (queue);
+  return TRUE;
 }
 
 gboolean
 queue_close_read (MqQueue *queue, guint64 seq, GError **error)
 {
-  if (!queue_forget_open (queue, seq))
+  if (!apply_close (queue, seq))
     return FALSE;
-  queue->meta.dequeued++;
-  queue_mark_dirty (queue);
-  return queue_delete_seq (queue, seq, error);
+  queue_log_op (queue, MQ_ENTRY_CLOSE, seq);
+  return TRUE;
+}
+
+static MqHeld *
+apply_abort (MqQueue *queue, guint64 seq)
+{
+  MqHeld *held = held_find (queue, seq);
+
+  if (held == NULL || !held->open)
+    return NULL;
+  held->open = FALSE;
+  if (held->deliveries < G_MAXUINT16)
+    held->deliveries++;
+  queue->open_reads--;
+  queue->count++;
+  queue->meta.bytes += held->len;
+  queue->may_expire = TRUE;
+  return held;
 }
 
 static void
-queue_insert_returned (MqQueue *queue, guint64 seq)
+apply_bury (MqQueue *queue, MqHeld *held)
 {
-  guint i = 0;
-
-  while (i < queue->returned->len
-         && g_array_index (queue->returned, guint64, i) < seq)
-    i++;
-  g_array_insert_val (queue->returned, i, seq);
+  queue->count--;
+  queue->meta.bytes -= MIN (queue->meta.bytes, held->len);
+  queue->meta.discarded++;
+  held_remove (queue, held);
+  queue_touch (queue);
 }
 
-/* Moves a message that came back too often to the dead-letter queue;
- * MQ_PUSH_FULL when that queue refuses it (it then stays where it was). */
-static MqPushResult
-queue_bury (MqQueue *queue, guint64 seq, MqItem *item, GError **error)
+/* Moves a message that came back too often to the dead-letter queue; it
+ * stays where it is when that queue refuses it. */
+static gboolean
+queue_bury (MqQueue *queue, MqHeld *held, GError **error)
 {
   const char *name = queue->rules->dead_letter;
   MqQueue *dead = queue_lookup_or_create (name, strlen (name));
-  MqRecordHeader header = item->header;
+  guint64 seq = held->seq, lsn;
   MqPushResult result;
+  MqItem item;
 
-  header.deliveries = 0;
-  result = queue_store (dead, &header, item->data, item->len, error);
+  if (!queue_read (queue, seq, held->seg_start, &item, error))
+    return FALSE;
+  result = queue_store (dead, &item.header, item.data, &lsn, error);
+  item_clear (&item);
   if (result == MQ_PUSH_FULL)
     g_warning ("dead-letter queue %s is full: message %" G_GUINT64_FORMAT
                " stays in %s", name, seq, queue->name);
   if (result != MQ_PUSH_STORED)
-    return result;
-  queue->meta.discarded++;
-  return queue_delete_seq (queue, seq, error) ? MQ_PUSH_STORED
-    : MQ_PUSH_FAILED;
+    return result != MQ_PUSH_FAILED;
+  apply_bury (queue, held_find (queue, seq));
+  queue_log_op (queue, MQ_ENTRY_BURY, seq);
+  return TRUE;
 }
 
 gboolean
 queue_abort_read (MqQueue *queue, guint64 seq, GError **error)
 {
-  g_autoptr (GError) local = NULL;
   const MqQueueRules *rules = queue->rules;
-  MqItem item;
-  gboolean ok;
+  MqHeld *held = apply_abort (queue, seq);
 
-  if (!queue_forget_open (queue, seq))
-    return TRUE;
-  queue_mark_dirty (queue);
-  if (!store_fetch_item (store, queue->name, queue->name_len, seq, &item,
-                         &local))
-    {
-      if (local == NULL)
-        return TRUE;              /* gone with a flush or a delete */
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  if (item.header.deliveries < G_MAXUINT16)
-    item.header.deliveries++;
-  if (rules->max_deliveries > 0
-      && item.header.deliveries >= rules->max_deliveries
-      && strcmp (rules->dead_letter, queue->name) != 0)
-    {
-      MqPushResult buried = queue_bury (queue, seq, &item, error);
-
-      if (buried != MQ_PUSH_FULL)
-        {
-          item_clear (&item);
-          return buried == MQ_PUSH_STORED;
-        }
-    }
-  ok = store_put_item (store, queue->name, queue->name_len, seq, &item.header,
-                       item.data, item.len, error);
-  queue_insert_returned (queue, seq);
-  queue->count++;
-  queue->meta.bytes += item.len;
-  item_clear (&item);
-  ready (queue);
-  return ok;
+  if (held == NULL)
+    return TRUE;                  /* gone with a flush or a delete */
+  queue_log_op (queue, MQ_ENTRY_ABORT, seq);
+  if (rules->max_deliveries > 0 && held->deliveries >= rules->max_deliveries
+      && strcmp (rules->dead_letter, queue->name) != 0
+      && !queue_bury (queue, held, error))
+    return FALSE;
+  if (held_find (queue, seq) != NULL)
+    ready (queue);
+  return TRUE;
 }
 
 /* ---- emptying ----------------------------------------------------------- */
 
-gboolean
-queue_flush (MqQueue *queue, GError **error)
+static void
+apply_flush (MqQueue *queue)
 {
-  while (queue->returned->len > 0)
-    {
-      if (!queue_delete_seq (queue, g_array_index (queue->returned, guint64, 0),
-                             error))
-        return FALSE;
-      g_array_remove_index (queue->returned, 0);
-    }
-  for (; queue->meta.head < queue->meta.tail; queue->meta.head++)
-    if (!queue_delete_seq (queue, queue->meta.head, error))
-      return FALSE;
+  for (guint i = queue->held->len; i-- > 0;)
+    if (!g_array_index (queue->held, MqHeld, i).open)
+      g_array_remove_index (queue->held, i);
+  queue->meta.head = queue->meta.tail;
   queue->count = 0;
   queue->meta.bytes = 0;
   queue->may_expire = FALSE;
-  queue_mark_dirty (queue);
+  head_drop (queue);
+  queue_touch (queue);
+}
+
+gboolean
+queue_flush (MqQueue *queue, GError **error)
+{
+  apply_flush (queue);
+  queue_log_op (queue, MQ_ENTRY_FLUSH, 0);
   return TRUE;
 }
 
 static void
-queue_unlink_family (MqQueue *queue)
+apply_drop (MqQueue *queue)
 {
-  if (queue->parent != NULL)
-    g_ptr_array_remove (queue->parent->children, queue);
-  for (guint i = 0; queue->children != NULL && i < queue->children->len; i++)
-    ((MqQueue *) g_ptr_array_index (queue->children, i))->parent = NULL;
+  queue_unlink_family (queue);
+  g_hash_table_remove (queues, queue->name);
 }
 
 gboolean
 queue_delete (MqQueue *queue, GError **error)
 {
-  if (!queue_flush (queue, error))
-    return FALSE;
-  for (guint i = 0; i < queue->open->len; i++)
-    if (!queue_delete_seq (queue, g_array_index (queue->open, guint64, i),
-                           error))
-      return FALSE;
-  if (!store_delete_meta (store, queue->name, queue->name_len, error))
-    return FALSE;
-  g_ptr_array_remove_fast (dirty_queues, queue);
-  queue_unlink_family (queue);
-  g_hash_table_remove (queues, queue->name);
-  unsynced = TRUE;
+  queue_log_op (queue, MQ_ENTRY_DROP, 0);
+  apply_drop (queue);
   return TRUE;
 }
 
 gint64
 queue_age_ms (MqQueue *queue)
 {
-  guint64 seq = queue_next_seq (queue);
+  guint64 seq, seg_start;
   MqItem item;
   gint64 age;
 
-  if (seq == 0
-      || !store_fetch_item (store, queue->name, queue->name_len, seq, &item,
-                            NULL))
+  if (queue->count == 0 || !queue_next (queue, &seq, &seg_start)
+      || !queue_read (queue, seq, seg_start, &item, NULL))
     return 0;
   age = g_get_real_time () / 1000 - item.header.created_ms;
   item_clear (&item);
   return MAX (age, 0);
 }
 
+/* ---- recovery ------------------------------------------------------------ */
+
+void
+queues_begin_recovery (void)
+{
+  replaying = TRUE;
+}
+
+void
+queue_restore (const char *name, gsize name_len, const MqQueueMeta *meta,
+               GArray *held, gpointer user_data)
+{
+  MqQueue *queue = queue_lookup_or_create (name, name_len);
+
+  queue->persistent = TRUE;
+  queue->meta = *meta;
+  queue->tail_start = meta->tail;
+  next_inc = MAX (next_inc, meta->inc + 1);
+  g_array_set_size (queue->held, 0);
+  g_array_append_vals (queue->held, held->data, held->len);
+  queue->count = meta->tail - MIN (meta->head, meta->tail);
+  queue->open_reads = 0;
+  for (guint i = 0; i < held->len; i++)
+    {
+      if (g_array_index (held, MqHeld, i).open)
+        queue->open_reads++;
+      else
+        queue->count++;
+    }
+  queue->may_expire = queue->count > 0;
+}
+
+gboolean
+queue_load (MqQueue *queue, const MqMsgHeader *header, const guint8 *payload,
+            GError **error)
+{
+  if (!queue->persistent)
+    apply_create (queue, next_inc);
+  return apply_push (queue, queue->meta.tail, header, payload, error);
+}
+
+void
+queue_load_counters (MqQueue *queue, guint64 enqueued, guint64 dequeued,
+                     guint64 expired, guint64 discarded)
+{
+  if (!queue->persistent)
+    apply_create (queue, next_inc);
+  queue->meta.enqueued = MAX (enqueued, queue->meta.enqueued);
+  queue->meta.dequeued = dequeued;
+  queue->meta.expired = expired;
+  queue->meta.discarded = discarded;
+}
+
+void
+queues_raise_next_inc (guint64 inc)
+{
+  next_inc = MAX (next_inc, inc);
+}
+
+static gboolean
+replay_entry (MqQueue *queue, const MqEntry *entry, GError **error)
+{
+  MqHeld *held;
+
+  switch (entry->op)
+    {
+    case MQ_ENTRY_CREATE:
+      apply_create (queue, entry->inc);
+      return TRUE;
+    case MQ_ENTRY_PUSH:
+      return apply_push (queue, entry->seq, &entry->header, entry->payload,
+                         error);
+    case MQ_ENTRY_TAKE:
+      return apply_take (queue, entry->seq, entry->mode, entry->len, error);
+    case MQ_ENTRY_CLOSE:
+      return apply_close (queue, entry->seq)
+        || out_of_step (queue, "a close of message", entry->seq, error);
+    case MQ_ENTRY_ABORT:
+      return apply_abort (queue, entry->seq) != NULL
+        || out_of_step (queue, "an abort of message", entry->seq, error);
+    case MQ_ENTRY_BURY:
+      held = held_find (queue, entry->seq);
+      if (held == NULL || held->open)
+        return out_of_step (queue, "a move of message", entry->seq, error);
+      apply_bury (queue, held);
+      return TRUE;
+    case MQ_ENTRY_FLUSH:
+      apply_flush (queue);
+      return TRUE;
+    case MQ_ENTRY_DROP:
+      apply_drop (queue);
+      return TRUE;
+    case MQ_ENTRY_END:
+      break;
+    }
+  g_assert_not_reached ();
+}
+
+gboolean
+queues_replay (const MqEntry *entry, GError **error)
+{
+  MqQueue *queue;
+  gboolean ok;
+
+  if (!protocol_valid_name (entry->name, entry->name_len))
+    {
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
+                   "journal entry with an invalid queue name");
+      return FALSE;
+    }
+  queue = queue_lookup_or_create (entry->name, entry->name_len);
+  ok = replay_entry (queue, entry, error);
+  if (ok && ++replayed % REPLAY_TIDY_EVERY == 0)
+    ok = queues_tidy (error);
+  return ok;
+}
+
+void
+queues_replayed (void)
+{
+  queues_give_back_open ();
+  replaying = FALSE;
+}
+
+void
+queues_give_back_open (void)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, queues);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      MqQueue *queue = value;
+
+      for (guint i = 0; i < queue->held->len; i++)
+        if (g_array_index (queue->held, MqHeld, i).open)
+          held_give_back (queue, &g_array_index (queue->held, MqHeld, i));
+    }
+}
+
 /* ---- the whole set ------------------------------------------------------ */
+
+static gboolean
+queue_unused (MqQueue *queue)
+{
+  return !queue->persistent && queue->count == 0 && queue->held->len == 0
+    && g_queue_is_empty (&queue->waiters) && queue->children == NULL;
+}
 
 gboolean
 queues_sweep (GError **error)
@@ -727,15 +1195,18 @@ queues_sweep (GError **error)
   for (guint i = 0; i < all->len; i++)
     {
       MqQueue *queue = g_ptr_array_index (all, i);
-      MqItem item;
-      guint64 seq;
-
-      /* A peek drops the expired items in front of the first live one. */
       g_autoptr (GError) local = NULL;
+      MqItem item;
 
+      if (queue_unused (queue))
+        {
+          apply_drop (queue);
+          continue;
+        }
+      /* A peek drops the expired messages in front of the first live one. */
       if (!queue->may_expire || queue->count == 0)
         continue;
-      if (queue_peek (queue, &item, &seq, &local))
+      if (queue_peek (queue, &item, &local))
         item_clear (&item);
       else if (local != NULL)
         {
@@ -746,12 +1217,99 @@ queues_sweep (GError **error)
   return TRUE;
 }
 
-/* GDBM never shrinks its file: once every queue is empty (nothing waiting,
- * nothing out on a reliable read) a file grown past this is replaced by an
- * empty one, and the queues' counters are written again. */
-#define COMPACT_MIN_BYTES (512 * 1024)
-
 static gboolean
+tails_seal_over (gsize size, GError **error)
+{
+  for (GList *l = tails.head; l != NULL;)
+    {
+      MqQueue *queue = l->data;
+
+      l = l->next;
+      if (run_bytes (queue->tail_run) >= size && !queue_seal (queue, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+queues_tidy (GError **error)
+{
+  for (guint i = 0; i < touched->len; i++)
+    {
+      MqQueue *queue = g_ptr_array_index (touched, i);
+
+      queue->touched = FALSE;
+      tail_trim (queue);
+      if (queue->tail_run != NULL
+          && run_bytes (queue->tail_run) > TAIL_QUEUE_CAP
+          && !queue_seal (queue, error))
+        return FALSE;
+    }
+  g_ptr_array_set_size (touched, 0);
+  if (tail_bytes > TAIL_BUDGET
+      && (!tails_seal_over (SEGMENT_TARGET, error)
+          || (tail_bytes > TAIL_BUDGET / 2 && !tails_seal_over (0, error))))
+    return FALSE;
+  while (head_bytes > HEAD_BUDGET)
+    head_drop (g_queue_peek_head (&heads));
+  return TRUE;
+}
+
+gboolean
+queues_seal_all (GError **error)
+{
+  return tails_seal_over (0, error);
+}
+
+void
+queues_save (GByteArray *states, guint64 *n)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  *n = 0;
+  g_hash_table_iter_init (&iter, queues);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      MqQueue *queue = value;
+
+      if (!queue->persistent)
+        continue;
+      record_queue_encode (states, queue->name, queue->name_len,
+                           &queue->meta, (MqHeld *) queue->held->data,
+                           queue->held->len);
+      (*n)++;
+    }
+}
+
+/* The first segment the queue still needs. */
+static guint64
+queue_live_start (MqQueue *queue)
+{
+  guint64 start = queue->meta.head < queue->tail_start ? queue->meta.head_seg
+    : queue->tail_start;
+
+  for (guint i = 0; i < queue->held->len; i++)
+    {
+      MqHeld *held = &g_array_index (queue->held, MqHeld, i);
+
+      if (held->seq < queue->tail_start)
+        start = MIN (start, held->seg_start);
+    }
+  return start;
+}
+
+gboolean
+queues_segment_live (const char *name, gsize name_len, guint64 inc,
+                     guint64 first, gpointer user_data)
+{
+  MqQueue *queue = queue_lookup (name, name_len);
+
+  return queue != NULL && queue->persistent && queue->meta.inc == inc
+    && first >= queue_live_start (queue) && first < queue->tail_start;
+}
+
+gboolean
 queues_all_empty (void)
 {
   GHashTableIter iter;
@@ -762,79 +1320,10 @@ queues_all_empty (void)
     {
       MqQueue *queue = value;
 
-      if (queue->count > 0 || queue->open->len > 0)
+      if (queue->count > 0 || queue->held->len > 0)
         return FALSE;
     }
   return TRUE;
-}
-
-gboolean
-queues_compact (GError **error)
-{
-  GHashTableIter iter;
-  gpointer value;
-  guint64 before = store_file_size (store);
-
-  if (before < COMPACT_MIN_BYTES || !queues_all_empty ())
-    return TRUE;
-  if (!store_reset (store, error))
-    return FALSE;
-  g_hash_table_iter_init (&iter, queues);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    queue_mark_dirty (value);
-  unsynced = TRUE;
-  if (!queues_commit (TRUE, error))
-    return FALSE;
-  g_message ("%s compacted: %" G_GUINT64_FORMAT " KiB, now %" G_GUINT64_FORMAT
-             " KiB", store_path (store), before / 1024,
-             store_file_size (store) / 1024);
-  return TRUE;
-}
-
-gboolean
-queues_commit (gboolean sync, GError **error)
-{
-  gboolean changed = unsynced || dirty_queues->len > 0;
-
-  for (guint i = 0; i < dirty_queues->len; i++)
-    {
-      MqQueue *queue = g_ptr_array_index (dirty_queues, i);
-
-      if (!store_put_meta (store, queue->name, queue->name_len, &queue->meta,
-                           error))
-        {
-          g_ptr_array_remove_range (dirty_queues, 0, i);
-          return FALSE;
-        }
-      queue->dirty = FALSE;
-    }
-  g_ptr_array_set_size (dirty_queues, 0);
-  if (!store_commit (store, sync && changed, error))
-    return FALSE;
-  if (sync)
-    unsynced = FALSE;
-  return TRUE;
-}
-
-guint64
-queues_commit_async (GError **error)
-{
-  if (!queues_commit (FALSE, error) || !unsynced)
-    return 0;
-  unsynced = FALSE;
-  return store_request_sync (store);
-}
-
-gboolean
-queues_write (GError **error)
-{
-  return store_commit (store, FALSE, error);
-}
-
-gboolean
-queues_unsynced (void)
-{
-  return unsynced;
 }
 
 static gint

@@ -1,15 +1,25 @@
-/* queue.h: FIFO queues over the store.
+/* queue.h: FIFO queues: their rules, counters and messages.
  *
- * A queue in memory is its name, sequence numbers, counters and the few
- * sequence numbers handed out on reliable reads; the messages themselves live
- * only in GDBM, so memory does not grow with queue depth.
+ * A queue's messages from tail_start on are its young tail, a run in
+ * memory; the older ones are sealed in segments of about 32 KiB in the
+ * store's GDBM files.  Only the segment holding the head is read back, and
+ * kept while the head is in it.  Memory is bounded in total (the tails and
+ * the loaded heads have budgets), never per message: a queue in memory is
+ * its name, counters, sequence numbers and the few messages out on
+ * reliable reads or given back.
+ *
+ * Every change is also written to the journal (entry.h) through the same
+ * functions the journal's replay calls, so a replay rebuilds the queues
+ * exactly.
  */
 #pragma once
 
 #include <glib.h>
 
+#include "entry.h"
 #include "record.h"
 #include "rules.h"
+#include "segment.h"
 #include "store.h"
 
 typedef struct _MqQueue MqQueue;
@@ -17,18 +27,38 @@ typedef struct _MqQueue MqQueue;
 struct _MqQueue {
   char *name;
   gsize name_len;
-  MqQueueMeta meta;
+  MqQueueMeta meta;               /* incarnation, head, tail, counters */
   guint64 count;                  /* messages waiting to be handed out */
-  GArray *returned;               /* guint64 seqs below head, sorted: given
-                                     back, handed out before head */
-  GArray *open;                   /* guint64 seqs out on reliable reads */
+  GArray *held;                   /* MqHeld by seq: out on reliable reads,
+                                     or given back and waiting */
+  guint open_reads;               /* held ones that are out */
+  MqRun *tail_run;                /* the messages from tail_start on */
+  guint64 tail_start;             /* the first message in no segment */
+  GList tail_link;                /* in the list of non-empty tails */
+  gboolean touched;               /* its tail changed in this pass */
+  MqRun *head_run;                /* the loaded segment holding head */
+  GList head_link;                /* in the list of loaded heads */
+  guint64 gen_hint;               /* the generation of the last segment */
+  GArray *unsynced;               /* (seq, lsn) of sets not known synced */
   const MqQueueRules *rules;
   GQueue waiters;                 /* blocked gets; owned by waiter.c */
   MqQueue *parent;                /* fanout: "parent+child" gets copies */
   GPtrArray *children;
-  gboolean dirty;                 /* meta not yet written to the store */
+  gboolean persistent;            /* saved: it held a message, or is a
+                                     fanout child */
   gboolean may_expire;            /* the expiry sweep looks at its head */
 };
+
+/* One message handed out.  data stays valid until item_clear, and until
+ * the queue changes. */
+typedef struct {
+  MqMsgHeader header;
+  const char *data;
+  gsize len;
+  guint64 seq;
+  guint64 lsn;                    /* the sync its set waits for; 0: none */
+  MqRun *owned;                   /* a segment read for this item alone */
+} MqItem;
 
 typedef enum {
   MQ_PUSH_STORED,
@@ -39,34 +69,66 @@ typedef enum {
 /* Called whenever a queue gains a message someone may be waiting for. */
 typedef void (*MqQueueReadyFunc) (MqQueue *queue);
 
-/* Rebuilds every queue from the store's keys. */
-gboolean queues_open (MqStore *store, MqRuleBook *rules,
-                      MqQueueReadyFunc ready, GError **error);
+void queues_open (MqStore *store, MqRuleBook *rules, MqQueueReadyFunc ready,
+                  guint64 next_inc);
 void queues_close (void);
 /* New rules (SIGHUP) for every queue, existing and future. */
 void queues_set_rules (MqRuleBook *rules);
+/* The rules in force for a queue of that name, existing or not. */
+const MqQueueRules *queues_rules (const char *name, gsize name_len);
+guint64 queues_next_inc (void);
+
+/* ---- recovery --------------------------------------------------------- */
+
+/* From now until queues_replayed, changes come from the store and the
+ * journal: nothing is journaled again. */
+void queues_begin_recovery (void);
+/* A queue as a checkpoint saved it (store_load's callback). */
+void queue_restore (const char *name, gsize name_len, const MqQueueMeta *meta,
+                    GArray *held, gpointer user_data);
+/* Applies one journal entry, as the code that wrote it did; FALSE with an
+ * error when the entry cannot be applied (a damaged journal). */
+gboolean queues_replay (const MqEntry *entry, GError **error);
+/* The first format's conversion: a message appended to the queue, and the
+ * counters the old store kept. */
+gboolean queue_load (MqQueue *queue, const MqMsgHeader *header,
+                     const guint8 *payload, GError **error);
+void queue_load_counters (MqQueue *queue, guint64 enqueued, guint64 dequeued,
+                          guint64 expired, guint64 discarded);
+/* Incarnations from now on start at least at inc. */
+void queues_raise_next_inc (guint64 inc);
+/* Reads open when the daemon stopped go back to the waiting line, to be
+ * handed out again first, without counting as a delivery that failed: at
+ * the end of a start, and in a replay where the journal of a later start
+ * begins (journal_starts_run). */
+void queues_give_back_open (void);
+/* Replay is over: the reads still open are given back, and changes are
+ * journaled from now on. */
+void queues_replayed (void);
+
+/* ---- the queues -------------------------------------------------------- */
 
 /* TRUE for "parent+child": a fanout child, created when first named. */
 gboolean queue_is_fanout_child (const char *name, gsize name_len);
 MqQueue *queue_lookup (const char *name, gsize name_len);
 MqQueue *queue_lookup_or_create (const char *name, gsize name_len);
 
-/* exptime as on a memcache set line.  Fanout children get a copy. */
+/* exptime as on a memcache set line.  Fanout children get a copy.  *lsn is
+ * the journal position the acknowledgement waits for. */
 MqPushResult queue_push (MqQueue *queue, guint32 flags, gint64 exptime,
-                         const char *data, gsize len, GError **error);
+                         const char *data, gsize len, guint64 *lsn,
+                         GError **error);
 /* Each returns FALSE without an error when the queue has nothing to give. */
-gboolean queue_pop (MqQueue *queue, MqItem *item, guint64 *seq,
-                    GError **error);
-gboolean queue_peek (MqQueue *queue, MqItem *item, guint64 *seq,
-                     GError **error);
-/* A reliable read: the item stays stored until closed or aborted. */
-gboolean queue_open_read (MqQueue *queue, MqItem *item, guint64 *seq,
-                          GError **error);
+gboolean queue_pop (MqQueue *queue, MqItem *item, GError **error);
+gboolean queue_peek (MqQueue *queue, MqItem *item, GError **error);
+/* A reliable read: the message stays stored until closed or aborted. */
+gboolean queue_open_read (MqQueue *queue, MqItem *item, GError **error);
 /* FALSE without an error when seq is not an open read of the queue. */
 gboolean queue_close_read (MqQueue *queue, guint64 seq, GError **error);
-/* Gives the item back to the head, or to the dead-letter queue once it was
- * given back max_deliveries times. */
+/* Gives the message back to the head, or to the dead-letter queue once it
+ * was given back max_deliveries times. */
 gboolean queue_abort_read (MqQueue *queue, guint64 seq, GError **error);
+void item_clear (MqItem *item);
 
 /* Drops every waiting message of the queue and keeps the queue. */
 gboolean queue_flush (MqQueue *queue, GError **error);
@@ -75,25 +137,25 @@ gboolean queue_delete (MqQueue *queue, GError **error);
 /* Milliseconds since the next message to hand out was stored; 0 if none. */
 gint64 queue_age_ms (MqQueue *queue);
 
-/* Removes expired messages from the head of every queue. */
+/* ---- the whole set ----------------------------------------------------- */
+
+/* Removes expired messages from the head of every queue, and forgets
+ * queues that were only named (by a waiting get) and are unused now. */
 gboolean queues_sweep (GError **error);
-/* Shrinks the data file when no queue holds anything. */
-gboolean queues_compact (GError **error);
-/* Writes changed counters, then every change so far to the journal, and
- * if sync makes them durable: the group commit of a pass whose sets wait
- * for it, and the timers' commit of counters and deletes. */
-gboolean queues_commit (gboolean sync, GError **error);
-/* The pass end's group commit: counters and journal written, and, when
- * messages were stored, a sync asked of the sync thread.  Returns the
- * request's number (the replies of this pass wait for it), or 0 when none
- * was needed or on an error. */
-guint64 queues_commit_async (GError **error);
-/* Writes every change so far to the journal, counters aside (under -N the
- * timer writes them): a kill of the daemon then loses none of them. */
-gboolean queues_write (GError **error);
-/* TRUE when messages were stored since the last sync: acknowledgements
- * wait for one. */
-gboolean queues_unsynced (void);
+/* The pass end: seals tails over their budgets into segments, and loaded
+ * heads over theirs are let go. */
+gboolean queues_tidy (GError **error);
+/* At a checkpoint: every tail sealed, then every saved queue's state
+ * appended to states (record_queue_encode); *n counts them. */
+gboolean queues_seal_all (GError **error);
+void queues_save (GByteArray *states, guint64 *n);
+/* Whether the queue (name, inc) still needs its segment at first. */
+gboolean queues_segment_live (const char *name, gsize name_len, guint64 inc,
+                              guint64 first, gpointer user_data);
+/* TRUE when no queue holds a message. */
+gboolean queues_all_empty (void);
+/* Bytes of messages in memory: young tails and loaded heads. */
+gsize queues_memory (void);
 
 /* Every queue, sorted by name; free the array with g_ptr_array_unref. */
 GPtrArray *queues_sorted (void);

@@ -1,10 +1,14 @@
-/* record.c: key and value encoding for the store; see record.h. */
+/* record.c: the layouts of what mqd writes; see record.h. */
 #include "config.h"
 
 #include <string.h>
 
 #include "record.h"
-#include "protocol.h"
+
+#define QUEUE_STATE_VERSION 1
+#define CATALOG_VERSION 1
+#define QUEUE_META_FIELDS 9
+#define HELD_SIZE (8 + 8 + 4 + 2 + 1)
 
 void
 record_put_be (guint8 *out, guint64 value, guint width)
@@ -24,90 +28,190 @@ record_get_be (const guint8 *in, guint width)
 }
 
 void
-record_header_encode (const MqRecordHeader *header,
-                      guint8 out[MQ_RECORD_HEADER_SIZE])
+record_msg_encode (const MqMsgHeader *header, guint8 out[MQ_MSG_HEADER_SIZE])
 {
-  out[0] = MQ_RECORD_VERSION;
-  out[1] = 0;
-  record_put_be (out + 2, header->deliveries, 2);
+  record_put_be (out, header->len, 4);
   record_put_be (out + 4, header->flags, 4);
   record_put_be (out + 8, (guint64) header->created_ms, 8);
   record_put_be (out + 16, (guint64) header->expires_ms, 8);
 }
 
 gboolean
-record_header_decode (const guint8 *in, gsize len, MqRecordHeader *header)
+record_msg_decode (const guint8 *in, gsize avail, MqMsgHeader *header)
 {
-  if (len < MQ_RECORD_HEADER_SIZE || in[0] != MQ_RECORD_VERSION)
+  if (avail < MQ_MSG_HEADER_SIZE)
     return FALSE;
-  header->deliveries = (guint16) record_get_be (in + 2, 2);
+  header->len = (guint32) record_get_be (in, 4);
   header->flags = (guint32) record_get_be (in + 4, 4);
   header->created_ms = (gint64) record_get_be (in + 8, 8);
   header->expires_ms = (gint64) record_get_be (in + 16, 8);
+  return header->len <= avail - MQ_MSG_HEADER_SIZE;
+}
+
+void
+record_segment_header_encode (guint8 out[MQ_SEGMENT_HEADER_SIZE],
+                              guint64 first, guint32 count, guint32 crc)
+{
+  memset (out, 0, MQ_SEGMENT_HEADER_SIZE);
+  out[0] = MQ_SEGMENT_VERSION;
+  record_put_be (out + 4, count, 4);
+  record_put_be (out + 8, first, 8);
+  record_put_be (out + 16, crc, 4);
+}
+
+gboolean
+record_segment_header_decode (const guint8 *in, gsize len, guint64 *first,
+                              guint32 *count, guint32 *crc)
+{
+  if (len < MQ_SEGMENT_HEADER_SIZE || in[0] != MQ_SEGMENT_VERSION)
+    return FALSE;
+  *count = (guint32) record_get_be (in + 4, 4);
+  *first = record_get_be (in + 8, 8);
+  *crc = (guint32) record_get_be (in + 16, 4);
   return TRUE;
 }
 
 gsize
-record_item_key (const char *name, gsize name_len, guint64 seq, guint8 *out)
+record_segment_key (const char *name, gsize name_len, guint64 inc,
+                    guint64 first, guint8 *out)
 {
   memcpy (out, name, name_len);
   out[name_len] = 0;
-  record_put_be (out + name_len + 1, seq, 8);
-  return name_len + 9;
+  record_put_be (out + name_len + 1, inc, 8);
+  record_put_be (out + name_len + 9, first, 8);
+  return name_len + 17;
 }
 
 gsize
-record_meta_key (const char *name, gsize name_len, guint8 *out)
+record_catalog_key (guint8 *out)
 {
   out[0] = 0;
-  out[1] = 'Q';
-  memcpy (out + 2, name, name_len);
-  return name_len + 2;
+  out[1] = 'C';
+  return 2;
+}
+
+gsize
+record_meta_chunk_key (guint32 index, guint8 *out)
+{
+  out[0] = 0;
+  out[1] = 'M';
+  record_put_be (out + 2, index, 4);
+  return 6;
 }
 
 MqKeyKind
 record_key_decode (const guint8 *key, gsize len, const char **name,
-                   gsize *name_len, guint64 *seq)
+                   gsize *name_len, guint64 *inc, guint64 *first)
 {
-  if (len >= 3 && key[0] == 0 && key[1] == 'Q'
-      && protocol_valid_name ((const char *) key + 2, len - 2))
+  if (len == 2 && key[0] == 0 && key[1] == 'C')
+    return MQ_KEY_CATALOG;
+  if (len == 6 && key[0] == 0 && key[1] == 'M')
     {
-      *name = (const char *) key + 2;
-      *name_len = len - 2;
-      return MQ_KEY_META;
+      *first = record_get_be (key + 2, 4);
+      return MQ_KEY_META_CHUNK;
     }
-  if (len >= 10 && key[len - 9] == 0
-      && protocol_valid_name ((const char *) key, len - 9))
+  if (len >= 18 && key[len - 17] == 0
+      && protocol_valid_name ((const char *) key, len - 17))
     {
       *name = (const char *) key;
-      *name_len = len - 9;
-      *seq = record_get_be (key + len - 8, 8);
-      return MQ_KEY_ITEM;
+      *name_len = len - 17;
+      *inc = record_get_be (key + len - 16, 8);
+      *first = record_get_be (key + len - 8, 8);
+      return MQ_KEY_SEGMENT;
     }
   return MQ_KEY_UNKNOWN;
 }
 
 void
-record_meta_encode (const MqQueueMeta *meta, guint8 out[MQ_META_SIZE])
+record_queue_encode (GByteArray *out, const char *name, gsize name_len,
+                     const MqQueueMeta *meta, const MqHeld *held,
+                     guint n_held)
 {
-  const guint64 fields[] = { meta->head, meta->tail, meta->enqueued,
-    meta->dequeued, meta->bytes, meta->expired, meta->discarded };
+  const guint64 fields[QUEUE_META_FIELDS] = { meta->inc, meta->head,
+    meta->tail, meta->head_seg, meta->enqueued, meta->dequeued, meta->bytes,
+    meta->expired, meta->discarded };
+  gsize at = out->len;
+  guint8 *p;
 
-  out[0] = MQ_META_VERSION;
-  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
-    record_put_be (out + 1 + 8 * i, fields[i], 8);
+  g_byte_array_set_size (out, at + 2 + name_len + 8 * QUEUE_META_FIELDS + 4
+                         + (gsize) n_held * HELD_SIZE);
+  p = out->data + at;
+  *p++ = QUEUE_STATE_VERSION;
+  *p++ = (guint8) name_len;
+  memcpy (p, name, name_len);
+  p += name_len;
+  for (guint i = 0; i < QUEUE_META_FIELDS; i++, p += 8)
+    record_put_be (p, fields[i], 8);
+  record_put_be (p, n_held, 4);
+  p += 4;
+  for (guint i = 0; i < n_held; i++, p += HELD_SIZE)
+    {
+      record_put_be (p, held[i].seq, 8);
+      record_put_be (p + 8, held[i].seg_start, 8);
+      record_put_be (p + 16, held[i].len, 4);
+      record_put_be (p + 20, held[i].deliveries, 2);
+      p[22] = held[i].open ? 1 : 0;
+    }
+}
+
+gsize
+record_queue_decode (const guint8 *in, gsize len, const char **name,
+                     gsize *name_len, MqQueueMeta *meta, GArray *held)
+{
+  guint64 *fields[QUEUE_META_FIELDS] = { &meta->inc, &meta->head,
+    &meta->tail, &meta->head_seg, &meta->enqueued, &meta->dequeued,
+    &meta->bytes, &meta->expired, &meta->discarded };
+  gsize fixed, n_held;
+  const guint8 *p;
+
+  if (len < 2 || in[0] != QUEUE_STATE_VERSION)
+    return 0;
+  fixed = 2 + (gsize) in[1] + 8 * QUEUE_META_FIELDS + 4;
+  if (len < fixed || !protocol_valid_name ((const char *) in + 2, in[1]))
+    return 0;
+  n_held = record_get_be (in + fixed - 4, 4);
+  if (n_held > (len - fixed) / HELD_SIZE)
+    return 0;
+  *name = (const char *) in + 2;
+  *name_len = in[1];
+  p = in + 2 + in[1];
+  for (guint i = 0; i < QUEUE_META_FIELDS; i++, p += 8)
+    *fields[i] = record_get_be (p, 8);
+  for (gsize i = 0, at = fixed; i < n_held; i++, at += HELD_SIZE)
+    {
+      MqHeld one = {
+        .seq = record_get_be (in + at, 8),
+        .seg_start = record_get_be (in + at + 8, 8),
+        .len = (guint32) record_get_be (in + at + 16, 4),
+        .deliveries = (guint16) record_get_be (in + at + 20, 2),
+        .open = in[at + 22] != 0,
+      };
+
+      g_array_append_val (held, one);
+    }
+  return fixed + n_held * HELD_SIZE;
+}
+
+void
+record_catalog_encode (const MqCatalog *catalog, guint8 out[MQ_CATALOG_SIZE])
+{
+  out[0] = CATALOG_VERSION;
+  record_put_be (out + 1, catalog->generation, 8);
+  record_put_be (out + 9, catalog->next_inc, 8);
+  record_put_be (out + 17, catalog->meta_chunks, 4);
+  record_put_be (out + 21, catalog->queues, 8);
+  memcpy (out + 29, catalog->instance, MQ_INSTANCE_ID_SIZE);
 }
 
 gboolean
-record_meta_decode (const guint8 *in, gsize len, MqQueueMeta *meta)
+record_catalog_decode (const guint8 *in, gsize len, MqCatalog *catalog)
 {
-  guint64 *fields[] = { &meta->head, &meta->tail, &meta->enqueued,
-    &meta->dequeued, &meta->bytes, &meta->expired, &meta->discarded };
-
-  /* Later versions may append fields; version 1 readers ignore them. */
-  if (len < MQ_META_SIZE || in[0] < MQ_META_VERSION)
+  if (len < MQ_CATALOG_SIZE || in[0] != CATALOG_VERSION)
     return FALSE;
-  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
-    *fields[i] = record_get_be (in + 1 + 8 * i, 8);
+  catalog->generation = record_get_be (in + 1, 8);
+  catalog->next_inc = record_get_be (in + 9, 8);
+  catalog->meta_chunks = (guint32) record_get_be (in + 17, 4);
+  catalog->queues = record_get_be (in + 21, 8);
+  memcpy (catalog->instance, in + 29, MQ_INSTANCE_ID_SIZE);
   return TRUE;
 }

@@ -120,13 +120,13 @@ session_reply (MqSession *session, GString *out, const char *line)
 
 /* Seconds left, rounded up, or -1 for a message that never expires. */
 static gint64
-seconds_left (const MqRecordHeader *header)
+seconds_left (gint64 expires_ms)
 {
   gint64 ms;
 
-  if (header->expires_ms == 0)
+  if (expires_ms == 0)
     return -1;
-  ms = header->expires_ms - g_get_real_time () / 1000;
+  ms = expires_ms - g_get_real_time () / 1000;
   return ms > 0 ? (ms + 999) / 1000 : 0;
 }
 
@@ -135,7 +135,7 @@ session_reply_value (MqSession *session, GString *out, const MqGetKey *key,
                      const MqGift *gift, gboolean with_cas)
 {
   MqReplyForm *form = &session->form;
-  guint32 flags = gift->header->flags;
+  guint32 flags = gift->flags;
 
   note_gift (session, key->name, key->name_len);
   /* The key as sent: memcache clients match replies to their keys. */
@@ -151,7 +151,7 @@ session_reply_value (MqSession *session, GString *out, const MqGetKey *key,
       break;
     case MQ_WIRE_META:
       protocol_meta_append_value (out, form, flags, gift->data, gift->len,
-                                  gift->seq, seconds_left (gift->header));
+                                  gift->seq, seconds_left (gift->expires_ms));
       break;
     }
 }

@@ -17,11 +17,11 @@
 #include <glib.h>
 
 #include "protocol.h"
-#include "record.h"
 
 /* A message as a get gives it. */
 typedef struct {
-  const MqRecordHeader *header;   /* its flags and expiry */
+  guint32 flags;
+  gint64 expires_ms;              /* wall clock; 0: never */
   const char *data;
   gsize len;
   guint64 seq;                    /* its sequence number: the CAS */

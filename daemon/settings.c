@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "settings.h"
 #include "values.h"
 
@@ -15,13 +16,11 @@
 char *
 settings_default_socket (void)
 {
-  const char *runtime = g_getenv ("XDG_RUNTIME_DIR");
+  gsize len = mq_shared_default_socket (NULL, 0);
+  char *path = g_malloc (len + 1);
 
-  if (getuid () == 0)
-    return g_strdup ("/run/mqd/mqd.sock");
-  if (runtime != NULL && *runtime != '\0')
-    return g_build_filename (runtime, "mqd.sock", NULL);
-  return g_strdup_printf ("/tmp/mqd-%u/mqd.sock", (guint) getuid ());
+  mq_shared_default_socket (path, len + 1);
+  return path;
 }
 
 char *
@@ -39,6 +38,7 @@ settings_new (void)
 
   settings->mask = MQ_DEFAULT_MASK;
   settings->max_message = MQ_DEFAULT_MAX_MESSAGE;
+  settings->checkpoint_size = MQ_CHECKPOINT_DEFAULT_SIZE;
   settings->sync_interval = MQ_DEFAULT_SYNC_INTERVAL;
   settings->max_conns = MQ_DEFAULT_MAX_CONNS;
   settings->allow_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
@@ -120,6 +120,21 @@ set_max_message (MqSettings *s, const char *value, GError **error)
   if (!value_parse_size (value, MAX_MESSAGE_LIMIT, &bytes, error))
     return FALSE;
   s->max_message = (gsize) bytes;
+  return TRUE;
+}
+
+static gboolean
+set_checkpoint_size (MqSettings *s, const char *value, GError **error)
+{
+  if (!value_parse_size (value, G_MAXINT64, &s->checkpoint_size, error))
+    return FALSE;
+  if (s->checkpoint_size < MQ_MIN_CHECKPOINT_SIZE)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "'%s' is below the smallest checkpoint size, %d KiB",
+                   value, MQ_MIN_CHECKPOINT_SIZE / 1024);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -227,6 +242,7 @@ static const struct {
   { "max_message", 'B', set_max_message },
   { "no_sync", 'N', set_no_sync },
   { "sync_interval", 'C', set_sync_interval },
+  { "checkpoint_size", 0, set_checkpoint_size },
   { "max_connections", 'c', set_max_conns },
   { "daemon", 'd', set_daemonize },
   { "pid_file", 'P', set_pid_file },
@@ -405,6 +421,9 @@ settings_option_group (MqSettings *settings, ArgsState *state)
           "disk"),
     SETTING ("sync-interval", 'C', 0, "With -N, sync every SECONDS "
              "(default: 1; 0: only at exit)", "SECONDS"),
+    SETTING ("checkpoint-size", 0, 0, "Journal bytes between two "
+             "checkpoints, K/M/G suffixes allowed: a start after a crash "
+             "replays at most about this much (default: 32M)", "BYTES"),
     SETTING ("max-connections", 'c', 0, "Most connections at once "
              "(default: 1024)", "N"),
     FLAG ("daemon", 'd', "Run in the background once ready"),

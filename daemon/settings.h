@@ -4,12 +4,13 @@
 
 #include <glib.h>
 
+#include "mqshared.h"             /* MQ_DEFAULT_MAX_MESSAGE */
 #include "rules.h"
 
 #define MQ_DEFAULT_MASK 0700
-#define MQ_DEFAULT_MAX_MESSAGE (1024 * 1024)
 #define MQ_DEFAULT_SYNC_INTERVAL 1
 #define MQ_DEFAULT_MAX_CONNS 1024
+#define MQ_MIN_CHECKPOINT_SIZE (256 * 1024)
 
 typedef struct {
   char *socket_path;              /* -s */
@@ -18,6 +19,7 @@ typedef struct {
   gsize max_message;              /* -B */
   gboolean no_sync;               /* -N */
   guint sync_interval;            /* -C, seconds; 0: only at shutdown */
+  guint64 checkpoint_size;        /* journal bytes between checkpoints */
   guint max_conns;                /* -c */
   gboolean daemonize;             /* -d */
   char *pid_file;                 /* -P */

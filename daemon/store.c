@@ -1,58 +1,77 @@
-/* store.c: GDBM access for mqd; see store.h. */
+/* store.c: the generations of GDBM files; see store.h. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <gdbm.h>
-#include <glib/gstdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store.h"
-#include "journal.h"
-#include "protocol.h"
-#include "syncer.h"
 
-/* A bounded bucket cache keeps resident memory flat as the file grows
- * (about 9 MB at a million records instead of 41 MB). */
-#define STORE_CACHE_BUCKETS 64
-/* A write GDBM cannot finish (ENOSPC, EFBIG) leaves it needing recovery,
- * and every later read fails: so a set is refused while less than this
- * (plus three times its size) is free for the files to grow into. */
-#define STORE_SPACE_MARGIN (128 * 1024)
-/* How often the free space is read: see store_free_space. */
-#define STORE_FREE_SLACK (64 * 1024 * 1024)
-#define STORE_FREE_MAX_AGE (G_USEC_PER_SEC / 10)
-/* A file this large is mapped afresh now and then (store_trim_mapping). */
-#define STORE_MAP_TRIM_BYTES (32 * 1024 * 1024)
-/* A replaced file this large is closed by a thread of its own. */
-#define STORE_BACKGROUND_CLOSE_BYTES (16 * 1024 * 1024)
-/* The journal is rewritten (garbage dropped) once it holds this much and
- * twice the data file's size. */
-#define STORE_REWRITE_MIN_BYTES (64 * 1024 * 1024)
-/* A rewrite writes its copy in pieces this large. */
-#define STORE_REWRITE_CHUNK (1024 * 1024)
+/* GDBM's bucket cache, per file: a generation holds few keys (one per
+ * segment), so a small one keeps memory flat. */
+#define STORE_CACHE_BUCKETS 16
+/* Queue states are written in chunks of about this size. */
+#define STORE_STATE_CHUNK (64 * 1024)
+/* A generation is emptied into the newest once less than this share of
+ * its segments is live, or when there are more than STORE_MAX_GENERATIONS
+ * (the one with the smallest share then). */
+#define STORE_EVACUATE_SHARE 0.5
+#define STORE_MAX_GENERATIONS 8
+
+typedef struct {
+  guint64 number;
+  GDBM_FILE dbf;
+  char *name;
+  gboolean complete;              /* synced under its final name */
+  guint64 segments;               /* at the last survey, or as written;
+                                     G_MAXUINT64: not counted yet */
+  guint64 live;
+  gboolean evacuated;             /* its live segments were all copied */
+} Gen;
 
 struct _MqStore {
-  int lock_fd;                    /* flock on the data directory's lock file */
-  GDBM_FILE dbf;
-  char *dir;
-  char *path;
-  char *journal_path;
-  MqJournal *journal;
-  MqSyncer *syncer;               /* syncs the journal off the loop */
-  gboolean marked_clean;          /* the journal still says "clean stop" */
-  guint64 free_read;              /* free bytes on the file system, read at */
-  gint64 free_read_at;            /* this monotonic time, */
-  guint64 free_asked;             /* minus what sets asked for since */
-  GByteArray *scratch;            /* one value being assembled, reused */
+  MqDataDir *dir;
+  GPtrArray *gens;                /* Gen, by number; the part one last */
+  Gen *part;                      /* being written, or NULL */
+  guint64 highest;
+  guint64 part_bytes;
+  Gen *evacuating;
+  datum evac_key;                 /* the next key to look at, malloc'ed */
+  GByteArray *scratch;
 };
 
 G_DEFINE_QUARK (mq-store-error-quark, mq_store_error)
+
+char *
+store_file_name (guint64 number)
+{
+  return g_strdup_printf ("mqd-%06" G_GUINT64_FORMAT ".gdbm", number);
+}
+
+char *
+store_part_name (guint64 number)
+{
+  return g_strdup_printf ("mqd-%06" G_GUINT64_FORMAT ".gdbm.part", number);
+}
+
+gboolean
+store_parse_name (const char *name, const char *suffix, guint64 *number)
+{
+  const char *dot;
+  char *end;
+
+  if (!g_str_has_prefix (name, "mqd-") || !g_ascii_isdigit (name[4]))
+    return FALSE;
+  dot = strchr (name + 4, '.');
+  if (dot == NULL || strcmp (dot + 1, suffix) != 0)
+    return FALSE;
+  *number = g_ascii_strtoull (name + 4, &end, 10);
+  return end == dot && *number > 0;
+}
 
 static MqStoreError
 store_error_code (gdbm_error code, int syserr)
@@ -61,9 +80,6 @@ store_error_code (gdbm_error code, int syserr)
     return MQ_STORE_ERROR_NO_SPACE;
   switch (code)
     {
-    case GDBM_CANT_BE_WRITER:
-    case GDBM_CANT_BE_READER:
-      return MQ_STORE_ERROR_LOCKED;
     case GDBM_BAD_MAGIC_NUMBER:
     case GDBM_BAD_FILE_OFFSET:
     case GDBM_BAD_HEADER:
@@ -81,710 +97,658 @@ store_error_code (gdbm_error code, int syserr)
 }
 
 static gboolean
-store_set_error (MqStore *store, GError **error, const char *doing)
+gen_error (MqStore *store, Gen *gen, GError **error, const char *doing)
 {
-  gdbm_error code = gdbm_last_errno (store->dbf);
-  int syserr = gdbm_last_syserr (store->dbf);
+  gdbm_error code = gdbm_last_errno (gen->dbf);
+  int syserr = gdbm_last_syserr (gen->dbf);
 
   g_set_error (error, MQ_STORE_ERROR, store_error_code (code, syserr),
-               "%s %s: %s", doing, store->path, gdbm_db_strerror (store->dbf));
+               "cannot %s %s/%s: %s", doing, datadir_path (store->dir),
+               gen->name, gdbm_db_strerror (gen->dbf));
   return FALSE;
-}
-
-/* One daemon per data directory, checked before anything in it is touched
- * (a recovery replaces the data file). */
-static int
-store_lock (const char *dir, const char *path, GError **error)
-{
-  g_autofree char *lock_path = g_build_filename (dir, MQ_STORE_LOCK_FILE,
-                                                 NULL);
-  int fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-  if (fd < 0)
-    {
-      int saved = errno;
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
-                   "cannot open %s: %s", lock_path, g_strerror (saved));
-      return -1;
-    }
-  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
-    {
-      close (fd);
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_LOCKED,
-                   "%s is in use by another process (is another mqd "
-                   "running on %s?)", path, dir);
-      return -1;
-    }
-  return fd;
 }
 
 static GDBM_FILE
-store_open_file (const char *path, int flags)
+gen_open_fd (MqStore *store, int fd, const char *name, int mode,
+             GError **error)
 {
   size_t cache = STORE_CACHE_BUCKETS;
-  GDBM_FILE dbf = gdbm_open (path, 0, flags | GDBM_CLOEXEC, 0600, NULL);
+  GDBM_FILE dbf = gdbm_fd_open (fd, name, 0, mode | GDBM_NOLOCK | GDBM_NOMMAP
+                                | GDBM_CLOEXEC | GDBM_CLOERROR, NULL);
 
-  if (dbf != NULL)
-    gdbm_setopt (dbf, GDBM_SETCACHESIZE, &cache, sizeof cache);
+  if (dbf == NULL)
+    {
+      int saved = errno;
+
+      g_set_error (error, MQ_STORE_ERROR,
+                   store_error_code (gdbm_errno, saved), "cannot open %s/%s: "
+                   "%s%s%s", datadir_path (store->dir), name,
+                   gdbm_strerror (gdbm_errno),
+                   gdbm_check_syserr (gdbm_errno) ? ": " : "",
+                   gdbm_check_syserr (gdbm_errno) ? g_strerror (saved) : "");
+      return NULL;
+    }
+  gdbm_setopt (dbf, GDBM_SETCACHESIZE, &cache, sizeof cache);
   return dbf;
 }
 
-static gboolean
-store_open_error (const char *path, const char *dir, GError **error)
+static Gen *
+gen_new (guint64 number, GDBM_FILE dbf, char *name, gboolean complete)
 {
-  int saved = errno;
-  gdbm_error code = gdbm_errno;
-  MqStoreError kind = store_error_code (code, saved);
+  Gen *gen = g_new0 (Gen, 1);
 
-  if (kind == MQ_STORE_ERROR_LOCKED)
-    g_set_error (error, MQ_STORE_ERROR, kind,
-                 "%s is in use by another process (is another mqd running "
-                 "on %s?)", path, dir);
-  else
-    g_set_error (error, MQ_STORE_ERROR, kind, "cannot open %s: %s%s%s",
-                 path, gdbm_strerror (code),
-                 gdbm_check_syserr (code) ? ": " : "",
-                 gdbm_check_syserr (code) ? g_strerror (saved) : "");
-  return FALSE;
+  gen->number = number;
+  gen->dbf = dbf;
+  gen->name = name;
+  gen->complete = complete;
+  gen->segments = complete ? G_MAXUINT64 : 0;
+  return gen;
 }
 
-/* Closing a file that was replaced can take long: GDBM syncs its file
- * first, and the last close of a file no longer linked frees its blocks
- * (hundreds of milliseconds for a few hundred megabytes).  A thread of its
- * own does either, off the main loop. */
-static gpointer
-close_fd_thread (gpointer data)
-{
-  close (GPOINTER_TO_INT (data));
-  return NULL;
-}
-
-static gpointer
-close_dbf_thread (gpointer data)
-{
-  gdbm_close (data);
-  return NULL;
-}
-
-/* Closes a duplicate of fd, so that the caller's close is not the last. */
 static void
-close_fd_in_background (int fd)
+gen_free (gpointer data)
 {
-  int copy = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+  Gen *gen = data;
 
-  if (copy >= 0)
-    g_thread_unref (g_thread_new ("mqd-close", close_fd_thread,
-                                  GINT_TO_POINTER (copy)));
+  if (gen->dbf != NULL)
+    gdbm_close (gen->dbf);
+  g_free (gen->name);
+  g_free (gen);
 }
 
 static gboolean
-store_apply_put (MqStore *store, const guint8 *key, gsize key_len,
-                 const guint8 *value, gsize value_len, GError **error)
+store_open_gen (MqStore *store, guint64 number, GError **error)
 {
-  datum k = { (char *) key, (int) key_len };
-  datum v = { (char *) value, (int) value_len };
+  char *name = store_file_name (number);
+  int fd = file_open (datadir_fd (store->dir), name, O_RDONLY, error);
+  GDBM_FILE dbf;
 
-  if (gdbm_store (store->dbf, k, v, GDBM_REPLACE) != 0)
-    return store_set_error (store, error, "cannot write to");
-  return TRUE;
-}
-
-/* FALSE without an error when there was no such key. */
-static gboolean
-store_apply_delete (MqStore *store, const guint8 *key, gsize key_len,
-                    GError **error)
-{
-  datum k = { (char *) key, (int) key_len };
-
-  if (gdbm_delete (store->dbf, k) == 0)
-    return TRUE;
-  if (gdbm_last_errno (store->dbf) != GDBM_ITEM_NOT_FOUND)
-    store_set_error (store, error, "cannot delete from");
-  return FALSE;
-}
-
-static gboolean
-store_replay_entry (MqJournalOp op, const guint8 *key, gsize key_len,
-                    const guint8 *value, gsize value_len, gpointer user_data,
-                    GError **error)
-{
-  MqStore *store = user_data;
-  g_autoptr (GError) local = NULL;
-
-  if (op == MQ_JOURNAL_PUT)
-    return store_apply_put (store, key, key_len, value, value_len, error);
-  if (store_apply_delete (store, key, key_len, &local) || local == NULL)
-    return TRUE;
-  g_propagate_error (error, g_steal_pointer (&local));
-  return FALSE;
-}
-
-/* A new journal holding a copy of every record, in place of the old one:
- * what the old one held beyond that was garbage.  The copy is synced
- * before it replaces the old journal, in one rename. */
-static gboolean
-store_rewrite_journal (MqStore *store, GError **error)
-{
-  g_autofree char *fresh_path = g_strconcat (store->journal_path, ".new",
-                                             NULL);
-  MqJournal *fresh = journal_create (fresh_path, error);
-  datum key;
-
-  if (fresh == NULL)
-    return FALSE;
-  for (key = gdbm_firstkey (store->dbf); key.dptr != NULL;)
+  if (fd < 0
+      || (dbf = gen_open_fd (store, fd, name, GDBM_READER, error)) == NULL)
     {
-      datum value = gdbm_fetch (store->dbf, key);
-      datum next;
-
-      if (value.dptr == NULL)
-        break;
-      journal_append (fresh, MQ_JOURNAL_PUT, (const guint8 *) key.dptr,
-                      key.dsize, (const guint8 *) value.dptr, value.dsize);
-      free (value.dptr);
-      next = gdbm_nextkey (store->dbf, key);
-      free (key.dptr);
-      key = next;
-      if (journal_pending (fresh) >= STORE_REWRITE_CHUNK
-          && !journal_write (fresh, FALSE, error))
-        goto failed;
-    }
-  free (key.dptr);
-  if (gdbm_last_errno (store->dbf) != GDBM_ITEM_NOT_FOUND
-      && gdbm_last_errno (store->dbf) != GDBM_NO_ERROR)
-    {
-      store_set_error (store, error, "cannot read the keys of");
-      goto failed;
-    }
-  if (!journal_write (fresh, TRUE, error)
-      || !journal_install (fresh, store->journal_path, error))
-    goto failed;
-  /* The new journal is synced: so is everything the old one was. */
-  if (store->syncer != NULL)
-    syncer_set_fd (store->syncer, journal_fd (fresh));
-  if (store->journal != NULL)
-    {
-      if (journal_size (store->journal) >= STORE_BACKGROUND_CLOSE_BYTES)
-        close_fd_in_background (journal_fd (store->journal));
-      journal_free (store->journal);
-    }
-  store->journal = fresh;
-  store->marked_clean = FALSE;
-  return TRUE;
-
-failed:
-  journal_discard (fresh);
-  return FALSE;
-}
-
-/* After an unclean stop the file may be damaged where the daemon was
- * writing when it died: it is not read at all, but built anew from the
- * journal, then put in its place. */
-static gboolean
-store_rebuild (MqStore *store, GError **error)
-{
-  g_autofree char *fresh_path = g_strconcat (store->path, ".rebuild", NULL);
-  guint64 replayed;
-
-  g_unlink (fresh_path);
-  store->dbf = store_open_file (fresh_path, GDBM_NEWDB);
-  if (store->dbf == NULL)
-    return store_open_error (fresh_path, store->dir, error);
-  if (!journal_replay (store->journal, store_replay_entry, store, &replayed,
-                       error))
-    return FALSE;
-  if (gdbm_sync (store->dbf) != 0)
-    return store_set_error (store, error, "cannot sync");
-  if (g_rename (fresh_path, store->path) != 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
-                   "cannot replace %s: %s", store->path, g_strerror (saved));
+      g_free (name);
       return FALSE;
     }
-  g_message ("%s rebuilt from %s after an unclean stop: %" G_GUINT64_FORMAT
-             " journal entries", store->path, store->journal_path, replayed);
-  /* Only the live records, so that the next rebuild reads no garbage. */
-  return store_rewrite_journal (store, error);
+  g_ptr_array_add (store->gens, gen_new (number, dbf, name, TRUE));
+  return TRUE;
 }
 
-/* Whichever way the last stop went, this ends with a file and a journal
- * that agree.  A journal marked clean leaves the file as it is (a missing
- * file is rebuilt); without a journal (a new directory, or files from
- * before the journal) the file is copied into a new one, which reads every
- * record first: a damaged file is refused untouched. */
-static gboolean
-store_start (MqStore *store, GError **error)
+static gint
+compare_numbers (gconstpointer a, gconstpointer b)
 {
-  g_autofree char *leftover = g_strconcat (store->journal_path, ".new",
-                                           NULL);
-  gboolean clean;
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
 
-  g_unlink (leftover);          /* a rewrite a kill interrupted */
-  if (!g_file_test (store->journal_path, G_FILE_TEST_EXISTS))
+  return x < y ? -1 : x > y;
+}
+
+/* Complete generations are opened in order; unfinished ones removed. */
+static gboolean
+store_scan_dir (MqStore *store, GError **error)
+{
+  g_autoptr (GPtrArray) names = datadir_list (store->dir, error);
+  g_autoptr (GArray) numbers = g_array_new (FALSE, FALSE, sizeof (guint64));
+  guint64 number;
+
+  if (names == NULL)
+    return FALSE;
+  for (guint i = 0; i < names->len; i++)
     {
-      store->dbf = store_open_file (store->path, GDBM_WRCREAT);
-      if (store->dbf == NULL)
-        return store_open_error (store->path, store->dir, error);
-      return store_rewrite_journal (store, error);
+      const char *name = g_ptr_array_index (names, i);
+
+      if (store_parse_name (name, "gdbm", &number))
+        g_array_append_val (numbers, number);
+      else if (store_parse_name (name, "gdbm.part", &number)
+               && !datadir_remove (store->dir, name, error))
+        return FALSE;
+      if (store_parse_name (name, "gdbm", &number)
+          || store_parse_name (name, "gdbm.part", &number)
+          || store_parse_name (name, "journal", &number))
+        store->highest = MAX (store->highest, number);
     }
-  store->journal = journal_open (store->journal_path, &clean, error);
-  if (store->journal == NULL)
-    return FALSE;
-  store->marked_clean = clean;
-  if (!clean || !g_file_test (store->path, G_FILE_TEST_EXISTS))
-    return store_rebuild (store, error);
-  store->dbf = store_open_file (store->path, GDBM_WRITER);
-  if (store->dbf == NULL)
-    return store_open_error (store->path, store->dir, error);
+  g_array_sort (numbers, compare_numbers);
+  for (guint i = 0; i < numbers->len; i++)
+    if (!store_open_gen (store, g_array_index (numbers, guint64, i), error))
+      return FALSE;
   return TRUE;
-}
-
-/* Before the first write after a clean start: until then, a start refused
- * for a damaged file (found by the scan) leaves everything as it was. */
-static gboolean
-store_begin_writing (MqStore *store, GError **error)
-{
-  if (!store->marked_clean)
-    return TRUE;
-  if (!journal_clear_clean (store->journal, error))
-    return FALSE;
-  store->marked_clean = FALSE;
-  return TRUE;
-}
-
-static void
-store_free (MqStore *store)
-{
-  if (store->syncer != NULL)
-    syncer_free (store->syncer);
-  if (store->dbf != NULL)
-    gdbm_close (store->dbf);
-  if (store->journal != NULL)
-    journal_free (store->journal);
-  close (store->lock_fd);
-  g_byte_array_unref (store->scratch);
-  g_free (store->journal_path);
-  g_free (store->dir);
-  g_free (store->path);
-  g_free (store);
 }
 
 MqStore *
-store_open (const char *dir, GError **error)
+store_open (MqDataDir *dir, GError **error)
 {
-  MqStore *store;
-  int lock_fd;
+  MqStore *store = g_new0 (MqStore, 1);
 
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
-                   "cannot create data directory %s: %s", dir,
-                   g_strerror (saved));
-      return NULL;
-    }
-  store = g_new0 (MqStore, 1);
-  store->dir = g_strdup (dir);
-  store->path = g_build_filename (dir, MQ_STORE_FILE, NULL);
-  store->journal_path = g_build_filename (dir, MQ_JOURNAL_FILE, NULL);
+  store->dir = dir;
+  store->gens = g_ptr_array_new_with_free_func (gen_free);
   store->scratch = g_byte_array_new ();
-  store->lock_fd = lock_fd = store_lock (dir, store->path, error);
-  if (lock_fd < 0 || !store_start (store, error))
+  if (!store_scan_dir (store, error))
     {
-      store_free (store);
-      return NULL;
-    }
-  store->syncer = syncer_new (journal_fd (store->journal), error);
-  if (store->syncer == NULL)
-    {
-      store_free (store);
+      store_close (store);
       return NULL;
     }
   return store;
 }
 
-gboolean
-store_close (MqStore *store, GError **error)
+void
+store_close (MqStore *store)
 {
-  gboolean ok;
+  Gen *part = store->part;
 
-  g_clear_pointer (&store->syncer, syncer_free);
-  ok = journal_write (store->journal, TRUE, error);
-
-  if (ok && gdbm_sync (store->dbf) != 0)
-    ok = store_set_error (store, error, "cannot sync");
-  ok = gdbm_close (store->dbf) == 0 && ok;
-  store->dbf = NULL;
-  /* Marked clean only when the file holds all the journal does. */
-  if (ok)
-    ok = journal_close_clean (store->journal, error);
-  else
-    journal_free (store->journal);
-  store->journal = NULL;
-  store_free (store);
-  return ok;
-}
-
-const char *
-store_path (MqStore *store)
-{
-  return store->path;
-}
-
-const char *
-store_journal_path (MqStore *store)
-{
-  return store->journal_path;
-}
-
-static gboolean
-store_put (MqStore *store, const guint8 *key, gsize key_len,
-           const guint8 *value, gsize value_len, GError **error)
-{
-  if (!store_begin_writing (store, error)
-      || !store_apply_put (store, key, key_len, value, value_len, error))
-    return FALSE;
-  journal_append (store->journal, MQ_JOURNAL_PUT, key, key_len, value,
-                  value_len);
-  return TRUE;
-}
-
-static gboolean
-store_delete (MqStore *store, const guint8 *key, gsize key_len,
-              GError **error)
-{
-  if (!store_begin_writing (store, error)
-      || !store_apply_delete (store, key, key_len, error))
-    return FALSE;
-  journal_append (store->journal, MQ_JOURNAL_DELETE, key, key_len, NULL, 0);
-  return TRUE;
-}
-
-/* The free space on the file system, read again (a system call) only when
- * what was asked for since could have used up all but STORE_FREE_SLACK of
- * it, or STORE_FREE_MAX_AGE after the last reading.  Another program would
- * have to fill the slack in that time to make a write fail. */
-static guint64
-store_free_space (MqStore *store, guint64 need)
-{
-  gint64 now = g_get_monotonic_time ();
-  struct statvfs fs;
-
-  store->free_asked += need;
-  if (store->free_asked + STORE_FREE_SLACK <= store->free_read
-      && now - store->free_read_at < STORE_FREE_MAX_AGE)
-    return store->free_read - store->free_asked + need;
-  if (fstatvfs (gdbm_fdesc (store->dbf), &fs) != 0)
-    return G_MAXUINT64;
-  store->free_read = (guint64) fs.f_bavail * fs.f_frsize;
-  store->free_read_at = now;
-  store->free_asked = 0;
-  return store->free_read;
-}
-
-static gboolean
-store_has_room (MqStore *store, guint64 need, GError **error)
-{
-  guint64 journal = store->journal != NULL ? journal_size (store->journal) : 0;
-  guint64 free_space = store_free_space (store, need);
-  struct rlimit limit;
-
-  if (free_space < need)
+  free (store->evac_key.dptr);
+  if (part != NULL && store->part_bytes == 0)
     {
-      store->free_read_at = 0;  /* read it again next time */
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_SPACE,
-                   "cannot write to %s: %s (%" G_GUINT64_FORMAT " KiB free)",
-                   store->path, g_strerror (ENOSPC), free_space / 1024);
-      return FALSE;
+      datadir_remove (store->dir, part->name, NULL);
+      g_ptr_array_remove (store->gens, part);
     }
-  if (getrlimit (RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
-      && MAX (store_file_size (store), journal) + need > limit.rlim_cur)
-    {
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_SPACE,
-                   "cannot write to %s: %s (file size limit %" G_GUINT64_FORMAT
-                   " KiB)", store->path, g_strerror (EFBIG),
-                   (guint64) limit.rlim_cur / 1024);
-      return FALSE;
-    }
-  return TRUE;
+  g_ptr_array_unref (store->gens);
+  g_byte_array_unref (store->scratch);
+  g_free (store);
 }
 
-static gboolean
-store_check_space (MqStore *store, gsize len, GError **error)
+static Gen *
+store_gen (MqStore *store, guint i)
 {
-  /* Room for GDBM's copy, the journal's, and GDBM growing its file. */
-  guint64 need = 3 * (guint64) len + STORE_SPACE_MARGIN;
+  return g_ptr_array_index (store->gens, i);
+}
 
-  if (store_has_room (store, need, NULL))
-    return TRUE;
-  /* Garbage in the journal is what a rewrite gives back; a journal no
-   * longer than the file is mostly live data. */
-  if (journal_size (store->journal) > store_file_size (store)
-      && !store_rewrite_journal (store, error))
-    return FALSE;
-  return store_has_room (store, need, error);
+guint64
+store_newest (MqStore *store)
+{
+  for (guint i = store->gens->len; i-- > 0;)
+    if (store_gen (store, i)->complete)
+      return store_gen (store, i)->number;
+  return 0;
+}
+
+guint64
+store_highest (MqStore *store)
+{
+  return store->highest;
 }
 
 gboolean
-store_put_item (MqStore *store, const char *name, gsize name_len,
-                guint64 seq, const MqRecordHeader *header, const char *data,
-                gsize len, GError **error)
+store_holds_segments (MqStore *store)
 {
-  guint8 key[MQ_MAX_NAME + 9];
-  gsize key_len = record_item_key (name, name_len, seq, key);
-  GByteArray *value = store->scratch;
-
-  if (!store_check_space (store, len, error))
-    return FALSE;
-  g_byte_array_set_size (value, MQ_RECORD_HEADER_SIZE);
-  record_header_encode (header, value->data);
-  g_byte_array_append (value, (const guint8 *) data, len);
-  return store_put (store, key, key_len, value->data, value->len, error);
+  for (guint i = 0; i < store->gens->len; i++)
+    if (store_gen (store, i)->segments > 0)
+      return TRUE;
+  return FALSE;
 }
 
-gboolean
-store_fetch_item (MqStore *store, const char *name, gsize name_len,
-                  guint64 seq, MqItem *item, GError **error)
-{
-  guint8 key[MQ_MAX_NAME + 9];
-  datum k = { (char *) key, 0 };
-  datum v;
+/* ---- reading ---------------------------------------------------------- */
 
-  k.dsize = (int) record_item_key (name, name_len, seq, key);
-  v = gdbm_fetch (store->dbf, k);
+/* The value of key in gen, malloc'ed; NULL without an error when absent. */
+static guint8 *
+gen_fetch (MqStore *store, Gen *gen, const guint8 *key, gsize key_len,
+           gsize *len, GError **error)
+{
+  datum k = { (char *) key, (int) key_len };
+  datum v = gdbm_fetch (gen->dbf, k);
+
   if (v.dptr == NULL)
     {
-      if (gdbm_last_errno (store->dbf) != GDBM_ITEM_NOT_FOUND)
-        store_set_error (store, error, "cannot read from");
-      return FALSE;
+      if (gdbm_last_errno (gen->dbf) != GDBM_ITEM_NOT_FOUND)
+        gen_error (store, gen, error, "read from");
+      return NULL;
     }
-  if (!record_header_decode ((const guint8 *) v.dptr, v.dsize, &item->header))
+  *len = (gsize) v.dsize;
+  return (guint8 *) v.dptr;
+}
+
+static gboolean
+store_load_chunk (MqStore *store, Gen *gen, guint32 index,
+                  MqStoreQueueFunc func, gpointer user_data, GError **error)
+{
+  guint8 key[MQ_META_KEY_MAX];
+  gsize key_len = record_meta_chunk_key (index, key), len = 0;
+  g_autofree guint8 *value = gen_fetch (store, gen, key, key_len, &len,
+                                        error);
+  g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
+
+  for (gsize at = 0; value != NULL && at < len;)
     {
-      free (v.dptr);
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
-                   "%s: message %" G_GUINT64_FORMAT " of queue %.*s has an "
-                   "unknown format", store->path, seq, (int) name_len, name);
-      return FALSE;
+      MqQueueMeta meta;
+      const char *name;
+      gsize name_len;
+      gsize used = record_queue_decode (value + at, len - at, &name,
+                                        &name_len, &meta, held);
+
+      if (used == 0)
+        break;
+      func (name, name_len, &meta, held, user_data);
+      g_array_set_size (held, 0);
+      at += used;
+      if (at == len)
+        return TRUE;
     }
-  item->raw = v.dptr;
-  item->data = v.dptr + MQ_RECORD_HEADER_SIZE;
-  item->len = v.dsize - MQ_RECORD_HEADER_SIZE;
-  return TRUE;
-}
-
-gboolean
-store_delete_item (MqStore *store, const char *name, gsize name_len,
-                   guint64 seq, GError **error)
-{
-  guint8 key[MQ_MAX_NAME + 9];
-  gsize key_len = record_item_key (name, name_len, seq, key);
-
-  return store_delete (store, key, key_len, error);
-}
-
-void
-item_clear (MqItem *item)
-{
-  /* GDBM allocates fetched values with malloc. */
-  free (item->raw);
-  item->raw = NULL;
-  item->data = NULL;
-  item->len = 0;
-}
-
-gboolean
-store_put_meta (MqStore *store, const char *name, gsize name_len,
-                const MqQueueMeta *meta, GError **error)
-{
-  guint8 key[MQ_MAX_NAME + 2];
-  gsize key_len = record_meta_key (name, name_len, key);
-  guint8 value[MQ_META_SIZE];
-
-  record_meta_encode (meta, value);
-  return store_put (store, key, key_len, value, sizeof value, error);
-}
-
-gboolean
-store_delete_meta (MqStore *store, const char *name, gsize name_len,
-                   GError **error)
-{
-  guint8 key[MQ_MAX_NAME + 2];
-  gsize key_len = record_meta_key (name, name_len, key);
-  g_autoptr (GError) local = NULL;
-
-  if (store_delete (store, key, key_len, &local) || local == NULL)
-    return TRUE;
-  g_propagate_error (error, g_steal_pointer (&local));
+  if (error != NULL && *error == NULL)
+    g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
+                 "%s/%s: queue states (part %u) missing or damaged",
+                 datadir_path (store->dir), gen->name, index);
   return FALSE;
 }
 
 gboolean
-store_commit (MqStore *store, gboolean sync, GError **error)
+store_load (MqStore *store, MqCatalog *catalog, MqStoreQueueFunc func,
+            gpointer user_data, GError **error)
 {
-  guint64 size;
+  guint8 key[MQ_META_KEY_MAX];
+  gsize key_len = record_catalog_key (key), len = 0;
+  Gen *gen = NULL;
+  g_autofree guint8 *value = NULL;
 
-  if (!journal_write (store->journal, sync, error))
-    return FALSE;
-  size = journal_size (store->journal);
-  if (size >= STORE_REWRITE_MIN_BYTES && size >= 2 * store_file_size (store))
-    return store_rewrite_journal (store, error);
+  for (guint i = 0; i < store->gens->len; i++)
+    if (store_gen (store, i)->complete)
+      gen = store_gen (store, i);
+
+  if (gen != NULL)
+    value = gen_fetch (store, gen, key, key_len, &len, error);
+  if (value == NULL || !record_catalog_decode (value, len, catalog)
+      || catalog->generation != gen->number)
+    {
+      if (gen != NULL && (error == NULL || *error == NULL))
+        g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
+                     "%s/%s has no catalog: not a generation of mqd's",
+                     datadir_path (store->dir), gen->name);
+      return FALSE;
+    }
+  for (guint32 i = 0; i < catalog->meta_chunks; i++)
+    if (!store_load_chunk (store, gen, i, func, user_data, error))
+      return FALSE;
   return TRUE;
 }
 
-guint64
-store_request_sync (MqStore *store)
+gboolean
+store_scan_segments (MqStore *store, MqStoreSegmentFunc func,
+                     gpointer user_data, GError **error)
 {
-  return syncer_request (store->syncer);
+  for (guint i = 0; i < store->gens->len; i++)
+    {
+      Gen *gen = store_gen (store, i);
+      datum key = gdbm_firstkey (gen->dbf);
+
+      while (key.dptr != NULL)
+        {
+          const char *name;
+          gsize name_len;
+          guint64 inc, first;
+          datum next;
+
+          if (record_key_decode ((const guint8 *) key.dptr, key.dsize, &name,
+                                 &name_len, &inc, &first) == MQ_KEY_SEGMENT)
+            func (name, name_len, inc, first, user_data);
+          next = gdbm_nextkey (gen->dbf, key);
+          free (key.dptr);
+          key = next;
+        }
+      if (gdbm_last_errno (gen->dbf) != GDBM_ITEM_NOT_FOUND
+          && gdbm_last_errno (gen->dbf) != GDBM_NO_ERROR)
+        return gen_error (store, gen, error, "read the keys of");
+    }
+  return TRUE;
 }
 
-guint64
-store_synced (MqStore *store, guint64 *failed)
+static gboolean
+store_fetch_from (MqStore *store, Gen *gen, const guint8 *key, gsize key_len,
+                  MqRun **run, GError **error)
 {
-  return syncer_done (store->syncer, failed);
+  GError *local = NULL;
+  gsize len = 0;
+  guint8 *value = gen_fetch (store, gen, key, key_len, &len, &local);
+
+  if (value == NULL)
+    {
+      if (local == NULL)
+        return FALSE;
+      g_propagate_error (error, local);
+      return TRUE;
+    }
+  *run = run_from_segment (value, len, &local);
+  if (*run == NULL)
+    g_propagate_prefixed_error (error, local, "%s/%s: ",
+                                datadir_path (store->dir), gen->name);
+  return TRUE;
 }
 
-int
-store_sync_wake_fd (MqStore *store)
+MqRun *
+store_fetch (MqStore *store, const char *name, gsize name_len, guint64 inc,
+             guint64 first, guint64 *hint, GError **error)
 {
-  return syncer_wake_fd (store->syncer);
+  guint8 key[MQ_SEGMENT_KEY_MAX];
+  gsize key_len = record_segment_key (name, name_len, inc, first, key);
+  MqRun *run = NULL;
+
+  for (guint i = store->gens->len; i-- > 0;)
+    if (store_gen (store, i)->number == *hint
+        && store_fetch_from (store, store_gen (store, i), key, key_len, &run,
+                             error))
+      return run;
+  for (guint i = store->gens->len; i-- > 0;)
+    {
+      Gen *gen = store_gen (store, i);
+
+      if (gen->number != *hint
+          && store_fetch_from (store, gen, key, key_len, &run, error))
+        {
+          *hint = gen->number;
+          return run;
+        }
+    }
+  return NULL;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+gboolean
+store_begin (MqStore *store, guint64 number, GError **error)
+{
+  char *name = store_part_name (number);
+  int fd = file_create (datadir_fd (store->dir), name, error);
+  GDBM_FILE dbf;
+
+  if (fd < 0
+      || (dbf = gen_open_fd (store, fd, name, GDBM_NEWDB, error)) == NULL)
+    {
+      g_free (name);
+      return FALSE;
+    }
+  store->part = gen_new (number, dbf, name, FALSE);
+  g_ptr_array_add (store->gens, store->part);
+  store->highest = MAX (store->highest, number);
+  store->part_bytes = 0;
+  return TRUE;
+}
+
+static gboolean
+store_put (MqStore *store, const guint8 *key, gsize key_len,
+           const guint8 *value, gsize len, GError **error)
+{
+  datum k = { (char *) key, (int) key_len };
+  datum v = { (char *) value, (int) len };
+
+  if (gdbm_store (store->part->dbf, k, v, GDBM_REPLACE) != 0)
+    return gen_error (store, store->part, error, "write to");
+  store->part_bytes += key_len + len;
+  return TRUE;
+}
+
+gboolean
+store_put_segment (MqStore *store, const char *name, gsize name_len,
+                   guint64 inc, guint64 first, GByteArray *value,
+                   GError **error)
+{
+  guint8 key[MQ_SEGMENT_KEY_MAX];
+  gsize key_len = record_segment_key (name, name_len, inc, first, key);
+
+  if (!store_put (store, key, key_len, value->data, value->len, error))
+    return FALSE;
+  store->part->segments++;
+  return TRUE;
+}
+
+/* The states in chunks that end on a queue's end. */
+static gboolean
+store_put_states (MqStore *store, GByteArray *states, guint32 *chunks,
+                  GError **error)
+{
+  gsize at = 0;
+
+  for (*chunks = 0; at < states->len; (*chunks)++)
+    {
+      guint8 key[MQ_META_KEY_MAX];
+      gsize key_len = record_meta_chunk_key (*chunks, key), end = at;
+      g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
+
+      while (end < states->len && (end == at || end - at < STORE_STATE_CHUNK))
+        {
+          MqQueueMeta meta;
+          const char *name;
+          gsize name_len;
+
+          end += record_queue_decode (states->data + end, states->len - end,
+                                      &name, &name_len, &meta, held);
+          g_array_set_size (held, 0);
+        }
+      if (!store_put (store, key, key_len, states->data + at, end - at,
+                      error))
+        return FALSE;
+      at = end;
+    }
+  return TRUE;
+}
+
+gboolean
+store_finish (MqStore *store, const MqCatalog *catalog, GByteArray *states,
+              int *fd, GError **error)
+{
+  guint8 key[MQ_META_KEY_MAX], value[MQ_CATALOG_SIZE];
+  gsize key_len = record_catalog_key (key);
+  MqCatalog written = *catalog;
+
+  written.generation = store->part->number;
+  if (!store_put_states (store, states, &written.meta_chunks, error))
+    return FALSE;
+  record_catalog_encode (&written, value);
+  if (!store_put (store, key, key_len, value, sizeof value, error))
+    return FALSE;
+  *fd = gdbm_fdesc (store->part->dbf);
+  store->part = NULL;
+  return TRUE;
 }
 
 void
-store_sync_ack (MqStore *store)
+store_completed (MqStore *store, guint64 number)
 {
-  syncer_ack (store->syncer);
+  for (guint i = 0; i < store->gens->len; i++)
+    {
+      Gen *gen = store_gen (store, i);
+
+      if (gen->number == number)
+        {
+          gen->complete = TRUE;
+          g_free (gen->name);
+          gen->name = store_file_name (number);
+        }
+    }
 }
 
-static void
-store_scan_key (MqStore *store, datum key, MqStoreScanFunc func,
-                gpointer user_data)
+guint64
+store_disk_bytes (MqStore *store)
+{
+  guint64 total = 0;
+
+  for (guint i = 0; i < store->gens->len; i++)
+    {
+      struct stat st;
+
+      if (fstat (gdbm_fdesc (store_gen (store, i)->dbf), &st) == 0)
+        total += (guint64) st.st_size;
+    }
+  return total;
+}
+
+guint64
+store_part_bytes (MqStore *store)
+{
+  return store->part_bytes;
+}
+
+/* ---- reclaiming space ------------------------------------------------- */
+
+/* 1 for a live segment, 0 for a dead one, -1 for a key that is not a
+ * segment's. */
+static int
+key_liveness (const datum *key, MqStoreLiveFunc live, gpointer user_data)
 {
   const char *name;
   gsize name_len;
-  guint64 seq = 0;
-  MqQueueMeta meta;
-  datum value;
+  guint64 inc, first;
 
-  switch (record_key_decode ((const guint8 *) key.dptr, key.dsize, &name,
-                             &name_len, &seq))
-    {
-    case MQ_KEY_ITEM:
-      func (name, name_len, seq, NULL, user_data);
-      break;
-    case MQ_KEY_META:
-      value = gdbm_fetch (store->dbf, key);
-      if (value.dptr != NULL
-          && record_meta_decode ((const guint8 *) value.dptr, value.dsize,
-                                 &meta))
-        func (name, name_len, 0, &meta, user_data);
-      else
-        g_warning ("%s: ignoring unreadable counters of queue %.*s",
-                   store->path, (int) name_len, name);
-      free (value.dptr);
-      break;
-    case MQ_KEY_UNKNOWN:
-      g_warning ("%s: ignoring a key that is not mqd's (%d bytes)",
-                 store->path, key.dsize);
-      break;
-    }
+  if (record_key_decode ((const guint8 *) key->dptr, key->dsize, &name,
+                         &name_len, &inc, &first) != MQ_KEY_SEGMENT)
+    return -1;
+  return live (name, name_len, inc, first, user_data) ? 1 : 0;
 }
 
-gboolean
-store_scan (MqStore *store, MqStoreScanFunc func, gpointer user_data,
-            GError **error)
+static gboolean
+gen_count (MqStore *store, Gen *gen, MqStoreLiveFunc live,
+           gpointer user_data, GError **error)
 {
-  datum key = gdbm_firstkey (store->dbf);
+  datum key = gdbm_firstkey (gen->dbf);
 
+  gen->segments = gen->live = 0;
   while (key.dptr != NULL)
     {
+      int liveness = key_liveness (&key, live, user_data);
       datum next;
 
-      store_scan_key (store, key, func, user_data);
-      next = gdbm_nextkey (store->dbf, key);
+      gen->segments += liveness >= 0;
+      gen->live += liveness > 0;
+      next = gdbm_nextkey (gen->dbf, key);
       free (key.dptr);
       key = next;
     }
-  if (gdbm_last_errno (store->dbf) != GDBM_ITEM_NOT_FOUND
-      && gdbm_last_errno (store->dbf) != GDBM_NO_ERROR)
-    {
-      store_set_error (store, error, "cannot read the keys of");
-      return FALSE;
-    }
+  if (gdbm_last_errno (gen->dbf) != GDBM_ITEM_NOT_FOUND
+      && gdbm_last_errno (gen->dbf) != GDBM_NO_ERROR)
+    return gen_error (store, gen, error, "read the keys of");
   return TRUE;
 }
 
-guint64
-store_file_size (MqStore *store)
+static MqStoreRetired *
+store_retire (MqStore *store, Gen *gen)
 {
-  struct stat st;
+  MqStoreRetired *retired = g_new (MqStoreRetired, 1);
 
-  return fstat (gdbm_fdesc (store->dbf), &st) == 0 ? (guint64) st.st_size : 0;
+  if (store->evacuating == gen)
+    {
+      store->evacuating = NULL;
+      g_clear_pointer (&store->evac_key.dptr, free);
+    }
+  retired->dbf = g_steal_pointer (&gen->dbf);
+  retired->name = g_steal_pointer (&gen->name);
+  g_ptr_array_remove (store->gens, gen);
+  return retired;
 }
 
-/* gdbm_reorganize reads every bucket of the file, which stalls the daemon
- * for as long as the file is large; when nothing is stored, an empty file
- * put in its place does the same at once.  The journal needs no change: it
- * rebuilds the same (empty) state. */
+/* The generation most worth emptying, or NULL. */
+static Gen *
+store_pick_evacuee (MqStore *store)
+{
+  Gen *pick = NULL;
+  gdouble pick_share = STORE_EVACUATE_SHARE;
+
+  if (store->gens->len > STORE_MAX_GENERATIONS)
+    pick_share = 1.0;
+  for (guint i = 0; i < store->gens->len; i++)
+    {
+      Gen *gen = store_gen (store, i);
+      gdouble share;
+
+      if (!gen->complete || gen->segments == 0)
+        continue;
+      share = (gdouble) gen->live / (gdouble) gen->segments;
+      if (share < pick_share)
+        {
+          pick = gen;
+          pick_share = share;
+        }
+    }
+  return pick;
+}
+
+GPtrArray *
+store_survey (MqStore *store, MqStoreLiveFunc live, gpointer user_data,
+              GError **error)
+{
+  GPtrArray *retired = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) store_retired_free);
+
+  for (guint i = 0; i < store->gens->len;)
+    {
+      Gen *gen = store_gen (store, i);
+
+      if (!gen->complete)
+        {
+          i++;
+          continue;
+        }
+      if (!gen->evacuated && !gen_count (store, gen, live, user_data, error))
+        {
+          g_ptr_array_unref (retired);
+          return NULL;
+        }
+      if (gen->evacuated || gen->live == 0)
+        g_ptr_array_add (retired, store_retire (store, gen));
+      else
+        i++;
+    }
+  if (store->evacuating == NULL)
+    store->evacuating = store_pick_evacuee (store);
+  return retired;
+}
+
+/* Copies the segment at key into the generation being written; returns
+ * the bytes copied, or -1 on an error. */
+static gssize
+store_copy (MqStore *store, Gen *from, datum key, GError **error)
+{
+  datum value = gdbm_fetch (from->dbf, key);
+  gboolean ok;
+
+  if (value.dptr == NULL)
+    return gen_error (store, from, error, "read from") ? 0 : -1;
+  ok = store_put (store, (const guint8 *) key.dptr, key.dsize,
+                  (const guint8 *) value.dptr, value.dsize, error);
+  free (value.dptr);
+  return ok ? value.dsize : -1;
+}
+
 gboolean
-store_reset (MqStore *store, GError **error)
+store_evacuate (MqStore *store, MqStoreLiveFunc live, gpointer user_data,
+                gsize budget, GError **error)
 {
-  g_autofree char *fresh_path = g_strconcat (store->path, ".new", NULL);
-  GDBM_FILE fresh;
+  Gen *gen = store->evacuating;
+  gsize copied = 0;
 
-  if (!store_begin_writing (store, error))
-    return FALSE;
-  g_unlink (fresh_path);
-  fresh = store_open_file (fresh_path, GDBM_NEWDB);
-  if (fresh == NULL)
+  if (gen == NULL || store->part == NULL)
+    return TRUE;
+  if (store->evac_key.dptr == NULL)
+    store->evac_key = gdbm_firstkey (gen->dbf);
+  while (store->evac_key.dptr != NULL && copied < budget)
     {
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
-                   "cannot create %s: %s", fresh_path,
-                   gdbm_strerror (gdbm_errno));
-      return FALSE;
-    }
-  if (g_rename (fresh_path, store->path) != 0)
-    {
-      int saved = errno;
+      datum key = store->evac_key;
 
-      gdbm_close (fresh);
-      g_unlink (fresh_path);
-      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED,
-                   "cannot replace %s: %s", store->path, g_strerror (saved));
-      return FALSE;
+      if (key_liveness (&key, live, user_data) > 0)
+        {
+          gssize n = store_copy (store, gen, key, error);
+
+          if (n < 0)
+            return FALSE;
+          copied += (gsize) n;
+        }
+      store->evac_key = gdbm_nextkey (gen->dbf, key);
+      free (key.dptr);
     }
-  if (store_file_size (store) >= STORE_BACKGROUND_CLOSE_BYTES)
-    g_thread_unref (g_thread_new ("mqd-close", close_dbf_thread, store->dbf));
-  else
-    gdbm_close (store->dbf);
-  store->dbf = fresh;
+  if (store->evac_key.dptr == NULL)
+    {
+      gen->evacuated = TRUE;
+      store->evacuating = NULL;
+    }
   return TRUE;
 }
 
-/* The start-up scan maps every page of the file, and a mapped page counts
- * as resident (190 MB at a million messages): mapping it afresh leaves only
- * the pages the queues touch from now on.  Reading without mmap instead
- * would keep memory flat but halves the throughput of shallow queues; a
- * bounded window (GDBM_SETMAXMAPSIZE, 16 MiB) lost messages in a fill of a
- * million (bench/RESULTS.md). */
 void
-store_remap (MqStore *store)
+store_retired_free (MqStoreRetired *retired)
 {
-  int off = 0, on = 1;
-
-  gdbm_setopt (store->dbf, GDBM_SETMMAP, &off, sizeof off);
-  gdbm_setopt (store->dbf, GDBM_SETMMAP, &on, sizeof on);
+  if (retired->dbf != NULL)
+    gdbm_close (retired->dbf);
+  g_free (retired->name);
+  g_free (retired);
 }
 
-/* Mapped pages count as resident, and a load on a large file touches them
- * all over it (66 MiB after 3 s at a million messages): a file past
- * STORE_MAP_TRIM_BYTES is mapped afresh, which leaves only the pages
- * touched since.  (Reading it with read(2) instead keeps memory flat but
- * halves the durable throughput at depth.) */
 void
-store_trim_mapping (MqStore *store)
+store_retired_dispose (MqStoreRetired *retired, int dirfd)
 {
-  if (store_file_size (store) >= STORE_MAP_TRIM_BYTES)
-    store_remap (store);
+  gdbm_close (g_steal_pointer (&retired->dbf));
+  unlinkat (dirfd, retired->name, 0);
+  store_retired_free (retired);
 }

@@ -1,89 +1,120 @@
-/* store.h: the GDBM file that holds every queued message.
+/* store.h: the GDBM files that hold the queues' segments, one per
+ * generation.
  *
- * A thin typed layer over GDBM: it knows the file, the key and value layout
- * (record.h), the journal that makes its writes survive a kill (journal.h)
- * and how to report failures; the queue rules live in queue.c.
+ * A checkpoint N finishes generation N: the file mqd-N.gdbm.part, which
+ * received the segments sealed since checkpoint N-1, gets the catalog and
+ * the state of every queue, is synced and renamed mqd-N.gdbm.  From then
+ * on it is never written again: a crash can only damage the generation
+ * being written, and that one is thrown away at the next start (the
+ * journal has everything in it).  A generation is deleted once none of
+ * its segments is live, or once they were all copied into a newer one
+ * (evacuation), after the checkpoint that makes that durable.
+ *
+ * A segment is found by its key, newest generation first.
  */
 #pragma once
 
 #include <glib.h>
 
+#include "datadir.h"
 #include "record.h"
-
-#define MQ_STORE_FILE "mqd.gdbm"
-#define MQ_STORE_LOCK_FILE "mqd.lock"
+#include "segment.h"
 
 #define MQ_STORE_ERROR (mq_store_error_quark ())
 GQuark mq_store_error_quark (void);
 
 typedef enum {
-  MQ_STORE_ERROR_LOCKED,          /* another process has the file open */
-  MQ_STORE_ERROR_CORRUPT,         /* not a GDBM file, or a damaged one */
+  MQ_STORE_ERROR_LOCKED,          /* another process uses the directory */
+  MQ_STORE_ERROR_CORRUPT,         /* a damaged or foreign file */
   MQ_STORE_ERROR_NO_SPACE,        /* the file system is full */
+  MQ_STORE_ERROR_UNSAFE,          /* a directory others may write to */
+  MQ_STORE_ERROR_NO_STATE,        /* a generation that lost its catalog or queue states */
   MQ_STORE_ERROR_FAILED,
 } MqStoreError;
 
 typedef struct _MqStore MqStore;
 
-/* One fetched message.  data points into raw, which item_clear frees. */
-typedef struct {
-  MqRecordHeader header;
-  const char *data;
-  gsize len;
-  char *raw;
-} MqItem;
+/* The file names of generation number. */
+char *store_file_name (guint64 number);
+char *store_part_name (guint64 number);
+/* Parses "mqd-<N>.<suffix>" (suffix "gdbm", "gdbm.part", "journal"). */
+gboolean store_parse_name (const char *name, const char *suffix,
+                           guint64 *number);
 
-MqStore *store_open (const char *dir, GError **error);
-/* Syncs and closes; the store is freed even if the sync fails. */
-gboolean store_close (MqStore *store, GError **error);
-const char *store_path (MqStore *store);
-const char *store_journal_path (MqStore *store);
+/* Opens every complete generation in dir and removes unfinished ones. */
+MqStore *store_open (MqDataDir *dir, GError **error);
+/* Closes every file; an empty generation being written is removed. */
+void store_close (MqStore *store);
+/* The newest complete generation, 0 when there is none. */
+guint64 store_newest (MqStore *store);
+/* The highest generation number ever seen in the directory. */
+guint64 store_highest (MqStore *store);
 
-gboolean store_put_item (MqStore *store, const char *name, gsize name_len,
-                         guint64 seq, const MqRecordHeader *header,
-                         const char *data, gsize len, GError **error);
-/* FALSE without an error when there is no such item. */
-gboolean store_fetch_item (MqStore *store, const char *name, gsize name_len,
-                           guint64 seq, MqItem *item, GError **error);
-/* FALSE without an error when there was no such item. */
-gboolean store_delete_item (MqStore *store, const char *name, gsize name_len,
-                            guint64 seq, GError **error);
-void item_clear (MqItem *item);
-
-gboolean store_put_meta (MqStore *store, const char *name, gsize name_len,
-                         const MqQueueMeta *meta, GError **error);
-gboolean store_delete_meta (MqStore *store, const char *name, gsize name_len,
-                            GError **error);
-
-/* Start-up scans are over: drop the pages they mapped. */
-void store_remap (MqStore *store);
-/* Maps a large file afresh: mapped pages count as resident memory, and
- * only those touched from now on stay. */
-void store_trim_mapping (MqStore *store);
-/* The data file's size in bytes. */
-guint64 store_file_size (MqStore *store);
-/* Replaces the data file by an empty one; only for a store that holds no
- * messages: whatever the caller keeps (counters) it writes again. */
-gboolean store_reset (MqStore *store, GError **error);
-
-/* Writes every change so far to the journal, and makes it durable
- * (fdatasync) when sync is set; from the moment it returns, a kill of the
- * daemon loses none of them.  Rewrites the journal when it is mostly
- * garbage. */
-gboolean store_commit (MqStore *store, gboolean sync, GError **error);
-/* Asks the sync thread (see syncer.h) for a sync of everything written to
- * the journal so far; returns the request's number. */
-guint64 store_request_sync (MqStore *store);
-/* The highest request number a finished sync covers; *failed the highest
- * whose sync failed (0: none). */
-guint64 store_synced (MqStore *store, guint64 *failed);
-/* Readable when a sync has finished; store_sync_ack drains it. */
-int store_sync_wake_fd (MqStore *store);
-void store_sync_ack (MqStore *store);
-
-/* Calls func for every key; meta is NULL for items, seq 0 for metadata. */
-typedef void (*MqStoreScanFunc) (const char *name, gsize name_len,
-                                 guint64 seq, const MqQueueMeta *meta,
-                                 gpointer user_data);
-gboolean store_scan (MqStore *store, MqStoreScanFunc func, gpointer user_data,
+typedef void (*MqStoreQueueFunc) (const char *name, gsize name_len,
+                                  const MqQueueMeta *meta, GArray *held,
+                                  gpointer user_data);
+/* Reads the newest generation's catalog and calls func for every queue
+ * state in it. */
+gboolean store_load (MqStore *store, MqCatalog *catalog,
+                     MqStoreQueueFunc func, gpointer user_data,
                      GError **error);
+
+/* Calls func for every segment key of every complete generation. */
+typedef void (*MqStoreSegmentFunc) (const char *name, gsize name_len,
+                                    guint64 inc, guint64 first,
+                                    gpointer user_data);
+gboolean store_scan_segments (MqStore *store, MqStoreSegmentFunc func,
+                              gpointer user_data, GError **error);
+
+/* Starts generation number: sealed segments go there from now on. */
+gboolean store_begin (MqStore *store, guint64 number, GError **error);
+gboolean store_put_segment (MqStore *store, const char *name,
+                            gsize name_len, guint64 inc, guint64 first,
+                            GByteArray *value, GError **error);
+/* Writes the catalog and the queue states (record_queue_encode, one after
+ * the other in states) into the generation being written, which is then
+ * finished: *fd is its descriptor, for the sync thread.  Call store_begin
+ * for the next one before storing more. */
+gboolean store_finish (MqStore *store, const MqCatalog *catalog,
+                       GByteArray *states, int *fd, GError **error);
+/* The finished generation number is synced under its final name. */
+void store_completed (MqStore *store, guint64 number);
+
+/* The segment of queue (name, inc) that starts at first, newest
+ * generation first, trying *hint first (and setting it).  NULL without an
+ * error when no generation holds it. */
+MqRun *store_fetch (MqStore *store, const char *name, gsize name_len,
+                    guint64 inc, guint64 first, guint64 *hint,
+                    GError **error);
+
+/* Whether the queue still needs a segment. */
+typedef gboolean (*MqStoreLiveFunc) (const char *name, gsize name_len,
+                                     guint64 inc, guint64 first,
+                                     gpointer user_data);
+/* At a checkpoint: counts the live segments of each complete generation
+ * and takes out of use those with none, and those whose evacuation ended;
+ * returns their file handles (MqStoreRetired), for the sync thread to
+ * close and remove once the checkpoint is durable. */
+GPtrArray *store_survey (MqStore *store, MqStoreLiveFunc live,
+                         gpointer user_data, GError **error);
+/* Copies up to about budget bytes of live segments of the generation most
+ * worth emptying into the one being written; FALSE only on an error. */
+gboolean store_evacuate (MqStore *store, MqStoreLiveFunc live,
+                         gpointer user_data, gsize budget, GError **error);
+
+/* A generation out of use: its file is closed and removed off the loop. */
+typedef struct {
+  gpointer dbf;                   /* GDBM_FILE */
+  char *name;
+} MqStoreRetired;
+void store_retired_free (MqStoreRetired *retired);
+/* Closes the file (GDBM syncs a writer's file first) and removes its name
+ * from dirfd. */
+void store_retired_dispose (MqStoreRetired *retired, int dirfd);
+
+/* Bytes in every generation file. */
+guint64 store_disk_bytes (MqStore *store);
+/* Bytes written to the generation being written. */
+guint64 store_part_bytes (MqStore *store);
+/* FALSE once no generation holds a segment any more. */
+gboolean store_holds_segments (MqStore *store);

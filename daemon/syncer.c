@@ -1,62 +1,230 @@
-/* syncer.c: the journal's fdatasync off the main loop; see syncer.h. */
+/* syncer.c: the sync thread; see syncer.h. */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "store.h"
 #include "syncer.h"
+
+/* The journal is written ahead in pieces this large, between syncs. */
+#define SYNCER_FILL_CHUNK (1024 * 1024)
 
 struct _MqSyncer {
   GThread *thread;
   GMutex lock;
   GCond changed;
-  int fd;                       /* the file to sync */
-  int wake_fd;                  /* eventfd: a sync ended */
-  guint64 requested;            /* last request number handed out */
-  guint64 started;              /* covered by the sync under way or done */
-  guint64 done;
+  MqDataDir *dir;
+  int wake_fd;
+  MqJournal *journal;             /* the one appended to */
+  GPtrArray *replaced;            /* MqJournal: synced once, then freed */
+  guint64 requested;
+  guint64 synced;
   guint64 failed;
+  GQueue jobs;                    /* MqCheckpointJob */
+  guint64 checkpointed;
+  char *failure;
+  guint64 prepare;                /* a journal to make for this number */
+  guint64 preparing;              /* the one being made */
+  MqJournal *prepared;
+  gboolean fill_failed;           /* stop writing ahead after an error */
   gboolean quit;
 };
+
+static void
+syncer_wake (MqSyncer *syncer)
+{
+  const guint64 one = 1;
+
+  if (write (syncer->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+    g_critical ("cannot wake the main loop: %s", g_strerror (errno));
+}
+
+static void
+job_free (MqCheckpointJob *job)
+{
+  g_free (job->part_name);
+  g_free (job->final_name);
+  g_ptr_array_unref (job->remove);
+  g_ptr_array_unref (job->retired);
+  g_free (job);
+}
+
+/* The journals a checkpoint replaced: their last entries synced. */
+static gboolean
+syncer_sync_replaced (GPtrArray *replaced)
+{
+  gboolean ok = TRUE;
+
+  for (guint i = 0; i < replaced->len; i++)
+    {
+      MqJournal *journal = g_ptr_array_index (replaced, i);
+
+      if (mq_file_ops.fdatasync (journal_fd (journal)) != 0)
+        {
+          g_critical ("cannot sync a replaced journal: %s",
+                      g_strerror (errno));
+          ok = FALSE;
+        }
+    }
+  g_ptr_array_set_size (replaced, 0);
+  return ok;
+}
+
+static void
+syncer_do_sync (MqSyncer *syncer)
+{
+  g_autoptr (GPtrArray) replaced = g_steal_pointer (&syncer->replaced);
+  guint64 target = syncer->requested;
+  int fd = journal_fd (syncer->journal);
+  gboolean ok;
+
+  syncer->replaced = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) journal_free);
+  g_mutex_unlock (&syncer->lock);
+  ok = syncer_sync_replaced (replaced);
+  if (mq_file_ops.fdatasync (fd) != 0)
+    {
+      g_critical ("cannot sync the journal: %s", g_strerror (errno));
+      ok = FALSE;
+    }
+  g_mutex_lock (&syncer->lock);
+  if (ok)
+    syncer->synced = MAX (syncer->synced, target);
+  else
+    syncer->failed = MAX (syncer->failed, target);
+}
+
+static char *
+job_run (MqSyncer *syncer, MqCheckpointJob *job)
+{
+  int dirfd = datadir_fd (syncer->dir);
+
+  if (mq_file_ops.fsync (job->gen_fd) != 0)
+    return g_strdup_printf ("cannot sync %s: %s", job->part_name,
+                            g_strerror (errno));
+  if (renameat (dirfd, job->part_name, dirfd, job->final_name) != 0
+      || mq_file_ops.fsync (dirfd) != 0)
+    return g_strdup_printf ("cannot rename %s to %s: %s", job->part_name,
+                            job->final_name, g_strerror (errno));
+  for (guint i = 0; i < job->remove->len; i++)
+    unlinkat (dirfd, g_ptr_array_index (job->remove, i), 0);
+  while (job->retired->len > 0)
+    store_retired_dispose (g_ptr_array_steal_index (job->retired, 0), dirfd);
+  return NULL;
+}
+
+static void
+syncer_do_job (MqSyncer *syncer)
+{
+  MqCheckpointJob *job = g_queue_pop_head (&syncer->jobs);
+  g_autoptr (GPtrArray) replaced = g_steal_pointer (&syncer->replaced);
+  char *failure;
+
+  syncer->replaced = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) journal_free);
+  g_mutex_unlock (&syncer->lock);
+  /* The journals before the checkpoint are needed until it is durable. */
+  failure = syncer_sync_replaced (replaced) ? job_run (syncer, job)
+    : g_strdup ("cannot sync the journal the checkpoint replaced");
+  g_mutex_lock (&syncer->lock);
+  if (failure == NULL)
+    syncer->checkpointed = job->number;
+  else if (syncer->failure == NULL)
+    syncer->failure = failure;
+  else
+    g_free (failure);
+  g_cond_broadcast (&syncer->changed);
+  job_free (job);
+}
+
+static void
+syncer_do_prepare (MqSyncer *syncer)
+{
+  guint64 number = syncer->prepare;
+  g_autofree char *name = journal_file_name (number);
+  g_autoptr (GError) error = NULL;
+  MqJournal *journal;
+
+  syncer->prepare = 0;
+  syncer->preparing = number;
+  g_mutex_unlock (&syncer->lock);
+  journal = journal_create (datadir_fd (syncer->dir), name, number, FALSE,
+                            &error);
+  if (journal == NULL)
+    g_warning ("%s", error->message);
+  g_mutex_lock (&syncer->lock);
+  if (syncer->prepared != NULL)
+    journal_free (syncer->prepared);
+  syncer->prepared = journal;
+  syncer->preparing = 0;
+  g_cond_broadcast (&syncer->changed);
+}
+
+static void
+syncer_do_fill (MqSyncer *syncer)
+{
+  MqJournal *journal = syncer->journal;
+  g_autoptr (GError) error = NULL;
+  gboolean ok;
+
+  g_mutex_unlock (&syncer->lock);
+  ok = journal_fill (journal, SYNCER_FILL_CHUNK, &error);
+  g_mutex_lock (&syncer->lock);
+  if (!ok)
+    {
+      g_info ("%s: appending goes on without it", error->message);
+      syncer->fill_failed = TRUE;
+    }
+}
+
+static gboolean
+syncer_wants_fill (MqSyncer *syncer)
+{
+  return syncer->journal != NULL && !syncer->fill_failed
+    && journal_wants_fill (syncer->journal);
+}
 
 static gpointer
 syncer_thread (gpointer data)
 {
   MqSyncer *syncer = data;
-  const guint64 one = 1;
 
   g_mutex_lock (&syncer->lock);
   for (;;)
     {
-      guint64 target;
-      int rc, saved;
-
-      while (syncer->started == syncer->requested && !syncer->quit)
-        g_cond_wait (&syncer->changed, &syncer->lock);
-      if (syncer->started == syncer->requested)
-        break;
-      target = syncer->started = syncer->requested;
-      g_mutex_unlock (&syncer->lock);
-      rc = fdatasync (syncer->fd);
-      saved = errno;
-      g_mutex_lock (&syncer->lock);
-      if (rc != 0)
+      if (syncer->requested > syncer->synced
+          && syncer->requested > syncer->failed)
+        syncer_do_sync (syncer);
+      else if (!g_queue_is_empty (&syncer->jobs))
+        syncer_do_job (syncer);
+      else if (syncer->prepare != 0)
         {
-          syncer->failed = target;
-          g_critical ("cannot sync the journal: %s", g_strerror (saved));
+          syncer_do_prepare (syncer);
+          continue;
         }
-      syncer->done = target;
-      g_cond_broadcast (&syncer->changed);
-      if (write (syncer->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
-        g_critical ("cannot wake the main loop: %s", g_strerror (errno));
+      else if (syncer->quit)
+        break;
+      else if (syncer_wants_fill (syncer))
+        {
+          syncer_do_fill (syncer);
+          continue;
+        }
+      else
+        {
+          g_cond_wait (&syncer->changed, &syncer->lock);
+          continue;
+        }
+      syncer_wake (syncer);
     }
   g_mutex_unlock (&syncer->lock);
   return NULL;
 }
 
 MqSyncer *
-syncer_new (int fd, GError **error)
+syncer_new (MqDataDir *dir, GError **error)
 {
   MqSyncer *syncer;
   int wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -72,8 +240,11 @@ syncer_new (int fd, GError **error)
   syncer = g_new0 (MqSyncer, 1);
   g_mutex_init (&syncer->lock);
   g_cond_init (&syncer->changed);
-  syncer->fd = fd;
+  g_queue_init (&syncer->jobs);
+  syncer->dir = dir;
   syncer->wake_fd = wake_fd;
+  syncer->replaced = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) journal_free);
   syncer->thread = g_thread_new ("mqd-sync", syncer_thread, syncer);
   return syncer;
 }
@@ -87,6 +258,20 @@ syncer_free (MqSyncer *syncer)
   g_mutex_unlock (&syncer->lock);
   g_thread_join (syncer->thread);
   close (syncer->wake_fd);
+  g_ptr_array_unref (syncer->replaced);
+  if (syncer->journal != NULL)
+    journal_free (syncer->journal);
+  g_queue_clear_full (&syncer->jobs, (GDestroyNotify) job_free);
+  /* A journal made ahead holds nothing: the next start need not see it. */
+  if (syncer->prepared != NULL)
+    {
+      g_autofree char *name = journal_file_name (
+        journal_number (syncer->prepared));
+
+      unlinkat (datadir_fd (syncer->dir), name, 0);
+      journal_free (syncer->prepared);
+    }
+  g_free (syncer->failure);
   g_mutex_clear (&syncer->lock);
   g_cond_clear (&syncer->changed);
   g_free (syncer);
@@ -103,41 +288,106 @@ syncer_ack (MqSyncer *syncer)
 {
   guint64 count;
 
-  while (read (syncer->wake_fd, &count, sizeof count) > 0)
-    ;
+  if (read (syncer->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+    g_critical ("cannot read the sync thread's eventfd: %s",
+                g_strerror (errno));
 }
 
-guint64
-syncer_request (MqSyncer *syncer)
+void
+syncer_set_journal (MqSyncer *syncer, MqJournal *journal)
 {
-  guint64 number;
-
   g_mutex_lock (&syncer->lock);
-  number = ++syncer->requested;
+  if (syncer->journal != NULL)
+    g_ptr_array_add (syncer->replaced, syncer->journal);
+  syncer->journal = journal;
+  syncer->fill_failed = FALSE;
   g_cond_broadcast (&syncer->changed);
   g_mutex_unlock (&syncer->lock);
-  return number;
+}
+
+void
+syncer_request (MqSyncer *syncer, guint64 lsn)
+{
+  g_mutex_lock (&syncer->lock);
+  if (lsn > syncer->requested)
+    {
+      syncer->requested = lsn;
+      g_cond_broadcast (&syncer->changed);
+    }
+  g_mutex_unlock (&syncer->lock);
 }
 
 guint64
-syncer_done (MqSyncer *syncer, guint64 *failed)
+syncer_synced (MqSyncer *syncer, guint64 *failed)
+{
+  guint64 synced;
+
+  g_mutex_lock (&syncer->lock);
+  synced = syncer->synced;
+  *failed = syncer->failed;
+  g_mutex_unlock (&syncer->lock);
+  return synced;
+}
+
+void
+syncer_checkpoint (MqSyncer *syncer, MqCheckpointJob *job)
+{
+  g_mutex_lock (&syncer->lock);
+  g_queue_push_tail (&syncer->jobs, job);
+  g_cond_broadcast (&syncer->changed);
+  g_mutex_unlock (&syncer->lock);
+}
+
+guint64
+syncer_checkpointed (MqSyncer *syncer, char **failure)
 {
   guint64 done;
 
   g_mutex_lock (&syncer->lock);
-  done = syncer->done;
-  *failed = syncer->failed;
+  done = syncer->checkpointed;
+  *failure = g_steal_pointer (&syncer->failure);
   g_mutex_unlock (&syncer->lock);
   return done;
 }
 
 void
-syncer_set_fd (MqSyncer *syncer, int fd)
+syncer_wait_checkpoint (MqSyncer *syncer, guint64 number)
 {
   g_mutex_lock (&syncer->lock);
-  while (syncer->done != syncer->started)
+  while (syncer->checkpointed < number && syncer->failure == NULL)
     g_cond_wait (&syncer->changed, &syncer->lock);
-  syncer->fd = fd;
-  syncer->started = syncer->done = syncer->requested;
   g_mutex_unlock (&syncer->lock);
+}
+
+void
+syncer_settle (MqSyncer *syncer)
+{
+  g_mutex_lock (&syncer->lock);
+  while (!g_queue_is_empty (&syncer->jobs) || syncer->prepare != 0
+         || syncer->preparing != 0)
+    g_cond_wait (&syncer->changed, &syncer->lock);
+  g_mutex_unlock (&syncer->lock);
+}
+
+void
+syncer_prepare_journal (MqSyncer *syncer, guint64 number)
+{
+  g_mutex_lock (&syncer->lock);
+  syncer->prepare = number;
+  g_cond_broadcast (&syncer->changed);
+  g_mutex_unlock (&syncer->lock);
+}
+
+MqJournal *
+syncer_take_journal (MqSyncer *syncer, guint64 number)
+{
+  MqJournal *journal = NULL;
+
+  g_mutex_lock (&syncer->lock);
+  while (syncer->prepare == number || syncer->preparing == number)
+    g_cond_wait (&syncer->changed, &syncer->lock);
+  if (syncer->prepared != NULL && journal_number (syncer->prepared) == number)
+    journal = g_steal_pointer (&syncer->prepared);
+  g_mutex_unlock (&syncer->lock);
+  return journal;
 }

@@ -1,32 +1,64 @@
-/* syncer.h: fdatasync in a thread of its own.
+/* syncer.h: the sync thread: what must reach the disk, off the main loop.
  *
- * A durable commit needs the journal on disk before its replies go out,
- * but the main loop need not wait for the disk: it goes on reading and
- * storing the next batch while this thread syncs, and the next batch is
- * covered by the next sync (group commit, pipelined).  Requests are
- * numbered; a sync started after request N was made covers every write
- * made before it.  When a sync ends the thread writes to an eventfd the
- * main loop watches.
+ * In order: the journals a checkpoint replaced, synced once; a sync of the
+ * current journal that replies wait for (group commit: a sync started after
+ * a request covers every write made before it); a checkpoint's last steps
+ * (its generation synced and renamed to its final name, the directory
+ * synced, then the journals and generations it made useless removed); the
+ * next checkpoint's journal made ready; the current journal written ahead
+ * with zeros.  When it has done something that the loop waits for, it
+ * writes to an eventfd the loop watches.
  */
 #pragma once
 
 #include <glib.h>
 
+#include "datadir.h"
+#include "journal.h"
+
 typedef struct _MqSyncer MqSyncer;
 
-MqSyncer *syncer_new (int fd, GError **error);
-/* Waits for the sync under way, if any, then ends the thread. */
+/* What a checkpoint leaves to the thread; the thread frees it. */
+typedef struct {
+  guint64 number;
+  int gen_fd;                     /* the finished generation */
+  char *part_name;                /* its name, and the one it gets */
+  char *final_name;
+  GPtrArray *remove;              /* names of journals it made useless */
+  GPtrArray *retired;             /* MqStoreRetired: generations ditto */
+} MqCheckpointJob;
+
+MqSyncer *syncer_new (MqDataDir *dir, GError **error);
+/* Does everything asked so far, then ends the thread. */
 void syncer_free (MqSyncer *syncer);
 
-/* The eventfd that becomes readable when a sync ends; syncer_ack drains it. */
 int syncer_wake_fd (MqSyncer *syncer);
+/* Drains the eventfd (one read). */
 void syncer_ack (MqSyncer *syncer);
 
-/* Asks for a sync of everything written so far; returns its number. */
-guint64 syncer_request (MqSyncer *syncer);
-/* The highest request number known to be covered by a sync that ended;
- * *failed the highest whose sync failed (0: none). */
-guint64 syncer_done (MqSyncer *syncer, guint64 *failed);
-/* Waits until no sync is under way or asked for, then syncs fd from now on
- * (the journal was replaced by one already synced: what was asked is done). */
-void syncer_set_fd (MqSyncer *syncer, int fd);
+/* journal is appended to from now on; the thread owns it, and syncs the
+ * one before it (if any) before any sync of journal counts. */
+void syncer_set_journal (MqSyncer *syncer, MqJournal *journal);
+/* Asks for a sync of everything written up to lsn. */
+void syncer_request (MqSyncer *syncer, guint64 lsn);
+/* The highest LSN a finished sync covers; *failed the highest target of a
+ * sync that failed (0: none ever). */
+guint64 syncer_synced (MqSyncer *syncer, guint64 *failed);
+
+void syncer_checkpoint (MqSyncer *syncer, MqCheckpointJob *job);
+/* The highest checkpoint number done.  *failure: why one failed (the
+ * caller frees it), or NULL. */
+guint64 syncer_checkpointed (MqSyncer *syncer, char **failure);
+
+/* Blocks until checkpoint number is done or one failed (a clean stop). */
+void syncer_wait_checkpoint (MqSyncer *syncer, guint64 number);
+
+/* Blocks until no checkpoint and no journal made ahead is under way: the
+ * files in the directory stay as they are until the loop asks for more. */
+void syncer_settle (MqSyncer *syncer);
+
+/* Makes a journal for checkpoint number ahead of time. */
+void syncer_prepare_journal (MqSyncer *syncer, guint64 number);
+/* That journal (waiting while it is being made), or NULL when it was not
+ * asked for or could not be made. */
+MqJournal *syncer_take_journal (MqSyncer *syncer, guint64 number);

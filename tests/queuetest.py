@@ -77,6 +77,12 @@ def wait_log(daemon, text, offset=0, client=None, seconds=mqdtest.TIMEOUT):
                           b"VERSION %s\r\n" % mqdtest.VERSION.encode())
 
 
+def data_bytes(daemon):
+    """Bytes in the data directory's files."""
+    return sum(os.path.getsize(os.path.join(daemon.data_dir, name))
+               for name in os.listdir(daemon.data_dir))
+
+
 def log_size(daemon):
     try:
         return os.path.getsize(daemon.log_path)

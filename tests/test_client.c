@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <gdbm.h>
 #include <glib.h>
 #include <mqueue.h>               /* mqclient.h must not clash with it */
 #include <poll.h>
@@ -1594,34 +1593,58 @@ test_not_stored (void)
   mqd_free (d);
 }
 
-/* A record the daemon cannot read: its SERVER_ERROR text comes through. */
+/* The newest generation file in dir (mqd-<N>.gdbm). */
+static char *
+newest_generation (const char *dir)
+{
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  g_autofree char *newest = NULL;
+  const char *name;
+
+  g_assert_nonnull (listing);
+  while ((name = g_dir_read_name (listing)) != NULL)
+    if (g_str_has_prefix (name, "mqd-") && g_str_has_suffix (name, ".gdbm")
+        && (newest == NULL || strcmp (name, newest) > 0))
+      {
+        g_free (newest);
+        newest = g_strdup (name);
+      }
+  g_assert_nonnull (newest);
+  return g_build_filename (dir, newest, NULL);
+}
+
+/* A segment the daemon cannot read: its SERVER_ERROR text comes through. */
 static void
 test_server_error (void)
 {
   Mqd *d = mqd_new (NULL);
-  g_autofree char *file = g_build_filename (d->data, "mqd.gdbm", NULL);
-  char key[12] = "bad";
-  datum k = { key, sizeof key }, v = { (char *) "x", 1 };
-  GDBM_FILE db;
+  g_autofree char *file = NULL, *data = NULL;
   mq_client *c;
   mq_message *m = NULL;
+  gsize len;
+  char *at;
 
-  /* Key: name, NUL, sequence 1 big-endian; value: too short for a header. */
-  memset (key + 3, 0, 9);
-  key[11] = 1;
-  g_assert_cmpint (g_mkdir_with_parents (d->data, 0700), ==, 0);
-  db = gdbm_open (file, 0, GDBM_WRCREAT, 0600, NULL);
-  g_assert_nonnull (db);
-  g_assert_cmpint (gdbm_store (db, k, v, GDBM_REPLACE), ==, 0);
-  gdbm_close (db);
+  mqd_start (d);
+  c = connect_to (d->sock);
+  push_str (c, "bad", "a message soon damaged");
+  mq_client_free (c);
+  mqd_stop (d);
+  /* A clean stop seals it into the newest generation: one byte of its
+   * payload changed there fails the segment's checksum. */
+  file = newest_generation (d->data);
+  g_assert_true (g_file_get_contents (file, &data, &len, NULL));
+  at = memmem (data, len, "soon damaged", 12);
+  g_assert_nonnull (at);
+  *at = 'S';
+  g_assert_true (g_file_set_contents (file, data, len, NULL));
 
   mqd_start (d);
   c = connect_to (d->sock);
   assert_status (mq_pop (c, "bad", 0, &m), MQ_SERVER_ERROR, c);
   g_assert_null (m);
   g_assert_nonnull (strstr (mq_client_error (c), "pop from bad"));
-  g_assert_nonnull (strstr (mq_client_error (c), "mqd.gdbm"));
-  g_assert_nonnull (strstr (mq_client_error (c), "unknown format"));
+  g_assert_nonnull (strstr (mq_client_error (c), "mqd-"));
+  g_assert_nonnull (strstr (mq_client_error (c), "damaged segment"));
   assert_status (mq_pop_many (c, "bad", 0, &m, 1, &(size_t) { 0 }),
                  MQ_SERVER_ERROR, c);
   /* Still in step. */

@@ -43,9 +43,9 @@ directory and mqd's whole log are copied to
 $TMPDIR/mqd-crash-evidence-<seed>-<round> for the bug report.
 
 KillArtifacts makes, on purpose, the states a kill at one precise moment
-leaves: a journal cut in the middle of an entry, a GDBM file longer than
-its header says, damaged buckets.  The next start rebuilds the file and
-replays the journal, with every acknowledged message.
+leaves: a journal cut in the middle of an entry, the generation being
+written damaged, a kill right after a start.  The next start replays the
+journals after the last checkpoint, with every acknowledged message.
 
 Environment: MQD_CRASH_ROUNDS (default 30) rounds per mode, MQD_CRASH_SEED
 to repeat a run (the seed is printed as a TAP comment).
@@ -68,11 +68,14 @@ ROUNDS = int(os.environ.get("MQD_CRASH_ROUNDS", "30"))
 SEED = int(os.environ.get("MQD_CRASH_SEED", "0")) or random.SystemRandom() \
     .randrange(1, 2**31)
 
-QUEUES = ["crash0", "crash1", "crash2"]
+QUEUES = ["crash0", "crash1", "crash2", "deep"]
 # Producer i writes to PRODUCER_QUEUES[i]; crash0 gets two interleaved
 # streams.  Consumer j reads CONSUMER_QUEUES[j]; crash0 has two readers.
-PRODUCER_QUEUES = [0, 1, 2, 0]
+# Nobody reads "deep" before the drain: it grows over the rounds, so its
+# messages are sealed into segments and outlive several checkpoints.
+PRODUCER_QUEUES = [0, 1, 2, 0, 3]
 CONSUMER_QUEUES = [0, 1, 2, 0]
+DEEP = 3
 
 TIMEOUT = mqdtest.TIMEOUT
 
@@ -87,9 +90,11 @@ def note(text):
 
 # ---- payloads ---------------------------------------------------------------
 
-def make_payload(rng, producer, seq):
+def make_payload(rng, producer, seq, deep=False):
     r = rng.random()
-    if r < 0.02:
+    if deep:
+        size = rng.randrange(512, 4096)
+    elif r < 0.02:
         size = rng.randrange(8 * 1024, 96 * 1024)  # arrives in pieces
     elif r < 0.1:
         size = 0
@@ -390,6 +395,7 @@ class Producer(Worker):
     def __init__(self, harness, socket_path, index):
         super().__init__(harness, socket_path, "P%d" % index)
         self.index = index
+        self.deep = PRODUCER_QUEUES[index] == DEEP
         self.queue = QUEUES[PRODUCER_QUEUES[index]].encode()
         self.rng = random.Random(harness.seed * 100 + index)
         self.seq = 0
@@ -403,7 +409,8 @@ class Producer(Worker):
             out = []
             for _ in range(self.rng.choice((1, 1, 2, 4, 8))):
                 self.seq += 1
-                payload = make_payload(self.rng, self.index, self.seq)
+                payload = make_payload(self.rng, self.index, self.seq,
+                                       self.deep)
                 batch.append((self.index, self.seq))
                 self.h.record_sent(self.index, self.seq, payload)
                 out.append(b"set %s %d 0 %d\r\n" % (
@@ -495,7 +502,7 @@ def keep_evidence(d, seed, rnd):
 
 class CrashHarness(mqdtest.MqdTestCase):
     def run_harness(self, args):
-        seed = SEED + (1 if args else 0)
+        seed = SEED + len(" ".join(args))
         rng = random.Random(seed)
         h = Harness(seed, args)
         d = mqdtest.Daemon(args)
@@ -743,23 +750,47 @@ class CrashHarness(mqdtest.MqdTestCase):
     def test_kill9_no_sync(self):
         self.run_harness(["-N"])
 
+    def test_kill9_small_checkpoints(self):
+        # A checkpoint every 256 KiB of journal: kills land while segments
+        # are sealed, while a checkpoint's generation is written, synced or
+        # renamed, and between two journals.
+        self.run_harness(["--checkpoint-size", "256K"])
+
+
+def journal_entries_end(path):
+    """The offset just past the last whole entry of a journal (its logical
+    end: what follows is zeros written ahead, or what a kill cut short)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    at = 4096
+    while at + 8 <= len(data):
+        length = int.from_bytes(data[at:at + 4], "big")
+        if length == 0 or at + 8 + length > len(data):
+            break
+        at += 8 + length
+    return at
+
 
 class KillArtifacts(mqdtest.MqdTestCase):
     """What a SIGKILL at one precise moment leaves in the data directory,
     made on purpose: the next start must take it in its stride, with every
     acknowledged message.  The harness above hits these moments by chance."""
 
-    def killed(self, n=50):
-        """n messages stored, then the daemon killed: the journal stays."""
+    def killed(self, n=50, size=8):
+        """n messages stored, then the daemon killed.  Returns the daemon,
+        the journal its next start replays and the messages."""
         d = self.start_daemon()
-        msgs = [b"kept %03d" % i for i in range(n)]
+        msgs = [(b"kept %03d " % i).ljust(size, b"k") for i in range(n)]
         with d.client() as c:
             c.expect(b"".join(mqdtest.set_cmd("k", m) for m in msgs),
                      b"STORED\r\n" * n)
         d.kill9()
-        journal = os.path.join(d.data_dir, "mqd.journal")
-        self.assertTrue(os.path.exists(journal))
-        return d, os.path.join(d.data_dir, "mqd.gdbm"), journal, msgs
+        journals = sorted((name for name in os.listdir(d.data_dir)
+                           if re.fullmatch(r"mqd-\d+\.journal", name)),
+                          key=lambda name: int(name[4:-8]))
+        journal = os.path.join(d.data_dir, journals[0])
+        self.assertGreater(journal_entries_end(journal), 4096)
+        return d, journal, msgs
 
     def assert_all_there(self, d, msgs):
         d.start()
@@ -768,44 +799,53 @@ class KillArtifacts(mqdtest.MqdTestCase):
                      b"".join(mqdtest.get_reply(("k", m)) for m in msgs)
                      + b"END\r\n")
         d.stop()
-        # A clean stop marks the journal clean: the next start trusts the
-        # file.
-        with open(os.path.join(d.data_dir, "mqd.journal"), "rb") as f:
-            self.assertEqual(f.read(6), b"MQDJ\x01\x01")
-        self.assertIn("mqd.gdbm rebuilt from %s after an unclean stop"
-                      % os.path.join(d.data_dir, "mqd.journal"), d.log_text())
+        # A clean stop leaves one generation and an empty journal: the
+        # next start replays nothing.
+        names = sorted(os.listdir(d.data_dir))
+        self.assertEqual(len([n for n in names if n.endswith(".gdbm")]), 1,
+                         names)
+        journals = [n for n in names if n.endswith(".journal")]
+        self.assertEqual(len(journals), 1, names)
+        self.assertEqual(journal_entries_end(
+            os.path.join(d.data_dir, journals[0])), 4096)
 
     def test_journal_cut_short(self):
         # A kill in the middle of the journal's write leaves part of an
         # entry, never acknowledged: ignored, the rest replayed.
-        d, path, journal, msgs = self.killed()
-        with open(journal, "ab") as f:
+        d, journal, msgs = self.killed()
+        end = journal_entries_end(journal)
+        with open(journal, "r+b") as f:
+            f.seek(end)
             f.write(b"\0\0\1\0\xde\xad")
         self.assert_all_there(d, msgs)
-        self.assertIn("ignoring its last 6 bytes", d.log_text())
+        self.assertRegex(d.log_text(), r"%s: \d+ entries replayed"
+                         % re.escape(os.path.basename(journal)))
 
-    def test_file_longer_than_its_header_says(self):
-        # GDBM grows the file, then writes its header: a kill in between
-        # leaves the file longer than the header's next_block, which GDBM
-        # reports as "Database needs recovery" (GDBM_NEED_RECOVERY).
-        d, path, journal, msgs = self.killed()
-        with open(path, "ab") as f:
-            f.write(b"\0" * 4096)
+    def test_generation_being_written_damaged(self):
+        # The generation being written when the kill came is thrown away:
+        # whatever its state, the journal holds its messages.
+        d, journal, msgs = self.killed(n=60, size=8000)
+        parts = [n for n in os.listdir(d.data_dir) if n.endswith(".part")]
+        self.assertEqual(len(parts), 1, os.listdir(d.data_dir))
+        part = os.path.join(d.data_dir, parts[0])
+        self.assertGreater(os.path.getsize(part), 256 * 1024,
+                           "segments were sealed into it")
+        with open(part, "r+b") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(size // 2)
+            f.write(b"\xff" * (size // 4))
         self.assert_all_there(d, msgs)
 
-    def test_data_file_destroyed(self):
-        # A kill inside a bucket's write can leave it half old, half new;
-        # here the whole file is zeroed.  The journal holds every record, so
-        # all of it comes back, from before the last clean stop too.
-        d, path, journal, msgs = self.killed()
-        d.start()
-        d.stop()
+    def test_killed_again_while_starting(self):
+        # A second kill right after a start (the replayed journal closed
+        # with END, a new one begun, the checkpoint maybe not yet durable):
+        # the chain of journals still holds everything.
+        d, journal, msgs = self.killed()
         d.start()
         with d.client() as c:
-            c.expect(mqdtest.set_cmd("k", b"after a restart"), b"STORED\r\n")
+            c.expect(mqdtest.set_cmd("k", b"after a restart"),
+                     b"STORED\r\n")
         d.kill9()
-        with open(path, "r+b") as f:
-            f.write(b"\0" * os.fstat(f.fileno()).st_size)
         self.assert_all_there(d, msgs + [b"after a restart"])
 
 

@@ -2,7 +2,7 @@
 """Faults around the daemon: a full disk, a file-size limit, a damaged or
 foreign data file (and GDBM's recovery of it), and slow or hostile clients.
 
-The disk-full tests put the data directory on a 2 MiB tmpfs, which needs
+The disk-full tests put the data directory on a 32 MiB tmpfs, which needs
 root (CI runs as root); they fail, saying so, where it cannot be mounted.
 The recovery tests use gdbmtool (Debian package gdbmtool).
 
@@ -13,6 +13,7 @@ Memory is VmRSS from /proc/<pid>/status; CPU is utime + stime from
 import hashlib
 import os
 import random
+import re
 import resource
 import select
 import shutil
@@ -115,7 +116,7 @@ FULL_SIZE = 16000                 # bytes per message while filling
 
 
 class DiskFull(mqdtest.MqdTestCase):
-    """The data directory on a 2 MiB tmpfs, with a 256 KiB filler file of
+    """The data directory on a 32 MiB tmpfs, with a 256 KiB filler file of
     ours beside it, filled with sets until one is refused."""
 
     def setUp(self):
@@ -123,7 +124,7 @@ class DiskFull(mqdtest.MqdTestCase):
         self.fs = os.path.join(tmp, "fs")
         os.mkdir(self.fs)
         mount = subprocess.run(["mount", "-t", "tmpfs", "-o",
-                                "size=2m,mode=0700", "tmpfs", self.fs],
+                                "size=32m,mode=0700", "tmpfs", self.fs],
                                capture_output=True, text=True)
         if mount.returncode != 0:
             self.fail("cannot mount a small tmpfs at %s (the disk-full tests "
@@ -148,7 +149,7 @@ class DiskFull(mqdtest.MqdTestCase):
             if subprocess.run(["umount", self.fs]).returncode != 0:
                 subprocess.run(["umount", "-l", self.fs])
 
-    def fill(self, first=0, limit=400):
+    def fill(self, first=0, limit=4000):
         """Sets messages first, first+1, ... until one is not STORED.
         Returns (the numbers acknowledged, the refusal line)."""
         acked = []
@@ -158,7 +159,7 @@ class DiskFull(mqdtest.MqdTestCase):
             if line != b"STORED\r\n":
                 return acked, line
             acked.append(i)
-        self.fail("%d messages of %d bytes stored on a 2 MiB file system"
+        self.fail("%d messages of %d bytes stored on a 32 MiB file system"
                   % (limit, FULL_SIZE))
 
     def fill_and_check_reason(self, first=0):
@@ -202,14 +203,15 @@ class DiskFull(mqdtest.MqdTestCase):
         self.assert_queue_is(acked)
 
     def test_writes_resume_after_draining(self):
-        # GDBM never shrinks its file, and a write it cannot finish would
-        # leave it needing recovery: mqd refuses sets while the file system
-        # is nearly full, and gives the space back once every queue is
-        # empty (its 1-second sweep replaces the file by an empty one).
+        # A write GDBM cannot finish would leave its file needing recovery:
+        # mqd refuses sets while the file system is nearly full, and gives
+        # the space back once every queue is empty (its 1-second sweep cuts
+        # a checkpoint, and the files that held the messages go).
         acked = self.fill_and_check_reason()
         offset = queuetest.log_size(self.d)
         self.assert_queue_is(acked)
-        queuetest.wait_log(self.d, "compacted", offset, client=self.c)
+        queuetest.wait_log(self.d, "gave the disk back", offset,
+                           client=self.c)
         more = list(range(1000, 1005))
         for i in more:
             self.c.expect(set_cmd("full", payload(i, FULL_SIZE)),
@@ -233,7 +235,8 @@ class DiskFull(mqdtest.MqdTestCase):
 class FileSizeLimit(mqdtest.MqdTestCase):
     """RLIMIT_FSIZE (ulimit -f, systemd's LimitFSIZE=) on the daemon: a write
     past it fails with EFBIG, and SIGXFSZ, whose default action ends the
-    process, must not end mqd."""
+    process, must not end mqd.  Checkpoints start new files long before
+    the limit, so only a message too large for a file is refused."""
 
     def test_file_size_limit(self):
         d = self.start_daemon()
@@ -243,9 +246,11 @@ class FileSizeLimit(mqdtest.MqdTestCase):
         # The soft limit only: lowering the hard one could not be undone.
         _, hard = resource.prlimit(d.pid, resource.RLIMIT_FSIZE)
         resource.prlimit(d.pid, resource.RLIMIT_FSIZE, (limit, hard))
-        acked = []
-        line = None
-        for i in range(200):
+        # The daemon reads its limits every 100 ms: a round trip that
+        # waits 300 ms on a blocking get lets it see the new one.
+        queuetest.idle_ms(c, 300)
+        n = 200
+        for i in range(n):
             c.send(set_cmd("big", payload(i, FULL_SIZE)))
             try:
                 line = c.recv_line()
@@ -254,51 +259,64 @@ class FileSizeLimit(mqdtest.MqdTestCase):
                 raise AssertionError(
                     "after %d sets under a %d-byte file size limit mqd "
                     "stopped answering (%s); exit status %s (-%d is SIGXFSZ)"
-                    % (len(acked), limit, e, code, int(signal.SIGXFSZ))) \
-                    from None
-            if line != b"STORED\r\n":
-                break
-            acked.append(i)
-        self.assertRegex(line, rb"^SERVER_ERROR [^\r\n]*(?i:file too large)")
+                    % (i, limit, e, code, int(signal.SIGXFSZ))) from None
+            self.assertEqual(line, b"STORED\r\n", "set %d" % i)
+        for name in os.listdir(d.data_dir):
+            size = os.path.getsize(os.path.join(d.data_dir, name))
+            self.assertLessEqual(size, limit, name)
+        c.send(set_cmd("big", payload(n, limit // 3)))
+        self.assertRegex(c.recv_line(),
+                         rb"^SERVER_ERROR [^\r\n]*(?i:file too large)")
         c.expect(b"get big\r\n", get_reply(("big", payload(0, FULL_SIZE))))
         resource.prlimit(d.pid, resource.RLIMIT_FSIZE, (hard, hard))
-        c.expect(set_cmd("big", payload(5000, FULL_SIZE)), b"STORED\r\n")
+        queuetest.idle_ms(c, 300)
+        c.expect(set_cmd("big", payload(5000, limit)), b"STORED\r\n")
         got = drain(c, "big")
-        self.assertEqual(got, [payload(i, FULL_SIZE)
-                               for i in acked[1:] + [5000]])
+        self.assertEqual(got, [payload(i, FULL_SIZE) for i in range(1, n)]
+                         + [payload(5000, limit)])
 
 
 # ---- damaged and foreign data files -----------------------------------------
 
 class DataFile(mqdtest.MqdTestCase):
-    """mqd refuses a data file that is not GDBM's or is damaged, names it,
-    exits 1 and leaves it as it was; moved away, it is rebuilt from the
-    journal, and gdbmtool's recover makes it usable too."""
+    """mqd refuses a generation file that is not GDBM's or is damaged,
+    names it, exits 1 and leaves it as it was; a damaged segment inside a
+    good file costs that queue its gets (SERVER_ERROR naming the file) and
+    no other queue anything; gdbmtool's recover salvages a damaged file."""
 
-    def make_store(self, n, size=100):
-        """A data file holding n messages in queue "keep"; the daemon is
-        stopped.  Returns (daemon, path of the data file, messages)."""
+    def make_store(self, n, size=100, queues=("keep",)):
+        """n messages in each of queues, stored, then a clean stop (a
+        checkpoint: they are all in the newest generation file).  Returns
+        (daemon, path of that file, messages)."""
         d = mqdtest.Daemon()
         d.start()
         msgs = [payload(i, size) for i in range(n)]
         with d.client() as c:
-            for start in range(0, n, 100):
-                batch = msgs[start:start + 100]
-                c.expect(b"".join(set_cmd("keep", m) for m in batch),
-                         b"STORED\r\n" * len(batch))
+            for q in queues:
+                for start in range(0, n, 100):
+                    batch = msgs[start:start + 100]
+                    c.expect(b"".join(set_cmd(q, m) for m in batch),
+                             b"STORED\r\n" * len(batch))
         d.stop()
-        return d, os.path.join(d.data_dir, "mqd.gdbm"), msgs
+        return d, self.newest_generation(d), msgs
+
+    def newest_generation(self, d):
+        names = sorted((n for n in os.listdir(d.data_dir)
+                        if re.fullmatch(r"mqd-\d+\.gdbm", n)),
+                       key=lambda n: int(n[4:-5]))
+        self.assertTrue(names, os.listdir(d.data_dir))
+        return os.path.join(d.data_dir, names[-1])
 
     def assert_refused(self, d, path, *expect_in_log):
         before = file_fingerprint(path)
         listing = sorted(os.listdir(os.path.dirname(path)))
         code, log = d.start_expect_failure()
         self.assertEqual(code, 1, log)
-        self.assertIn(path, log, "the message names the data file")
+        self.assertIn(path, log, "the message names the file")
         for text in expect_in_log:
             self.assertIn(text, log)
         self.assertEqual(file_fingerprint(path), before,
-                         "the data file was changed")
+                         "the file was changed")
         after = sorted(os.listdir(os.path.dirname(path)))
         self.assertEqual([f for f in after if f not in listing
                           and f != "mqd.lock"], [],
@@ -313,41 +331,23 @@ class DataFile(mqdtest.MqdTestCase):
                       % name)
         return path
 
-    def recover(self, path):
-        """RECOVERY in mqd(8), steps 2 to 4: a copy of the directory,
-        gdbmtool's recover keeping a backup, the backup moved out."""
-        data_dir = os.path.dirname(path)
-        copy = data_dir + ".damaged"
-        shutil.copytree(data_dir, copy)
-        damaged = file_fingerprint(path)[0]
-        run = subprocess.run([self.tool("gdbmtool"), path, "recover",
-                              "verbose", "summary", "backup"],
-                             capture_output=True, text=True, timeout=60)
-        out = run.stdout + run.stderr
-        self.assertEqual(run.returncode, 0, out)
-        self.assertIn("Recovery succeeded", out)
-        backup = path + ".~1~"
-        self.assertEqual(file_fingerprint(backup)[0], damaged,
-                         "the backup is the damaged file: " + out)
-        os.rename(backup, os.path.join(copy, "mqd.gdbm.~1~"))
-        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
-        return out
-
-    def test_foreign_random_bytes_refused(self):
+    def foreign_generation(self, content):
         d = mqdtest.Daemon()
         os.makedirs(d.data_dir, mode=0o700)
-        path = os.path.join(d.data_dir, "mqd.gdbm")
-        rng = random.Random(5)
+        path = os.path.join(d.data_dir, "mqd-000001.gdbm")
         with open(path, "wb") as f:
-            f.write(bytes(rng.randrange(256) for _ in range(64 * KIB)))
+            f.write(content)
+        return d, path
+
+    def test_foreign_random_bytes_refused(self):
+        rng = random.Random(5)
+        d, path = self.foreign_generation(
+            bytes(rng.randrange(256) for _ in range(64 * KIB)))
         self.assert_refused(d, path, "Bad magic number")
 
     def test_foreign_text_file_refused(self):
-        d = mqdtest.Daemon()
-        os.makedirs(d.data_dir, mode=0o700)
-        path = os.path.join(d.data_dir, "mqd.gdbm")
-        with open(path, "wb") as f:
-            f.write(b"precious notes, not a GDBM file\n")
+        d, path = self.foreign_generation(
+            b"precious notes, not a GDBM file\n")
         self.assert_refused(d, path)
 
     def test_damaged_header_refused(self):
@@ -356,6 +356,59 @@ class DataFile(mqdtest.MqdTestCase):
             f.seek(8)                   # the directory's offset (off_t)
             f.write(b"\xff" * 8)
         self.assert_refused(d, path)
+
+    def test_damaged_segment_costs_its_queue_only(self):
+        d, path, msgs = self.make_store(300, queues=("keep", "other"))
+        with open(path, "r+b") as f:
+            data = f.read()
+            # The first copy of message 5 is in queue keep's first segment.
+            at = data.index(msgs[5])
+            f.seek(at)
+            f.write(b"X")
+        d.start()
+        with d.client() as c:
+            c.send(b"get keep\r\n")
+            line = c.recv_line()
+            self.assertRegex(line, rb"^SERVER_ERROR .*damaged segment: "
+                             rb"checksum mismatch\r\n$")
+            self.assertIn(os.path.basename(path).encode(), line)
+            # The connection is in step, the other queue whole.
+            c.expect(b"version\r\n", VERSION)
+            self.assertEqual(drain(c, "other"), msgs)
+            # Deleting the damaged queue frees its name.
+            c.expect(b"delete keep\r\n", b"DELETED\r\n")
+            c.expect(set_cmd("keep", b"anew") + b"get keep\r\n",
+                     b"STORED\r\n" + get_reply(("keep", b"anew")))
+
+    def test_damaged_file_salvaged_by_gdbmtool_recover(self):
+        # RECOVERY in mqd(8): gdbmtool's recover on a copy, keeping a
+        # backup; the queues whose states it saved come back.
+        d, path, msgs = self.make_store(2000, size=3000)
+        buckets, bucket_size = self.bucket_addresses(path)
+        self.assertGreater(len(buckets), 1, "the segments span buckets")
+        with open(path, "r+b") as f:
+            f.seek(buckets[-1] + 16)
+            f.write(b"\xff" * 64)
+        self.assert_refused(d, path)
+        run = subprocess.run([self.tool("gdbmtool"), path, "recover",
+                              "verbose", "summary", "backup"],
+                             capture_output=True, text=True, timeout=60)
+        out = run.stdout + run.stderr
+        self.assertEqual(run.returncode, 0, out)
+        self.assertIn("Recovery succeeded", out)
+        os.rename(path + ".~1~", os.path.join(mqdtest.scratch_dir(),
+                                              "damaged.gdbm"))
+        d.start()
+        with d.client() as c:
+            got = drain(c, "keep")
+        # A bucket's segments are gone (the catalog too, or not: then the
+        # queues are salvaged from the segments); the rest come in order.
+        self.assertGreater(len(got), 0)
+        self.assertLess(len(got), len(msgs))
+        index = {m: i for i, m in enumerate(msgs)}
+        positions = [index.get(g) for g in got]
+        self.assertNotIn(None, positions, "a message that was never sent")
+        self.assertEqual(positions, sorted(positions), "FIFO order")
 
     def bucket_addresses(self, path):
         with open(path, "rb") as f:
@@ -366,71 +419,6 @@ class DataFile(mqdtest.MqdTestCase):
             directory = f.read(dir_size)
         return sorted(set(struct.unpack("<%dq" % (dir_size // 8),
                                         directory))), block_size
-
-    def damaged_store(self, n):
-        """make_store, then a bucket in the middle of the file overwritten:
-        the start is refused and leaves the file as it was."""
-        d, path, msgs = self.make_store(n)
-        buckets, bucket_size = self.bucket_addresses(path)
-        self.assertGreater(len(buckets), 4, "the messages span buckets")
-        with open(path, "r+b") as f:
-            f.seek(buckets[len(buckets) // 2])
-            f.write(b"\xff" * bucket_size)
-        self.assert_refused(d, path)
-        return d, path, msgs
-
-    def test_damaged_bucket_refused_then_recovered(self):
-        n = 2000
-        d, path, msgs = self.damaged_store(n)
-        self.recover(path)
-        d.start()
-        with d.client() as c:
-            got = drain(c, "keep")
-        # The damaged bucket's messages are gone (at most one bucket's
-        # worth, 166 entries for 4 KiB buckets); the others come in order.
-        self.assertGreater(len(got), n - 200)
-        self.assertLess(len(got), n)
-        index = {m: i for i, m in enumerate(msgs)}
-        positions = [index.get(g) for g in got]
-        self.assertNotIn(None, positions, "a message that was never sent")
-        self.assertEqual(positions, sorted(positions), "FIFO order")
-
-    def test_damaged_bucket_rebuilt_from_the_journal(self):
-        # RECOVERY in mqd(8), the quick way: the damaged file moved out of
-        # the data directory, the journal (which holds every record) gives
-        # a new one, and nothing is lost.
-        d, path, msgs = self.damaged_store(2000)
-        os.rename(path, os.path.join(mqdtest.scratch_dir(), "damaged.gdbm"))
-        d.start()
-        self.assertIn("mqd.gdbm rebuilt from %s after an unclean stop"
-                      % os.path.join(d.data_dir, "mqd.journal"), d.log_text())
-        with d.client() as c:
-            self.assertEqual(drain(c, "keep"), msgs)
-
-    def test_damaged_bucket_salvaged_by_dump_and_load(self):
-        # RECOVERY step 5: what gdbm_dump can read, loaded into a new file.
-        n = 2000
-        d, path, msgs = self.damaged_store(n)
-        work = mqdtest.scratch_dir()
-        dump = os.path.join(work, "mqd.dump")
-        run = subprocess.run([self.tool("gdbm_dump"), path, dump],
-                             capture_output=True, text=True, timeout=60)
-        self.assertIn("Malformed bucket", run.stderr)   # it stops there
-        new = os.path.join(work, "mqd.gdbm")
-        run = subprocess.run([self.tool("gdbm_load"), dump, new],
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
-        os.rename(path, os.path.join(work, "mqd.gdbm.damaged"))
-        shutil.move(new, path)
-        d.start()
-        with d.client() as c:
-            got = drain(c, "keep")
-        self.assertGreater(len(got), 0)
-        self.assertLess(len(got), n)
-        index = {m: i for i, m in enumerate(msgs)}
-        positions = [index.get(g) for g in got]
-        self.assertNotIn(None, positions, "a message that was never sent")
-        self.assertEqual(positions, sorted(positions), "FIFO order")
 
 
 # ---- slow and hostile clients -----------------------------------------------

@@ -440,6 +440,19 @@ class Commands(MqctlCase):
                 self.assertEqual(h.stderr, b"")
 
 
+def exported_symbols(path, scope="-D"):
+    """The symbols a shared library exports (scope -D), or the global ones
+    of a static archive (scope -g), as nm lists them."""
+    nm = subprocess.run(["nm", scope, "--defined-only", path],
+                        capture_output=True, text=True, check=True)
+    exported = set()
+    for line in nm.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in "TDBRVW":
+            exported.add(parts[2])
+    return exported
+
+
 def find_file(root, name):
     for dirpath, _, files in os.walk(root):
         if name in files:
@@ -455,13 +468,7 @@ class Library(MqctlCase):
         so = os.path.join(self.builddir(), "client", ".libs",
                           "libmqclient.so")
         self.assertTrue(os.path.exists(so), "%s not built" % so)
-        nm = subprocess.run(["nm", "-D", "--defined-only", so],
-                            capture_output=True, text=True, check=True)
-        exported = set()
-        for line in nm.stdout.splitlines():
-            parts = line.split()
-            if len(parts) == 3 and parts[1] in "TDBRVW":
-                exported.add(parts[2])
+        exported = exported_symbols(so)
         with open(os.path.join(SRCDIR, "client", "mqclient.h")) as f:
             declared = set(re.findall(r"^(?:[a-z_ ]+[ *])?(mq_\w+) \(",
                                       f.read(), re.M))
@@ -471,6 +478,37 @@ class Library(MqctlCase):
         self.assertNotIn("glib", needed)
         self.assertNotIn("gdbm", needed)
         self.assertIn("libmqclient.so.0", needed)      # the soname
+
+    def test_exports_exactly_the_committed_symbol_list(self):
+        """client/libmqclient.sym is the ABI: a symbol that appears or
+        disappears in the built library fails here until the list says so."""
+        with open(os.path.join(SRCDIR, "client", "libmqclient.sym")) as f:
+            listed = f.read().split("\n")
+        self.assertEqual(listed[-1], "")                # ends with a newline
+        listed = listed[:-1]
+        self.assertEqual(listed, sorted(set(listed)))   # sorted, once each
+        so = os.path.join(self.builddir(), "client", ".libs",
+                          "libmqclient.so")
+        self.assertEqual(exported_symbols(so), set(listed))
+
+    def test_static_archive_keeps_to_its_prefixes(self):
+        """An application linking libmqclient.a gets its insides too: they
+        are named mqc_ (the library's files) or mq_shared_ (common/), never
+        a name an application might use."""
+        with open(os.path.join(self.builddir(), "client",
+                               "libmqclient.la")) as f:
+            archive = re.search(r"^old_library='(.*)'$", f.read(), re.M)[1]
+        if not archive:
+            note("built without a static library: nothing to check")
+            return
+        with open(os.path.join(SRCDIR, "client", "libmqclient.sym")) as f:
+            listed = set(f.read().split())
+        found = exported_symbols(os.path.join(
+            self.builddir(), "client", ".libs", archive), "-g")
+        self.assertLessEqual(listed, found)
+        self.assertEqual({s for s in found - listed
+                          if not s.startswith(("mqc_", "mq_shared_"))},
+                         set())
 
     def test_example_builds_against_the_installed_library(self):
         self.daemon()

@@ -182,7 +182,7 @@ class Daemonize(mqdtest.MqdTestCase):
         with mqdtest.Client(os.path.join(self.tmp, "rel.sock")) as c:
             c.expect(b"version\r\n", VERSION)
         self.assertTrue(os.path.isfile(os.path.join(self.tmp, "reldata",
-                                                    "mqd.gdbm")))
+                                                    "mqd.lock")))
         os.kill(pid, signal.SIGTERM)
         until = mqdtest.deadline()      # bounded poll: see above
         while not (pid_gone(pid) and not os.path.lexists(pid_file)):
@@ -225,10 +225,11 @@ class DropPrivileges(mqdtest.MqdTestCase):
         self.assertEqual(proc_ids(d.pid)[0], self.NOBODY)
         # What it keeps using is handed to the user, so it can start again
         # as that user and remove its socket when it stops.
-        for path in (d.socket_path, os.path.dirname(d.socket_path),
-                     d.data_dir,
-                     os.path.join(d.data_dir, "mqd.gdbm"),
-                     os.path.join(d.data_dir, "mqd.lock")):
+        files = [os.path.join(d.data_dir, name)
+                 for name in os.listdir(d.data_dir)]
+        self.assertIn(os.path.join(d.data_dir, "mqd.lock"), files)
+        for path in [d.socket_path, os.path.dirname(d.socket_path),
+                     d.data_dir] + files:
             self.assertEqual(os.stat(path).st_uid, self.NOBODY, path)
         with d.client() as c:
             c.expect(set_cmd("q", b"kept"), b"STORED\r\n")

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: MIT (see client/COPYING) */
+/* api.c: libmqclient's functions, the ones mqclient.h declares.
+ *
+ * Each checks its arguments (a bad one is refused with MQ_INVALID before
+ * anything is sent), clears the handle's message, and calls the internal
+ * function that acts: push.c, get.c, manage.c (one-line requests) and
+ * stats.c, which build on conn.c (a connection's life), request.c and
+ * io.c (the request out), reply.c and io.c (the answers in), openread.c
+ * (reliable reads) and handle.c (the handle and its message).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "get.h"
+#include "handle.h"
+#include "manage.h"
+#include "mqclient.h"
+#include "mqshared.h"
+#include "push.h"
+#include "stats.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+/* ---- arguments ---------------------------------------------------------- */
+
+/* The start of every call on a handle. */
+static mq_status
+enter (mq_client *c)
+{
+  if (c == NULL)
+    return MQ_INVALID;
+  c->err[0] = '\0';
+  return MQ_OK;
+}
+
+/* The start of a call that names a queue. */
+static mq_status
+enter_queue (mq_client *c, const char *queue)
+{
+  mq_status st = enter (c);
+
+  if (st != MQ_OK)
+    return st;
+  if (queue == NULL)
+    return mqc_set_error (c, MQ_INVALID, "no queue name given");
+  if (!mq_valid_queue_name (queue))
+    return mqc_set_error (c, MQ_INVALID, "invalid queue name \"%.*s\": a "
+                          "name is " MQ_NAME_RULE, 60, queue);
+  return MQ_OK;
+}
+
+/* A call with results refuses to run when the caller gave no place for
+ * them (given is 0). */
+static mq_status
+check_place (mq_client *c, mq_status st, int given, const char *what)
+{
+  if (st == MQ_OK && !given)
+    return mqc_set_error (c, MQ_INVALID, "no place for the %s given", what);
+  return st;
+}
+
+/* The start of a call that hands back a list and its length (the list
+ * given says whether there is a place for it). */
+static mq_status
+enter_list (mq_client *c, int list_given, size_t *count, const char *what)
+{
+  if (count != NULL)
+    *count = 0;
+  return check_place (c, enter (c), list_given && count != NULL, what);
+}
+
+static mq_status
+check_timeout (mq_client *c, int timeout_ms)
+{
+  if (timeout_ms < MQ_WAIT_FOREVER)
+    return mqc_set_error (c, MQ_INVALID, "invalid timeout %d ms", timeout_ms);
+  return MQ_OK;
+}
+
+/* ---- names, statuses, versions ----------------------------------------- */
+
+const char *
+mq_strerror (mq_status status)
+{
+  switch (status)
+    {
+    case MQ_OK:
+      return "success";
+    case MQ_EMPTY:
+      return "no message (queue empty or wait timed out)";
+    case MQ_NOT_STORED:
+      return "not stored: the queue is full";
+    case MQ_TOO_LARGE:
+      return "message too large for the daemon";
+    case MQ_SERVER_ERROR:
+      return "server error";
+    case MQ_PROTOCOL:
+      return "protocol error: unexpected answer from the daemon";
+    case MQ_CONNECT:
+      return "cannot connect to the daemon";
+    case MQ_IO:
+      return "connection to the daemon lost";
+    case MQ_NOMEM:
+      return "out of memory";
+    case MQ_INVALID:
+      return "invalid argument or request";
+    case MQ_NOT_FOUND:
+      return "not found";
+    case MQ_MAYBE_STORED:
+      return "connection lost after the message was sent: it may or may "
+             "not be stored";
+    }
+  return "unknown status";
+}
+
+int
+mq_valid_queue_name (const char *name)
+{
+  return name != NULL && mq_shared_valid_name (name, strlen (name));
+}
+
+size_t
+mq_socket_path (char *buf, size_t size)
+{
+  return mqc_socket_path (buf, size);
+}
+
+const char *
+mq_library_version (void)
+{
+  return PACKAGE_VERSION;
+}
+
+/* ---- handles ------------------------------------------------------------ */
+
+mq_status
+mq_connect (const char *socket_path, mq_client **client)
+{
+  if (client == NULL)
+    return MQ_INVALID;
+  *client = mqc_handle_new (socket_path);
+  if (*client == NULL)
+    return MQ_NOMEM;
+  return mqc_conn_open (*client);
+}
+
+const char *
+mq_client_socket (const mq_client *c)
+{
+  return c != NULL ? c->path : NULL;
+}
+
+const char *
+mq_client_error (const mq_client *c)
+{
+  return c != NULL ? c->err : "out of memory";
+}
+
+void
+mq_disconnect (mq_client *c)
+{
+  if (c != NULL)
+    mqc_disconnect (c);
+}
+
+void
+mq_client_free (mq_client *c)
+{
+  if (c != NULL)
+    mqc_handle_free (c);
+}
+
+/* ---- push --------------------------------------------------------------- */
+
+static mq_status
+check_messages (mq_client *c, const mq_buffer *messages, size_t count)
+{
+  if (messages == NULL && count > 0)
+    return mqc_set_error (c, MQ_INVALID, "push: no messages given");
+  for (size_t i = 0; i < count; i++)
+    if (messages[i].data == NULL && messages[i].len > 0)
+      return mqc_set_error (c, MQ_INVALID, "push: message %zu has no data",
+                            i);
+  return MQ_OK;
+}
+
+mq_status
+mq_push_many (mq_client *c, const char *queue, const mq_buffer *messages,
+              size_t count, uint32_t flags, int64_t exptime,
+              mq_status *results, size_t *stored)
+{
+  mq_status st;
+
+  if (stored != NULL)
+    *stored = 0;
+  if (c == NULL)
+    return MQ_INVALID;
+  st = enter_queue (c, queue);
+  if (st == MQ_OK)
+    st = check_messages (c, messages, count);
+  if (st != MQ_OK || count == 0)
+    {
+      mqc_push_fail_all (results, count, st);
+      return st;
+    }
+  return mqc_push_many (c, queue, messages, count, flags, exptime, results,
+                        stored);
+}
+
+mq_status
+mq_push (mq_client *c, const char *queue, const void *data, size_t len,
+         uint32_t flags, int64_t exptime)
+{
+  mq_buffer one = { data, len };
+
+  return mq_push_many (c, queue, &one, 1, flags, exptime, NULL, NULL);
+}
+
+/* ---- get ---------------------------------------------------------------- */
+
+void
+mq_message_free (mq_message *message)
+{
+  free (message);
+}
+
+static mq_status
+check_get_options (mq_client *c, unsigned options)
+{
+  if (options & ~(MQ_READ_OPEN | MQ_READ_CLOSE | MQ_READ_ABORT
+                  | MQ_READ_PEEK))
+    return mqc_set_error (c, MQ_INVALID, "unknown get options 0x%x",
+                          options);
+  if ((options & MQ_READ_CLOSE) && (options & MQ_READ_ABORT))
+    return mqc_set_error (c, MQ_INVALID, "a read cannot be both acked and "
+                          "aborted");
+  return MQ_OK;
+}
+
+mq_status
+mq_get (mq_client *c, const char *queue, unsigned options, int timeout_ms,
+        mq_message **message)
+{
+  mq_status st;
+
+  if (message != NULL)
+    *message = NULL;
+  st = enter_queue (c, queue);
+  if (st == MQ_OK)
+    st = check_get_options (c, options);
+  st = check_place (c, st, message != NULL || !mqc_get_hands_out (options),
+                    "message");
+  if (st == MQ_OK)
+    st = check_timeout (c, timeout_ms);
+  if (st != MQ_OK)
+    return st;
+  return mqc_get (c, queue, options, timeout_ms, message);
+}
+
+mq_status
+mq_pop (mq_client *c, const char *queue, int timeout_ms, mq_message **message)
+{
+  return mq_get (c, queue, 0, timeout_ms, message);
+}
+
+mq_status
+mq_peek (mq_client *c, const char *queue, int timeout_ms,
+         mq_message **message)
+{
+  return mq_get (c, queue, MQ_READ_PEEK, timeout_ms, message);
+}
+
+mq_status
+mq_pop_open (mq_client *c, const char *queue, int timeout_ms,
+             mq_message **message)
+{
+  return mq_get (c, queue, MQ_READ_OPEN, timeout_ms, message);
+}
+
+mq_status
+mq_ack (mq_client *c, const char *queue)
+{
+  return mq_get (c, queue, MQ_READ_CLOSE, 0, NULL);
+}
+
+mq_status
+mq_abort (mq_client *c, const char *queue)
+{
+  return mq_get (c, queue, MQ_READ_ABORT, 0, NULL);
+}
+
+mq_status
+mq_pop_many (mq_client *c, const char *queue, int timeout_ms,
+             mq_message **messages, size_t max, size_t *count)
+{
+  mq_status st;
+
+  if (count != NULL)
+    *count = 0;
+  st = check_place (c, enter_queue (c, queue),
+                    count != NULL && (messages != NULL || max == 0),
+                    "messages");
+  if (st == MQ_OK)
+    st = check_timeout (c, timeout_ms);
+  if (st != MQ_OK)
+    return st;
+  if (max == 0)
+    return MQ_EMPTY;
+  return mqc_get_many (c, queue, timeout_ms, messages, max, count);
+}
+
+/* ---- managing queues ---------------------------------------------------- */
+
+/* delete and flush refuse a NULL queue as the empty name. */
+static mq_status
+queue_command (mq_client *c, const char *command, const char *queue,
+               const char *ok)
+{
+  mq_status st = enter_queue (c, queue != NULL ? queue : "");
+
+  if (st != MQ_OK)
+    return st;
+  return mqc_simple_command (c, command, queue, ok);
+}
+
+mq_status
+mq_delete (mq_client *c, const char *queue)
+{
+  return queue_command (c, "delete", queue, "DELETED");
+}
+
+mq_status
+mq_flush (mq_client *c, const char *queue)
+{
+  return queue_command (c, "flush", queue, "OK");
+}
+
+mq_status
+mq_flush_all (mq_client *c)
+{
+  mq_status st = enter (c);
+
+  if (st != MQ_OK)
+    return st;
+  return mqc_simple_command (c, "flush_all", NULL, "OK");
+}
+
+mq_status
+mq_server_shutdown (mq_client *c)
+{
+  mq_status st = enter (c);
+
+  if (st == MQ_OK)
+    st = mqc_simple_command (c, "shutdown", NULL, "OK");
+  if (st == MQ_OK)
+    mqc_disconnect (c);           /* the daemon closes it anyway */
+  return st;
+}
+
+mq_status
+mq_version (mq_client *c, const char **version)
+{
+  mq_status st;
+
+  if (version != NULL)
+    *version = NULL;
+  st = check_place (c, enter (c), version != NULL, "version");
+  return st != MQ_OK ? st : mqc_version (c, version);
+}
+
+/* ---- stats -------------------------------------------------------------- */
+
+mq_status
+mq_stats (mq_client *c, mq_stat **stats, size_t *count)
+{
+  mq_status st;
+
+  if (stats != NULL)
+    *stats = NULL;
+  st = enter_list (c, stats != NULL, count, "stats");
+  return st != MQ_OK ? st : mqc_stats (c, stats, count);
+}
+
+const char *
+mq_stats_find (const mq_stat *stats, size_t count, const char *name)
+{
+  if (stats == NULL || name == NULL)
+    return NULL;
+  for (size_t i = 0; i < count; i++)
+    if (strcmp (stats[i].name, name) == 0)
+      return stats[i].value;
+  return NULL;
+}
+
+void
+mq_stats_free (mq_stat *stats, size_t count)
+{
+  if (stats != NULL)
+    mqc_stats_free (stats, count);
+}
+
+mq_status
+mq_queue_stats (mq_client *c, const char *queue, mq_queue_info *info)
+{
+  mq_status st = check_place (c, enter_queue (c, queue), info != NULL,
+                              "stats");
+
+  return st != MQ_OK ? st : mqc_queue_stats (c, queue, info);
+}
+
+mq_status
+mq_list_queues (mq_client *c, mq_queue_info **queues, size_t *count)
+{
+  mq_status st;
+
+  if (queues != NULL)
+    *queues = NULL;
+  st = enter_list (c, queues != NULL, count, "queues");
+  return st != MQ_OK ? st : mqc_list_queues (c, queues, count);
+}
+
+void
+mq_queue_list_free (mq_queue_info *queues, size_t count)
+{
+  if (queues == NULL)
+    return;
+  for (size_t i = 0; i < count; i++)
+    free (queues[i].name);
+  free (queues);
+}

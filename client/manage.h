@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT (see client/COPYING) */
+/* manage.h: inside libmqclient, the requests answered by one line:
+ * delete, flush, flush_all, shutdown, version.
+ */
+#pragma once
+
+#include "handle.h"
+
+/* "<command> <queue>", or "<command>" when queue is NULL, answered ok (or
+ * NOT_FOUND: no such queue).  Never repeated on a new connection. */
+mq_status mqc_simple_command (mq_client *c, const char *command,
+                              const char *queue, const char *ok);
+
+mq_status mqc_version (mq_client *c, const char **version);

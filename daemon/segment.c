@@ -1,0 +1,222 @@
+/* segment.c: runs of messages in memory; see segment.h. */
+#include "config.h"
+
+#include <string.h>
+
+#include "crc32c.h"
+#include "segment.h"
+
+G_DEFINE_QUARK (mq-segment-error-quark, mq_segment_error)
+
+/* A dropped prefix larger than this (and than what is kept) is given back
+ * by moving the rest down. */
+#define RUN_SHRINK_MIN (64 * 1024)
+
+struct _MqRun {
+  gint refs;
+  GByteArray *data;
+  gsize start;                    /* offset of message first */
+  guint64 first;
+  guint64 end;
+  guint64 cur_seq;                /* a message known to start at cur_off */
+  gsize cur_off;
+};
+
+static MqRun *
+run_wrap (GByteArray *data, gsize start, guint64 first, guint64 end)
+{
+  MqRun *run = g_new (MqRun, 1);
+
+  run->refs = 1;
+  run->data = data;
+  run->start = start;
+  run->first = first;
+  run->end = end;
+  run->cur_seq = first;
+  run->cur_off = start;
+  return run;
+}
+
+MqRun *
+run_new (guint64 first)
+{
+  return run_wrap (g_byte_array_new (), 0, first, first);
+}
+
+static gboolean
+run_damaged (GError **error, const char *what)
+{
+  g_set_error (error, mq_segment_error_quark (), 0, "damaged segment: %s",
+               what);
+  return FALSE;
+}
+
+/* Every record whole, and exactly count of them. */
+static gboolean
+records_check (const guint8 *records, gsize len, guint32 count,
+               GError **error)
+{
+  gsize at = 0;
+
+  for (guint32 i = 0; i < count; i++)
+    {
+      MqMsgHeader header;
+
+      if (!record_msg_decode (records + at, len - at, &header))
+        return run_damaged (error, "a message runs past its end");
+      at += MQ_MSG_HEADER_SIZE + header.len;
+    }
+  return at == len ? TRUE : run_damaged (error, "bytes after its messages");
+}
+
+MqRun *
+run_from_segment (guint8 *value, gsize len, GError **error)
+{
+  guint64 first;
+  guint32 count, crc;
+  const guint8 *records = value + MQ_SEGMENT_HEADER_SIZE;
+
+  if (!record_segment_header_decode (value, len, &first, &count, &crc))
+    run_damaged (error, "unknown header");
+  else if (crc32c_update (0, records, len - MQ_SEGMENT_HEADER_SIZE) != crc)
+    run_damaged (error, "checksum mismatch");
+  else if (count == 0 || first == 0)
+    run_damaged (error, "no messages");
+  else if (records_check (records, len - MQ_SEGMENT_HEADER_SIZE, count,
+                          error))
+    return run_wrap (g_byte_array_new_take (value, len),
+                     MQ_SEGMENT_HEADER_SIZE, first, first + count);
+  g_free (value);
+  return NULL;
+}
+
+MqRun *
+run_ref (MqRun *run)
+{
+  run->refs++;
+  return run;
+}
+
+void
+run_unref (MqRun *run)
+{
+  if (run == NULL || --run->refs > 0)
+    return;
+  g_byte_array_unref (run->data);
+  g_free (run);
+}
+
+guint64
+run_first (const MqRun *run)
+{
+  return run->first;
+}
+
+guint64
+run_end (const MqRun *run)
+{
+  return run->end;
+}
+
+gsize
+run_bytes (const MqRun *run)
+{
+  return run->data->len - run->start;
+}
+
+void
+run_append (MqRun *run, const MqMsgHeader *header, const guint8 *payload)
+{
+  gsize at = run->data->len;
+
+  g_byte_array_set_size (run->data, at + MQ_MSG_HEADER_SIZE + header->len);
+  record_msg_encode (header, run->data->data + at);
+  if (header->len > 0)
+    memcpy (run->data->data + at + MQ_MSG_HEADER_SIZE, payload, header->len);
+  run->end++;
+}
+
+/* The offset of message seq (first <= seq < end), walking from the
+ * cursor when it is at or before seq. */
+static gsize
+run_offset (MqRun *run, guint64 seq)
+{
+  guint64 at_seq = run->first;
+  gsize at = run->start;
+
+  if (run->cur_seq >= run->first && run->cur_seq <= seq)
+    {
+      at_seq = run->cur_seq;
+      at = run->cur_off;
+    }
+  for (; at_seq < seq; at_seq++)
+    at += MQ_MSG_HEADER_SIZE + record_get_be (run->data->data + at, 4);
+  run->cur_seq = seq;
+  run->cur_off = at;
+  return at;
+}
+
+gboolean
+run_find (MqRun *run, guint64 seq, MqMsgHeader *header,
+          const guint8 **payload)
+{
+  gsize at;
+
+  if (seq < run->first || seq >= run->end)
+    return FALSE;
+  at = run_offset (run, seq);
+  /* The records were checked when they were made or read. */
+  record_msg_decode (run->data->data + at, run->data->len - at, header);
+  *payload = run->data->data + at + MQ_MSG_HEADER_SIZE;
+  return TRUE;
+}
+
+static void
+run_shrink (MqRun *run)
+{
+  if (run->start < RUN_SHRINK_MIN || run->start < run_bytes (run))
+    return;
+  g_byte_array_remove_range (run->data, 0, run->start);
+  run->cur_off -= run->start;
+  run->start = 0;
+}
+
+void
+run_drop_before (MqRun *run, guint64 seq)
+{
+  if (seq <= run->first)
+    return;
+  seq = MIN (seq, run->end);
+  run->start = run_offset (run, seq);
+  run->first = seq;
+  if (run->first == run->end)
+    {
+      g_byte_array_set_size (run->data, 0);
+      run->start = run->cur_off = 0;
+      return;
+    }
+  run_shrink (run);
+}
+
+guint64
+run_encode_segment (MqRun *run, gsize target, GByteArray *out)
+{
+  guint64 seq = run->first;
+  gsize from = run->start, to = from;
+  guint32 count = 0;
+
+  if (run->first == run->end)
+    return run->first;
+  do
+    {
+      to += MQ_MSG_HEADER_SIZE + record_get_be (run->data->data + to, 4);
+      count++;
+    }
+  while (seq + count < run->end && to - from < target);
+  g_byte_array_set_size (out, MQ_SEGMENT_HEADER_SIZE);
+  g_byte_array_append (out, run->data->data + from, to - from);
+  record_segment_header_encode (out->data, seq, count,
+                                crc32c_update (0, run->data->data + from,
+                                               to - from));
+  return seq + count;
+}
