@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,20 +107,28 @@ MqJournal *
 journal_create (int dirfd, const char *name, guint64 number,
                 gboolean starts_run, GError **error)
 {
+  g_autofree char *scratch = g_strconcat (name, MQ_JOURNAL_NEW_SUFFIX, NULL);
   guint8 header[MQ_JOURNAL_HEADER_SIZE];
   MqJournal *journal;
-  int fd = file_create (dirfd, name, error);
+  int fd;
 
+  /* Under its final name only once its header is on disk: a kill or a
+   * power cut in between leaves a scratch file, removed at the next
+   * start, never a journal that cannot be read. */
+  unlinkat (dirfd, scratch, 0);
+  fd = file_create (dirfd, scratch, error);
   if (fd < 0)
     return NULL;
   journal = journal_new (fd, name, number, starts_run,
                          MQ_JOURNAL_HEADER_SIZE);
   header_encode (header, number, starts_run);
   if (!file_write_at (fd, header, sizeof header, 0)
-      || mq_file_ops.fdatasync (fd) != 0 || mq_file_ops.fsync (dirfd) != 0)
+      || mq_file_ops.fdatasync (fd) != 0
+      || renameat (dirfd, scratch, dirfd, name) != 0
+      || mq_file_ops.fsync (dirfd) != 0)
     {
       journal_error (error, errno, "create", journal);
-      unlinkat (dirfd, name, 0);
+      unlinkat (dirfd, scratch, 0);
       journal_free (journal);
       return NULL;
     }

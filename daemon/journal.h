@@ -26,6 +26,8 @@ typedef struct _MqJournal MqJournal;
 
 /* "mqd-<number>.journal" */
 char *journal_file_name (guint64 number);
+/* A journal being made is named so until its header is durable. */
+#define MQ_JOURNAL_NEW_SUFFIX ".new"
 
 /* Creates name in dirfd (it must not exist), for checkpoint number; the
  * file and its name are synced before it returns.  starts_run: the first

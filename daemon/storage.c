@@ -108,6 +108,9 @@ replay_journals (guint64 newest, GPtrArray *journals, GError **error)
     {
       const char *name = g_ptr_array_index (names, i);
 
+      if (store_parse_name (name, "journal" MQ_JOURNAL_NEW_SUFFIX, &number)
+          && !datadir_remove (dir, name, error))
+        return FALSE;
       if (!store_parse_name (name, "journal", &number))
         continue;
       g_ptr_array_add (journals, g_strdup (name));
