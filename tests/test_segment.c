@@ -368,6 +368,12 @@ test_encode_split (void)
   g_assert_cmpuint (run_first (run), ==, 1001);
   run_unref (run);
 
+  /* A target met exactly: ten records of 124 bytes. */
+  run = run_new (1);
+  append (run, 100, len_100);
+  g_assert_cmpuint (seal_all (run, 1240, len_100), ==, 10);
+  run_unref (run);
+
   run = run_new (1);
   append (run, 2000, len_wide);
   g_assert_cmpuint (seal_all (run, TARGET, len_wide), >, 100);
