@@ -51,7 +51,7 @@ create (Fixture *f, guint64 number)
 {
   g_autofree char *name = journal_file_name (number);
   g_autoptr (GError) error = NULL;
-  MqJournal *journal = journal_create (f->dirfd, name, number, &error);
+  MqJournal *journal = journal_create (f->dirfd, name, number, FALSE, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (journal);
@@ -311,7 +311,8 @@ test_create (Fixture *f, gconstpointer data)
   journal_free (journal);
 
   /* A name that exists is never overwritten. */
-  g_assert_null (journal_create (f->dirfd, "mqd-000258.journal", 1, &error));
+  g_assert_null (journal_create (f->dirfd, "mqd-000258.journal", 1, FALSE,
+                                 &error));
   g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST);
   g_assert_cmpstr (error->message, ==,
                    "cannot create mqd-000258.journal: File exists");
@@ -343,7 +344,7 @@ test_create_sync_fails (Fixture *f, gconstpointer data)
       else
         mq_file_ops.fsync = fail_eio;
       g_assert_null (journal_create (f->dirfd, "mqd-000001.journal", 1,
-                                     &error));
+                                     FALSE, &error));
       g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_IO);
       g_assert_cmpstr (error->message, ==, "cannot create mqd-000001.journal: "
                        "Input/output error");

@@ -6,9 +6,6 @@
  * store_finish, then a survey, then the sync thread's part (sync, rename,
  * sync the directory, dispose of what the survey retired), then
  * store_completed.
- *
- * Tests under MQD_TEST_KNOWN_BUG_<name> show bugs reported to the lead;
- * they fail until those are fixed, so they are off by default.
  */
 #include "config.h"
 
@@ -394,10 +391,8 @@ test_names (void)
     }
 }
 
-#ifdef MQD_TEST_KNOWN_BUG_PARSE_OVERFLOW
-/* store.c:72: g_ascii_strtoull saturates at G_MAXUINT64 on overflow and
- * store_parse_name does not check errno, so a name whose number does not
- * fit is taken for generation G_MAXUINT64. */
+/* A number too large for a generation's is not a name of mqd's (it was
+ * once taken for G_MAXUINT64, and highest + 1 wrapped to 0). */
 static void
 test_names_overflow (void)
 {
@@ -408,7 +403,6 @@ test_names_overflow (void)
   g_assert_false (store_parse_name ("mqd-99999999999999999999999.journal",
                                     "journal", &number));
 }
-#endif
 
 static void
 test_open_empty (Fixture *f, gconstpointer data)
@@ -676,13 +670,10 @@ test_fetch_damaged (Fixture *f, gconstpointer data)
   assert_fetch_fails (f, 11, "mqd-000001.gdbm", "unknown header");
 }
 
-#ifdef MQD_TEST_KNOWN_BUG_FETCH_FIRST
-/* store.c:405: store_fetch_from takes the run of a valid value without
- * checking that it starts where its key says.  The CRC covers the records,
- * not the header, so a value whose header names another first message
- * (a bit flipped in it, or a value stored under the wrong key) is handed
- * out as the segment asked for: queue_read would then serve message seq
- * from another message's record. */
+/* A segment must start where its key says: the CRC covers the records,
+ * not the header, so a value whose header names another first message (a
+ * bit flipped in it, a value stored under the wrong key) would otherwise
+ * serve another message's record for a sequence number. */
 static void
 test_fetch_first_mismatch (Fixture *f, gconstpointer data)
 {
@@ -701,7 +692,6 @@ test_fetch_first_mismatch (Fixture *f, gconstpointer data)
   g_clear_pointer (&run, run_unref);
   g_assert_nonnull (error);
 }
-#endif
 
 /* ---- unfinished and foreign files ------------------------------------- */
 
@@ -980,12 +970,9 @@ test_holds_segments (Fixture *f, gconstpointer data)
   complete (f, 3, retired);
 }
 
-#ifdef MQD_TEST_KNOWN_BUG_EVACUATED_NOT_COUNTED
-/* store.c:699: store_copy puts an evacuated segment with store_put, which
- * does not count it in the generation's segments (store_put_segment
- * does).  Once the survey retires the evacuated generation, nothing counts
- * the copies: store_holds_segments says FALSE while generation 3 holds a
- * live segment, until the next checkpoint's survey counts it. */
+/* Segments copied out of an evacuated generation are counted in the one
+ * they go to: once the survey retires the old one, store_holds_segments
+ * still says TRUE while generation 3 holds a live copy. */
 static void
 test_holds_evacuated (Fixture *f, gconstpointer data)
 {
@@ -1009,7 +996,6 @@ test_holds_evacuated (Fixture *f, gconstpointer data)
   assert_fetched (f, "x/1/11", 1, &(guint64) { 0 });
   g_assert_true (store_holds_segments (f->store));
 }
-#endif
 
 /* ---- the data directory ----------------------------------------------- */
 
@@ -1186,12 +1172,9 @@ test_file_open (Fixture *f, gconstpointer data)
                        "cannot open missing: No such file or directory");
 }
 
-#ifdef MQD_TEST_KNOWN_BUG_FIFO_OPEN
-/* datadir.c:273: file_open opens before it checks the type, without
- * O_NONBLOCK, so opening a FIFO for reading blocks until a writer comes.
- * store_open_gen opens generations O_RDONLY: a FIFO named mqd-000001.gdbm
- * in the data directory hangs the daemon's start instead of being
- * refused.  Run in a child that is given 5 s. */
+/* A FIFO named like a generation is refused, not waited on: opened for
+ * reading without O_NONBLOCK it would block the start until a writer came.
+ * Run in a child that is given 5 s. */
 static void
 test_file_open_fifo (Fixture *f, gconstpointer data)
 {
@@ -1206,7 +1189,6 @@ test_file_open_fifo (Fixture *f, gconstpointer data)
   g_assert_false (g_test_trap_reached_timeout ());
   g_test_trap_assert_passed ();
 }
-#endif
 
 /* file_create: only where no name exists, a dangling link included, whose
  * target is not made. */
@@ -1280,17 +1262,9 @@ main (int argc, char *argv[])
   ADD ("/datadir/locked", test_datadir_locked);
   ADD ("/datadir/file-open", test_file_open);
   ADD ("/datadir/file-create", test_file_create);
-#ifdef MQD_TEST_KNOWN_BUG_PARSE_OVERFLOW
-  g_test_add_func ("/store/known-bug/names-overflow", test_names_overflow);
-#endif
-#ifdef MQD_TEST_KNOWN_BUG_FETCH_FIRST
-  ADD ("/store/known-bug/fetch-first", test_fetch_first_mismatch);
-#endif
-#ifdef MQD_TEST_KNOWN_BUG_EVACUATED_NOT_COUNTED
-  ADD ("/store/known-bug/holds-evacuated", test_holds_evacuated);
-#endif
-#ifdef MQD_TEST_KNOWN_BUG_FIFO_OPEN
-  ADD ("/datadir/known-bug/file-open-fifo", test_file_open_fifo);
-#endif
+  g_test_add_func ("/store/names-overflow", test_names_overflow);
+  ADD ("/store/fetch-first", test_fetch_first_mismatch);
+  ADD ("/store/holds-evacuated", test_holds_evacuated);
+  ADD ("/datadir/file-open-fifo", test_file_open_fifo);
   return g_test_run ();
 }
