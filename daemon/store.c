@@ -344,10 +344,17 @@ store_load (MqStore *store, MqCatalog *catalog, MqStoreQueueFunc func,
 
   if (gen != NULL)
     value = gen_fetch (store, gen, key, key_len, &len, error);
+  if (gen == NULL)
+    {
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
+                   "%s holds no complete generation",
+                   datadir_path (store->dir));
+      return FALSE;
+    }
   if (value == NULL || !record_catalog_decode (value, len, catalog)
       || catalog->generation != gen->number)
     {
-      if (gen != NULL && (error == NULL || *error == NULL))
+      if (error == NULL || *error == NULL)
         g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
                      "%s/%s has no catalog: not a generation of mqd's",
                      datadir_path (store->dir), gen->name);
