@@ -295,6 +295,30 @@ test_holes_survive (Fixture *f, gconstpointer data)
   expect_counters ("q", 0, 20, 20, 0, 0);
 }
 
+/* A read out when the daemon was killed comes back after the start; if
+ * it is then taken and closed, the next kill and start (the daemon killed
+ * again while starting, too) do not bring it back. */
+static void
+test_given_back_then_closed (Fixture *f, gconstpointer data)
+{
+  guint64 seq;
+
+  push_range (f, "q", 1, 3);
+  st_expect_open ("q", 1);
+  st_expect_open ("q", 2);
+  reopen (f, REOPEN_KILLED);
+  sdir_crash (&f->dir);
+  sdir_open (&f->dir);
+  seq = st_expect_open ("q", 1);
+  g_assert_true (queue_close_read (st_queue ("q"), seq, NULL));
+  st_expect_pop ("q", 2);
+  reopen (f, REOPEN_KILLED);
+  g_assert_cmpuint (st_queue ("q")->held->len, ==, 0);
+  expect_counters ("q", 1, 3, 2, 0, 0);
+  st_expect_pop ("q", 3);
+  st_expect_empty ("q");
+}
+
 /* An abort gives the message back to the head with its delivery counted;
  * a close takes it for good.  The counts survive a kill. */
 static void
@@ -838,6 +862,7 @@ main (int argc, char *argv[])
   ADD ("fifo/interleaved", test_fifo_interleaved);
   ADD ("fifo/partly-consumed-segment", test_partly_consumed_segment);
   ADD_BOTH ("reliable/holes-survive", test_holes_survive);
+  ADD ("reliable/given-back-then-closed", test_given_back_then_closed);
   ADD ("reliable/abort-counts-deliveries", test_abort_counts_deliveries);
   ADD_BOTH ("reliable/dead-letter", test_dead_letter);
   ADD ("replay/mid-segment", test_replay_mid_segment);
