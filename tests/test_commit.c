@@ -322,14 +322,12 @@ main (int argc, char *argv[])
   ADD ("synced-advances", NULL, test_synced_advances);
   ADD ("failed/sync", NULL, test_failed_sync);
   ADD ("failed/write", GINT_TO_POINTER (FALSE), test_failed_write);
-#ifdef MQD_TEST_KNOWN_BUG_CUT_DROPS_LSN
   /* checkpoint_cut drops the entries it cannot write before commit_switch
    * computes the new base: the LSN goes back below the ones replies wait
    * for, the checkpoint's LSN is below broken_at, and the journal stays
    * broken with commit_synced () short of the durable message's LSN. */
   ADD ("failed/write-then-cut-while-failing", GINT_TO_POINTER (TRUE),
        test_failed_write);
-#endif
   ADD ("failed/checkpoint", NULL, test_failed_checkpoint);
   ADD ("failed/replaced-journal-sync", NULL, test_failed_replaced_sync);
   return g_test_run ();

@@ -129,7 +129,7 @@ write_late_journal (Fixture *f, guint64 number)
     .seq = 1, .header = { .len = len, .created_ms = 1 },
     .payload = (const guint8 *) payload };
   int fd = dir_fd (f);
-  MqJournal *journal = journal_create (fd, name, number, &error);
+  MqJournal *journal = journal_create (fd, name, number, FALSE, &error);
 
   close (fd);
   g_assert_no_error (error);
