@@ -61,6 +61,7 @@ struct _MqConn {
   GList link;                     /* in the list of open connections */
   GByteArray *in;                 /* received bytes not yet parsed */
   gboolean in_large;              /* in grew past what an idle conn keeps */
+  gsize in_want;                  /* bytes a request in `in` still lacks */
   GString *out;                   /* replies not yet sent */
   gsize out_sent;
   guint64 swallow;                /* bytes of a refused set still to skip */
