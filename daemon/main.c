@@ -278,6 +278,8 @@ start (GError **error)
     .ready = waiters_on_ready,
   };
 
+  if (server.activated_fd < 0 && !server_check_path (server.path, error))
+    return FALSE;
   if (!storage_open (&storage, error))
     return FALSE;
   loop_init (on_pass_end, NULL);
@@ -297,8 +299,6 @@ start (GError **error)
   return settings->user == NULL || hand_over (error);
 }
 
-/* Every reply that waited goes out after a last checkpoint; with a
- * storage that failed, the connections close without them. */
 /* Every reply that waited goes out after a last checkpoint; with a
  * storage that failed, the connections close without them. */
 static void
