@@ -115,7 +115,8 @@ FULL_SIZE = 16000                 # bytes per message while filling
 
 class DiskFull(mqdtest.MqdTestCase):
     """The data directory on a 32 MiB tmpfs, with a 256 KiB filler file of
-    ours beside it, filled with sets until one is refused."""
+    ours beside it, filled with sets until one is refused, or by another
+    program (dd) to the last block."""
 
     def setUp(self):
         tmp = mqdtest.scratch_dir()
@@ -199,6 +200,82 @@ class DiskFull(mqdtest.MqdTestCase):
         self.d.restart()
         self.c = self.d.client()
         self.assert_queue_is(acked)
+
+    def test_start_after_kill9_on_a_full_disk(self):
+        # Issue 10, item 9: a start replays the journal after the last
+        # checkpoint and writes no more than that again, in the room the
+        # removed unfinished generation leaves: it needs no free space.
+        acked = self.fill_and_check_reason()
+        self.c.close()
+        self.d.kill9()
+        st = os.statvfs(self.fs)
+        note("%d messages of %d bytes stored; killed with %d KiB free"
+             % (len(acked), FULL_SIZE, st.f_bavail * st.f_frsize // KIB))
+        self.d.start()
+        self.c = self.d.client()
+        self.assert_queue_is(acked)
+
+    def restart_with(self, args):
+        """The daemon again on the same file system, with other options."""
+        self.c.close()
+        self.d.stop()
+        self.d = mqdtest.Daemon(["-H", self.d.data_dir] + args)
+        self.d.start()
+        self.c = self.d.client()
+
+    def fill_with_another_program(self):
+        """A program of ours takes every free block of the file system."""
+        hog = subprocess.run(["dd", "if=/dev/zero",
+                              "of=%s" % os.path.join(self.fs, "hog"),
+                              "bs=64k"], capture_output=True, text=True)
+        self.assertIn("No space left on device", hog.stderr)
+        self.assertEqual(os.statvfs(self.fs).f_bavail, 0)
+
+    def gets_on_a_full_disk(self, args):
+        # Issue 10, item 1: a get's journal entry goes into space the
+        # journal wrote ahead, so a disk another program filled answers
+        # every get, loses nothing and hands nothing out twice.  The
+        # longest name makes the entries of 60 gets (about 16 KiB) more
+        # than the journal's last page holds.
+        self.restart_with(args)
+        q = ("gets-on-a-full-disk-" * 13)[:250]
+        stored = [payload(i, 100 + 37 * i) for i in range(300)]
+        self.c.expect(b"".join(set_cmd(q, m) for m in stored),
+                      b"STORED\r\n" * len(stored))
+        self.fill_with_another_program()
+        # 30 gets one after another, each on its own connection ...
+        clients = [self.d.client() for _ in range(60)]
+        for c in clients:
+            self.addCleanup(c.close)
+        for i, c in enumerate(clients[:30]):
+            c.expect(b"get %s\r\n" % q.encode(), get_reply((q, stored[i])))
+        # ... and 30 in the same passes.
+        for c in clients[30:]:
+            c.send(b"get %s\r\n" % q.encode())
+        got = []
+        for c in clients[30:]:
+            line = c.recv_line()
+            self.assertEqual(line.split()[:3],
+                             [b"VALUE", q.encode(), b"0"])
+            got.append(c.recv_exact(int(line.split()[3]) + 2)[:-2])
+            c.expect_reply(b"END\r\n")
+        self.assertEqual(sorted(got), sorted(stored[30:60]))
+        self.c.expect(b"version\r\n", VERSION)
+        # A kill, the disk given back, a start: the other 240 are there,
+        # in order, and none of the 60 came back.
+        self.d.kill9()
+        os.unlink(os.path.join(self.fs, "hog"))
+        self.d.start()
+        self.c = self.d.client()
+        got = drain(self.c, q)
+        self.assertEqual(len(got), 240)
+        self.assertEqual(got, stored[60:])
+
+    def test_gets_on_a_disk_another_program_filled(self):
+        self.gets_on_a_full_disk([])
+
+    def test_gets_on_a_disk_another_program_filled_no_sync(self):
+        self.gets_on_a_full_disk(["-N"])
 
     def test_writes_resume_after_draining(self):
         # A write GDBM cannot finish would leave its file needing recovery:
