@@ -11,7 +11,6 @@ VM: created in about 1 s, a start after kill -9 in 2 s, a clean one in
 0.7 s); the times measured are printed as TAP comments.
 """
 
-import os
 import time
 
 import mqdtest
@@ -25,15 +24,6 @@ NAMES = 30000
 
 def note(text):
     print("# " + text, flush=True)
-
-
-def slack(d):
-    """Red zones and quarantine make memory larger under a sanitizer or
-    valgrind."""
-    with open("/proc/%d/maps" % d.pid) as f:
-        maps = f.read()
-    return 4 if ("libasan" in maps or "vgpreload" in maps
-                 or os.environ.get("MQD_UNDER_VALGRIND")) else 1
 
 
 def name(i):
@@ -88,12 +78,8 @@ class SweptNames(mqdtest.MqdTestCase):
         # 30,000 empty queues (+10 MB) until a restart.  The sweep forgets
         # an empty queue that no set, config rule or waiter keeps.  Three
         # rounds of 30,000 new names: every round is forgotten, and memory
-        # does not grow from one to the next.  Under AddressSanitizer freed
-        # memory waits in a quarantine (256 MiB by default): a small one
-        # keeps what is measured the daemon's.
-        asan = os.environ.get("ASAN_OPTIONS", "")
-        os.environ["ASAN_OPTIONS"] = asan + ":quarantine_size_mb=4"
-        self.addCleanup(os.environ.__setitem__, "ASAN_OPTIONS", asan)
+        # does not grow from one to the next.
+        mqdtest.small_asan_quarantine(self)
         d = self.start_daemon()
         c = d.client()
         self.addCleanup(c.close)
@@ -112,7 +98,7 @@ class SweptNames(mqdtest.MqdTestCase):
         note("VmRSS %d kB, then per round of %d names: %s" % (
             base, NAMES, "; ".join("%d kB named, %d kB swept" % r
                                    for r in rounds)))
-        self.assertLess(rounds[-1][1] - rounds[0][1], 1024 * slack(d))
+        self.assertLess(rounds[-1][1] - rounds[0][1], 1024 * d.memory_slack())
         c.expect(b"get w00000 y29999\r\n", b"END\r\n")
 
     def wait_on_names(self, d, c, prefix):

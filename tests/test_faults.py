@@ -36,16 +36,6 @@ KIB = 1024
 MIB = 1024 * KIB
 
 
-def rss_slack(d):
-    """Under valgrind (tests/valgrind-check) or AddressSanitizer, freed
-    blocks wait in a quarantine and every block has red zones: memory bounds
-    get room to match."""
-    with open("/proc/%d/maps" % d.pid) as f:
-        maps = f.read()
-    return 4 if ("libasan" in maps or "vgpreload" in maps
-                 or os.environ.get("MQD_UNDER_VALGRIND")) else 1
-
-
 def payload(i, size):
     """Message i: its number, then a pattern, size bytes in all."""
     head = b"message %06d " % i
@@ -536,7 +526,7 @@ class HostileClients(mqdtest.MqdTestCase):
         for _ in range(3):
             self.served_promptly(other)
             rss_kb = d.rss_kb()
-            self.assertLess(rss_kb - base_kb, 16 * KIB * rss_slack(d),
+            self.assertLess(rss_kb - base_kb, 16 * KIB * d.memory_slack(),
                             "VmRSS grew from %d to %d kB while a client asked "
                             "for %.0f MB of replies without reading them"
                             % (base_kb, rss_kb, asked_mb))
@@ -575,7 +565,7 @@ class HostileClients(mqdtest.MqdTestCase):
         peak_kb = max(peak_kb, d.rss_kb())
         note("1 GiB refused set streamed through: VmRSS %d kB, at most %d kB"
              % (base_kb, peak_kb))
-        self.assertLess(peak_kb - base_kb, 8 * KIB * rss_slack(d),
+        self.assertLess(peak_kb - base_kb, 8 * KIB * d.memory_slack(),
                         "VmRSS grew from %d to %d kB while 1 GiB of a refused "
                         "set went by" % (base_kb, peak_kb))
         self.assertIn(b"STAT small 1/0\r\n", other.stats_queue())
@@ -689,7 +679,7 @@ class HostileClients(mqdtest.MqdTestCase):
         self.assertEqual(other.stats()["curr_connections"], "1001")
         rss_kb = d.rss_kb()
         note("1,000 idle connections: VmRSS %d -> %d kB" % (base_kb, rss_kb))
-        self.assertLess(rss_kb - base_kb, 16 * KIB * rss_slack(d),
+        self.assertLess(rss_kb - base_kb, 16 * KIB * d.memory_slack(),
                         "VmRSS grew from %d to %d kB for 1,000 idle "
                         "connections" % (base_kb, rss_kb))
         self.served_promptly(other)
