@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT (see client/COPYING) */
 /* get.c: taking, looking at and settling messages; see get.h.
  *
- * One round trip asks for up to max messages of a queue: the queue named
- * max times, the first with the options, packed into as few get lines as
- * the daemon's limits allow.  A message that left its queue is never
+ * One round trip asks for up to max messages of a queue: max get lines,
+ * the first with the options, sent together (the daemon gives at most one
+ * message of a queue per line).  A message that left its queue is never
  * asked for again, so a request is repeated only when nothing of it was
  * sent.
  */
@@ -51,44 +51,33 @@ option_suffix (char *buf, size_t size, unsigned options, int timeout_ms)
     snprintf (buf + n, size - n, "/t=%d", timeout_ms);
 }
 
-/* "get" and keys times queue, the first followed by suffix. */
+/* "get <queue><suffix>" */
 static mq_status
-get_line (mq_client *c, const char *queue, size_t keys, const char *suffix)
+get_line (mq_client *c, const char *queue, const char *suffix)
 {
-  mq_status st = mqc_out_text (c, "get", 3);
+  mq_status st = mqc_out_text (c, "get ", 4);
 
-  for (size_t k = 0; st == MQ_OK && k < keys; k++)
-    {
-      st = mqc_out_text (c, " ", 1);
-      if (st == MQ_OK)
-        st = mqc_out_text (c, queue, strlen (queue));
-      if (st == MQ_OK && k == 0)
-        st = mqc_out_text (c, suffix, strlen (suffix));
-    }
+  if (st == MQ_OK)
+    st = mqc_out_text (c, queue, strlen (queue));
+  if (st == MQ_OK)
+    st = mqc_out_text (c, suffix, strlen (suffix));
   if (st == MQ_OK)
     st = mqc_out_text (c, "\r\n", 2);
   return st;
 }
 
-/* The get lines for max messages; *lines says how many. */
+/* The get lines for max messages, one each; *lines says how many. */
 static mq_status
 get_request (mq_client *c, const char *queue, const char *suffix, size_t max,
              size_t *lines)
 {
-  size_t per_line = (MQ_MAX_LINE - 8 - SUFFIX_SIZE) / (strlen (queue) + 1);
-  size_t left = max;
-
-  if (per_line > MQ_MAX_KEYS)
-    per_line = MQ_MAX_KEYS;
-  *lines = (max + per_line - 1) / per_line;
-  for (size_t l = 0; l < *lines; l++)
+  *lines = max;
+  for (size_t l = 0; l < max; l++)
     {
-      size_t keys = left < per_line ? left : per_line;
-      mq_status st = get_line (c, queue, keys, l == 0 ? suffix : "");
+      mq_status st = get_line (c, queue, l == 0 ? suffix : "");
 
       if (st != MQ_OK)
         return st;
-      left -= keys;
     }
   return MQ_OK;
 }

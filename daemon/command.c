@@ -143,7 +143,7 @@ get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
   MqItem item;
   gboolean found;
 
-  if (queue == NULL)
+  if (queue == NULL || conn_gave (conn, key))
     return FALSE;
   if (key->options & MQ_GET_PEEK)
     found = queue_peek (queue, &item, error);
@@ -155,10 +155,7 @@ get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
     return FALSE;
   if ((key->options & (MQ_GET_OPEN | MQ_GET_PEEK)) == MQ_GET_OPEN)
     conn_add_open_read (conn, key->name, key->name_len, item.seq);
-  /* Echo the key as sent: memcache clients match replies to their keys. */
-  protocol_append_value (conn->out, key->name, key->key_len,
-                         item.header.flags, item.data, item.len,
-                         cmd->type == MQ_CMD_GETS, item.seq);
+  conn_reply_value (conn, key, &item, cmd->type == MQ_CMD_GETS);
   hold_reply (conn, item.lsn);
   item_clear (&item);
   return TRUE;
@@ -424,18 +421,36 @@ stats_server (GString *out)
     stats_queue_lines (out, g_ptr_array_index (all, i));
 }
 
+/* memcached's groups of its cache: a queue has none, so they are empty,
+ * as they are in an empty memcached, and its tools find nothing to list. */
+static gboolean
+stats_cache_group (const MqCommand *cmd)
+{
+  static const char *const groups[] = { "items", "slabs", "sizes",
+                                        "cachedump" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (groups); i++)
+    if (cmd->name_len == strlen (groups[i])
+        && memcmp (cmd->name, groups[i], cmd->name_len) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static void
 run_stats (MqConn *conn, const MqCommand *cmd)
 {
+  g_autoptr (GString) lines = g_string_new (NULL);
+
   if (cmd->name == NULL)
-    stats_server (conn->out);
+    stats_server (lines);
   else if (cmd->name_len == 5 && memcmp (cmd->name, "queue", 5) == 0)
-    stats_queue (conn->out);
-  else
+    stats_queue (lines);
+  else if (!stats_cache_group (cmd))
     {
       conn_reply (conn, "CLIENT_ERROR unknown stats group");
       return;
     }
+  conn_reply_stats (conn, lines);
   conn_reply (conn, "END");
 }
 
@@ -471,11 +486,26 @@ command_execute (MqConn *conn, const MqCommand *cmd, const char *data)
       conn_reply (conn, "OK");
       break;
     case MQ_CMD_QUIT:
+      conn_reply (conn, "OK");
       conn_close_after_reply (conn);
       break;
     case MQ_CMD_SHUTDOWN:
       g_message ("shutdown requested by a client");
       shutdown_requested = TRUE;
+      conn_reply (conn, "OK");
+      break;
+    /* What memcache clients may send that a queue has nothing to carry out
+     * for: one reply each, the one memcached gives when nothing was done. */
+    case MQ_CMD_STORE_OTHER:
+      conn_reply (conn, "NOT_STORED");
+      break;
+    case MQ_CMD_UPDATE:
+      conn_reply (conn, "NOT_FOUND");
+      break;
+    case MQ_CMD_GAT:
+      conn_reply (conn, "END");
+      break;
+    case MQ_CMD_NOOP:
       conn_reply (conn, "OK");
       break;
     }

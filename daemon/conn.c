@@ -64,6 +64,7 @@ conn_new (GSocket *socket, MqWatchFunc on_event)
   conn->in = g_byte_array_new ();
   conn->out = g_string_new (NULL);
   conn->open_reads = g_ptr_array_new_with_free_func (g_free);
+  session_init (&conn->session);
   conn->link.data = conn;
   g_queue_push_tail_link (&conns.open, &conn->link);
   conns.total++;
@@ -129,6 +130,7 @@ conn_free (MqConn *conn)
   g_string_free (conn->out, TRUE);
   g_ptr_array_unref (conn->open_reads);
   g_free (conn->blocked_line);
+  session_clear (&conn->session);
   g_free (conn);
 }
 
@@ -145,7 +147,29 @@ void
 conn_reply (MqConn *conn, const char *line)
 {
   if (!conn->noreply)
-    protocol_append_line (conn->out, line);
+    session_reply (&conn->session, conn->out, line);
+}
+
+void
+conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
+                  gboolean with_cas)
+{
+  MqGift gift = { item->header.flags, item->header.expires_ms, item->data,
+                  item->len, item->seq };
+
+  session_reply_value (&conn->session, conn->out, key, &gift, with_cas);
+}
+
+void
+conn_reply_stats (MqConn *conn, const GString *lines)
+{
+  session_reply_stats (&conn->session, conn->out, lines);
+}
+
+gboolean
+conn_gave (MqConn *conn, const MqGetKey *key)
+{
+  return session_gave (&conn->session, key->name, key->name_len);
 }
 
 void
@@ -353,7 +377,7 @@ conn_block (MqConn *conn, MqQueue *const *queues, guint n_queues,
 {
   if (conn->blocked_line == NULL)
     {
-      conn->blocked_line = g_strndup (conn->line, conn->line_len);
+      conn->blocked_line = g_memdup2 (conn->line, conn->line_len);
       conn->blocked_len = conn->line_len;
     }
   conn->waiter = waiter_add (conn, queues, n_queues, deadline_us);

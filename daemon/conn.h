@@ -11,6 +11,7 @@
 
 #include "loop.h"
 #include "queue.h"
+#include "session.h"
 
 /* Idle buffers larger than this are given back. */
 #define MQ_CONN_BUFFER_KEEP (64 * 1024)
@@ -75,6 +76,7 @@ struct _MqConn {
   gsize blocked_len;
   gint64 retry_deadline;          /* its deadline while it runs again */
   GPtrArray *open_reads;          /* MqOpenRead: reliable reads not closed */
+  MqSession session;              /* its protocol's state between requests */
 };
 
 /* Takes ownership of socket, which is already accepted and allowed;
@@ -85,8 +87,16 @@ void conn_set_state (MqConn *conn, MqConnState state);
 
 /* ---- for commands ---- */
 
-/* Appends a reply line ("\r\n" added) unless the command said noreply. */
+/* Appends a reply unless the command said noreply: a text protocol line
+ * ("\r\n" added), framed as the command's protocol frames it. */
 void conn_reply (MqConn *conn, const char *line);
+/* A get's message, as the key asked for it. */
+void conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
+                       gboolean with_cas);
+/* stats: lines holds "STAT <name> <value>\r\n" lines. */
+void conn_reply_stats (MqConn *conn, const GString *lines);
+/* TRUE when key's queue already gave a message in the running multi-get. */
+gboolean conn_gave (MqConn *conn, const MqGetKey *key);
 /* Closes once everything queued so far has been sent. */
 void conn_close_after_reply (MqConn *conn);
 /* The running get found nothing: it waits on queues until deadline. */

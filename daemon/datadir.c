@@ -11,7 +11,8 @@
 #include <unistd.h>
 
 #include "datadir.h"
-#include "store.h"
+
+G_DEFINE_QUARK (mq-store-error-quark, mq_store_error)
 
 MqFileOps mq_file_ops = { pwrite, fdatasync, fsync };
 

@@ -14,6 +14,19 @@
 
 #define MQ_LOCK_FILE "mqd.lock"
 
+/* The errors of the storage, from the directory up. */
+#define MQ_STORE_ERROR (mq_store_error_quark ())
+GQuark mq_store_error_quark (void);
+
+typedef enum {
+  MQ_STORE_ERROR_LOCKED,          /* another process uses the directory */
+  MQ_STORE_ERROR_CORRUPT,         /* a damaged or foreign file */
+  MQ_STORE_ERROR_NO_SPACE,        /* the file system is full */
+  MQ_STORE_ERROR_UNSAFE,          /* a directory others may write to */
+  MQ_STORE_ERROR_NO_STATE,        /* a generation that lost its catalog or queue states */
+  MQ_STORE_ERROR_FAILED,
+} MqStoreError;
+
 typedef struct _MqDataDir MqDataDir;
 
 /* Makes the directory if it is missing (mode 0700), checks that it is

@@ -32,7 +32,7 @@ conn_skip (MqConn *conn, gsize len)
   return n;
 }
 
-/* A set line with its data: runs it when the whole block is there.
+/* A storage command with its data: runs it when the whole block is there.
  * Returns the bytes consumed, 0 when more must be read. */
 static gsize
 conn_run_set (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
@@ -40,20 +40,34 @@ conn_run_set (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
 {
   const char *refusal = command_refuse_set (cmd);
   const char *data = buf + line_len;
+  gsize block = cmd->data_len + cmd->data_end;
 
   if (refusal != NULL)
     {
       conn_reply (conn, refusal);
-      conn->swallow = (guint64) cmd->data_len + 2;
+      conn->swallow = block;
       return line_len;
     }
-  if (len - line_len < cmd->data_len + 2)
+  if (len - line_len < block)
     return 0;
-  if (data[cmd->data_len] != '\r' || data[cmd->data_len + 1] != '\n')
+  if (cmd->data_end > 0 && (data[cmd->data_len] != '\r'
+                            || data[cmd->data_len + 1] != '\n'))
     conn_reply (conn, "CLIENT_ERROR bad data chunk");
   else
     command_execute (conn, cmd, data);
-  return line_len + cmd->data_len + 2;
+  return line_len + block;
+}
+
+/* -vv: the command line, or a binary request's opcode and key. */
+static void
+conn_log (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len)
+{
+  if (cmd->form.wire == MQ_WIRE_BINARY)
+    g_debug ("<%d binary 0x%02x %.*s", conn->watch.fd, cmd->form.opcode,
+             (int) cmd->form.key_len, cmd->form.key);
+  else
+    g_debug ("<%d %.*s", conn->watch.fd,
+             (int) (len - (len > 1 && buf[len - 2] == '\r' ? 2 : 1)), buf);
 }
 
 /* Runs one parsed command; returns the bytes consumed, 0 when its data
@@ -65,19 +79,31 @@ conn_run (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
   gsize used = line_len;
 
   if (G_UNLIKELY (conn_log_commands))
-    g_debug ("<%d %.*s", conn->watch.fd,
-             (int) (line_len - (line_len > 1 && buf[line_len - 2] == '\r'
-                                ? 2 : 1)), buf);
+    conn_log (conn, cmd, buf, line_len);
   conn->noreply = cmd->noreply;
   conn->line = buf;
   conn->line_len = line_len;
-  if (cmd->type == MQ_CMD_SET)
+  session_begin (&conn->session, cmd);
+  if (protocol_takes_data (cmd))
     used = conn_run_set (conn, cmd, buf, len, line_len);
   else
     command_execute (conn, cmd, NULL);
+  if (conn->state != MQ_CONN_BLOCKED)
+    session_end (&conn->session, cmd);
   conn->noreply = FALSE;
   waiters_serve (dispatch_wake);
   return used;
+}
+
+/* A request the parser refused: answered as its protocol answers, even
+ * when it said noreply. */
+static void
+conn_refuse (MqConn *conn, const MqCommand *cmd, const char *error)
+{
+  conn->noreply = FALSE;
+  session_begin (&conn->session, cmd);
+  conn_reply (conn, error);
+  session_end (&conn->session, cmd);
 }
 
 /* Runs the complete commands at the start of buf; returns bytes consumed. */
@@ -102,23 +128,22 @@ conn_process (MqConn *conn, const char *buf, gsize len)
           conn_set_state (conn, MQ_CONN_PAUSED);
           break;
         }
-      switch (protocol_parse (buf + done, len - done, &cmd, &line_len, &error))
+      switch (session_parse (&conn->session, buf + done, len - done, &cmd,
+                             &line_len, &error))
         {
         case MQ_PARSE_INCOMPLETE:
           return done;
         case MQ_PARSE_LINE_TOO_LONG:
-          g_info ("closing a connection that sent a line over %d bytes",
-                  MQ_MAX_LINE);
-          conn->noreply = FALSE;
-          conn_reply (conn, "CLIENT_ERROR line too long");
+        case MQ_PARSE_BAD_MAGIC:
+          /* Where the next request starts is lost. */
+          g_info ("closing a connection: %s", error);
+          conn_refuse (conn, &cmd, error);
           conn_close_after_reply (conn);
           return len;
         case MQ_PARSE_ERROR:
           g_info ("client error: %s", error);
-          conn->noreply = FALSE;
-          conn_reply (conn, error);
-          if (cmd.type == MQ_CMD_SET)
-            conn->swallow = (guint64) cmd.data_len + 2;
+          conn_refuse (conn, &cmd, error);
+          conn->swallow = (guint64) cmd.data_len + cmd.data_end;
           done += line_len;
           continue;
         case MQ_PARSE_COMMAND:
@@ -220,35 +245,32 @@ dispatch_accept (GSocket *socket)
   return conn_new (socket, conn_on_event);
 }
 
-/* The get a connection waits with, run again from its kept line. */
+/* waiter.c's MqWakeFunc: conn's waiter is gone.  The get it waits with
+ * runs again (retry) from its kept line, or its time is up.  The line
+ * parsed once already, so it parses again the same way, which also gives
+ * its reply's framing back. */
 static void
-conn_retry (MqConn *conn)
+dispatch_wake (MqConn *conn, gboolean retry)
 {
   MqCommand cmd;
   const char *error = NULL;
   gsize used;
 
-  /* The line parsed once already: it parses again the same way. */
-  if (protocol_parse (conn->blocked_line, conn->blocked_len, &cmd, &used,
-                      &error) != MQ_PARSE_COMMAND)
+  conn->waiter = NULL;
+  conn_set_state (conn, MQ_CONN_READING);
+  if (session_parse (&conn->session, conn->blocked_line, conn->blocked_len,
+                     &cmd, &used, &error) != MQ_PARSE_COMMAND)
     g_assert_not_reached ();
   conn->line = conn->blocked_line;
   conn->line_len = conn->blocked_len;
-  command_execute (conn, &cmd, NULL);
-}
-
-/* waiter.c's MqWakeFunc: conn's waiter is gone. */
-static void
-dispatch_wake (MqConn *conn, gboolean retry)
-{
-  conn->waiter = NULL;
-  conn_set_state (conn, MQ_CONN_READING);
+  session_begin (&conn->session, &cmd);
   if (retry)
-    conn_retry (conn);
+    command_execute (conn, &cmd, NULL);
   else
     conn_reply (conn, "END");
   if (conn->state == MQ_CONN_BLOCKED)
     return;                       /* nothing after all: waits again */
+  session_end (&conn->session, &cmd);
   conn_wait_done (conn);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "protocol.h"
+#include "protocol_meta.h"
 
 #define ERR_UNKNOWN "ERROR"
 #define ERR_FORMAT "CLIENT_ERROR bad command line format"
@@ -21,25 +22,7 @@
 #define ERR_GET_OPTION "CLIENT_ERROR bad get option"
 #define ERR_LINE_LONG "CLIENT_ERROR line too long"
 
-/* The command word and MQ_MAX_KEYS keys; tokens past these are only counted. */
-#define MAX_TOKENS (MQ_MAX_KEYS + 1)
-
-/* A set's length must fit gint64 and, on 32-bit hosts, gsize. */
-#define MAX_DATA_LEN \
-  ((guint64) G_MAXINT64 < (guint64) G_MAXSIZE ? (guint64) G_MAXINT64 \
-                                              : (guint64) G_MAXSIZE)
-
-typedef struct {
-  const char *p;
-  gsize len;
-} Token;
-
-typedef struct {
-  Token tok[MAX_TOKENS];
-  guint n;                        /* tokens on the line, stored or not */
-} TokenList;
-
-typedef const char *(*ParseFunc) (const TokenList *t, MqCommand *cmd);
+typedef const char *(*ParseFunc) (const MqTokens *t, MqCommand *cmd);
 
 /* ---- tokens and numbers ---- */
 
@@ -49,8 +32,8 @@ is_separator (char c)
   return c == ' ' || c == '\t';
 }
 
-static void
-tokenize (const char *p, gsize len, TokenList *t)
+void
+protocol_tokenize (const char *p, gsize len, MqTokens *t)
 {
   gsize i = 0;
 
@@ -65,8 +48,8 @@ tokenize (const char *p, gsize len, TokenList *t)
       while (i < len && !is_separator (p[i]))
         i++;
       /* Count past the array so callers can tell "too many" apart. */
-      if (t->n < MAX_TOKENS)
-        t->tok[t->n] = (Token) { p + start, i - start };
+      if (t->n < MQ_MAX_TOKENS)
+        t->tok[t->n] = (MqToken) { p + start, i - start };
       t->n++;
     }
 }
@@ -77,15 +60,14 @@ bytes_equal (const char *p, gsize len, const char *word)
   return len == strlen (word) && memcmp (p, word, len) == 0;
 }
 
-static gboolean
-token_is (const Token *t, const char *word)
+gboolean
+protocol_token_is (const MqToken *t, const char *word)
 {
   return bytes_equal (t->p, t->len, word);
 }
 
-/* Plain decimal digits up to max: no sign, no space, no empty, no overflow. */
-static gboolean
-parse_uint (const char *p, gsize len, guint64 max, guint64 *out)
+gboolean
+protocol_parse_uint (const char *p, gsize len, guint64 max, guint64 *out)
 {
   guint64 v = 0;
 
@@ -102,28 +84,28 @@ parse_uint (const char *p, gsize len, guint64 max, guint64 *out)
   return TRUE;
 }
 
-/* As parse_uint, with an optional leading '-', over all of gint64. */
-static gboolean
-parse_int64 (const Token *t, gint64 *out)
+gboolean
+protocol_parse_int64 (const char *p, gsize len, gint64 *out)
 {
   guint64 mag;
 
-  if (t->len > 0 && t->p[0] == '-')
+  if (len > 0 && p[0] == '-')
     {
-      if (!parse_uint (t->p + 1, t->len - 1, (guint64) G_MAXINT64 + 1, &mag))
+      if (!protocol_parse_uint (p + 1, len - 1, (guint64) G_MAXINT64 + 1,
+                                &mag))
         return FALSE;
       /* Written so that -2^63 never passes through +2^63. */
       *out = mag == 0 ? 0 : -(gint64) (mag - 1) - 1;
       return TRUE;
     }
-  if (!parse_uint (t->p, t->len, G_MAXINT64, &mag))
+  if (!protocol_parse_uint (p, len, G_MAXINT64, &mag))
     return FALSE;
   *out = (gint64) mag;
   return TRUE;
 }
 
-static const char *
-check_name (const char *name, gsize len)
+const char *
+protocol_check_name (const char *name, gsize len)
 {
   if (len > MQ_MAX_NAME)
     return ERR_NAME_LONG;
@@ -132,33 +114,39 @@ check_name (const char *name, gsize len)
 
 /* Sets the command's queue name from a token, or says what is wrong. */
 static const char *
-take_name (const Token *t, MqCommand *cmd)
+take_name (const MqToken *t, MqCommand *cmd)
 {
   cmd->name = t->p;
   cmd->name_len = t->len;
-  return check_name (t->p, t->len);
+  return protocol_check_name (t->p, t->len);
 }
 
 /* ---- commands ---- */
 
+/* <word> <q> <flags> <exptime> <bytes> [<cas unique>] [noreply], where
+ * words counts the words before noreply.  Length first: once it is known,
+ * the caller can skip the data on any error. */
 static const char *
-parse_set (const TokenList *t, MqCommand *cmd)
+parse_storage (const MqTokens *t, guint words, MqCommand *cmd)
 {
   guint64 v;
 
-  if (t->n != 5 && t->n != 6)
+  if (t->n != words && t->n != words + 1)
     goto no_length;
-  /* Length first: once known, the caller can skip the data on any error. */
-  if (!parse_uint (t->tok[4].p, t->tok[4].len, MAX_DATA_LEN, &v))
+  if (!protocol_parse_uint (t->tok[4].p, t->tok[4].len, MQ_MAX_DATA_LEN, &v))
     goto no_length;
   cmd->data_len = (gsize) v;
-  if (t->n == 6 && !token_is (&t->tok[5], "noreply"))
+  cmd->data_end = 2;
+  if (t->n == words + 1 && !protocol_token_is (&t->tok[words], "noreply"))
     return ERR_FORMAT;
-  cmd->noreply = t->n == 6;
-  if (!parse_uint (t->tok[2].p, t->tok[2].len, G_MAXUINT32, &v))
+  cmd->noreply = t->n == words + 1;
+  if (!protocol_parse_uint (t->tok[2].p, t->tok[2].len, G_MAXUINT32, &v))
     return ERR_FORMAT;
   cmd->flags = (guint32) v;
-  if (!parse_int64 (&t->tok[3], &cmd->exptime))
+  if (!protocol_parse_int64 (t->tok[3].p, t->tok[3].len, &cmd->exptime))
+    return ERR_FORMAT;
+  if (words > 5
+      && !protocol_parse_uint (t->tok[5].p, t->tok[5].len, G_MAXUINT64, &v))
     return ERR_FORMAT;
   return take_name (&t->tok[1], cmd);
 
@@ -166,6 +154,14 @@ no_length:
   cmd->type = MQ_CMD_NONE;
   return ERR_FORMAT;
 }
+
+static const char *
+parse_set (const MqTokens *t, MqCommand *cmd)
+{
+  return parse_storage (t, 5, cmd);
+}
+
+/* ---- get ---- */
 
 static const struct {
   const char *word;
@@ -190,23 +186,23 @@ apply_get_option (const char *p, gsize len, MqGetKey *key)
       }
   if (len < 2 || memcmp (p, "t=", 2) != 0)
     return FALSE;
-  if (!parse_uint (p + 2, len - 2, MQ_MAX_TIMEOUT_MS, &ms))
+  if (!protocol_parse_uint (p + 2, len - 2, MQ_MAX_TIMEOUT_MS, &ms))
     return FALSE;
   key->timeout_ms = (gint64) ms;
   return TRUE;
 }
 
-/* One key: name[/opt]*.  Options are checked before the name, as a set
- * checks its numbers before its name. */
-static const char *
-parse_get_key (const Token *t, MqGetKey *key)
+/* Options are checked before the name, as a set checks its numbers before
+ * its name. */
+const char *
+protocol_parse_get_key (const char *p, gsize len, MqGetKey *key)
 {
-  const char *end = t->p + t->len;
-  const char *slash = memchr (t->p, '/', t->len);
+  const char *end = p + len;
+  const char *slash = memchr (p, '/', len);
 
-  key->name = t->p;
-  key->name_len = (gsize) ((slash ? slash : end) - t->p);
-  key->key_len = t->len;
+  key->name = p;
+  key->name_len = (gsize) ((slash ? slash : end) - p);
+  key->key_len = len;
   key->timeout_ms = -1;
   key->options = 0;
   while (slash)
@@ -216,11 +212,11 @@ parse_get_key (const Token *t, MqGetKey *key)
       if (!apply_get_option (opt, (gsize) ((slash ? slash : end) - opt), key))
         return ERR_GET_OPTION;
     }
-  return check_name (key->name, key->name_len);
+  return protocol_check_name (key->name, key->name_len);
 }
 
 static const char *
-parse_get (const TokenList *t, MqCommand *cmd)
+parse_get (const MqTokens *t, MqCommand *cmd)
 {
   if (t->n < 2)
     return ERR_UNKNOWN;
@@ -228,7 +224,8 @@ parse_get (const TokenList *t, MqCommand *cmd)
     return ERR_KEYS;
   for (guint i = 1; i < t->n; i++)
     {
-      const char *err = parse_get_key (&t->tok[i], &cmd->keys[i - 1]);
+      const char *err = protocol_parse_get_key (t->tok[i].p, t->tok[i].len,
+                                                &cmd->keys[i - 1]);
       if (err)
         return err;
     }
@@ -238,15 +235,15 @@ parse_get (const TokenList *t, MqCommand *cmd)
 
 /* delete <q> [0] [noreply]: memcached still accepts the old "0" time. */
 static const char *
-parse_delete (const TokenList *t, MqCommand *cmd)
+parse_delete (const MqTokens *t, MqCommand *cmd)
 {
   guint next = 2;
 
   if (t->n < 2 || t->n > 4)
     return ERR_DELETE;
-  if (next < t->n && token_is (&t->tok[next], "0"))
+  if (next < t->n && protocol_token_is (&t->tok[next], "0"))
     next++;
-  if (next < t->n && token_is (&t->tok[next], "noreply"))
+  if (next < t->n && protocol_token_is (&t->tok[next], "noreply"))
     {
       cmd->noreply = TRUE;
       next++;
@@ -258,18 +255,18 @@ parse_delete (const TokenList *t, MqCommand *cmd)
 
 /* TRUE when the tokens from first on are nothing or a lone "noreply". */
 static gboolean
-take_noreply (const TokenList *t, guint first, MqCommand *cmd)
+take_noreply (const MqTokens *t, guint first, MqCommand *cmd)
 {
   if (t->n == first)
     return TRUE;
-  if (t->n != first + 1 || !token_is (&t->tok[first], "noreply"))
+  if (t->n != first + 1 || !protocol_token_is (&t->tok[first], "noreply"))
     return FALSE;
   cmd->noreply = TRUE;
   return TRUE;
 }
 
 static const char *
-parse_flush (const TokenList *t, MqCommand *cmd)
+parse_flush (const MqTokens *t, MqCommand *cmd)
 {
   if (t->n < 2 || !take_noreply (t, 2, cmd))
     return ERR_FORMAT;
@@ -278,23 +275,31 @@ parse_flush (const TokenList *t, MqCommand *cmd)
 
 /* flush_all [<delay>] [noreply]: the delay is checked, then ignored. */
 static const char *
-parse_flush_all (const TokenList *t, MqCommand *cmd)
+parse_flush_all (const MqTokens *t, MqCommand *cmd)
 {
   guint next = 1;
   guint64 delay;
 
-  if (next < t->n && parse_uint (t->tok[next].p, t->tok[next].len,
+  if (next < t->n && protocol_parse_uint (t->tok[next].p, t->tok[next].len,
                                  G_MAXINT64, &delay))
     next++;
   return take_noreply (t, next, cmd) ? NULL : ERR_FORMAT;
 }
 
+/* stats [<group>], and memcached's stats cachedump <slab> <limit>, which
+ * its tools send. */
 static const char *
-parse_stats (const TokenList *t, MqCommand *cmd)
+parse_stats (const MqTokens *t, MqCommand *cmd)
 {
-  if (t->n > 2)
+  guint64 v;
+  gboolean cachedump = t->n == 4
+    && protocol_token_is (&t->tok[1], "cachedump")
+    && protocol_parse_uint (t->tok[2].p, t->tok[2].len, G_MAXUINT32, &v)
+    && protocol_parse_uint (t->tok[3].p, t->tok[3].len, G_MAXUINT32, &v);
+
+  if (t->n > 2 && !cachedump)
     return ERR_FORMAT;
-  if (t->n == 2)
+  if (t->n >= 2)
     {
       cmd->name = t->tok[1].p;
       cmd->name_len = t->tok[1].len;
@@ -303,11 +308,12 @@ parse_stats (const TokenList *t, MqCommand *cmd)
 }
 
 static const char *
-parse_verbosity (const TokenList *t, MqCommand *cmd)
+parse_verbosity (const MqTokens *t, MqCommand *cmd)
 {
   guint64 level;
 
-  if (t->n < 2 || !parse_uint (t->tok[1].p, t->tok[1].len, G_MAXUINT, &level))
+  if (t->n < 2
+      || !protocol_parse_uint (t->tok[1].p, t->tok[1].len, G_MAXUINT, &level))
     return ERR_FORMAT;
   if (!take_noreply (t, 2, cmd))
     return ERR_FORMAT;
@@ -316,22 +322,107 @@ parse_verbosity (const TokenList *t, MqCommand *cmd)
 }
 
 static const char *
-parse_no_args (const TokenList *t, G_GNUC_UNUSED MqCommand *cmd)
+parse_no_args (const MqTokens *t, G_GNUC_UNUSED MqCommand *cmd)
 {
   return t->n == 1 ? NULL : ERR_FORMAT;
+}
+
+/* quit closes without a word, as memcached's does; a binary QUIT is
+ * answered, so here the answer is what noreply leaves out. */
+static const char *
+parse_quit (const MqTokens *t, MqCommand *cmd)
+{
+  cmd->noreply = TRUE;
+  return parse_no_args (t, cmd);
 }
 
 /* shutdown [graceful]: the header has no field for it, so like stats the
  * argument lands in name ("graceful", or NULL when absent). */
 static const char *
-parse_shutdown (const TokenList *t, MqCommand *cmd)
+parse_shutdown (const MqTokens *t, MqCommand *cmd)
 {
   if (t->n == 1)
     return NULL;
-  if (t->n != 2 || !token_is (&t->tok[1], "graceful"))
+  if (t->n != 2 || !protocol_token_is (&t->tok[1], "graceful"))
     return ERR_FORMAT;
   cmd->name = t->tok[1].p;
   cmd->name_len = t->tok[1].len;
+  return NULL;
+}
+
+/* ---- commands a queue has nothing to carry out for ---- */
+
+#define NAMED(word) { word, ERR_FORMAT " for " word }
+
+static const struct {
+  const char *word;
+  const char *error;
+} named_errors[] = {
+  NAMED ("add"), NAMED ("replace"), NAMED ("append"), NAMED ("prepend"),
+  NAMED ("cas"), NAMED ("touch"), NAMED ("incr"), NAMED ("decr"),
+  NAMED ("gat"), NAMED ("gats"),
+};
+
+/* Their format errors name them: a client may not expect mqd to refuse
+ * them, and its log then says which one it sent. */
+static const char *
+named_error (const MqToken *word, const char *error)
+{
+  if (error == NULL || strcmp (error, ERR_FORMAT) != 0)
+    return error;
+  for (gsize i = 0; i < G_N_ELEMENTS (named_errors); i++)
+    if (protocol_token_is (word, named_errors[i].word))
+      return named_errors[i].error;
+  g_return_val_if_reached (error);
+}
+
+/* add, replace, append, prepend, cas: the data is read as a set's is, then
+ * refused, so that the connection stays in step. */
+static const char *
+parse_store_other (const MqTokens *t, MqCommand *cmd)
+{
+  guint words = protocol_token_is (&t->tok[0], "cas") ? 6 : 5;
+
+  return named_error (&t->tok[0], parse_storage (t, words, cmd));
+}
+
+/* touch <q> <exptime> [noreply], incr|decr <q> <delta> [noreply] */
+static const char *
+parse_update (const MqTokens *t, MqCommand *cmd)
+{
+  const MqToken *arg = &t->tok[2];
+  gint64 exptime;
+  guint64 delta;
+
+  if (t->n < 3 || !take_noreply (t, 3, cmd))
+    return named_error (&t->tok[0], ERR_FORMAT);
+  if (protocol_token_is (&t->tok[0], "touch")
+      ? !protocol_parse_int64 (arg->p, arg->len, &exptime)
+      : !protocol_parse_uint (arg->p, arg->len, G_MAXUINT64, &delta))
+    return named_error (&t->tok[0], ERR_FORMAT);
+  return take_name (&t->tok[1], cmd);
+}
+
+/* gat|gats <exptime> <key>+: the keys are checked as a get's, and kept
+ * nowhere: nothing is taken. */
+static const char *
+parse_gat (const MqTokens *t, G_GNUC_UNUSED MqCommand *cmd)
+{
+  gint64 exptime;
+  MqGetKey key;
+
+  if (t->n < 3
+      || !protocol_parse_int64 (t->tok[1].p, t->tok[1].len, &exptime))
+    return named_error (&t->tok[0], ERR_FORMAT);
+  if (t->n > MQ_MAX_TOKENS)
+    return ERR_KEYS;
+  for (guint i = 2; i < t->n; i++)
+    {
+      const char *err = protocol_parse_get_key (t->tok[i].p, t->tok[i].len,
+                                                &key);
+      if (err)
+        return err;
+    }
   return NULL;
 }
 
@@ -349,21 +440,36 @@ static const struct {
   { "stats", MQ_CMD_STATS, parse_stats },
   { "version", MQ_CMD_VERSION, parse_no_args },
   { "verbosity", MQ_CMD_VERBOSITY, parse_verbosity },
-  { "quit", MQ_CMD_QUIT, parse_no_args },
+  { "quit", MQ_CMD_QUIT, parse_quit },
   { "shutdown", MQ_CMD_SHUTDOWN, parse_shutdown },
+  { "add", MQ_CMD_STORE_OTHER, parse_store_other },
+  { "replace", MQ_CMD_STORE_OTHER, parse_store_other },
+  { "append", MQ_CMD_STORE_OTHER, parse_store_other },
+  { "prepend", MQ_CMD_STORE_OTHER, parse_store_other },
+  { "cas", MQ_CMD_STORE_OTHER, parse_store_other },
+  { "touch", MQ_CMD_UPDATE, parse_update },
+  { "incr", MQ_CMD_UPDATE, parse_update },
+  { "decr", MQ_CMD_UPDATE, parse_update },
+  { "gat", MQ_CMD_GAT, parse_gat },
+  { "gats", MQ_CMD_GAT, parse_gat },
+  { "mg", MQ_CMD_GET, protocol_meta_parse_get },
+  { "ms", MQ_CMD_SET, protocol_meta_parse_set },
+  { "md", MQ_CMD_DELETE, protocol_meta_parse_delete },
+  { "mn", MQ_CMD_NOOP, protocol_meta_parse_noop },
+  { "me", MQ_CMD_NONE, protocol_meta_parse_debug },
 };
 
 /* Parses one line without its end; NULL or the error reply. */
 static const char *
 parse_line (const char *line, gsize len, MqCommand *cmd)
 {
-  TokenList t;
+  MqTokens t;
 
-  tokenize (line, len, &t);
+  protocol_tokenize (line, len, &t);
   if (t.n == 0)
     return ERR_UNKNOWN;
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
-    if (token_is (&t.tok[0], commands[i].word))
+    if (protocol_token_is (&t.tok[0], commands[i].word))
       {
         cmd->type = commands[i].type;
         return commands[i].parse (&t, cmd);
@@ -373,8 +479,8 @@ parse_line (const char *line, gsize len, MqCommand *cmd)
 
 /* Only the scalar fields: keys[] is written up to n_keys by a get, and
  * clearing all of it would cost 4 KB of stores per command. */
-static void
-reset_command (MqCommand *cmd)
+void
+protocol_command_reset (MqCommand *cmd)
 {
   cmd->type = MQ_CMD_NONE;
   cmd->noreply = FALSE;
@@ -383,8 +489,10 @@ reset_command (MqCommand *cmd)
   cmd->flags = 0;
   cmd->exptime = 0;
   cmd->data_len = 0;
+  cmd->data_end = 0;
   cmd->level = 0;
   cmd->n_keys = 0;
+  cmd->form = (MqReplyForm) { MQ_WIRE_TEXT };
 }
 
 /* Length of the first line with its "\n", or 0 when none ends in time. */
@@ -406,7 +514,7 @@ protocol_parse (const char *buf, gsize len, MqCommand *cmd,
   g_return_val_if_fail (consumed != NULL, MQ_PARSE_INCOMPLETE);
   g_return_val_if_fail (error != NULL, MQ_PARSE_INCOMPLETE);
 
-  reset_command (cmd);
+  protocol_command_reset (cmd);
   *consumed = 0;
   *error = NULL;
 
@@ -427,11 +535,14 @@ protocol_parse (const char *buf, gsize len, MqCommand *cmd,
   *error = parse_line (buf, text_len, cmd);
   if (*error == NULL)
     return MQ_PARSE_COMMAND;
-  /* A failed line is answered, whatever it asked; only a set keeps its
-   * length, so the caller can skip the data that follows. */
+  /* A failed line is answered, whatever it asked; only a storage command
+   * keeps its length, so the caller can skip the data that follows. */
   cmd->noreply = FALSE;
-  if (cmd->type != MQ_CMD_SET)
-    cmd->data_len = 0;
+  if (!protocol_takes_data (cmd))
+    {
+      cmd->data_len = 0;
+      cmd->data_end = 0;
+    }
   cmd->n_keys = 0;
   return MQ_PARSE_ERROR;
 }

@@ -9,6 +9,10 @@
 #include <glib.h>
 
 #include "mqshared.h"             /* MQ_MAX_NAME, MQ_MAX_LINE, MQ_MAX_KEYS */
+/* A set's length must fit gint64 and, on 32-bit hosts, gsize. */
+#define MQ_MAX_DATA_LEN \
+  ((guint64) G_MAXINT64 < (guint64) G_MAXSIZE ? (guint64) G_MAXINT64 \
+                                              : (guint64) G_MAXSIZE)
 
 typedef enum {
   MQ_CMD_NONE,                    /* an error that names no usable command */
@@ -23,6 +27,12 @@ typedef enum {
   MQ_CMD_VERBOSITY,
   MQ_CMD_QUIT,
   MQ_CMD_SHUTDOWN,
+  MQ_CMD_STORE_OTHER,             /* add, replace, append, prepend, cas:
+                                     the data is read, nothing is stored */
+  MQ_CMD_UPDATE,                  /* touch, incr, decr: a queue has no item
+                                     to change in place */
+  MQ_CMD_GAT,                     /* gat, gats: take nothing */
+  MQ_CMD_NOOP,                    /* binary NOOP, meta mn */
 } MqCommandType;
 
 /* Options after a queue name on a get line (Kestrel's syntax: q/t=500/open). */
@@ -41,6 +51,37 @@ typedef struct {
   guint options;                  /* MqGetOptions */
 } MqGetKey;
 
+typedef enum {
+  MQ_WIRE_TEXT,
+  MQ_WIRE_BINARY,
+  MQ_WIRE_META,                   /* mg, ms, md, mn on a text connection */
+} MqWire;
+
+/* How the replies of one command are framed.  Text needs nothing more; a
+ * binary response echoes the request's opcode and opaque; a meta reply
+ * returns the flags the command asked for.  Pointers are into the request,
+ * valid while the command runs. */
+typedef struct {
+  MqWire wire;
+  /* binary: the opcode; meta: the command's second letter (g, s, d, n) */
+  guint8 opcode;
+  gboolean quiet;                 /* binary ...Q opcodes, meta q: the usual
+                                     outcome is not answered */
+  const char *key;                /* the key as sent (binary GETK, meta k) */
+  gsize key_len;
+  /* binary */
+  guint32 opaque;
+  guint16 status;                 /* an error status the parser chose */
+  /* meta */
+  gboolean value;                 /* v: a hit sends the value */
+  char returns[8];                /* k, O, f, s, c, t: in the order asked */
+  guint8 n_returns;
+  const char *token;              /* O's token */
+  gsize token_len;
+  /* counted as the command runs */
+  guint n_values;                 /* values answered so far */
+} MqReplyForm;
+
 typedef struct {
   MqCommandType type;
   gboolean noreply;
@@ -51,32 +92,74 @@ typedef struct {
   guint32 flags;
   gint64 exptime;
   gsize data_len;
+  guint8 data_end;                /* bytes after the data: "\r\n" on a line */
   /* verbosity */
   guint level;
   /* get, gets */
   guint n_keys;
   MqGetKey keys[MQ_MAX_KEYS];
+  MqReplyForm form;
 } MqCommand;
 
 typedef enum {
-  MQ_PARSE_INCOMPLETE,            /* no full line yet: read more */
+  MQ_PARSE_INCOMPLETE,            /* no full request yet: read more */
   MQ_PARSE_COMMAND,               /* *cmd is a command */
-  MQ_PARSE_ERROR,                 /* answer *error; a set's data still follows */
+  MQ_PARSE_ERROR,                 /* answer *error, skip the data that follows */
   MQ_PARSE_LINE_TOO_LONG,         /* no end of line within MQ_MAX_LINE: give up */
+  MQ_PARSE_BAD_MAGIC,             /* binary: not a request header: give up */
 } MqParseStatus;
 
 /* Parses the command line at the start of buf[0..len).  On COMMAND and ERROR,
  * *consumed is the length of the line with its "\n" (a "\r" before it is
- * optional, as in memcached).  On ERROR, *error is a static reply line without
- * "\r\n"; when the line was a set whose length could still be read,
- * cmd->type is MQ_CMD_SET and cmd->data_len tells how many bytes (plus "\r\n")
- * to skip so the connection stays in step. */
+ * optional, as in memcached).  A command that carries data
+ * (protocol_takes_data) is followed by cmd->data_len bytes, then
+ * cmd->data_end bytes that must be "\r\n".  On ERROR, *error is a static
+ * reply line without "\r\n", and cmd->data_len + cmd->data_end bytes after
+ * the line are to be skipped so that the connection stays in step: the data
+ * of a storage command whose length could still be read, else none. */
 MqParseStatus protocol_parse (const char *buf, gsize len, MqCommand *cmd,
                               gsize *consumed, const char **error);
+
+/* TRUE for the commands followed by a data block: set, and the storage
+ * commands mqd reads but does not carry out. */
+static inline gboolean
+protocol_takes_data (const MqCommand *cmd)
+{
+  return cmd->type == MQ_CMD_SET || cmd->type == MQ_CMD_STORE_OTHER;
+}
 
 /* TRUE when name is a valid queue name: 1..MQ_MAX_NAME bytes, no whitespace,
  * control character or '/' (common/'s rule, the client's too). */
 gboolean protocol_valid_name (const char *name, gsize len);
+
+/* ---- pieces the binary and meta parsers share ---- */
+
+#define MQ_MAX_TOKENS (MQ_MAX_KEYS + 1)   /* a get's word and its keys */
+
+typedef struct {
+  const char *p;
+  gsize len;
+} MqToken;
+
+/* The words of a line; past MQ_MAX_TOKENS they are only counted. */
+typedef struct {
+  MqToken tok[MQ_MAX_TOKENS];
+  guint n;
+} MqTokens;
+
+/* A command that says nothing yet, framed as text. */
+void protocol_command_reset (MqCommand *cmd);
+void protocol_tokenize (const char *p, gsize len, MqTokens *t);
+gboolean protocol_token_is (const MqToken *t, const char *word);
+/* Plain decimal digits up to max: no sign, no space, no empty, no overflow. */
+gboolean protocol_parse_uint (const char *p, gsize len, guint64 max,
+                              guint64 *out);
+/* As protocol_parse_uint, with an optional leading '-', over all of gint64. */
+gboolean protocol_parse_int64 (const char *p, gsize len, gint64 *out);
+/* NULL for a valid queue name, else the error reply. */
+const char *protocol_check_name (const char *name, gsize len);
+/* One get key, name[/option]...: NULL, or the error reply. */
+const char *protocol_parse_get_key (const char *p, gsize len, MqGetKey *key);
 
 /* Replies, appended to out. */
 void protocol_append_line (GString *out, const char *line);

@@ -7,7 +7,7 @@
 #include <sys/statvfs.h>
 
 #include "space.h"
-#include "store.h"
+#include "datadir.h"
 
 /* Kept free for what must be written whatever happens: journal entries of
  * gets, the journal written ahead, a checkpoint's queue states. */

@@ -44,7 +44,6 @@ struct _MqStore {
   GByteArray *scratch;
 };
 
-G_DEFINE_QUARK (mq-store-error-quark, mq_store_error)
 
 char *
 store_file_name (guint64 number)

@@ -1,6 +1,10 @@
-/* fuzz_protocol.c: a libFuzzer harness for protocol_parse (daemon/protocol.c).
+/* fuzz_protocol.c: a libFuzzer harness for protocol_parse (daemon/protocol.c,
+ * with the meta commands of protocol_meta.c) and, through fuzz_binary.c,
+ * protocol_binary_parse.
  *
- * The input is a byte stream as a client would send it.  The harness walks
+ * The input is a byte stream as a client would send it; a first byte 0x80
+ * makes it a binary stream, as it makes a connection binary (fuzz_binary.c
+ * says what is checked then).  For text, the harness walks
  * through it the way conn.c does: parse a command line, run a set's data
  * block (or skip it when the set was refused or malformed), go on with the
  * next line, stop on "need more bytes" or on a line that is too long.  On
@@ -12,7 +16,8 @@
  *   - every name and key points into the line, and every name the parser
  *     accepts is valid per protocol_valid_name; keys are name[/option]...;
  *   - error replies are one line of the documented kinds, noreply is never
- *     set on an error, only a set keeps its length on an error;
+ *     set on an error, only a storage command keeps its length on an
+ *     error;
  *   - the line parsed alone, in an exact-size copy (as conn_retry parses a
  *     blocked get again), gives the same result: the parse depends on the
  *     line only, never on the bytes after it;
@@ -28,7 +33,8 @@
  *
  * Build (see fuzz/run):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I daemon -I <builddir> \
- *     $(pkg-config --cflags glib-2.0) fuzz/fuzz_protocol.c daemon/protocol.c \
+ *     $(pkg-config --cflags glib-2.0) fuzz/fuzz_protocol.c fuzz/fuzz_binary.c \
+ *     daemon/protocol.c daemon/protocol_binary.c daemon/protocol_meta.c \
  *     $(pkg-config --libs glib-2.0) -o fuzz_protocol
  */
 #include <stdint.h>
@@ -38,24 +44,9 @@
 
 #include <glib.h>
 
+#include "fuzz.h"
 #include "protocol.h"
-
-/* The daemon's default -B: a longer set is refused and its data skipped. */
-#define FUZZ_MAX_MESSAGE (1024 * 1024)
-
-#define CHECK(cond, ...)                                                    \
-  do                                                                        \
-    {                                                                       \
-      if (!(cond))                                                          \
-        {                                                                   \
-          fprintf (stderr, "fuzz_protocol: %s:%d: invariant broken: %s\n  ", \
-                   __FILE__, __LINE__, #cond);                              \
-          fprintf (stderr, __VA_ARGS__);                                    \
-          fputc ('\n', stderr);                                             \
-          abort ();                                                         \
-        }                                                                   \
-    }                                                                       \
-  while (0)
+#include "protocol_meta.h"
 
 static const char *const known_errors[] = {
   "ERROR",
@@ -65,6 +56,22 @@ static const char *const known_errors[] = {
   "CLIENT_ERROR invalid queue name",
   "CLIENT_ERROR too many keys",
   "CLIENT_ERROR bad get option",
+  "CLIENT_ERROR bad command line format for add",
+  "CLIENT_ERROR bad command line format for replace",
+  "CLIENT_ERROR bad command line format for append",
+  "CLIENT_ERROR bad command line format for prepend",
+  "CLIENT_ERROR bad command line format for cas",
+  "CLIENT_ERROR bad command line format for touch",
+  "CLIENT_ERROR bad command line format for incr",
+  "CLIENT_ERROR bad command line format for decr",
+  "CLIENT_ERROR bad command line format for gat",
+  "CLIENT_ERROR bad command line format for gats",
+  "CLIENT_ERROR invalid flag",
+  "CLIENT_ERROR duplicate flag",
+  "CLIENT_ERROR opaque token too long",
+  "CLIENT_ERROR bad token in command line format",
+  "CLIENT_ERROR invalid mode for ms",
+  "CLIENT_ERROR me is not supported: a queue keeps no metadata per message",
 };
 
 static gboolean
@@ -348,12 +355,91 @@ count_words (const char *p, gsize len)
   return n;
 }
 
+/* Every reply a meta command may get is lines ending in "\r\n", and a
+ * value's block. */
+static void
+check_meta_replies (const MqCommand *cmd)
+{
+  static const char *const lines[] = {
+    "STORED", "NOT_STORED", "DELETED", "NOT_FOUND", "OK", "END",
+    "CLIENT_ERROR bad data chunk", "SERVER_ERROR disk full",
+  };
+  GString *out = g_string_new (NULL);
+  MqReplyForm form = cmd->form;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
+    protocol_meta_append_line (out, &form, lines[i]);
+  if (cmd->type == MQ_CMD_GET)
+    protocol_meta_append_value (out, &form, 5, "x\r\n", 3, 8, -1);
+  for (const char *p = out->str, *end = out->str + out->len; p < end;)
+    {
+      const char *eol = memchr (p, '\n', (gsize) (end - p));
+
+      CHECK (eol != NULL && eol > p && eol[-1] == '\r',
+             "a meta reply line not ended by \\r\\n: %s", out->str);
+      /* A VA line says the length of the block after it. */
+      if (p[0] == 'V')
+        eol += 3 + 2;
+      p = eol + 1;
+    }
+  g_string_free (out, TRUE);
+}
+
+/* mg, ms, md, mn: the flags, the key and the opaque. */
+static void
+check_meta_command (const MqCommand *cmd, const char *line, gsize text_len)
+{
+  const MqReplyForm *form = &cmd->form;
+  gsize words = count_words (line, text_len);
+
+  CHECK (form->n_returns <= 6, "%u flags to return", form->n_returns);
+  for (guint i = 0; i < form->n_returns; i++)
+    CHECK (strchr ("kOfsct", form->returns[i]) != NULL, "returns %c",
+           form->returns[i]);
+  CHECK (!cmd->noreply, "noreply on a meta command");
+  if (form->token_len > 0)
+    CHECK (form->token_len <= 32
+           && within (form->token, form->token_len, line, text_len),
+           "opaque of %zu bytes", form->token_len);
+  switch (form->opcode)
+    {
+    case 'g':
+      CHECK (cmd->type == MQ_CMD_GET && cmd->n_keys == 1, "mg: %d, %u keys",
+             cmd->type, cmd->n_keys);
+      check_get_key (&cmd->keys[0], line, text_len);
+      CHECK (form->value || (cmd->keys[0].options & MQ_GET_PEEK)
+             || !(cmd->keys[0].options & MQ_GET_OPEN),
+             "mg without v takes a message");
+      break;
+    case 's':
+      CHECK (protocol_takes_data (cmd) && cmd->data_end == 2, "ms: %d",
+             cmd->type);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case 'd':
+      CHECK (cmd->type == MQ_CMD_DELETE, "md: %d", cmd->type);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case 'n':
+      CHECK (cmd->type == MQ_CMD_NOOP && words == 1, "mn");
+      break;
+    default:
+      CHECK (0, "meta command %c", form->opcode);
+    }
+  check_meta_replies (cmd);
+}
+
 /* What a successful parse must look like, type by type. */
 static void
 check_command (const MqCommand *cmd, const char *line, gsize text_len)
 {
   gsize words = count_words (line, text_len);
 
+  if (cmd->form.wire == MQ_WIRE_META)
+    {
+      check_meta_command (cmd, line, text_len);
+      return;
+    }
   switch (cmd->type)
     {
     case MQ_CMD_NONE:
@@ -393,16 +479,36 @@ check_command (const MqCommand *cmd, const char *line, gsize text_len)
       CHECK (words >= 1 && words <= 3, "flush_all with %zu words", words);
       break;
     case MQ_CMD_STATS:
-      CHECK (words <= 2, "stats with %zu words", words);
+      CHECK (words <= 2 || (words == 4 && cmd->name_len == 9
+                            && memcmp (cmd->name, "cachedump", 9) == 0),
+             "stats with %zu words", words);
       CHECK ((cmd->name == NULL) == (words == 1), "stats argument");
       if (cmd->name != NULL)
         check_token (cmd->name, cmd->name_len, line, text_len,
                      "stats argument");
       break;
     case MQ_CMD_VERSION:
-    case MQ_CMD_QUIT:
-      CHECK (words == 1, "no-argument command with %zu words", words);
+      CHECK (words == 1, "version with %zu words", words);
       CHECK (!cmd->noreply, "noreply on a command that has none");
+      break;
+    case MQ_CMD_QUIT:
+      CHECK (words == 1, "quit with %zu words", words);
+      CHECK (cmd->noreply, "quit is always silent");
+      break;
+    case MQ_CMD_STORE_OTHER:
+      CHECK (words >= 5 && words <= 7, "storage command with %zu words",
+             words);
+      CHECK (cmd->data_end == 2, "data_end %u", cmd->data_end);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case MQ_CMD_UPDATE:
+      CHECK (words == 3 + (cmd->noreply ? 1 : 0), "update with %zu words",
+             words);
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case MQ_CMD_GAT:
+      CHECK (words >= 3, "gat with %zu words", words);
+      CHECK (cmd->n_keys == 0, "gat keeps %u keys", cmd->n_keys);
       break;
     case MQ_CMD_VERBOSITY:
       CHECK (words == 2 + (cmd->noreply ? 1 : 0), "verbosity with %zu words",
@@ -430,14 +536,12 @@ check_error (const char *error, const MqCommand *cmd)
   CHECK (known, "unknown error reply %s", error);
   CHECK (!cmd->noreply, "noreply set on a refused line");
   CHECK (cmd->n_keys == 0, "%u keys on a refused line", cmd->n_keys);
-  if (cmd->type != MQ_CMD_SET)
-    CHECK (cmd->data_len == 0, "a refused non-set keeps data_len %zu",
-           cmd->data_len);
+  if (!protocol_takes_data (cmd))
+    CHECK (cmd->data_len == 0 && cmd->data_end == 0,
+           "a refused command keeps data_len %zu", cmd->data_len);
 }
 
-/* One record per event of the stream: what the daemon would answer or run.
- * Compared between a whole feed and a feed in pieces. */
-static void
+void
 log_event (GString *log, const char *kind, const MqCommand *cmd,
            const char *error, gsize offset)
 {
@@ -542,12 +646,6 @@ check_reference (const char *line, gsize text_len, MqParseStatus status,
            cmd->n_keys, ref.n_keys);
 }
 
-typedef struct {
-  GString *log;                   /* events so far */
-  guint64 swallow;                /* data bytes of a refused set to skip */
-  gboolean closed;                /* line too long: the daemon hangs up */
-} Stream;
-
 /* conn_process: runs the complete commands at the start of buf; returns the
  * bytes consumed.  base is buf's offset in the whole stream. */
 static gsize
@@ -618,15 +716,14 @@ process (Stream *s, const char *buf, gsize len, gsize base)
         {
           check_error (error, cmd);
           log_event (s->log, "error", cmd, error, base + done);
-          if (cmd->type == MQ_CMD_SET)
-            s->swallow = (guint64) cmd->data_len + 2;
+          s->swallow = (guint64) cmd->data_len + cmd->data_end;
           done += consumed;
           continue;
         }
 
       CHECK (error == NULL, "COMMAND with error %s", error);
       check_command (cmd, line, text_len);
-      if (cmd->type != MQ_CMD_SET)
+      if (!protocol_takes_data (cmd))
         {
           log_event (s->log, "run", cmd, NULL, base + done);
           done += consumed;
@@ -637,7 +734,7 @@ process (Stream *s, const char *buf, gsize len, gsize base)
       if (cmd->data_len > FUZZ_MAX_MESSAGE)
         {
           log_event (s->log, "too-large", cmd, NULL, base + done);
-          s->swallow = (guint64) cmd->data_len + 2;
+          s->swallow = (guint64) cmd->data_len + cmd->data_end;
           done += consumed;
           continue;
         }
@@ -683,7 +780,8 @@ feed (Stream *s, const char *data, gsize size, gsize chunk)
       g_byte_array_append (in, (const guint8 *) data + off, (guint) n);
       off += n;
       buf = g_memdup2 (in->data, in->len);
-      used = process (s, buf, in->len, base);
+      used = s->binary ? process_binary (s, buf, in->len, base)
+        : process (s, buf, in->len, base);
       g_free (buf);
       CHECK (used <= in->len, "used %zu of %u", used, in->len);
       g_byte_array_remove_range (in, 0, (guint) used);
@@ -695,8 +793,10 @@ feed (Stream *s, const char *data, gsize size, gsize chunk)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  Stream whole = { g_string_new (NULL), 0, FALSE };
-  Stream pieces = { g_string_new (NULL), 0, FALSE };
+  /* As the daemon does, the first byte chooses the protocol. */
+  gboolean binary = size > 0 && data[0] == 0x80;
+  Stream whole = { g_string_new (NULL), 0, FALSE, binary };
+  Stream pieces = { g_string_new (NULL), 0, FALSE, binary };
   /* The piece size comes from the input's last byte, so that the fuzzer
    * explores it too: 1 to 64 bytes, or 4 KiB. */
   gsize chunk = size > 0 ? ((guchar) data[size - 1] % 65) : 1;

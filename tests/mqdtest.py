@@ -33,7 +33,8 @@ import time
 import unittest
 
 TIMEOUT = 10.0
-VERSION = "0.1.0"
+VERSION = "1.0.0"
+VERSION_REPLY = b"VERSION %s\r\n" % VERSION.encode()
 DEFAULT_MAX_MESSAGE = 1024 * 1024
 
 # Daemons created by the test that is running; the runner shows their logs
@@ -488,6 +489,20 @@ def value(queue, data, flags=0):
 def get_reply(*items):
     """get's whole answer: VALUE blocks of (queue, data[, flags]) then END."""
     return b"".join(value(*item) for item in items) + b"END\r\n"
+
+
+def get_lines(queue, n):
+    """n pipelined get lines of one queue: a queue gives at most one message
+    per line, so taking several takes a line each."""
+    if isinstance(queue, str):
+        queue = queue.encode()
+    return b"get %s\r\n" % queue * n
+
+
+def lines_reply(n, *items):
+    """The answers to n get lines whose first ones gave items, one each."""
+    return (b"".join(get_reply(item) for item in items)
+            + b"END\r\n" * (n - len(items)))
 
 
 # ---- the TAP runner ----

@@ -7,7 +7,7 @@ import os
 
 import mqdtest
 
-VERSION = b"VERSION 0.1.0\r\n"
+VERSION = mqdtest.VERSION_REPLY
 DENIED = b"SERVER_ERROR access denied\r\n"
 NOBODY = 65534
 

@@ -10,7 +10,7 @@ import queuetest
 from mqdtest import get_reply, set_cmd
 from queuetest import poll_stat
 
-VERSION = b"VERSION 0.1.0\r\n"
+VERSION = mqdtest.VERSION_REPLY
 
 
 class Blocking(queuetest.OneDaemonCase):

@@ -8,7 +8,7 @@ import signal
 
 import mqdtest
 import queuetest
-from mqdtest import get_reply, set_cmd
+from mqdtest import get_reply, set_cmd, get_lines, lines_reply
 
 TOO_LARGE = b"SERVER_ERROR object too large for cache\r\n"
 USAGE_HINT = "Try 'mqd --help' for more information.\n"
@@ -111,8 +111,8 @@ class ConfigSettings(mqdtest.MqdTestCase):
         d, _ = queuetest.start_with_config("[default]\nmax_connections = 2\n"
                                            "no_sync = true\n")
         with d.client() as a, d.client() as b:
-            a.expect(b"version\r\n", b"VERSION 0.1.0\r\n")
-            b.expect(b"version\r\n", b"VERSION 0.1.0\r\n")
+            a.expect(b"version\r\n", mqdtest.VERSION_REPLY)
+            b.expect(b"version\r\n", mqdtest.VERSION_REPLY)
             with d.client() as third:
                 third.expect_reply(
                     b"SERVER_ERROR too many open connections\r\n")
@@ -154,8 +154,8 @@ class Reload(mqdtest.MqdTestCase):
         c.expect(set_cmd("q", b"m4"), b"NOT_STORED\r\n")   # 3 of 3
         c.expect(b"get q\r\n", get_reply(("q", b"m1")))
         c.expect(set_cmd("q", b"m5"), b"STORED\r\n")
-        c.expect(b"get q q q q\r\n",
-                 get_reply(("q", b"m2"), ("q", b"m3"), ("q", b"m5")))
+        c.expect(get_lines("q", 4),
+                 lines_reply(4, ("q", b"m2"), ("q", b"m3"), ("q", b"m5")))
         # A group new in the file applies to a queue created after it.
         c.expect(set_cmd("fresh", b"1"), b"STORED\r\n")
         c.expect(set_cmd("fresh", b"2"), b"NOT_STORED\r\n")
@@ -172,8 +172,8 @@ class Reload(mqdtest.MqdTestCase):
         c.expect(set_cmd("q", b"2"), b"NOT_STORED\r\n")
         self.sighup("# no limits now\n", self.reloaded())
         c.expect(set_cmd("q", b"2") + set_cmd("q", b"3"), b"STORED\r\n" * 2)
-        c.expect(b"get q q q\r\n", get_reply(("q", b"1"), ("q", b"2"),
-                                            ("q", b"3")))
+        c.expect(get_lines("q", 3), lines_reply(3, ("q", b"1"), ("q", b"2"),
+                                                ("q", b"3")))
 
     def test_sighup_broken_file_keeps_old_rules(self):
         c = self.start("[q]\nmax_items = 2\n")
@@ -193,8 +193,8 @@ class Reload(mqdtest.MqdTestCase):
         # Fixed, it is taken.
         self.sighup("[q]\nmax_items = 3\n", self.reloaded())
         c.expect(set_cmd("q", b"3"), b"STORED\r\n")
-        c.expect(b"get q q q q\r\n", get_reply(("q", b"1"), ("q", b"2"),
-                                              ("q", b"3")))
+        c.expect(get_lines("q", 4), lines_reply(4, ("q", b"1"), ("q", b"2"),
+                                                ("q", b"3")))
 
     def test_sighup_refuses_what_start_refuses(self):
         # A [default] key that would stop mqd from starting is not quietly

@@ -61,14 +61,16 @@ set_verbosity (guint level)
 {
 }
 
+/* data: TRUE for the durable mode, whose replies wait for a sync. */
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  MqCommandLimits limits = { .max_message = ITEM_SIZE, .no_sync = TRUE,
+  gboolean no_sync = !GPOINTER_TO_INT (data);
+  MqCommandLimits limits = { .max_message = ITEM_SIZE, .no_sync = no_sync,
     .set_verbosity = set_verbosity };
 
-  MqStorageOptions storage = { .owner_uid = G_MAXUINT32, .no_sync = TRUE,
+  MqStorageOptions storage = { .owner_uid = G_MAXUINT32, .no_sync = no_sync,
     .ready = waiters_on_ready };
 
   f->tmp = g_dir_make_tmp ("mqd-test-conn-XXXXXX", &error);
@@ -164,6 +166,14 @@ client_expect (Client *c, const char *reply)
   g_autoptr (GString) got = client_take (c, NULL);
 
   g_assert_cmpstr (got->str, ==, reply);
+}
+
+static void
+client_expect_bytes (Client *c, const char *reply, gsize len)
+{
+  g_autoptr (GString) got = client_take (c, NULL);
+
+  g_assert_cmpmem (got->str, got->len, reply, len);
 }
 
 /* A pass of the loop, which the test's request has made due. */
@@ -404,6 +414,37 @@ test_quit_closes_after_reply (Fixture *f, gconstpointer data)
   g_assert_null (queue_named ("q"));
 }
 
+/* In the durable mode, a binary SET's success, as a text STORED, goes out
+ * once a sync covers it; so does what follows on its connection, such as
+ * the NOOP that ends a run of quiet SETQs.  (The fixture never takes the
+ * sync thread's wake-up in: the test says when the journal is durable.) */
+static void
+test_binary_set_waits_for_sync (Fixture *f, gconstpointer data)
+{
+  /* SET q "v" (opaque 7), SETQ q "w", NOOP (opaque 8) */
+  static const char requests[] =
+    "\x80\x01\x00\x01\x08\x00\x00\x00\x00\x00\x00\x0a\x00\x00\x00\x07"
+    "\0\0\0\0\0\0\0\0" "\0\0\0\0\0\0\0\0" "qv"
+    "\x80\x11\x00\x01\x08\x00\x00\x00\x00\x00\x00\x0a\x00\x00\x00\x00"
+    "\0\0\0\0\0\0\0\0" "\0\0\0\0\0\0\0\0" "qw"
+    "\x80\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x08"
+    "\0\0\0\0\0\0\0\0";
+  static const char replies[] =
+    "\x81\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\x07\0\0\0\0\0\0\0\0"
+    "\x81\x0a\0\0\0\0\0\0\0\0\0\0\0\0\0\x08\0\0\0\0\0\0\0\0";
+  Client *client = client_open (f);
+
+  g_assert_cmpint (send (client->fd, requests, sizeof requests - 1,
+                         MSG_NOSIGNAL), ==, (gssize) sizeof requests - 1);
+  run_pass ();
+  client_expect (client, "");
+  g_assert_cmpuint (queue_named ("q")->count, ==, 2);
+  g_assert_cmpuint (client->conn->hold_lsn, >, commit_synced ());
+  conns_release (client->conn->hold_lsn);
+  conns_flush ();
+  client_expect_bytes (client, replies, sizeof replies - 1);
+}
+
 /* A client that half-closes still gets its answers. */
 static void
 test_half_close_answered (Fixture *f, gconstpointer data)
@@ -484,5 +525,8 @@ main (int argc, char *argv[])
   ADD ("state/half-close-answered", test_half_close_answered);
   ADD ("state/illegal-move-aborts", test_illegal_move_aborts);
   ADD ("state/blocked-needs-a-waiter", test_blocked_needs_a_waiter);
+  g_test_add ("/conn/sync/binary-set-waits", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_binary_set_waits_for_sync,
+              fixture_tear_down);
   return g_test_run ();
 }

@@ -649,12 +649,14 @@ class CrashHarness(mqdtest.MqdTestCase):
             for q in QUEUES:
                 key = q.encode()
                 while True:
-                    c.send(b"get" + (b" " + key) * 64 + b"\r\n")
-                    n = 0
-                    while True:
+                    # A queue gives one message per line: 64 lines at once.
+                    c.send(b"get %s\r\n" % key * 64)
+                    n, ends = 0, 0
+                    while ends < 64:
                         line = c.recv_line()
                         if line == b"END\r\n":
-                            break
+                            ends += 1
+                            continue
                         parts = line.split(b" ")
                         self.assertEqual(parts[:2], [b"VALUE", key], line)
                         flags, size = int(parts[2]), int(parts[3])

@@ -8,7 +8,7 @@ import time
 
 import mqdtest
 import queuetest
-from mqdtest import get_reply, set_cmd
+from mqdtest import get_reply, set_cmd, get_lines, lines_reply
 from queuetest import idle_ms, poll_stat
 
 
@@ -70,7 +70,7 @@ class Expiry(mqdtest.MqdTestCase):
                  + set_cmd("q", b"gone too", exptime=-86400),
                  b"STORED\r\n" * 3)
         c.expect(b"get q/peek\r\n", get_reply(("q/peek", b"kept")))
-        c.expect(b"get q q q\r\n", get_reply(("q", b"kept")))
+        c.expect(get_lines("q", 3), lines_reply(3, ("q", b"kept")))
         c.expect(b"get q/open\r\n", b"END\r\n")
         self.assertEqual(queuetest.stat(c, "queue_q_expired_items"), "2")
 

@@ -4,7 +4,7 @@ on parent, until it is deleted; children survive a restart."""
 
 import mqdtest
 import queuetest
-from mqdtest import get_reply, set_cmd
+from mqdtest import get_reply, set_cmd, get_lines, lines_reply
 from queuetest import poll_stat
 
 
@@ -21,13 +21,13 @@ class Fanout(mqdtest.MqdTestCase):
         c.expect(b"get parent+child\r\n", b"END\r\n")
         c.expect(set_cmd("parent", b"one", flags=3)
                  + set_cmd("parent", b"two"), b"STORED\r\n" * 2)
-        c.expect(b"get parent+child parent+child parent+child\r\n",
-                 get_reply(("parent+child", b"one", 3),
-                           ("parent+child", b"two")))
+        c.expect(get_lines("parent+child", 3),
+                 lines_reply(3, ("parent+child", b"one", 3),
+                             ("parent+child", b"two")))
         # The parent keeps its own items, the one from before included.
-        c.expect(b"get parent parent parent parent\r\n",
-                 get_reply(("parent", b"before"), ("parent", b"one", 3),
-                           ("parent", b"two")))
+        c.expect(get_lines("parent", 4),
+                 lines_reply(4, ("parent", b"before"), ("parent", b"one", 3),
+                             ("parent", b"two")))
         c.expect(b"stats queue\r\n",
                  b"STAT parent 3/3\r\nSTAT parent+child 2/2\r\nEND\r\n")
 
@@ -37,10 +37,10 @@ class Fanout(mqdtest.MqdTestCase):
         c.expect(set_cmd("jobs", b"x") + set_cmd("jobs", b"y"),
                  b"STORED\r\n" * 2)
         for child in ("jobs+a", "jobs+b"):
-            c.expect(b"get %s %s %s\r\n" % ((child.encode(),) * 3),
-                     get_reply((child, b"x"), (child, b"y")))
-        c.expect(b"get jobs jobs\r\n",
-                 get_reply(("jobs", b"x"), ("jobs", b"y")))
+            c.expect(get_lines(child, 3),
+                     lines_reply(3, (child, b"x"), (child, b"y")))
+        c.expect(get_lines("jobs", 2),
+                 lines_reply(2, ("jobs", b"x"), ("jobs", b"y")))
         # Each had its own copy: nothing is left anywhere.
         c.expect(b"get jobs jobs+a jobs+b\r\n", b"END\r\n")
 
@@ -68,9 +68,9 @@ class Fanout(mqdtest.MqdTestCase):
             # Not brought back by a restart either.
             c.expect(set_cmd("parent", b"3"), b"STORED\r\n")
             c.expect(b"stats queue\r\n", b"STAT parent 3/0\r\nEND\r\n")
-            c.expect(b"get parent parent parent\r\n",
-                     get_reply(("parent", b"1"), ("parent", b"2"),
-                               ("parent", b"3")))
+            c.expect(get_lines("parent", 3),
+                     lines_reply(3, ("parent", b"1"), ("parent", b"2"),
+                                 ("parent", b"3")))
             # Named again, it starts again, empty.
             c.expect(b"get parent+child\r\n", b"END\r\n")
             c.expect(set_cmd("parent", b"4"), b"STORED\r\n")
@@ -98,9 +98,9 @@ class Fanout(mqdtest.MqdTestCase):
         self.d.start()
         with self.d.client() as c:
             c.expect(set_cmd("parent", b"after"), b"STORED\r\n")
-            c.expect(b"get parent+child parent+child parent+child\r\n",
-                     get_reply(("parent+child", b"copied"),
-                               ("parent+child", b"after")))
+            c.expect(get_lines("parent+child", 3),
+                     lines_reply(3, ("parent+child", b"copied"),
+                                 ("parent+child", b"after")))
 
 
 if __name__ == "__main__":

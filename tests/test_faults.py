@@ -60,12 +60,14 @@ def drain(client, queue, size_hint=0):
     out = []
     key = queue.encode()
     while True:
-        client.send(b"get" + (b" " + key) * 32 + b"\r\n")
-        n = 0
-        while True:
+        # A queue gives one message per line: 32 lines at once.
+        client.send(b"get %s\r\n" % key * 32)
+        n, ends = 0, 0
+        while ends < 32:
             line = client.recv_line()
             if line == b"END\r\n":
-                break
+                ends += 1
+                continue
             parts = line.split(b" ")
             assert parts[:2] == [b"VALUE", key] and len(parts) == 4, line
             data = client.recv_exact(int(parts[3]) + 2)

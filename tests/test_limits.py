@@ -5,10 +5,10 @@ unless its own group says otherwise."""
 
 import mqdtest
 import queuetest
-from mqdtest import get_reply, set_cmd
+from mqdtest import get_reply, set_cmd, get_lines, lines_reply
 
 TOO_LARGE = b"SERVER_ERROR object too large for cache\r\n"
-VERSION = b"VERSION 0.1.0\r\n"
+VERSION = mqdtest.VERSION_REPLY
 
 
 def msg(i):
@@ -40,8 +40,8 @@ class Limits(mqdtest.MqdTestCase):
         c.expect(b"get small\r\n", get_reply(("small", msg(1))))
         c.expect(set_cmd("small", msg(5)), b"STORED\r\n")
         c.expect(set_cmd("small", msg(6)), b"NOT_STORED\r\n")
-        c.expect(b"get small small small\r\n",
-                 get_reply(("small", msg(2)), ("small", msg(5))))
+        c.expect(get_lines("small", 3),
+                 lines_reply(3, ("small", msg(2)), ("small", msg(5))))
 
     def test_max_items_counts_open_reads_out(self):
         # An item out on a reliable read no longer waits in the queue.
@@ -52,8 +52,8 @@ class Limits(mqdtest.MqdTestCase):
         # Given back, it is over the limit until something leaves.
         c.expect(b"get small/abort\r\n", b"END\r\n")
         c.expect(set_cmd("small", msg(3)), b"NOT_STORED\r\n")
-        c.expect(b"get small small small\r\n",
-                 get_reply(("small", msg(1)), ("small", msg(2))))
+        c.expect(get_lines("small", 3),
+                 lines_reply(3, ("small", msg(1)), ("small", msg(2))))
 
     def test_max_bytes(self):
         c = self.start("[b]\nmax_bytes = 10\n")
@@ -66,9 +66,9 @@ class Limits(mqdtest.MqdTestCase):
         self.assertEqual(queuetest.stat(c, "queue_b_bytes"), "10")
         c.expect(b"get b\r\n", get_reply(("b", b"1234")))
         c.expect(set_cmd("b", b"wxyz"), b"STORED\r\n")
-        c.expect(b"get b b b b b\r\n",
-                 get_reply(("b", b"5678"), ("b", b"ab"), ("b", b""),
-                           ("b", b"wxyz")))
+        c.expect(get_lines("b", 5),
+                 lines_reply(5, ("b", b"5678"), ("b", b"ab"), ("b", b""),
+                             ("b", b"wxyz")))
 
     def test_max_bytes_with_suffix(self):
         c = self.start("[b]\nmax_bytes = 1K\n")
@@ -85,8 +85,8 @@ class Limits(mqdtest.MqdTestCase):
                  TOO_LARGE + VERSION)
         # noreply: refused in silence (as memcached), still in step.
         c.expect(set_cmd("small", b"123456789", noreply=True)
-                 + b"get small small\r\n",
-                 get_reply(("small", b"12345678")))
+                 + get_lines("small", 2),
+                 lines_reply(2, ("small", b"12345678")))
         # Only that queue is limited.
         c.expect(set_cmd("other", b"123456789"), b"STORED\r\n")
         self.assertEqual(queuetest.stat(c, "queue_small_total_items"), "1")
@@ -99,8 +99,8 @@ class Limits(mqdtest.MqdTestCase):
         self.assertEqual((stats["queue_ring_items"],
                           stats["queue_ring_discarded"],
                           stats["queue_ring_total_items"]), ("3", "2", "5"))
-        c.expect(b"get ring ring ring ring\r\n",
-                 get_reply(*(("ring", msg(i)) for i in range(3, 6))))
+        c.expect(get_lines("ring", 4),
+                 lines_reply(4, *(("ring", msg(i)) for i in range(3, 6))))
         # Discarded is not dequeued.
         c.expect(b"stats queue\r\n", b"STAT ring 5/3\r\nEND\r\n")
 
@@ -112,8 +112,8 @@ class Limits(mqdtest.MqdTestCase):
         self.assertEqual(queuetest.stat(c, "queue_ring_discarded"), "1")
         # Larger than the whole queue: nothing to discard makes it fit.
         c.expect(set_cmd("ring", b"x" * 11), b"NOT_STORED\r\n")
-        c.expect(b"get ring ring ring\r\n",
-                 get_reply(("ring", b"bbbb"), ("ring", b"cccccc")))
+        c.expect(get_lines("ring", 3),
+                 lines_reply(3, ("ring", b"bbbb"), ("ring", b"cccccc")))
 
     def test_default_group_and_override(self):
         # [big] comes first in the file: [default] still lies under it.

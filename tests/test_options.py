@@ -9,7 +9,7 @@ import subprocess
 import mqdtest
 from mqdtest import get_reply, set_cmd
 
-VERSION = b"VERSION 0.1.0\r\n"
+VERSION = mqdtest.VERSION_REPLY
 TOO_LARGE = b"SERVER_ERROR object too large for cache\r\n"
 TUNING = ["-t", "4", "-m", "64", "-A", "4096", "-L", "1024", "-T", "30",
           "-S", "30", "-e", "60", "-E", "16384", "-D", "100", "-R"]
@@ -76,12 +76,13 @@ class Options(mqdtest.MqdTestCase):
             with self.subTest(flag=flag):
                 r = mqdtest.run_mqd([flag])
                 self.assertEqual((r.returncode, r.stdout, r.stderr),
-                                 (0, "mqd 0.1.0\n", ""))
+                                 (0, "mqd %s\n" % mqdtest.VERSION, ""))
 
     def test_licence(self):
         r = mqdtest.run_mqd(["-i"])
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertTrue(r.stdout.startswith("mqd 0.1.0\n"), r.stdout)
+        self.assertTrue(r.stdout.startswith("mqd %s\n" % mqdtest.VERSION),
+                        r.stdout)
         self.assertIn("GPL-3.0-or-later", r.stdout)
 
     def test_unexpected_argument(self):

@@ -6,7 +6,7 @@ import mqdtest
 from mqdtest import get_reply, set_cmd
 
 TOO_LARGE = b"SERVER_ERROR object too large for cache\r\n"
-VERSION = b"VERSION 0.1.0\r\n"
+VERSION = mqdtest.VERSION_REPLY
 
 # Every byte value, and the protocol's own delimiters inside the data.
 BINARY = (bytes(range(256)) + b"\r\nEND\r\n" + b"VALUE q 0 5\r\n"

@@ -7,8 +7,9 @@ raw socket."""
 import os
 import subprocess
 
+import clienttest
 import mqdtest
-from mqdtest import get_reply
+from mqdtest import get_reply, get_lines, lines_reply
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "php",
                       "memcache_client.php")
@@ -39,17 +40,9 @@ EXPECTED = [
 ]
 
 
-def php():
-    path = os.environ.get("PHP", "")
-    if not path:
-        raise AssertionError("PHP is not set: configure found no php, or "
-                             "run with PHP=php (Debian: php-cli php-memcache)")
-    return path
-
-
 class PhpMemcache(mqdtest.MqdTestCase):
     def run_php(self, socket_path):
-        r = subprocess.run([php(), SCRIPT, socket_path],
+        r = subprocess.run([clienttest.php(), SCRIPT, socket_path],
                            stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, errors="replace",
                            timeout=mqdtest.TIMEOUT)
@@ -59,7 +52,8 @@ class PhpMemcache(mqdtest.MqdTestCase):
         return r
 
     def test_extension_loaded(self):
-        r = subprocess.run([php(), "-r", "echo class_exists('Memcache') ? "
+        r = subprocess.run([clienttest.php(), "-r",
+                            "echo class_exists('Memcache') ? "
                             "'yes' : 'no';"], capture_output=True, text=True,
                            timeout=mqdtest.TIMEOUT)
         self.assertEqual((r.returncode, r.stdout), (0, "yes"), r.stderr)
@@ -92,7 +86,7 @@ class PhpMemcache(mqdtest.MqdTestCase):
                                       "get q4 string:world",
                                       "get q4 string:hello"])
         with d.client() as c:
-            c.expect(b"get q4 q4 q4\r\n", get_reply(("q4", b"world")))
+            c.expect(get_lines("q4", 3), lines_reply(3, ("q4", b"world")))
 
 
 if __name__ == "__main__":

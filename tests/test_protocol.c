@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "parsed.h"
+
 #define E_UNKNOWN "ERROR"
 #define E_FORMAT "CLIENT_ERROR bad command line format"
 #define E_DELETE \
@@ -13,37 +15,10 @@
 #define E_KEYS "CLIENT_ERROR too many keys"
 #define E_GET_OPTION "CLIENT_ERROR bad get option"
 
-/* One parse of a private, exact-size copy of the input: the sanitizers then
- * catch any read past the bytes the parser was given. */
-typedef struct {
-  char *buf;
-  gsize len;
-  MqCommand cmd;
-  MqParseStatus status;
-  gsize consumed;
-  const char *error;
-} Parsed;
-
-static void
-parsed_free (Parsed *p)
-{
-  g_free (p->buf);
-  g_free (p);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Parsed, parsed_free)
-
 static Parsed *
 parse_len (const char *s, gsize len)
 {
-  Parsed *p = g_new0 (Parsed, 1);
-
-  p->buf = g_memdup2 (s, len);
-  p->len = len;
-  /* Garbage in the command shows any field the parser forgets to set. */
-  memset (&p->cmd, 0xa5, sizeof p->cmd);
-  p->status = protocol_parse (p->buf, len, &p->cmd, &p->consumed, &p->error);
-  return p;
+  return parsed_new (protocol_parse, s, len);
 }
 
 static Parsed *
@@ -87,8 +62,9 @@ check_error_len (const char *line, gsize len, const char *error)
   g_assert_cmpint (p->status, ==, MQ_PARSE_ERROR);
   g_assert_cmpuint (p->consumed, ==, len);
   g_assert_cmpstr (p->error, ==, error);
-  g_assert_cmpint (p->cmd.type, !=, MQ_CMD_SET);
+  g_assert_false (protocol_takes_data (&p->cmd));
   g_assert_cmpuint (p->cmd.data_len, ==, 0);
+  g_assert_cmpuint (p->cmd.data_end, ==, 0);
   g_assert_false (p->cmd.noreply);
 }
 
@@ -98,18 +74,27 @@ check_error (const char *line, const char *error)
   check_error_len (line, strlen (line), error);
 }
 
-/* A set line that fails but whose data (data_len bytes) still follows. */
+/* A storage line that fails but whose data (data_len bytes, then "\r\n")
+ * still follows. */
 static void
-check_set_error (const char *line, const char *error, gsize data_len)
+check_data_error (const char *line, const char *error, MqCommandType type,
+                  gsize data_len)
 {
   g_autoptr (Parsed) p = parse (line);
 
   g_assert_cmpint (p->status, ==, MQ_PARSE_ERROR);
   g_assert_cmpuint (p->consumed, ==, strlen (line));
   g_assert_cmpstr (p->error, ==, error);
-  g_assert_cmpint (p->cmd.type, ==, MQ_CMD_SET);
+  g_assert_cmpint (p->cmd.type, ==, type);
   g_assert_cmpuint (p->cmd.data_len, ==, data_len);
+  g_assert_cmpuint (p->cmd.data_end, ==, 2);
   g_assert_false (p->cmd.noreply);
+}
+
+static void
+check_set_error (const char *line, const char *error, gsize data_len)
+{
+  check_data_error (line, error, MQ_CMD_SET, data_len);
 }
 
 static void
@@ -207,7 +192,8 @@ test_line_unknown (void)
   check_error ("ge q\r\n", E_UNKNOWN);
   check_error ("get\rq\r\n", E_UNKNOWN);
   check_error ("\r\r\n", E_UNKNOWN);
-  check_error ("add q 0 0 1\r\n", E_UNKNOWN);
+  check_error ("ADD q 0 0 1\r\n", E_UNKNOWN);
+  check_error ("verify q\r\n", E_UNKNOWN);
   check_error_len ("get\0 q\r\n", 8, E_UNKNOWN);
 }
 
@@ -692,6 +678,22 @@ test_stats (void)
   assert_name (&q->cmd, "queue");
   check_error ("stats a b\r\n", E_FORMAT);
   check_error ("stats detail on\r\n", E_FORMAT);
+  /* memcached's cache groups, for its tools: an empty list. */
+  for (const char *const *g = (const char *const[]) { "items", "slabs",
+                                                      "sizes", NULL };
+       *g != NULL; g++)
+    {
+      g_autofree char *line = g_strdup_printf ("stats %s\r\n", *g);
+      g_autoptr (Parsed) s = parse_ok (line, MQ_CMD_STATS);
+
+      assert_name (&s->cmd, *g);
+    }
+  g_autoptr (Parsed) d = parse_ok ("stats cachedump 1 0\r\n", MQ_CMD_STATS);
+  assert_name (&d->cmd, "cachedump");
+  check_error ("stats cachedump 1\r\n", E_FORMAT);
+  check_error ("stats cachedump x 0\r\n", E_FORMAT);
+  check_error ("stats cachedump 1 0 0\r\n", E_FORMAT);
+  check_error ("stats queue 1 0\r\n", E_FORMAT);
 }
 
 static void
@@ -701,7 +703,9 @@ test_version_quit (void)
   g_autoptr (Parsed) q = parse_ok ("quit\n", MQ_CMD_QUIT);
 
   g_assert_false (v->cmd.noreply);
-  g_assert_false (q->cmd.noreply);
+  /* quit closes without a word: its reply (binary QUIT has one) is left
+   * out as noreply leaves it out. */
+  g_assert_true (q->cmd.noreply);
   check_error ("version x\r\n", E_FORMAT);
   check_error ("version noreply\r\n", E_FORMAT);
   check_error ("quit now\r\n", E_FORMAT);
@@ -739,6 +743,91 @@ test_shutdown (void)
   assert_name (&g->cmd, "graceful");
   check_error ("shutdown now\r\n", E_FORMAT);
   check_error ("shutdown graceful x\r\n", E_FORMAT);
+}
+
+/* ---- what memcache clients send that a queue cannot carry out ---- */
+
+static void
+test_store_other (void)
+{
+  static const char *const words[] = { "add", "replace", "append",
+                                       "prepend" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (words); i++)
+    {
+      g_autofree char *line = g_strdup_printf ("%s q 3 -1 5\r\n", words[i]);
+      g_autofree char *quiet = g_strdup_printf ("%s q 0 0 0 noreply\r\n",
+                                                words[i]);
+      g_autofree char *bad_flags = g_strdup_printf ("%s q x 0 7\r\n",
+                                                    words[i]);
+      g_autofree char *no_len = g_strdup_printf ("%s q 0 0\r\n", words[i]);
+      g_autofree char *error = g_strdup_printf ("%s for %s", E_FORMAT,
+                                                words[i]);
+      g_autoptr (Parsed) p = parse_ok (line, MQ_CMD_STORE_OTHER);
+      g_autoptr (Parsed) n = parse_ok (quiet, MQ_CMD_STORE_OTHER);
+
+      assert_name (&p->cmd, "q");
+      g_assert_cmpuint (p->cmd.data_len, ==, 5);
+      g_assert_cmpuint (p->cmd.data_end, ==, 2);
+      g_assert_cmpuint (p->cmd.flags, ==, 3);
+      g_assert_false (p->cmd.noreply);
+      g_assert_true (n->cmd.noreply);
+      g_assert_cmpuint (n->cmd.data_len, ==, 0);
+      check_data_error (bad_flags, error, MQ_CMD_STORE_OTHER, 7);
+      check_error (no_len, error);
+    }
+  g_autoptr (Parsed) c = parse_ok ("cas q 0 0 4 18446744073709551615\r\n",
+                                   MQ_CMD_STORE_OTHER);
+  g_autoptr (Parsed) cn = parse_ok ("cas q 0 0 4 1 noreply\r\n",
+                                    MQ_CMD_STORE_OTHER);
+  g_assert_cmpuint (c->cmd.data_len, ==, 4);
+  g_assert_true (cn->cmd.noreply);
+  /* cas has its unique before noreply: five numbers' worth of words. */
+  check_error ("cas q 0 0 4\r\n", E_FORMAT " for cas");
+  check_data_error ("cas q 0 0 4 x\r\n", E_FORMAT " for cas",
+                    MQ_CMD_STORE_OTHER, 4);
+  check_data_error ("cas q 0 0 4 18446744073709551616\r\n",
+                    E_FORMAT " for cas", MQ_CMD_STORE_OTHER, 4);
+  check_data_error ("cas q 0 0 4 1 x\r\n", E_FORMAT " for cas",
+                    MQ_CMD_STORE_OTHER, 4);
+  /* The name is checked last, as a set's. */
+  check_data_error ("add q/x 0 0 2\r\n", E_NAME_BAD, MQ_CMD_STORE_OTHER, 2);
+}
+
+static void
+test_update (void)
+{
+  g_autoptr (Parsed) t = parse_ok ("touch q -5\r\n", MQ_CMD_UPDATE);
+  g_autoptr (Parsed) i = parse_ok ("incr q 18446744073709551615 noreply\r\n",
+                                   MQ_CMD_UPDATE);
+  g_autoptr (Parsed) d = parse_ok ("decr q 1\r\n", MQ_CMD_UPDATE);
+
+  assert_name (&t->cmd, "q");
+  g_assert_false (t->cmd.noreply);
+  g_assert_true (i->cmd.noreply);
+  assert_name (&d->cmd, "q");
+  check_error ("touch q\r\n", E_FORMAT " for touch");
+  check_error ("touch q x\r\n", E_FORMAT " for touch");
+  check_error ("touch q 1 x\r\n", E_FORMAT " for touch");
+  check_error ("incr q -1\r\n", E_FORMAT " for incr");
+  check_error ("decr q\r\n", E_FORMAT " for decr");
+  check_error ("decr q 1 noreply x\r\n", E_FORMAT " for decr");
+  check_error ("touch q/x 1\r\n", E_NAME_BAD);
+}
+
+static void
+test_gat (void)
+{
+  g_autoptr (Parsed) g = parse_ok ("gat 10 a b/open\r\n", MQ_CMD_GAT);
+  g_autoptr (Parsed) s = parse_ok ("gats -1 q\r\n", MQ_CMD_GAT);
+
+  /* Nothing is taken, so no key is kept. */
+  g_assert_cmpuint (g->cmd.n_keys, ==, 0);
+  g_assert_cmpuint (s->cmd.n_keys, ==, 0);
+  check_error ("gat 10\r\n", E_FORMAT " for gat");
+  check_error ("gats q 10\r\n", E_FORMAT " for gats");
+  check_error ("gat 10 q/x\r\n", E_GET_OPTION);
+  check_error ("gat 10 a\x01\r\n", E_NAME_BAD);
 }
 
 static void
@@ -877,6 +966,8 @@ static const char *const seeds[] = {
   "delete q 0 noreply\r\n", "flush q noreply\r\n", "flush_all 10 noreply\r\n",
   "stats queue\r\n", "version\r\n", "verbosity 1 noreply\r\n", "quit\r\n",
   "shutdown graceful\r\n", "get q/t=2147483647\n", "\r\n",
+  "add q 0 0 2\r\nab\r\n", "cas q 1 2 3 4 noreply\r\n", "touch q 1\r\n",
+  "incr q 5\r\n", "gats 0 a b\r\n", "stats cachedump 1 0\r\n",
 };
 
 /* Bytes that steer the parser: separators, ends, digits, signs, options. */
@@ -1007,7 +1098,8 @@ check_command (const Parsed *p)
   if (p->status != MQ_PARSE_COMMAND)
     return;
   if (c->type == MQ_CMD_SET || c->type == MQ_CMD_DELETE
-      || c->type == MQ_CMD_FLUSH)
+      || c->type == MQ_CMD_FLUSH || c->type == MQ_CMD_STORE_OTHER
+      || c->type == MQ_CMD_UPDATE)
     g_assert_true (protocol_valid_name (c->name, c->name_len));
   if (c->type != MQ_CMD_GET && c->type != MQ_CMD_GETS)
     return;
@@ -1083,6 +1175,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/protocol/version-quit", test_version_quit);
   g_test_add_func ("/protocol/verbosity", test_verbosity);
   g_test_add_func ("/protocol/shutdown", test_shutdown);
+  g_test_add_func ("/protocol/store-other", test_store_other);
+  g_test_add_func ("/protocol/update", test_update);
+  g_test_add_func ("/protocol/gat", test_gat);
   g_test_add_func ("/protocol/valid-name", test_valid_name);
   g_test_add_func ("/protocol/reply/line", test_reply_line);
   g_test_add_func ("/protocol/reply/value", test_reply_value);

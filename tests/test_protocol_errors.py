@@ -8,7 +8,7 @@ import mqdtest
 from mqdtest import get_reply, set_cmd
 
 FORMAT = b"CLIENT_ERROR bad command line format\r\n"
-VERSION = b"VERSION 0.1.0\r\n"
+VERSION = mqdtest.VERSION_REPLY
 TOO_LARGE = b"SERVER_ERROR object too large for cache\r\n"
 
 

@@ -88,8 +88,14 @@ class Pymemcache(mqdtest.MqdTestCase):
                          {"ma": b"a1", "mb": b"b1", "mc": b"c1"})
         self.assertEqual(mq.get_multi(["ma", "mb", "mc"]), {"ma": b"a2"})
         self.assertEqual(mq.get_many(["ma", "mb", "mc"]), {})
+        # A list that names a queue twice takes one message of it: the
+        # dictionary could not hold two.
+        self.assertIs(mq.set("ma", b"a3"), True)
+        self.assertIs(mq.set("ma", b"a4"), True)
+        self.assertEqual(mq.get_many(["ma", "ma"]), {"ma": b"a3"})
+        self.assertEqual(mq.get("ma"), b"a4")
         self.assertEqual(self.raw_stats_queue(),
-                         b"STAT ma 2/2\r\nSTAT mb 1/1\r\nSTAT mc 1/1\r\n"
+                         b"STAT ma 4/4\r\nSTAT mb 1/1\r\nSTAT mc 1/1\r\n"
                          b"END\r\n")
 
     def test_delete(self):
@@ -118,7 +124,7 @@ class Pymemcache(mqdtest.MqdTestCase):
         self.assertEqual(stats[b"queue_st_items"], 2)
 
     def test_version(self):
-        self.assertEqual(self.mq.version(), b"0.1.0")
+        self.assertEqual(self.mq.version(), mqdtest.VERSION.encode())
 
     def test_flush_all(self):
         mq = self.mq

@@ -6,7 +6,7 @@ import os
 
 import mqdtest
 import queuetest
-from mqdtest import get_reply, set_cmd
+from mqdtest import get_reply, set_cmd, get_lines, lines_reply
 from queuetest import poll_stat, start_with_config, stat
 
 ALREADY_OPEN = (b"CLIENT_ERROR a reliable read of q is already open: close "
@@ -24,7 +24,7 @@ class ReliableReads(mqdtest.MqdTestCase):
         c.expect(set_cmd("q", b"1") + set_cmd("q", b"2"), b"STORED\r\n" * 2)
         c.expect(b"get q/open q/open\r\n", ALREADY_OPEN)
         # Nothing was taken: both are still there, in order.
-        c.expect(b"get q q\r\n", get_reply(("q", b"1"), ("q", b"2")))
+        c.expect(get_lines("q", 2), lines_reply(2, ("q", b"1"), ("q", b"2")))
 
     def test_peek_with_open_opens_nothing(self):
         c = self.c

@@ -7,7 +7,7 @@ from pymemcache.client.base import Client as Pymemcache
 
 import mqdtest
 import queuetest
-from mqdtest import get_reply, set_cmd
+from mqdtest import get_reply, set_cmd, get_lines, lines_reply
 from queuetest import poll_stat
 
 ALREADY_OPEN = (b"CLIENT_ERROR a reliable read of %s is already open: "
@@ -58,8 +58,8 @@ class Reliable(queuetest.OneDaemonCase):
         with self.d.client() as c:
             c.expect(b"stats queue\r\n", b"STAT q 3/1\r\nEND\r\n")
             self.assertEqual(queuetest.stat(c, "queue_q_items"), "2")
-            c.expect(b"get q q q\r\n", get_reply(("q", item(1)),
-                                                 ("q", item(2))))
+            c.expect(get_lines("q", 3), lines_reply(3, ("q", item(1)),
+                                                    ("q", item(2))))
             c.expect(b"stats queue\r\n", b"STAT q 3/3\r\nEND\r\n")
         self.d.restart()
         with self.d.client() as c:
@@ -86,8 +86,8 @@ class Reliable(queuetest.OneDaemonCase):
         self.c.expect(b"get q/abort\r\n", b"END\r\n")
         self.assertEqual(queuetest.stat(self.c, "queue_q_open_transactions"),
                          "0")
-        self.c.expect(b"get q q q q\r\n",
-                      get_reply(*(("q", item(i)) for i in range(3))))
+        self.c.expect(get_lines("q", 4),
+                      lines_reply(4, *(("q", item(i)) for i in range(3))))
         self.c.expect(b"stats queue\r\n", b"STAT q 3/3\r\nEND\r\n")
 
     def test_closed_connection_gives_item_back(self):
@@ -129,8 +129,8 @@ class Reliable(queuetest.OneDaemonCase):
         self.c.expect(b"get q/open\r\n", get_reply(("q/open", item(0))))
         self.d.restart()
         with self.d.client() as c:
-            c.expect(b"get q q q\r\n", get_reply(("q", item(0)),
-                                                 ("q", item(1))))
+            c.expect(get_lines("q", 3), lines_reply(3, ("q", item(0)),
+                                                    ("q", item(1))))
 
     def test_alternating_readers_each_item_once(self):
         n, k = 50, 5
@@ -225,7 +225,7 @@ class DeadLetter(mqdtest.MqdTestCase):
         self.assertEqual((stats["queue_work_items"], stats["queue_dlq_items"],
                           stats["queue_work_open_transactions"]),
                          ("1", "1", "0"))
-        c.expect(b"get work work\r\n", get_reply(("work", b"fine")))
+        c.expect(get_lines("work", 2), lines_reply(2, ("work", b"fine")))
         c.expect(b"get dlq\r\n", get_reply(("dlq", b"poison")))
 
     def test_disconnects_count_as_aborts(self):
@@ -237,7 +237,7 @@ class DeadLetter(mqdtest.MqdTestCase):
             # read back.
             poll_stat(self.c, "queue_work_open_transactions", "0")
         self.c.expect(b"get dlq\r\n", get_reply(("dlq", b"poison")))
-        self.c.expect(b"get work work\r\n", get_reply(("work", b"fine")))
+        self.c.expect(get_lines("work", 2), lines_reply(2, ("work", b"fine")))
 
     def test_delivery_count_survives_restart(self):
         self.c.expect(b"get work/open\r\nget work/abort\r\n",

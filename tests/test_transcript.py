@@ -53,10 +53,15 @@ class Transcript(mqdtest.MqdTestCase):
                  get_reply(("d", b"d1"), ("a", b"a1"), ("c", b"c1")))
         c.expect(b"get c d a\r\n", get_reply(("a", b"a2")))
         c.expect(b"get a b c d\r\n", b"END\r\n")
-        # A queue named twice gives two items, one per mention.
-        c.expect(set_cmd("t", b"1") + set_cmd("t", b"2"),
-                 b"STORED\r\nSTORED\r\n")
-        c.expect(b"get t t t\r\n", get_reply(("t", b"1"), ("t", b"2")))
+        # A queue gives at most one item per line, however often it is
+        # named: clients return a dictionary, which would keep only one.
+        c.expect(set_cmd("t", b"1") + set_cmd("t", b"2") + set_cmd("u", b"3"),
+                 b"STORED\r\nSTORED\r\nSTORED\r\n")
+        c.expect(b"get t u t/peek t t/open\r\n",
+                 get_reply(("t", b"1"), ("u", b"3")))
+        c.expect(b"gets t/peek t\r\n", b"VALUE t/peek 0 1 2\r\n2\r\nEND\r\n")
+        c.expect(b"get t t\r\n", get_reply(("t", b"2")))
+        self.assertEqual(c.stats()["get_misses"], "12")
 
     def test_gets_has_cas_field(self):
         c = self.c
@@ -88,7 +93,7 @@ class Transcript(mqdtest.MqdTestCase):
         c.expect(b"get dq\r\n", b"END\r\n")
         c.expect(b"get keep\r\n", get_reply(("keep", b"k")))
         c.expect(b"delete keep noreply\r\nversion\r\n",
-                 b"VERSION 0.1.0\r\n")
+                 mqdtest.VERSION_REPLY)
         c.expect(b"get keep\r\n", b"END\r\n")
 
     def test_flush_one_queue(self):
@@ -119,7 +124,7 @@ class Transcript(mqdtest.MqdTestCase):
         c.expect(b"get x y z\r\n", get_reply(("y", b"after")))
 
     def test_version_and_verbosity(self):
-        self.c.expect(b"version\r\n", b"VERSION 0.1.0\r\n")
+        self.c.expect(b"version\r\n", mqdtest.VERSION_REPLY)
         self.c.expect(b"verbosity 1\r\n", b"OK\r\n")
         self.c.expect(b"verbosity 0\r\n", b"OK\r\n")
 
@@ -187,7 +192,7 @@ class Transcript(mqdtest.MqdTestCase):
             set_cmd("p", b"first") + b"version\r\n" + set_cmd("p", b"second")
             + b"get p\r\nstats queue\r\nbogus\r\nget p p\r\ndelete p\r\n"
             + b"get p\r\n",
-            b"STORED\r\nVERSION 0.1.0\r\nSTORED\r\n"
+            b"STORED\r\n" + mqdtest.VERSION_REPLY + b"STORED\r\n"
             + get_reply(("p", b"first")) + b"STAT p 2/1\r\nEND\r\n"
             + b"ERROR\r\n" + get_reply(("p", b"second")) + b"DELETED\r\n"
             + b"END\r\n")

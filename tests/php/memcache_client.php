@@ -4,27 +4,7 @@
 // per call, "<what> <result>", which the test compares exactly.
 // Only strings are stored: the extension sets flags for other types.
 
-function show($v)
-{
-    if ($v === false)
-        return "false";
-    if ($v === true)
-        return "true";
-    if (is_string($v))
-        return ctype_print($v) ? "string:" . $v : "hex:" . bin2hex($v);
-    if (is_array($v)) {
-        $parts = array();
-        foreach ($v as $key => $item)
-            $parts[] = $key . "=" . show($item);
-        return "array:" . implode(",", $parts);
-    }
-    return "other:" . var_export($v, true);
-}
-
-function out($what, $v)
-{
-    echo $what, " ", show($v), "\n";
-}
+require __DIR__ . "/output.php";
 
 if ($argc != 2) {
     fwrite(STDERR, "usage: php memcache_client.php SOCKET\n");
