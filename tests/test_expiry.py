@@ -135,8 +135,8 @@ class Expiry(mqdtest.MqdTestCase):
             self.assertEqual((stats["queue_far_items"],
                               stats["queue_far_expired_items"]),
                              (str(len(far)), "0"))
-            c.expect(b"get" + b" far" * len(far) + b"\r\n",
-                     get_reply(*(("far", b"%d" % t) for t in far)))
+            c.expect(b"get far\r\n" * len(far),
+                     b"".join(get_reply(("far", b"%d" % t)) for t in far))
 
     def test_sweep_clears_idle_queue(self):
         c = self.c
