@@ -32,6 +32,20 @@ errno_error (GError **error, int saved, const char *doing, const char *dir,
   return FALSE;
 }
 
+/* Opened with O_NOFOLLOW, a name that is a link fails with ELOOP: say what
+ * that means, since whoever planted the link may have aimed it anywhere. */
+static gboolean
+open_error (GError **error, int saved, const char *dir, const char *name)
+{
+  if (saved != ELOOP)
+    return errno_error (error, saved, "open", dir, name);
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_LOOP,
+               "cannot open %s%s%s: it is a symbolic link, and mqd follows "
+               "none in its data directory", dir, name ? "/" : "",
+               name ? name : "");
+  return FALSE;
+}
+
 static gboolean
 datadir_check (MqDataDir *dir, guint32 owner_uid, GError **error)
 {
@@ -64,7 +78,7 @@ datadir_lock (MqDataDir *dir, GError **error)
   dir->lock_fd = openat (dir->fd, MQ_LOCK_FILE,
                          O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (dir->lock_fd < 0)
-    return errno_error (error, errno, "open", dir->path, MQ_LOCK_FILE);
+    return open_error (error, errno, dir->path, MQ_LOCK_FILE);
   if (flock (dir->lock_fd, LOCK_EX | LOCK_NB) != 0)
     {
       g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_LOCKED,
@@ -217,7 +231,7 @@ file_open (int dirfd, const char *name, int flags, GError **error)
 
   if (fd < 0)
     {
-      errno_error (error, errno, "open", name, NULL);
+      open_error (error, errno, name, NULL);
       return -1;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))

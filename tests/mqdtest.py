@@ -609,6 +609,41 @@ def main(module="__main__"):
     sys.exit(1 if failed or not tests else 0)
 
 
+class AsUser:
+    """fn(*args), which returns bytes, in a forked child running as
+    uid:gid, while the test goes on; result() waits for it and returns
+    those bytes, or raises with what went wrong in the child."""
+
+    def __init__(self, uid, gid, fn, *args):
+        self.uid = uid
+        r, w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            status = 1
+            try:
+                os.close(r)
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+                os.write(w, b"OK " + fn(*args))
+                status = 0
+            except BaseException as e:     # the parent reports it
+                os.write(w, ("EXC %s: %s" % (type(e).__name__, e)).encode())
+            finally:
+                os._exit(status)
+        os.close(w)
+        self.out = os.fdopen(r, "rb")
+
+    def result(self):
+        with self.out:
+            out = self.out.read()
+        _, status = os.waitpid(self.pid, 0)
+        if not out.startswith(b"OK ") or status != 0:
+            raise AssertionError("child as uid %d: %r (wait status %d)"
+                                 % (self.uid, out, status))
+        return out[3:]
+
+
 def small_asan_quarantine(test):
     """Daemons the test starts keep freed memory in a quarantine of 4 MiB,
     not AddressSanitizer's 256 MiB, so that what a memory bound measures is
