@@ -152,7 +152,11 @@ checkpoint_cut (GError **error)
 {
   guint64 number = current + 1;
   MqEntry end = { .op = MQ_ENTRY_END };
-  MqCheckpointJob *job = checkpoint_write (number, error);
+  MqCheckpointJob *job;
+
+  /* One at a time: a cut waits for the one before it to be durable. */
+  g_return_val_if_fail (pending == 0, FALSE);
+  job = checkpoint_write (number, error);
   MqJournal *next;
 
   if (job == NULL)

@@ -7,6 +7,7 @@ static MqSyncer *syncer;
 static MqJournal *journal;
 static gboolean no_sync;
 static guint64 base;              /* LSN = base + offset in journal */
+static guint64 handed_out;        /* the highest LSN handed out */
 static guint64 written;           /* LSN written to the file */
 static guint64 needed;            /* the highest LSN a reply waits for */
 static guint64 requested;         /* asked of the sync thread */
@@ -24,7 +25,7 @@ commit_start (MqSyncer *the_syncer, MqJournal *the_journal,
   syncer = the_syncer;
   journal = the_journal;
   no_sync = without_sync;
-  base = 0;
+  base = handed_out = 0;
   written = requested = thread_synced = durable_cut = needed
     = journal_end (journal);
   broken_at = trusted = 0;
@@ -54,7 +55,8 @@ guint64
 commit_log (const MqEntry *entry)
 {
   entry_put (journal, entry);
-  return commit_lsn ();
+  handed_out = commit_lsn ();
+  return handed_out;
 }
 
 guint64
@@ -137,7 +139,9 @@ commit_switch (MqJournal *next)
 {
   MqJournal *old = journal;
 
-  base = commit_lsn () - journal_end (next);
+  /* Entries a broken journal could not take were dropped (the checkpoint
+   * holds their changes): LSNs handed out for them are never reused. */
+  base = MAX (commit_lsn (), handed_out) - journal_end (next);
   journal = next;
   syncer_set_journal (syncer, journal);
   return old;

@@ -177,7 +177,7 @@ compare_seqs (gconstpointer a, gconstpointer b)
 
 static gboolean
 load_item (GDBM_FILE dbf, MqQueue *queue, V1Queue *old, guint64 seq,
-           GError **error)
+           guint64 *loaded, GError **error)
 {
   guint8 key[MQ_MAX_NAME + 9];
   gsize len = strlen (old->name);
@@ -203,6 +203,8 @@ load_item (GDBM_FILE dbf, MqQueue *queue, V1Queue *old, guint64 seq,
   ok = queue_load (queue, &header, (guint8 *) v.dptr + V1_ITEM_HEADER,
                    error);
   free (v.dptr);
+  if (ok && ++*loaded % CONVERT_TIDY_EVERY == 0)
+    ok = queues_tidy (error);
   return ok;
 }
 
@@ -215,15 +217,12 @@ load_queue (GDBM_FILE dbf, V1Queue *old, guint64 *loaded, GError **error)
   g_array_sort (old->below_head, compare_seqs);
   for (guint i = 0; i < old->below_head->len; i++)
     if (!load_item (dbf, queue, old,
-                    g_array_index (old->below_head, guint64, i), error))
+                    g_array_index (old->below_head, guint64, i), loaded,
+                    error))
       return FALSE;
   for (guint64 seq = old->lowest; seq <= old->highest; seq++)
-    {
-      if (!load_item (dbf, queue, old, seq, error))
-        return FALSE;
-      if (++*loaded % CONVERT_TIDY_EVERY == 0 && !queues_tidy (error))
-        return FALSE;
-    }
+    if (!load_item (dbf, queue, old, seq, loaded, error))
+      return FALSE;
   queue_load_counters (queue, f[2], f[3], f[5], f[6]);
   return TRUE;
 }
@@ -358,6 +357,7 @@ convert_directory (MqDataDir *dir, GError **error)
   GDBM_FILE dbf;
   gboolean ok;
 
+  converted = FALSE;
   if (!datadir_exists (dir, V1_JOURNAL) && !datadir_exists (dir, V1_DATA))
     return TRUE;
   g_message ("%s holds data of mqd's first format: converting it",
@@ -381,16 +381,33 @@ convert_directory (MqDataDir *dir, GError **error)
   return ok;
 }
 
+static gboolean
+convert_remove (MqDataDir *dir, GError **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (v1_files); i++)
+    if (!datadir_remove (dir, v1_files[i], error))
+      return FALSE;
+  return datadir_sync (dir, error);
+}
+
 gboolean
 convert_finish (MqDataDir *dir, GError **error)
 {
   if (!converted)
     return TRUE;
-  if (!checkpoint_wait (error))
-    return FALSE;
-  for (guint i = 0; i < G_N_ELEMENTS (v1_files); i++)
-    if (!datadir_remove (dir, v1_files[i], error))
-      return FALSE;
   converted = FALSE;
-  return datadir_sync (dir, error);
+  return checkpoint_wait (error) && convert_remove (dir, error);
+}
+
+gboolean
+convert_remove_leftovers (MqDataDir *dir, GError **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (v1_files); i++)
+    if (datadir_exists (dir, v1_files[i]))
+      {
+        g_message ("%s: removing the files of the first format, converted "
+                   "by an earlier start", datadir_path (dir));
+        return convert_remove (dir, error);
+      }
+  return TRUE;
 }

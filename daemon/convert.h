@@ -25,3 +25,6 @@
 gboolean convert_directory (MqDataDir *dir, GError **error);
 /* After the first checkpoint: waits for it, then removes the old files. */
 gboolean convert_finish (MqDataDir *dir, GError **error);
+/* A complete generation exists, so a conversion's checkpoint was durable:
+ * old files left by a stop before convert_finish removed them go. */
+gboolean convert_remove_leftovers (MqDataDir *dir, GError **error);

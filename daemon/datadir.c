@@ -226,7 +226,9 @@ datadir_sync (MqDataDir *dir, GError **error)
 int
 file_open (int dirfd, const char *name, int flags, GError **error)
 {
-  int fd = openat (dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO planted at the name must not hang the open; it is
+   * refused below, and a regular file ignores the flag. */
+  int fd = openat (dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   struct stat st;
 
   if (fd < 0)

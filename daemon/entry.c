@@ -23,6 +23,7 @@ entry_fixed_size (MqEntryOp op)
     case MQ_ENTRY_FLUSH:
     case MQ_ENTRY_DROP:
     case MQ_ENTRY_END:
+    case MQ_ENTRY_REFUSE:
       return 0;
     }
   return G_MAXSIZE;
@@ -64,6 +65,7 @@ entry_put (MqJournal *journal, const MqEntry *entry)
     case MQ_ENTRY_FLUSH:
     case MQ_ENTRY_DROP:
     case MQ_ENTRY_END:
+    case MQ_ENTRY_REFUSE:
       break;
     }
   journal_finish (journal);
@@ -95,6 +97,7 @@ entry_decode_fields (const guint8 *p, gsize left, MqEntry *entry)
     case MQ_ENTRY_FLUSH:
     case MQ_ENTRY_DROP:
     case MQ_ENTRY_END:
+    case MQ_ENTRY_REFUSE:
       return left == 0;
     }
   return FALSE;

@@ -9,6 +9,8 @@
  *   ABORT   seq (8)                     a reliable read given back
  *   BURY    seq (8)                     a given-back message moved away
  *                                       (to its dead-letter queue)
+ *   REFUSE                              a fanout copy its limits refused,
+ *                                       counted as discarded
  *   FLUSH                               every waiting message dropped
  *   DROP                                the queue deleted
  *   END     (no name)                   the journal continues in the next
@@ -33,6 +35,7 @@ typedef enum {
   MQ_ENTRY_FLUSH,
   MQ_ENTRY_DROP,
   MQ_ENTRY_END,
+  MQ_ENTRY_REFUSE,
 } MqEntryOp;
 
 /* How a TAKE hands the message out. */

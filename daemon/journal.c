@@ -108,6 +108,7 @@ journal_create (int dirfd, const char *name, guint64 number,
                 gboolean starts_run, GError **error)
 {
   g_autofree char *scratch = g_strconcat (name, MQ_JOURNAL_NEW_SUFFIX, NULL);
+  const char *made = scratch;
   guint8 header[MQ_JOURNAL_HEADER_SIZE];
   MqJournal *journal;
   int fd;
@@ -124,15 +125,18 @@ journal_create (int dirfd, const char *name, guint64 number,
   header_encode (header, number, starts_run);
   if (!file_write_at (fd, header, sizeof header, 0)
       || mq_file_ops.fdatasync (fd) != 0
-      || renameat (dirfd, scratch, dirfd, name) != 0
-      || mq_file_ops.fsync (dirfd) != 0)
-    {
-      journal_error (error, errno, "create", journal);
-      unlinkat (dirfd, scratch, 0);
-      journal_free (journal);
-      return NULL;
-    }
+      || renameat2 (dirfd, scratch, dirfd, name, RENAME_NOREPLACE) != 0)
+    goto failed;
+  made = name;
+  if (mq_file_ops.fsync (dirfd) != 0)
+    goto failed;
   return journal;
+
+failed:
+  journal_error (error, errno, "create", journal);
+  unlinkat (dirfd, made, 0);
+  journal_free (journal);
+  return NULL;
 }
 
 MqJournal *

@@ -690,6 +690,7 @@ queue_push (MqQueue *queue, guint32 flags, gint64 exptime, const char *data,
           break;
         case MQ_PUSH_FULL:        /* the child's own limits refused it */
           child->meta.discarded++;
+          queue_log_op (child, MQ_ENTRY_REFUSE, 0);
           break;
         case MQ_PUSH_FAILED:
           g_warning ("fanout to %s: %s", child->name, local->message);
@@ -1126,6 +1127,9 @@ replay_entry (MqQueue *queue, const MqEntry *entry, GError **error)
     case MQ_ENTRY_FLUSH:
       apply_flush (queue);
       return TRUE;
+    case MQ_ENTRY_REFUSE:
+      queue->meta.discarded++;
+      return TRUE;
     case MQ_ENTRY_DROP:
       apply_drop (queue);
       return TRUE;
@@ -1282,21 +1286,23 @@ queues_save (GByteArray *states, guint64 *n)
     }
 }
 
-/* The first segment the queue still needs. */
-static guint64
-queue_live_start (MqQueue *queue)
+/* A segment is needed from the head's on, and where a held message is: a
+ * read left open does not keep what was consumed after it. */
+static gboolean
+queue_needs_segment (MqQueue *queue, guint64 first)
 {
-  guint64 start = queue->meta.head < queue->tail_start ? queue->meta.head_seg
-    : queue->tail_start;
-
+  if (first >= queue->tail_start)
+    return FALSE;
+  if (queue->meta.head < queue->tail_start && first >= queue->meta.head_seg)
+    return TRUE;
   for (guint i = 0; i < queue->held->len; i++)
     {
       MqHeld *held = &g_array_index (queue->held, MqHeld, i);
 
-      if (held->seq < queue->tail_start)
-        start = MIN (start, held->seg_start);
+      if (held->seq < queue->tail_start && held->seg_start == first)
+        return TRUE;
     }
-  return start;
+  return FALSE;
 }
 
 gboolean
@@ -1306,7 +1312,7 @@ queues_segment_live (const char *name, gsize name_len, guint64 inc,
   MqQueue *queue = queue_lookup (name, name_len);
 
   return queue != NULL && queue->persistent && queue->meta.inc == inc
-    && first >= queue_live_start (queue) && first < queue->tail_start;
+    && queue_needs_segment (queue, first);
 }
 
 gboolean

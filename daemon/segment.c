@@ -46,7 +46,7 @@ run_new (guint64 first)
 static gboolean
 run_damaged (GError **error, const char *what)
 {
-  g_set_error (error, mq_segment_error_quark (), 0, "damaged segment: %s",
+  g_set_error (error, MQ_SEGMENT_ERROR, 0, "damaged segment: %s",
                what);
   return FALSE;
 }

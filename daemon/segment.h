@@ -12,6 +12,9 @@
 
 #include "record.h"
 
+#define MQ_SEGMENT_ERROR (mq_segment_error_quark ())
+GQuark mq_segment_error_quark (void);
+
 typedef struct _MqRun MqRun;
 
 /* An empty run whose first message will have sequence number first. */

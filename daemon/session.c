@@ -5,6 +5,7 @@
 
 #include "protocol_binary.h"
 #include "protocol_meta.h"
+#include "protocol_text.h"
 #include "session.h"
 
 /* Idle buffers larger than this are given back (a long multi-get). */

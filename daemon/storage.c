@@ -159,6 +159,8 @@ storage_recover (guint8 instance[MQ_INSTANCE_ID_SIZE], GPtrArray *journals,
       return convert_directory (dir, error)
         && replay_journals (0, journals, error);
     }
+  if (!convert_remove_leftovers (dir, error))
+    return FALSE;
   if (!store_load (store, &catalog, queue_restore, NULL, &local))
     {
       if (!g_error_matches (local, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE)

@@ -60,16 +60,19 @@ store_part_name (guint64 number)
 gboolean
 store_parse_name (const char *name, const char *suffix, guint64 *number)
 {
+  g_autofree char *digits = NULL;
   const char *dot;
-  char *end;
 
-  if (!g_str_has_prefix (name, "mqd-") || !g_ascii_isdigit (name[4]))
+  if (!g_str_has_prefix (name, "mqd-"))
     return FALSE;
   dot = strchr (name + 4, '.');
   if (dot == NULL || strcmp (dot + 1, suffix) != 0)
     return FALSE;
-  *number = g_ascii_strtoull (name + 4, &end, 10);
-  return end == dot && *number > 0;
+  /* Numbers grow by one a checkpoint: G_MAXUINT32 is never reached, and
+   * a larger one is not a name of mqd's (nor can highest + 1 wrap). */
+  digits = g_strndup (name + 4, dot - (name + 4));
+  return g_ascii_string_to_unsigned (digits, 10, 1, G_MAXUINT32, number,
+                                     NULL);
 }
 
 static MqStoreError
@@ -341,10 +344,17 @@ store_load (MqStore *store, MqCatalog *catalog, MqStoreQueueFunc func,
 
   if (gen != NULL)
     value = gen_fetch (store, gen, key, key_len, &len, error);
+  if (gen == NULL)
+    {
+      g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
+                   "%s holds no complete generation",
+                   datadir_path (store->dir));
+      return FALSE;
+    }
   if (value == NULL || !record_catalog_decode (value, len, catalog)
       || catalog->generation != gen->number)
     {
-      if (gen != NULL && (error == NULL || *error == NULL))
+      if (error == NULL || *error == NULL)
         g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
                      "%s/%s has no catalog: not a generation of mqd's",
                      datadir_path (store->dir), gen->name);
@@ -388,7 +398,7 @@ store_scan_segments (MqStore *store, MqStoreSegmentFunc func,
 
 static gboolean
 store_fetch_from (MqStore *store, Gen *gen, const guint8 *key, gsize key_len,
-                  MqRun **run, GError **error)
+                  guint64 first, MqRun **run, GError **error)
 {
   GError *local = NULL;
   gsize len = 0;
@@ -402,6 +412,14 @@ store_fetch_from (MqStore *store, Gen *gen, const guint8 *key, gsize key_len,
       return TRUE;
     }
   *run = run_from_segment (value, len, &local);
+  if (*run != NULL && run_first (*run) != first)
+    {
+      g_set_error (&local, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
+                   "damaged segment: it starts at %" G_GUINT64_FORMAT
+                   ", its key says %" G_GUINT64_FORMAT, run_first (*run),
+                   first);
+      g_clear_pointer (run, run_unref);
+    }
   if (*run == NULL)
     g_propagate_prefixed_error (error, local, "%s/%s: ",
                                 datadir_path (store->dir), gen->name);
@@ -418,15 +436,15 @@ store_fetch (MqStore *store, const char *name, gsize name_len, guint64 inc,
 
   for (guint i = store->gens->len; i-- > 0;)
     if (store_gen (store, i)->number == *hint
-        && store_fetch_from (store, store_gen (store, i), key, key_len, &run,
-                             error))
+        && store_fetch_from (store, store_gen (store, i), key, key_len, first,
+                             &run, error))
       return run;
   for (guint i = store->gens->len; i-- > 0;)
     {
       Gen *gen = store_gen (store, i);
 
       if (gen->number != *hint
-          && store_fetch_from (store, gen, key, key_len, &run, error))
+          && store_fetch_from (store, gen, key, key_len, first, &run, error))
         {
           *hint = gen->number;
           return run;
@@ -698,7 +716,10 @@ store_copy (MqStore *store, Gen *from, datum key, GError **error)
   ok = store_put (store, (const guint8 *) key.dptr, key.dsize,
                   (const guint8 *) value.dptr, value.dsize, error);
   free (value.dptr);
-  return ok ? value.dsize : -1;
+  if (!ok)
+    return -1;
+  store->part->segments++;
+  return value.dsize;
 }
 
 gboolean

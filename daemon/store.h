@@ -48,7 +48,7 @@ gboolean store_load (MqStore *store, MqCatalog *catalog,
                      MqStoreQueueFunc func, gpointer user_data,
                      GError **error);
 
-/* Calls func for every segment key of every complete generation. */
+/* Calls func for every segment key of every generation. */
 typedef void (*MqStoreSegmentFunc) (const char *name, gsize name_len,
                                     guint64 inc, guint64 first,
                                     gpointer user_data);

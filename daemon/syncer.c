@@ -105,10 +105,12 @@ job_run (MqSyncer *syncer, MqCheckpointJob *job)
   if (mq_file_ops.fsync (job->gen_fd) != 0)
     return g_strdup_printf ("cannot sync %s: %s", job->part_name,
                             g_strerror (errno));
-  if (renameat (dirfd, job->part_name, dirfd, job->final_name) != 0
-      || mq_file_ops.fsync (dirfd) != 0)
+  if (renameat (dirfd, job->part_name, dirfd, job->final_name) != 0)
     return g_strdup_printf ("cannot rename %s to %s: %s", job->part_name,
                             job->final_name, g_strerror (errno));
+  if (mq_file_ops.fsync (dirfd) != 0)
+    return g_strdup_printf ("cannot sync the directory after renaming %s: "
+                            "%s", job->final_name, g_strerror (errno));
   for (guint i = 0; i < job->remove->len; i++)
     unlinkat (dirfd, g_ptr_array_index (job->remove, i), 0);
   while (job->retired->len > 0)

@@ -1,4 +1,4 @@
-/* fuzz_protocol.c: a libFuzzer harness for protocol_parse (daemon/protocol.c,
+/* fuzz_protocol.c: a libFuzzer harness for protocol_parse (daemon/protocol_text.c,
  * with the meta commands of protocol_meta.c) and, through fuzz_binary.c,
  * protocol_binary_parse.
  *
@@ -45,7 +45,7 @@
 #include <glib.h>
 
 #include "fuzz.h"
-#include "protocol.h"
+#include "protocol_text.h"
 #include "protocol_meta.h"
 
 static const char *const known_errors[] = {

@@ -1,439 +1,1102 @@
-/* test_journal.c: unit tests for daemon/journal.c on real files. */
+/* test_journal.c: unit tests for daemon/journal.c and daemon/entry.c on
+ * real files in a temporary directory.
+ *
+ * Entries go in through entry_put and come back through journal_replay and
+ * entry_decode.  Damage is made to the file between a journal_free and a
+ * journal_open, as a kill or a power cut would leave it.  Failed writes are
+ * injected through mq_file_ops (datadir.h).
+ */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
-#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc32c.h"
+#include "datadir.h"
+#include "entry.h"
 #include "journal.h"
+#include "testdir.h"
 
 typedef struct {
   char *tmp;
-  char *path;
-  MqJournal *journal;
+  int dirfd;
 } Fixture;
 
-typedef struct {
-  MqJournalOp op;
-  GBytes *key;
-  GBytes *value;
-} Entry;
+static const MqFileOps real_ops = { pwrite, fdatasync, fsync };
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-
-  f->tmp = g_dir_make_tmp ("mqd-test-journal-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->path = g_build_filename (f->tmp, MQ_JOURNAL_FILE, NULL);
-  f->journal = journal_create (f->path, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (f->journal);
+  f->tmp = testdir_make ("mqd-test-journal-XXXXXX");
+  f->dirfd = open (f->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  g_assert_cmpint (f->dirfd, >=, 0);
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  if (f->journal != NULL)
-    journal_free (f->journal);
-  g_unlink (f->path);
-  g_assert_cmpint (g_rmdir (f->tmp), ==, 0);
-  g_free (f->path);
+  mq_file_ops = real_ops;
+  g_assert_cmpint (close (f->dirfd), ==, 0);
+  testdir_remove (f->tmp);
   g_free (f->tmp);
 }
 
-static void
-entry_free (gpointer p)
-{
-  Entry *e = p;
+/* ---- helpers ---------------------------------------------------------- */
 
-  g_bytes_unref (e->key);
-  g_bytes_unref (e->value);
-  g_free (e);
+static MqJournal *
+create (Fixture *f, guint64 number)
+{
+  g_autofree char *name = journal_file_name (number);
+  g_autoptr (GError) error = NULL;
+  MqJournal *journal = journal_create (f->dirfd, name, number, FALSE, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (journal);
+  return journal;
+}
+
+static void
+write_ok (MqJournal *journal)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (journal_write (journal, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (journal_pending (journal), ==, 0);
+}
+
+static void
+fill_ok (MqJournal *journal, gsize chunk)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (journal_fill (journal, chunk, &error));
+  g_assert_no_error (error);
+}
+
+/* Payload byte i of the message with sequence number seq. */
+static guint8
+payload_byte (guint64 seq, gsize i)
+{
+  return (guint8) (seq * 131 + i);
+}
+
+/* A PUSH of len bytes on queue "q": what most tests write. */
+static void
+put_push (MqJournal *journal, guint64 seq, gsize len)
+{
+  g_autofree guint8 *payload = g_malloc (len + 1);
+  MqEntry entry = { .op = MQ_ENTRY_PUSH, .name = "q", .name_len = 1,
+    .seq = seq, .payload = payload,
+    .header = { .len = (guint32) len, .flags = (guint32) seq,
+                .created_ms = (gint64) seq * 10 } };
+
+  for (gsize i = 0; i < len; i++)
+    payload[i] = payload_byte (seq, i);
+  entry_put (journal, &entry);
+}
+
+/* The bytes put_push's entry takes in the file. */
+static gsize
+push_size (gsize len)
+{
+  return MQ_JOURNAL_ENTRY_PREFIX + 2 + 1 + 8 + MQ_MSG_HEADER_SIZE + len;
+}
+
+static void
+assert_push (const guint8 *body, gsize body_len, guint64 seq, gsize len)
+{
+  MqEntry entry;
+
+  g_assert_true (entry_decode (body, body_len, &entry));
+  g_assert_cmpint (entry.op, ==, MQ_ENTRY_PUSH);
+  g_assert_cmpmem (entry.name, entry.name_len, "q", 1);
+  g_assert_cmpuint (entry.seq, ==, seq);
+  g_assert_cmpuint (entry.header.len, ==, len);
+  g_assert_cmpuint (entry.header.flags, ==, (guint32) seq);
+  g_assert_cmpint (entry.header.created_ms, ==, (gint64) seq * 10);
+  for (gsize i = 0; i < len; i++)
+    if (entry.payload[i] != payload_byte (seq, i))
+      g_assert_cmpuint (entry.payload[i], ==, payload_byte (seq, i));
+}
+
+static void
+assert_push_bytes (GBytes *body, guint64 seq, gsize len)
+{
+  gsize body_len;
+  const guint8 *p = g_bytes_get_data (body, &body_len);
+
+  assert_push (p, body_len, seq, len);
 }
 
 static gboolean
-collect (MqJournalOp op, const guint8 *key, gsize key_len,
-         const guint8 *value, gsize value_len, gpointer user_data,
-         GError **error)
+collect (const guint8 *body, gsize len, gpointer user_data, GError **error)
 {
-  Entry *e = g_new0 (Entry, 1);
-
-  e->op = op;
-  e->key = g_bytes_new (key, key_len);
-  e->value = g_bytes_new (value, value_len);
-  g_ptr_array_add (user_data, e);
+  g_ptr_array_add (user_data, g_bytes_new (body, len));
   return TRUE;
 }
 
-/* Opens the fixture's journal as a start after a kill does, and replays
- * it, expecting success. */
+static MqJournal *
+open_ok (Fixture *f, guint64 number)
+{
+  g_autofree char *name = journal_file_name (number);
+  g_autoptr (GError) error = NULL;
+  MqJournal *journal = journal_open (f->dirfd, name, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (journal);
+  g_assert_cmpuint (journal_number (journal), ==, number);
+  return journal;
+}
+
+/* Replays an open journal: the bodies of its entries, in order. */
 static GPtrArray *
-replay_ok (Fixture *f)
+replay_journal (MqJournal *journal)
 {
+  GPtrArray *bodies = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) g_bytes_unref);
   g_autoptr (GError) error = NULL;
-  GPtrArray *entries = g_ptr_array_new_with_free_func (entry_free);
-  guint64 replayed = 99;
-  gboolean clean = TRUE;
-  MqJournal *journal = journal_open (f->path, &clean, &error);
+  guint64 entries = G_MAXUINT64;
 
-  g_assert_no_error (error);
-  g_assert_nonnull (journal);
-  g_assert_false (clean);
-  g_assert_true (journal_replay (journal, collect, entries, &replayed,
+  g_assert_true (journal_replay (journal, collect, bodies, &entries,
                                  &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (replayed, ==, entries->len);
+  g_assert_cmpuint (entries, ==, bodies->len);
+  return bodies;
+}
+
+/* Opens journal number and replays it. */
+static GPtrArray *
+replay (Fixture *f, guint64 number)
+{
+  MqJournal *journal = open_ok (f, number);
+  GPtrArray *bodies = replay_journal (journal);
+
   journal_free (journal);
-  return entries;
+  return bodies;
 }
 
-static void
-assert_bytes (GBytes *bytes, const void *expected, gsize len)
+/* Replay checks each entry as it comes, against pushes 1, 2, ... of the
+ * lengths in lens: a long journal needs no copy in memory. */
+typedef struct {
+  GArray *lens;                   /* gsize */
+  guint seen;
+} Expected;
+
+static gboolean
+check_push (const guint8 *body, gsize len, gpointer user_data,
+            GError **error)
 {
-  gsize size;
-  const void *data = g_bytes_get_data (bytes, &size);
+  Expected *expected = user_data;
 
-  g_assert_cmpmem (data, size, expected, len);
+  g_assert_cmpuint (expected->seen, <, expected->lens->len);
+  assert_push (body, len, expected->seen + 1,
+               g_array_index (expected->lens, gsize, expected->seen));
+  expected->seen++;
+  return TRUE;
 }
 
+/* Journal 1 holds pushes 1.. of the lengths in lens, and nothing else. */
 static void
-assert_entry (GPtrArray *entries, guint i, MqJournalOp op, const char *key,
-              const char *value)
-{
-  Entry *e = g_ptr_array_index (entries, i);
-
-  g_assert_cmpint (e->op, ==, op);
-  assert_bytes (e->key, key, strlen (key));
-  assert_bytes (e->value, value, strlen (value));
-}
-
-static void
-append_put (MqJournal *journal, const char *key, const char *value)
-{
-  journal_append (journal, MQ_JOURNAL_PUT, (const guint8 *) key,
-                  strlen (key), (const guint8 *) value, strlen (value));
-}
-
-static void
-write_ok (MqJournal *journal, gboolean sync)
+assert_replays (Fixture *f, GArray *lens)
 {
   g_autoptr (GError) error = NULL;
+  MqJournal *journal = open_ok (f, 1);
+  Expected expected = { lens, 0 };
+  guint64 entries = 0;
 
-  g_assert_true (journal_write (journal, sync, &error));
-  g_assert_no_error (error);
-}
-
-static gsize
-file_size (const char *path)
-{
-  GStatBuf st;
-
-  g_assert_cmpint (g_stat (path, &st), ==, 0);
-  return (gsize) st.st_size;
-}
-
-/* ---- tests ---- */
-
-static void
-test_crc32 (void)
-{
-  /* The check value of CRC-32/ISO-HDLC, zlib's crc32. */
-  g_assert_cmphex (journal_crc32 ((const guint8 *) "123456789", 9), ==,
-                   0xcbf43926);
-  g_assert_cmphex (journal_crc32 (NULL, 0), ==, 0);
-}
-
-static void
-test_header_on_disk (Fixture *f, gconstpointer data)
-{
-  g_autofree char *contents = NULL;
-  gsize len;
-  const guint8 expected[MQ_JOURNAL_HEADER_SIZE] = {
-    'M', 'Q', 'D', 'J', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-  };
-
-  g_assert_true (g_file_get_contents (f->path, &contents, &len, NULL));
-  g_assert_cmpmem (contents, len, expected, sizeof expected);
-  g_assert_cmpuint (journal_size (f->journal), ==, MQ_JOURNAL_HEADER_SIZE);
-}
-
-static void
-test_entry_on_disk (Fixture *f, gconstpointer data)
-{
-  g_autofree char *contents = NULL;
-  gsize len;
-  /* length 6 = op, key length, "k", "vv"; then the CRC of those 6. */
-  const guint8 body[] = { 1, 0, 1, 'k', 'v', 'v' };
-  guint32 crc = journal_crc32 (body, sizeof body);
-  const guint8 prefix[] = { 0, 0, 0, 6, crc >> 24, (crc >> 16) & 0xff,
-    (crc >> 8) & 0xff, crc & 0xff };
-
-  append_put (f->journal, "k", "vv");
-  write_ok (f->journal, TRUE);
-  g_assert_true (g_file_get_contents (f->path, &contents, &len, NULL));
-  g_assert_cmpuint (len, ==, MQ_JOURNAL_HEADER_SIZE + 8 + 6);
-  g_assert_cmpuint (journal_size (f->journal), ==, len);
-  g_assert_cmpmem (contents + MQ_JOURNAL_HEADER_SIZE, 8, prefix, 8);
-  g_assert_cmpmem (contents + MQ_JOURNAL_HEADER_SIZE + 8, 6, body, 6);
-}
-
-static void
-test_write_replay (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GPtrArray) entries = NULL;
-
-  append_put (f->journal, "q1", "first");
-  append_put (f->journal, "q2", "");
-  journal_append (f->journal, MQ_JOURNAL_DELETE, (const guint8 *) "q2", 2,
-                  NULL, 0);
-  write_ok (f->journal, FALSE);
-  append_put (f->journal, "q3", "later");
-  write_ok (f->journal, TRUE);
-  entries = replay_ok (f);
-  g_assert_cmpuint (entries->len, ==, 4);
-  assert_entry (entries, 0, MQ_JOURNAL_PUT, "q1", "first");
-  assert_entry (entries, 1, MQ_JOURNAL_PUT, "q2", "");
-  assert_entry (entries, 2, MQ_JOURNAL_DELETE, "q2", "");
-  assert_entry (entries, 3, MQ_JOURNAL_PUT, "q3", "later");
-}
-
-static void
-test_key_bytes_kept (Fixture *f, gconstpointer data)
-{
-  /* An item key: name, NUL, sequence number with NUL bytes in it. */
-  const guint8 key[] = { 'q', 0, 0, 0, 0, 0, 0, 0, 0, 0x2a };
-  const guint8 value[] = { 0, '\r', '\n', 0xff };
-  g_autoptr (GPtrArray) entries = NULL;
-
-  journal_append (f->journal, MQ_JOURNAL_PUT, key, sizeof key, value,
-                  sizeof value);
-  write_ok (f->journal, FALSE);
-  entries = replay_ok (f);
-  g_assert_cmpuint (entries->len, ==, 1);
-  assert_bytes (((Entry *) entries->pdata[0])->key, key, sizeof key);
-  assert_bytes (((Entry *) entries->pdata[0])->value, value, sizeof value);
-}
-
-static void
-test_buffered_not_in_file (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GPtrArray) entries = NULL;
-
-  append_put (f->journal, "a", "1");
-  write_ok (f->journal, FALSE);
-  append_put (f->journal, "b", "2");          /* never written */
-  entries = replay_ok (f);
-  g_assert_cmpuint (entries->len, ==, 1);
-  assert_entry (entries, 0, MQ_JOURNAL_PUT, "a", "1");
-}
-
-/* Whatever a kill in the middle of a write leaves, the whole entries before
- * it are replayed and the rest is ignored. */
-static void
-test_torn_tail (Fixture *f, gconstpointer data)
-{
-  g_autofree char *contents = NULL;
-  gsize whole, len;
-
-  append_put (f->journal, "a", "one");
-  write_ok (f->journal, FALSE);
-  whole = file_size (f->path);
-  append_put (f->journal, "b", "two two two");
-  write_ok (f->journal, FALSE);
-  g_assert_true (g_file_get_contents (f->path, &contents, &len, NULL));
-  for (gsize cut = len - 1; cut > whole; cut--)
-    {
-      g_autoptr (GPtrArray) entries = NULL;
-
-      g_assert_true (g_file_set_contents (f->path, contents, cut, NULL));
-      entries = replay_ok (f);
-      g_assert_cmpuint (entries->len, ==, 1);
-      assert_entry (entries, 0, MQ_JOURNAL_PUT, "a", "one");
-      /* Cut back to the last whole entry, for the next ones to follow. */
-      g_assert_cmpuint (file_size (f->path), ==, whole);
-    }
-}
-
-/* New entries after a replay follow the last whole one, not the torn
- * bytes after it. */
-static void
-test_append_after_torn_tail (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) entries = NULL;
-  g_autoptr (GPtrArray) ignored = g_ptr_array_new_with_free_func (entry_free);
-  guint64 replayed;
-  gboolean clean;
-  MqJournal *journal;
-  int fd;
-
-  append_put (f->journal, "a", "one");
-  write_ok (f->journal, FALSE);
-  fd = g_open (f->path, O_WRONLY | O_APPEND, 0);
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (write (fd, "\0\0\0\x40garbage", 11), ==, 11);
-  close (fd);
-  journal = journal_open (f->path, &clean, &error);
-  g_assert_nonnull (journal);
-  g_assert_true (journal_replay (journal, collect, ignored, &replayed,
+  g_assert_true (journal_replay (journal, check_push, &expected, &entries,
                                  &error));
-  append_put (journal, "b", "two");
-  write_ok (journal, FALSE);
+  g_assert_no_error (error);
+  g_assert_cmpuint (entries, ==, lens->len);
+  g_assert_cmpuint (expected.seen, ==, lens->len);
   journal_free (journal);
-  entries = replay_ok (f);
-  g_assert_cmpuint (entries->len, ==, 2);
-  assert_entry (entries, 0, MQ_JOURNAL_PUT, "a", "one");
-  assert_entry (entries, 1, MQ_JOURNAL_PUT, "b", "two");
+}
+
+/* Journal 1 with pushes 1..n of len bytes each, written and closed. */
+static void
+make_pushes (Fixture *f, guint n, gsize len)
+{
+  MqJournal *journal = create (f, 1);
+
+  for (guint seq = 1; seq <= n; seq++)
+    put_push (journal, seq, len);
+  write_ok (journal);
+  journal_free (journal);
 }
 
 static void
-test_bad_crc_ends_replay (Fixture *f, gconstpointer data)
+assert_pushes (GPtrArray *bodies, guint n, gsize len)
 {
-  g_autofree char *contents = NULL;
-  g_autoptr (GPtrArray) entries = NULL;
-  gsize len;
+  g_assert_cmpuint (bodies->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    assert_push_bytes (g_ptr_array_index (bodies, i), i + 1, len);
+}
 
-  append_put (f->journal, "a", "one");
-  append_put (f->journal, "b", "two");
-  append_put (f->journal, "c", "three");
-  write_ok (f->journal, FALSE);
-  g_assert_true (g_file_get_contents (f->path, &contents, &len, NULL));
-  /* Each entry is 8 + 3 + 1 + 3 bytes; the second's "two" becomes "twx". */
-  contents[MQ_JOURNAL_HEADER_SIZE + 15 + 8 + 3 + 1 + 2] = 'x';
-  g_assert_true (g_file_set_contents (f->path, contents, len, NULL));
-  entries = replay_ok (f);
-  g_assert_cmpuint (entries->len, ==, 1);
-  assert_entry (entries, 0, MQ_JOURNAL_PUT, "a", "one");
+/* Journal 1 holds n pushes of len bytes. */
+static void
+assert_replays_pushes (Fixture *f, guint n, gsize len)
+{
+  g_autoptr (GArray) lens = g_array_new (FALSE, FALSE, sizeof (gsize));
+
+  for (guint i = 0; i < n; i++)
+    g_array_append_val (lens, len);
+  assert_replays (f, lens);
+}
+
+static GByteArray *
+read_file (Fixture *f, guint64 number)
+{
+  g_autofree char *name = journal_file_name (number);
+  g_autoptr (GBytes) bytes = testdir_read (f->tmp, name);
+
+  return g_bytes_unref_to_array (g_steal_pointer (&bytes));
 }
 
 static void
-test_clean_mark (Fixture *f, gconstpointer data)
+write_file (Fixture *f, guint64 number, const GByteArray *content)
 {
+  g_autofree char *name = journal_file_name (number);
+
+  testdir_write (f->tmp, name, content->data, content->len);
+}
+
+static off_t
+file_size (Fixture *f, const char *name)
+{
+  struct stat st;
+
+  g_assert_cmpint (fstatat (f->dirfd, name, &st, AT_SYMLINK_NOFOLLOW), ==,
+                   0);
+  return st.st_size;
+}
+
+/* ---- the file --------------------------------------------------------- */
+
+static void
+test_file_name (void)
+{
+  g_autofree char *one = journal_file_name (1);
+  g_autofree char *big = journal_file_name (G_GUINT64_CONSTANT (12345678));
+
+  g_assert_cmpstr (one, ==, "mqd-000001.journal");
+  g_assert_cmpstr (big, ==, "mqd-12345678.journal");
+}
+
+static void
+test_create (Fixture *f, gconstpointer data)
+{
+  static const guint8 want[20] = { 'M', 'Q', 'D', 'J', 2, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0x01, 0x02 };
+  MqJournal *journal = create (f, 0x0102);
+  g_autoptr (GByteArray) file = read_file (f, 0x0102);
   g_autoptr (GError) error = NULL;
-  g_autofree char *contents = NULL;
-  gboolean clean = FALSE;
-  MqJournal *journal;
-  gsize len;
+  guint8 crc[4];
+  struct stat st;
 
-  append_put (f->journal, "a", "1");           /* written by the close */
-  g_assert_true (journal_close_clean (f->journal, &error));
-  g_assert_no_error (error);
-  f->journal = NULL;
-  g_assert_true (g_file_get_contents (f->path, &contents, &len, NULL));
-  g_assert_cmpint (contents[5], ==, 1);
-  g_assert_cmpuint (len, >, MQ_JOURNAL_HEADER_SIZE);
-  journal = journal_open (f->path, &clean, &error);
-  g_assert_no_error (error);
-  g_assert_true (clean);
-  /* Opening leaves the mark; clearing it is on disk when it returns. */
-  g_clear_pointer (&contents, g_free);
-  g_assert_true (g_file_get_contents (f->path, &contents, &len, NULL));
-  g_assert_cmpint (contents[5], ==, 1);
-  g_assert_true (journal_clear_clean (journal, &error));
-  g_assert_no_error (error);
-  g_clear_pointer (&contents, g_free);
-  g_assert_true (g_file_get_contents (f->path, &contents, &len, NULL));
-  g_assert_cmpint (contents[5], ==, 0);
-  g_assert_cmpuint (journal_size (journal), ==, len);
+  g_assert_cmpuint (journal_number (journal), ==, 0x0102);
+  g_assert_cmpuint (journal_end (journal), ==, MQ_JOURNAL_HEADER_SIZE);
+  g_assert_cmpuint (journal_pending (journal), ==, 0);
+  g_assert_cmpuint (file->len, ==, MQ_JOURNAL_HEADER_SIZE);
+  g_assert_cmpmem (file->data, 16, want, 16);
+  record_put_be (crc, crc32c_update (0, want, 16), 4);
+  g_assert_cmpmem (file->data + 16, 4, crc, 4);
+  for (gsize i = 20; i < file->len; i++)
+    g_assert_cmpuint (file->data[i], ==, 0);
+  g_assert_cmpint (fstat (journal_fd (journal), &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
   journal_free (journal);
-  journal = journal_open (f->path, &clean, &error);
-  g_assert_false (clean);
-  journal_free (journal);
+
+  /* A name that exists is never overwritten. */
+  g_assert_null (journal_create (f->dirfd, "mqd-000258.journal", 1, FALSE,
+                                 &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST);
+  g_assert_cmpstr (error->message, ==,
+                   "cannot create mqd-000258.journal: File exists");
+  g_clear_pointer (&file, g_byte_array_unref);
+  file = read_file (f, 0x0102);
+  g_assert_cmpmem (file->data, 16, want, 16);
 }
 
-static void
-test_pending (Fixture *f, gconstpointer data)
+static int
+fail_eio (int fd)
 {
-  g_assert_cmpuint (journal_pending (f->journal), ==, 0);
-  append_put (f->journal, "a", "1");
-  g_assert_cmpuint (journal_pending (f->journal), ==, 8 + 3 + 1 + 1);
-  write_ok (f->journal, TRUE);
-  g_assert_cmpuint (journal_pending (f->journal), ==, 0);
-  g_assert_cmpuint (journal_size (f->journal), ==,
-                    MQ_JOURNAL_HEADER_SIZE + 13);
+  errno = EIO;
+  return -1;
 }
 
+/* A journal whose creation could not be synced is not left behind. */
 static void
-test_open_errors (Fixture *f, gconstpointer data)
+test_create_sync_fails (Fixture *f, gconstpointer data)
 {
-  const char *contents[] = { "", "MQDJ\001", "GDBM is not a journal" };
-  gboolean clean;
+  guint fds = testdir_count_fds ();
 
-  for (guint i = 0; i < G_N_ELEMENTS (contents); i++)
+  for (guint which = 0; which < 2; which++)
     {
       g_autoptr (GError) error = NULL;
 
-      g_assert_true (g_file_set_contents (f->path, contents[i], -1, NULL));
-      g_assert_null (journal_open (f->path, &clean, &error));
+      mq_file_ops = real_ops;
+      if (which == 0)
+        mq_file_ops.fdatasync = fail_eio;
+      else
+        mq_file_ops.fsync = fail_eio;
+      g_assert_null (journal_create (f->dirfd, "mqd-000001.journal", 1,
+                                     FALSE, &error));
+      g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_IO);
+      g_assert_cmpstr (error->message, ==, "cannot create mqd-000001.journal: "
+                       "Input/output error");
+      g_assert_cmpint (faccessat (f->dirfd, "mqd-000001.journal", F_OK, 0),
+                       ==, -1);
+      g_assert_cmpuint (testdir_count_fds (), ==, fds);
+    }
+}
+
+/* Files that are not journals of this version, and a missing one: refused,
+ * untouched, no descriptor left open. */
+static void
+test_open_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GByteArray) v1 = g_byte_array_new ();
+  g_autoptr (GByteArray) bad_crc = NULL;
+  g_autoptr (GByteArray) v3 = NULL;
+  g_autoptr (GByteArray) zeros = g_byte_array_new ();
+  const GByteArray *cases[5];
+  g_autoptr (GError) error = NULL;
+  guint fds;
+
+  journal_free (create (f, 1));
+  fds = testdir_count_fds ();
+  bad_crc = read_file (f, 1);
+  bad_crc->data[19] ^= 1;
+  v3 = read_file (f, 1);
+  v3->data[4] = 3;
+  record_put_be (v3->data + 16, crc32c_update (0, v3->data, 16), 4);
+  /* mqd's version 1: "MQDJ", 1, the clean mark, 10 zeros, then entries. */
+  g_byte_array_append (v1, (const guint8 *) "MQDJ\1\1\0\0\0\0\0\0\0\0\0\0"
+                       "\0\0\0\5\0\0\0\0\1\0\1q\0", 29);
+  g_byte_array_set_size (zeros, MQ_JOURNAL_HEADER_SIZE);
+  memset (zeros->data, 0, zeros->len);
+  cases[0] = v1;
+  cases[1] = bad_crc;
+  cases[2] = v3;
+  cases[3] = zeros;
+  cases[4] = g_byte_array_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GByteArray) after = NULL;
+
+      write_file (f, 1, cases[i]);
+      g_assert_null (journal_open (f->dirfd, "mqd-000001.journal", &error));
       g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
-      g_assert_nonnull (strstr (error->message, f->path));
+      g_assert_cmpstr (error->message, ==, "mqd-000001.journal is not a "
+                       "journal of this version of mqd");
+      g_clear_error (&error);
+      after = read_file (f, 1);
+      g_assert_cmpmem (after->data, after->len, cases[i]->data,
+                       cases[i]->len);
+      g_assert_cmpuint (testdir_count_fds (), ==, fds);
+    }
+  g_byte_array_unref ((GByteArray *) cases[4]);
+  testdir_write (f->tmp, "foreign", "not a journal\n", 14);
+  g_assert_null (journal_open (f->dirfd, "foreign", &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+  g_clear_error (&error);
+  g_assert_null (journal_open (f->dirfd, "mqd-000009.journal", &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  g_assert_cmpstr (error->message, ==, "cannot open mqd-000009.journal: "
+                   "No such file or directory");
+  g_assert_cmpuint (testdir_count_fds (), ==, fds);
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+typedef struct {
+  MqEntry entry;
+  const char *body;               /* the layout of entry.h, by hand */
+  gsize body_len;
+} Sample;
+
+#define BODY(s) s, sizeof s - 1
+
+static const guint8 binary[] = { 0, 0xff, '\r', '\n', 'E', 'N', 'D', 0x80 };
+
+static const Sample samples[] = {
+  { { .op = MQ_ENTRY_CREATE, .name = "jobs", .name_len = 4,
+      .inc = G_GUINT64_CONSTANT (0x0102030405060708) },
+    BODY ("\1\4jobs\1\2\3\4\5\6\7\10") },
+  { { .op = MQ_ENTRY_PUSH, .name = "jobs", .name_len = 4, .seq = 258,
+      .header = { .len = sizeof binary, .flags = 0xfffffffe,
+                  .created_ms = 1, .expires_ms = 2 }, .payload = binary },
+    BODY ("\2\4jobs\0\0\0\0\0\0\1\2" "\0\0\0\10\377\377\377\376"
+          "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\2" "\0\377\r\nEND\200") },
+  { { .op = MQ_ENTRY_PUSH, .name = "q", .name_len = 1, .seq = 3,
+      .header = { .len = 0, .flags = 7 } },
+    BODY ("\2\1q\0\0\0\0\0\0\0\3" "\0\0\0\0\0\0\0\7"
+          "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0") },
+  { { .op = MQ_ENTRY_TAKE, .name = "q", .name_len = 1, .seq = 4,
+      .mode = MQ_TAKE_POP, .len = 0x01020304 },
+    BODY ("\3\1q\0\0\0\0\0\0\0\4\1\1\2\3\4") },
+  { { .op = MQ_ENTRY_TAKE, .name = "q", .name_len = 1, .seq = 5,
+      .mode = MQ_TAKE_OPEN, .len = 0 },
+    BODY ("\3\1q\0\0\0\0\0\0\0\5\2\0\0\0\0") },
+  { { .op = MQ_ENTRY_TAKE, .name = "q", .name_len = 1, .seq = 6,
+      .mode = MQ_TAKE_DISCARD, .len = 1 },
+    BODY ("\3\1q\0\0\0\0\0\0\0\6\3\0\0\0\1") },
+  { { .op = MQ_ENTRY_TAKE, .name = "q", .name_len = 1, .seq = 7,
+      .mode = MQ_TAKE_EXPIRE, .len = G_MAXUINT32 },
+    BODY ("\3\1q\0\0\0\0\0\0\0\7\4\377\377\377\377") },
+  { { .op = MQ_ENTRY_CLOSE, .name = "q", .name_len = 1, .seq = 8 },
+    BODY ("\4\1q\0\0\0\0\0\0\0\10") },
+  { { .op = MQ_ENTRY_ABORT, .name = "q", .name_len = 1, .seq = 9 },
+    BODY ("\5\1q\0\0\0\0\0\0\0\11") },
+  { { .op = MQ_ENTRY_BURY, .name = "q", .name_len = 1,
+      .seq = G_MAXUINT64 },
+    BODY ("\6\1q\377\377\377\377\377\377\377\377") },
+  { { .op = MQ_ENTRY_FLUSH, .name = "q", .name_len = 1 }, BODY ("\7\1q") },
+  { { .op = MQ_ENTRY_DROP, .name = "q", .name_len = 1 }, BODY ("\10\1q") },
+  { { .op = MQ_ENTRY_END }, BODY ("\11\0") },
+};
+
+static void
+assert_entry_equal (const MqEntry *got, const MqEntry *want)
+{
+  g_assert_cmpint (got->op, ==, want->op);
+  g_assert_cmpmem (got->name, got->name_len, want->name, want->name_len);
+  g_assert_cmpuint (got->seq, ==, want->seq);
+  g_assert_cmpuint (got->inc, ==, want->inc);
+  g_assert_cmpint (got->mode, ==, want->mode);
+  g_assert_cmpuint (got->len, ==, want->len);
+  g_assert_cmpuint (got->header.len, ==, want->header.len);
+  g_assert_cmpuint (got->header.flags, ==, want->header.flags);
+  g_assert_cmpint (got->header.created_ms, ==, want->header.created_ms);
+  g_assert_cmpint (got->header.expires_ms, ==, want->header.expires_ms);
+  g_assert_cmpmem (got->payload, got->header.len, want->payload,
+                   want->header.len);
+}
+
+/* Every op, and every way to TAKE, into the file and back byte for byte. */
+static void
+test_every_op (Fixture *f, gconstpointer data)
+{
+  MqJournal *journal = create (f, 1);
+  g_autoptr (GPtrArray) bodies = NULL;
+  guint64 end = MQ_JOURNAL_HEADER_SIZE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (samples); i++)
+    {
+      entry_put (journal, &samples[i].entry);
+      end += MQ_JOURNAL_ENTRY_PREFIX + samples[i].body_len;
+      g_assert_cmpuint (journal_end (journal), ==, end);
+    }
+  g_assert_cmpuint (journal_pending (journal), ==,
+                    end - MQ_JOURNAL_HEADER_SIZE);
+  write_ok (journal);
+  g_assert_cmpuint (journal_end (journal), ==, end);
+  journal_free (journal);
+
+  journal = open_ok (f, 1);
+  bodies = replay_journal (journal);
+  g_assert_cmpuint (journal_end (journal), ==, end);
+  journal_free (journal);
+  g_assert_cmpuint (bodies->len, ==, G_N_ELEMENTS (samples));
+  for (guint i = 0; i < bodies->len; i++)
+    {
+      gsize len;
+      const guint8 *body = g_bytes_get_data (g_ptr_array_index (bodies, i),
+                                             &len);
+      MqEntry back;
+
+      g_assert_cmpmem (body, len, samples[i].body, samples[i].body_len);
+      g_assert_true (entry_decode (body, len, &back));
+      assert_entry_equal (&back, &samples[i].entry);
     }
 }
 
 static void
-test_open_missing (Fixture *f, gconstpointer data)
+assert_refused (const void *body, gsize len)
 {
-  g_autoptr (GError) error = NULL;
-  gboolean clean;
+  g_autofree guint8 *copy = g_memdup2 (body, len);
+  MqEntry entry;
 
-  g_assert_cmpint (g_unlink (f->path), ==, 0);
-  g_assert_null (journal_open (f->path, &clean, &error));
-  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  g_assert_false (entry_decode (copy, len, &entry));
 }
 
+/* Bodies that are not whole entries of a known kind. */
 static void
-test_install (Fixture *f, gconstpointer data)
+test_decode_refused (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *fresh_path = g_strconcat (f->path, ".new", NULL);
-  g_autoptr (GPtrArray) entries = NULL;
-  MqJournal *fresh = journal_create (fresh_path, &error);
+  for (guint i = 0; i < G_N_ELEMENTS (samples); i++)
+    {
+      const Sample *s = &samples[i];
+      g_autofree guint8 *longer = g_malloc0 (s->body_len + 1);
 
-  g_assert_nonnull (fresh);
-  append_put (f->journal, "old", "x");
-  write_ok (f->journal, FALSE);
-  append_put (fresh, "new", "y");
-  write_ok (fresh, TRUE);
-  g_assert_true (journal_install (fresh, f->path, &error));
-  g_assert_no_error (error);
-  g_assert_false (g_file_test (fresh_path, G_FILE_TEST_EXISTS));
-  journal_free (f->journal);
-  f->journal = fresh;
-  append_put (f->journal, "after", "z");
-  write_ok (f->journal, FALSE);
-  entries = replay_ok (f);
-  g_assert_cmpuint (entries->len, ==, 2);
-  assert_entry (entries, 0, MQ_JOURNAL_PUT, "new", "y");
-  assert_entry (entries, 1, MQ_JOURNAL_PUT, "after", "z");
+      /* Every prefix, and one byte more (a PUSH's payload length then
+       * disagrees with its header). */
+      for (gsize len = 0; len < s->body_len; len++)
+        assert_refused (s->body, len);
+      memcpy (longer, s->body, s->body_len);
+      assert_refused (longer, s->body_len + 1);
+    }
+  assert_refused ("\0\1q", 3);
+  assert_refused ("\12\1q", 3);
+  assert_refused ("\377\1q", 3);
+  /* A TAKE of no known mode. */
+  assert_refused ("\3\1q\0\0\0\0\0\0\0\4\0\1\2\3\4", 16);
+  assert_refused ("\3\1q\0\0\0\0\0\0\0\4\5\1\2\3\4", 16);
+  /* END names no queue; everything else names one. */
+  assert_refused ("\11\1q", 3);
+  assert_refused ("\7\0", 2);
+  assert_refused ("\4\0\0\0\0\0\0\0\0\10", 10);
 }
 
+/* ---- replay and damage ------------------------------------------------ */
+
+/* Replay ends at the zeros written ahead; appends after a replay go where
+ * it ended. */
 static void
-test_discard (Fixture *f, gconstpointer data)
+test_replay_stops_at_zeros (Fixture *f, gconstpointer data)
 {
-  journal_discard (f->journal);
-  f->journal = NULL;
-  g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
+  MqJournal *journal = create (f, 1);
+  g_autoptr (GPtrArray) bodies = NULL;
+
+  while (journal_wants_fill (journal))
+    fill_ok (journal, 1024 * 1024);
+  for (guint seq = 1; seq <= 50; seq++)
+    put_push (journal, seq, 100);
+  write_ok (journal);
+  journal_free (journal);
+  g_assert_cmpint (file_size (f, "mqd-000001.journal"), ==,
+                   MQ_JOURNAL_HEADER_SIZE + MQ_JOURNAL_FILL_AHEAD);
+
+  journal = open_ok (f, 1);
+  bodies = replay_journal (journal);
+  assert_pushes (bodies, 50, 100);
+  g_assert_cmpuint (journal_end (journal), ==,
+                    MQ_JOURNAL_HEADER_SIZE + 50 * push_size (100));
+  for (guint seq = 51; seq <= 60; seq++)
+    put_push (journal, seq, 100);
+  write_ok (journal);
+  journal_free (journal);
+  assert_replays_pushes (f, 60, 100);
 }
 
-/* A journal left by a crash is emptied, not appended to, by a
- * journal_create of the same name. */
+/* A kill in the middle of a write: the file cut in the last entry's body
+ * or prefix, or that entry's end never written (zeros). */
 static void
-test_create_empties (Fixture *f, gconstpointer data)
+test_replay_cut_short (Fixture *f, gconstpointer data)
+{
+  gsize fifth = MQ_JOURNAL_HEADER_SIZE + 4 * push_size (40);
+  g_autoptr (GByteArray) whole = NULL;
+  const gsize cuts[] = { fifth + push_size (40) - 1, fifth + 20, fifth + 7,
+    fifth + 4, fifth + 1 };
+
+  make_pushes (f, 5, 40);
+  whole = read_file (f, 1);
+  g_assert_cmpuint (whole->len, ==, fifth + push_size (40));
+  for (guint i = 0; i < G_N_ELEMENTS (cuts); i++)
+    {
+      g_autoptr (GByteArray) cut = g_byte_array_new ();
+
+      g_byte_array_append (cut, whole->data, cuts[i]);
+      write_file (f, 1, cut);
+      assert_replays_pushes (f, 4, 40);
+      g_byte_array_set_size (cut, whole->len);
+      memset (cut->data + cuts[i], 0, whole->len - cuts[i]);
+      write_file (f, 1, cut);
+      assert_replays_pushes (f, 4, 40);
+    }
+  write_file (f, 1, whole);
+  assert_replays_pushes (f, 5, 40);
+}
+
+/* One byte changed in the third entry's body, CRC or length: replay ends
+ * before it. */
+static void
+test_replay_flipped_byte (Fixture *f, gconstpointer data)
+{
+  gsize third = MQ_JOURNAL_HEADER_SIZE + 2 * push_size (40);
+  g_autoptr (GByteArray) file = NULL;
+
+  make_pushes (f, 5, 40);
+  file = read_file (f, 1);
+  for (gsize at = third; at < third + push_size (40); at++)
+    for (guint bit = 0; bit < 8; bit += 3)
+      {
+        file->data[at] ^= 1u << bit;
+        write_file (f, 1, file);
+        assert_replays_pushes (f, 2, 40);
+        file->data[at] ^= 1u << bit;
+      }
+  write_file (f, 1, file);
+  assert_replays_pushes (f, 5, 40);
+}
+
+/* Whole entries where they were not written: an entry's CRC binds it to
+ * its offset. */
+static void
+test_replay_moved_entry (Fixture *f, gconstpointer data)
+{
+  gsize size = push_size (40);
+  g_autoptr (GByteArray) file = NULL;
+  g_autofree guint8 *second = NULL;
+  guint8 *entries;
+
+  make_pushes (f, 4, 40);
+  file = read_file (f, 1);
+  entries = file->data + MQ_JOURNAL_HEADER_SIZE;
+  second = g_memdup2 (entries + size, size);
+  /* The second and third swapped. */
+  memcpy (entries + size, entries + 2 * size, size);
+  memcpy (entries + 2 * size, second, size);
+  write_file (f, 1, file);
+  assert_replays_pushes (f, 1, 40);
+  /* The first again in the third's place. */
+  memcpy (entries + 2 * size, entries, size);
+  memcpy (entries + size, second, size);
+  write_file (f, 1, file);
+  assert_replays_pushes (f, 2, 40);
+}
+
+/* A journal's entries under another journal's header (a file reused):
+ * none of them is replayed. */
+static void
+test_replay_other_number (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GByteArray) five = NULL;
+  g_autoptr (GByteArray) six = NULL;
+  g_autoptr (GPtrArray) bodies = NULL;
+  MqJournal *journal = create (f, 5);
+
+  for (guint seq = 1; seq <= 3; seq++)
+    put_push (journal, seq, 40);
+  write_ok (journal);
+  journal_free (journal);
+  journal_free (create (f, 6));
+  five = read_file (f, 5);
+  six = read_file (f, 6);
+  g_byte_array_append (six, five->data + MQ_JOURNAL_HEADER_SIZE,
+                       five->len - MQ_JOURNAL_HEADER_SIZE);
+  write_file (f, 6, six);
+  bodies = replay (f, 6);
+  g_assert_cmpuint (bodies->len, ==, 0);
+  g_clear_pointer (&bodies, g_ptr_array_unref);
+  bodies = replay (f, 5);
+  assert_pushes (bodies, 3, 40);
+}
+
+/* More than the replay's 1 MiB window, and an entry larger than it. */
+static void
+test_replay_large (Fixture *f, gconstpointer data)
+{
+  MqJournal *journal = create (f, 1);
+  g_autoptr (GArray) lens = g_array_new (FALSE, FALSE, sizeof (gsize));
+
+  for (guint seq = 1; seq <= 3010; seq++)
+    {
+      gsize len = seq == 3001 ? 2 * 1024 * 1024 + 3 : 1000;
+
+      g_array_append_val (lens, len);
+      put_push (journal, seq, len);
+      if (seq == 3000)
+        write_ok (journal);
+    }
+  write_ok (journal);
+  journal_free (journal);
+  assert_replays (f, lens);
+}
+
+static gboolean
+refuse_third (const guint8 *body, gsize len, gpointer user_data,
+              GError **error)
+{
+  guint *seen = user_data;
+
+  if (++*seen < 3)
+    return TRUE;
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "no");
+  return FALSE;
+}
+
+/* A replay whose callback fails stops there with its error. */
+static void
+test_replay_callback_fails (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) entries = NULL;
+  MqJournal *journal;
+  guint64 entries = 0;
+  guint seen = 0;
 
-  append_put (f->journal, "a", "1");
-  write_ok (f->journal, FALSE);
-  journal_free (f->journal);
-  f->journal = journal_create (f->path, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (file_size (f->path), ==, MQ_JOURNAL_HEADER_SIZE);
-  entries = replay_ok (f);
-  g_assert_cmpuint (entries->len, ==, 0);
+  make_pushes (f, 5, 10);
+  journal = open_ok (f, 1);
+  g_assert_false (journal_replay (journal, refuse_third, &seen, &entries,
+                                  &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED);
+  g_assert_cmpuint (seen, ==, 3);
+  g_assert_cmpuint (entries, ==, 2);
+  journal_free (journal);
+}
+
+/* ---- writing ahead ---------------------------------------------------- */
+
+static gboolean
+all_zero (const guint8 *p, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    if (p[i] != 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* journal_fill keeps MQ_JOURNAL_FILL_AHEAD of zeros past the entries, in
+ * chunks, and no more. */
+static void
+test_fill_ahead (Fixture *f, gconstpointer data)
+{
+  const char *name = "mqd-000001.journal";
+  MqJournal *journal = create (f, 1);
+  g_autoptr (GByteArray) file = NULL;
+  guint chunks = 0;
+
+  g_assert_true (journal_wants_fill (journal));
+  fill_ok (journal, 64 * 1024);
+  g_assert_cmpint (file_size (f, name), ==, MQ_JOURNAL_HEADER_SIZE
+                   + 64 * 1024);
+  while (journal_wants_fill (journal))
+    {
+      fill_ok (journal, 1000 * 1000);
+      chunks++;
+    }
+  g_assert_cmpuint (chunks, ==, 5);
+  g_assert_cmpint (file_size (f, name), ==, MQ_JOURNAL_HEADER_SIZE
+                   + MQ_JOURNAL_FILL_AHEAD);
+  fill_ok (journal, 1000);
+  g_assert_cmpint (file_size (f, name), ==, MQ_JOURNAL_HEADER_SIZE
+                   + MQ_JOURNAL_FILL_AHEAD);
+  file = read_file (f, 1);
+  g_assert_true (all_zero (file->data + 20, file->len - 20));
+
+  /* Entries move the end; the zeros follow it. */
+  for (guint seq = 1; seq <= 10; seq++)
+    put_push (journal, seq, 1000);
+  write_ok (journal);
+  g_assert_true (journal_wants_fill (journal));
+  fill_ok (journal, 1024 * 1024);
+  g_assert_false (journal_wants_fill (journal));
+  g_assert_cmpint (file_size (f, name), ==, MQ_JOURNAL_HEADER_SIZE
+                   + 10 * push_size (1000) + MQ_JOURNAL_FILL_AHEAD);
+  journal_free (journal);
+  assert_replays_pushes (f, 10, 1000);
+}
+
+/* Fills and writes taking turns, entries reaching past the zeros written
+ * so far: no fill writes over an entry. */
+static void
+test_fill_interleaved (Fixture *f, gconstpointer data)
+{
+  MqJournal *journal = create (f, 1);
+  g_autoptr (GByteArray) file = NULL;
+  gsize end = MQ_JOURNAL_HEADER_SIZE + 300 * push_size (100);
+
+  for (guint seq = 1; seq <= 300; seq++)
+    {
+      put_push (journal, seq, 100);
+      if (seq % 3 == 0)
+        fill_ok (journal, 100);
+      if (seq % 2 == 0)
+        write_ok (journal);
+      fill_ok (journal, seq % 5 == 0 ? 1000 : 50);
+    }
+  write_ok (journal);
+  fill_ok (journal, 4096);
+  journal_free (journal);
+  assert_replays_pushes (f, 300, 100);
+  file = read_file (f, 1);
+  g_assert_cmpuint (file->len, >=, end + 4096);
+  g_assert_true (all_zero (file->data + end, file->len - end));
+}
+
+typedef struct {
+  MqJournal *journal;
+  gint stop;
+  guint fills;
+} Filler;
+
+/* The sync thread's part: fill whenever there is something to do, in its
+ * chunks of 1 MiB. */
+static gpointer
+filler_run (gpointer data)
+{
+  Filler *filler = data;
+
+  while (!g_atomic_int_get (&filler->stop))
+    if (journal_wants_fill (filler->journal))
+      {
+        fill_ok (filler->journal, 1024 * 1024);
+        filler->fills++;
+      }
+    else
+      g_thread_yield ();
+  return NULL;
+}
+
+/* A second thread fills in a loop while this one appends: small writes,
+ * and bursts that reach past the zeros written ahead while a fill is
+ * under way.  Replay finds every entry. */
+static void
+test_fill_concurrent (Fixture *f, gconstpointer data)
+{
+  Filler filler = { create (f, 1), 0, 0 };
+  GThread *thread = g_thread_new ("filler", filler_run, &filler);
+  g_autoptr (GArray) lens = g_array_new (FALSE, FALSE, sizeof (gsize));
+
+  for (guint round = 0; round < 24; round++)
+    {
+      gboolean burst = round % 3 != 0;
+      gsize len = burst ? 4000 : 200;
+
+      /* A burst is 4.7 MiB, past MQ_JOURNAL_FILL_AHEAD. */
+      for (guint i = 0; i < (burst ? 1200 : 300); i++)
+        {
+          g_array_append_val (lens, len);
+          put_push (filler.journal, lens->len, len);
+        }
+      write_ok (filler.journal);
+    }
+  g_atomic_int_set (&filler.stop, 1);
+  g_thread_join (thread);
+  g_test_message ("%u entries, %u fills", lens->len, filler.fills);
+  g_assert_cmpuint (filler.fills, >, 0);
+  journal_free (filler.journal);
+  assert_replays (f, lens);
+}
+
+/* A fill held in its first write while another thread writes entries
+ * that reach into the range being filled.  The hook sees the writer's
+ * first write and how much the fill had written by then. */
+typedef struct {
+  MqJournal *journal;
+  GMutex lock;
+  GCond changed;
+  gpointer filler;                /* the GThread filling */
+  gboolean paused, released;
+  gint zeroed;                    /* bytes the fill wrote */
+  gint writer_wrote;
+  gint writer_saw;                /* zeroed when the writer first wrote */
+  pid_t writer_tid;
+} Rendezvous;
+
+static Rendezvous *rendezvous;
+
+static ssize_t
+pwrite_rendezvous (int fd, const void *buf, size_t len, off_t offset)
+{
+  Rendezvous *r = rendezvous;
+  ssize_t n;
+
+  /* The writer's side takes no lock: it must not sleep but in the
+   * journal. */
+  if (g_atomic_pointer_get (&r->filler) != g_thread_self ())
+    {
+      if (g_atomic_int_compare_and_exchange (&r->writer_wrote, 0, 1))
+        g_atomic_int_set (&r->writer_saw, g_atomic_int_get (&r->zeroed));
+      return pwrite (fd, buf, len, offset);
+    }
+  g_mutex_lock (&r->lock);
+  r->paused = TRUE;
+  g_cond_broadcast (&r->changed);
+  while (!r->released)
+    g_cond_wait (&r->changed, &r->lock);
+  g_mutex_unlock (&r->lock);
+  n = pwrite (fd, buf, len, offset);
+  if (n > 0)
+    g_atomic_int_add (&r->zeroed, (gint) n);
+  return n;
+}
+
+static gpointer
+rendezvous_fill (gpointer data)
+{
+  Rendezvous *r = data;
+
+  g_atomic_pointer_set (&r->filler, g_thread_self ());
+  fill_ok (r->journal, 1024 * 1024);
+  return NULL;
+}
+
+static gpointer
+rendezvous_write (gpointer data)
+{
+  Rendezvous *r = data;
+
+  g_mutex_lock (&r->lock);
+  r->writer_tid = gettid ();
+  g_cond_broadcast (&r->changed);
+  g_mutex_unlock (&r->lock);
+  write_ok (r->journal);
+  return NULL;
+}
+
+/* Whether thread tid of this process sleeps ('S' in its stat). */
+static gboolean
+thread_sleeps (pid_t tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/stat",
+                                           (int) tid);
+  g_autofree char *stat = NULL;
+  const char *end;
+
+  g_assert_true (g_file_get_contents (path, &stat, NULL, NULL));
+  end = strrchr (stat, ')');
+  g_assert_nonnull (end);
+  return end[1] == ' ' && end[2] == 'S';
+}
+
+/* The writer, held by nothing but the journal, either writes at once (the
+ * fill is still held: a write under the zeros to come) or sleeps; only
+ * then is the fill let go.  The entries must be written after the whole
+ * fill, never under it. */
+static void
+test_write_waits_for_fill (Fixture *f, gconstpointer data)
+{
+  Rendezvous r = { create (f, 1) };
+  GThread *filler, *writer;
+
+  g_mutex_init (&r.lock);
+  g_cond_init (&r.changed);
+  for (guint seq = 1; seq <= 100; seq++)
+    put_push (r.journal, seq, 2000);
+  rendezvous = &r;
+  mq_file_ops.pwrite = pwrite_rendezvous;
+  filler = g_thread_new ("filler", rendezvous_fill, &r);
+  g_mutex_lock (&r.lock);
+  while (!r.paused)
+    g_cond_wait (&r.changed, &r.lock);
+  writer = g_thread_new ("writer", rendezvous_write, &r);
+  while (r.writer_tid == 0)
+    g_cond_wait (&r.changed, &r.lock);
+  g_mutex_unlock (&r.lock);
+  while (!g_atomic_int_get (&r.writer_wrote) && !thread_sleeps (r.writer_tid))
+    g_thread_yield ();
+  g_mutex_lock (&r.lock);
+  r.released = TRUE;
+  g_cond_broadcast (&r.changed);
+  g_mutex_unlock (&r.lock);
+  g_thread_join (filler);
+  g_thread_join (writer);
+  mq_file_ops = real_ops;
+  g_assert_cmpint (r.writer_wrote, ==, 1);
+  g_assert_cmpint (r.writer_saw, ==, 1024 * 1024);
+  journal_free (r.journal);
+  g_mutex_clear (&r.lock);
+  g_cond_clear (&r.changed);
+  assert_replays_pushes (f, 100, 2000);
+}
+
+/* ---- failures --------------------------------------------------------- */
+
+static ssize_t
+pwrite_enospc (int fd, const void *buf, size_t len, off_t offset)
+{
+  errno = ENOSPC;
+  return -1;
+}
+
+/* Writes half of what it is asked, then fails. */
+static ssize_t
+pwrite_half (int fd, const void *buf, size_t len, off_t offset)
+{
+  mq_file_ops.pwrite = pwrite_enospc;
+  return pwrite (fd, buf, len / 2, offset);
+}
+
+/* A write the disk refused keeps its entries, and a later write puts them
+ * where they belonged, with those made since. */
+static void
+test_write_fails (Fixture *f, gconstpointer data)
+{
+  ssize_t (*const failures[]) (int, const void *, size_t, off_t) = {
+    pwrite_enospc, pwrite_half };
+  MqJournal *journal = create (f, 1);
+  guint seq = 0;
+
+  put_push (journal, ++seq, 50);
+  write_ok (journal);
+  for (guint i = 0; i < G_N_ELEMENTS (failures); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      guint64 end;
+      gsize pending;
+
+      put_push (journal, ++seq, 50);
+      put_push (journal, ++seq, 50);
+      end = journal_end (journal);
+      pending = journal_pending (journal);
+      mq_file_ops.pwrite = failures[i];
+      g_assert_false (journal_write (journal, &error));
+      g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOSPC);
+      g_assert_cmpstr (error->message, ==, "cannot write to "
+                       "mqd-000001.journal: No space left on device");
+      g_assert_cmpuint (journal_pending (journal), ==, pending);
+      g_assert_cmpuint (journal_end (journal), ==, end);
+      mq_file_ops = real_ops;
+      put_push (journal, ++seq, 50);
+      write_ok (journal);
+    }
+  journal_free (journal);
+  assert_replays_pushes (f, seq, 50);
+}
+
+/* A fill the disk refused moves nothing: the next one starts over. */
+static void
+test_fill_fails (Fixture *f, gconstpointer data)
+{
+  MqJournal *journal = create (f, 1);
+  g_autoptr (GError) error = NULL;
+
+  mq_file_ops.pwrite = pwrite_enospc;
+  g_assert_false (journal_fill (journal, 8192, &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOSPC);
+  g_assert_cmpstr (error->message, ==, "cannot extend mqd-000001.journal: "
+                   "No space left on device");
+  mq_file_ops = real_ops;
+  g_assert_true (journal_wants_fill (journal));
+  g_assert_cmpint (file_size (f, "mqd-000001.journal"), ==,
+                   MQ_JOURNAL_HEADER_SIZE);
+  put_push (journal, 1, 10);
+  write_ok (journal);
+  fill_ok (journal, 8192);
+  g_assert_cmpint (file_size (f, "mqd-000001.journal"), ==,
+                   MQ_JOURNAL_HEADER_SIZE + push_size (10) + 8192);
+  journal_free (journal);
+  assert_replays_pushes (f, 1, 10);
+}
+
+/* Entries dropped before they were written leave no trace; the next ones
+ * take their place. */
+static void
+test_drop_pending (Fixture *f, gconstpointer data)
+{
+  MqJournal *journal = create (f, 1);
+  guint64 end;
+
+  put_push (journal, 1, 30);
+  put_push (journal, 2, 30);
+  write_ok (journal);
+  end = journal_end (journal);
+  put_push (journal, 100, 500);
+  put_push (journal, 101, 500);
+  journal_drop_pending (journal);
+  g_assert_cmpuint (journal_pending (journal), ==, 0);
+  g_assert_cmpuint (journal_end (journal), ==, end);
+  write_ok (journal);
+  put_push (journal, 3, 30);
+  g_assert_cmpuint (journal_end (journal), ==, end + push_size (30));
+  write_ok (journal);
+  journal_free (journal);
+  assert_replays_pushes (f, 3, 30);
 }
 
 #define ADD(path, func) \
@@ -444,22 +1107,25 @@ int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
-
-  g_test_add_func ("/journal/crc32", test_crc32);
-  ADD ("header-on-disk", test_header_on_disk);
-  ADD ("entry-on-disk", test_entry_on_disk);
-  ADD ("write-replay", test_write_replay);
-  ADD ("key-bytes-kept", test_key_bytes_kept);
-  ADD ("buffered-not-in-file", test_buffered_not_in_file);
-  ADD ("torn-tail", test_torn_tail);
-  ADD ("append-after-torn-tail", test_append_after_torn_tail);
-  ADD ("bad-crc-ends-replay", test_bad_crc_ends_replay);
-  ADD ("clean-mark", test_clean_mark);
-  ADD ("pending", test_pending);
-  ADD ("open-errors", test_open_errors);
-  ADD ("open-missing", test_open_missing);
-  ADD ("install", test_install);
-  ADD ("discard", test_discard);
-  ADD ("create-empties", test_create_empties);
+  g_test_add_func ("/journal/file-name", test_file_name);
+  ADD ("create", test_create);
+  ADD ("create-sync-fails", test_create_sync_fails);
+  ADD ("open-refused", test_open_refused);
+  ADD ("entry/every-op", test_every_op);
+  g_test_add_func ("/journal/entry/decode-refused", test_decode_refused);
+  ADD ("replay/stops-at-zeros", test_replay_stops_at_zeros);
+  ADD ("replay/cut-short", test_replay_cut_short);
+  ADD ("replay/flipped-byte", test_replay_flipped_byte);
+  ADD ("replay/moved-entry", test_replay_moved_entry);
+  ADD ("replay/other-number", test_replay_other_number);
+  ADD ("replay/large", test_replay_large);
+  ADD ("replay/callback-fails", test_replay_callback_fails);
+  ADD ("fill/ahead", test_fill_ahead);
+  ADD ("fill/interleaved", test_fill_interleaved);
+  ADD ("fill/concurrent", test_fill_concurrent);
+  ADD ("fill/write-waits", test_write_waits_for_fill);
+  ADD ("write/fails", test_write_fails);
+  ADD ("fill/fails", test_fill_fails);
+  ADD ("drop-pending", test_drop_pending);
   return g_test_run ();
 }

@@ -1,6 +1,6 @@
 /* test_protocol.c: unit tests for daemon/protocol.c, the memcache text
  * protocol parser and reply writers. */
-#include "protocol.h"
+#include "protocol_text.h"
 
 #include <string.h>
 

@@ -1,6 +1,7 @@
 /* test_protocol_meta.c: unit tests for daemon/protocol_meta.c, the meta
  * commands as protocol_parse hands them over, and their replies. */
 #include "protocol_meta.h"
+#include "protocol_text.h"
 
 #include <string.h>
 

@@ -1,8 +1,8 @@
-/* test_record.c: unit tests for daemon/record.c, the byte layout of keys and
- * values in the GDBM file.
+/* test_record.c: unit tests for daemon/record.c, the layouts of messages,
+ * segment values, keys, queue states and the catalog (record.h).
  *
- * Every buffer handed to the code under test is an exact-size heap copy, so
- * the sanitizers catch a read or write one byte past what it was given.
+ * Decoders get exact-size heap copies, so the sanitizers catch a read one
+ * byte past what they were given.
  */
 #include "config.h"
 
@@ -11,608 +11,610 @@
 #include "protocol.h"
 #include "record.h"
 
-/* ---- helpers ---- */
+#define HELD_SIZE 23   /* seq 8, seg_start 8, len 4, deliveries 2, open 1 */
+#define STATE_FIXED(name_len) (2 + (name_len) + 9 * 8 + 4)
 
-static void
-assert_bytes (const guint8 *got, gsize got_len, const char *want,
-              gsize want_len)
+/* ---- helpers ---------------------------------------------------------- */
+
+/* A valid name holding every byte a queue name may hold: 0x21..0xff but
+ * for '/' and DEL (221 bytes). */
+static GString *
+every_valid_byte (void)
 {
-  g_assert_cmpmem (got, got_len, want, want_len);
+  GString *name = g_string_new (NULL);
+
+  for (guint c = 0x21; c <= 0xff; c++)
+    if (c != '/' && c != 0x7f)
+      g_string_append_c (name, (char) c);
+  g_assert_cmpuint (name->len, ==, 221);
+  g_assert_true (protocol_valid_name (name->str, name->len));
+  return name;
 }
 
-/* The item key of name/seq, in an exact-size buffer; *len is its length. */
-static guint8 *
-item_key (const char *name, gsize name_len, guint64 seq, gsize *len)
-{
-  guint8 *key = g_malloc (name_len + 9);
-
-  *len = record_item_key (name, name_len, seq, key);
-  g_assert_cmpuint (*len, ==, name_len + 9);
-  return key;
-}
-
-static guint8 *
-meta_key (const char *name, gsize name_len, gsize *len)
-{
-  guint8 *key = g_malloc (name_len + 2);
-
-  *len = record_meta_key (name, name_len, key);
-  g_assert_cmpuint (*len, ==, name_len + 2);
-  return key;
-}
-
+/* A key decoded from an exact-size copy, which name points into. */
 typedef struct {
+  GBytes *copy;
   MqKeyKind kind;
   const char *name;
   gsize name_len;
-  guint64 seq;
+  guint64 inc, first;
 } Decoded;
 
-/* Decodes a private copy of key[0..len). */
-static Decoded
-decode_copy (const void *key, gsize len, guint8 **copy)
+static void
+decoded_clear (Decoded *d)
 {
-  Decoded d = { 0, NULL, 0, G_GUINT64_CONSTANT (0xdeadbeefdeadbeef) };
+  g_clear_pointer (&d->copy, g_bytes_unref);
+}
 
-  *copy = g_memdup2 (key, len);
-  d.kind = record_key_decode (*copy, len, &d.name, &d.name_len, &d.seq);
-  return d;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Decoded, decoded_clear)
+
+static void
+decode_key (const void *key, gsize len, Decoded *d)
+{
+  decoded_clear (d);
+  d->copy = g_bytes_new (key, len);
+  d->name = NULL;
+  d->name_len = 0;
+  d->inc = d->first = G_GUINT64_CONSTANT (0xdeadbeefdeadbeef);
+  d->kind = record_key_decode (g_bytes_get_data (d->copy, NULL), len,
+                               &d->name, &d->name_len, &d->inc, &d->first);
 }
 
 static void
-assert_unknown (const void *key, gsize len)
+assert_key_unknown (const void *key, gsize len)
 {
-  g_autofree guint8 *copy = NULL;
-  Decoded d = decode_copy (key, len, &copy);
+  g_auto (Decoded) d = { 0 };
 
+  decode_key (key, len, &d);
   g_assert_cmpint (d.kind, ==, MQ_KEY_UNKNOWN);
 }
 
-static char *
-repeat_char (char c, gsize n)
-{
-  char *s = g_malloc (n + 1);
-
-  memset (s, c, n);
-  s[n] = '\0';
-  return s;
-}
-
-/* ---- item keys ---- */
+/* ---- numbers ---------------------------------------------------------- */
 
 static void
-test_item_key_layout (void)
+test_be_widths (void)
 {
-  gsize len;
-  g_autofree guint8 *key = item_key ("q", 1,
-                                     G_GUINT64_CONSTANT (0x0102030405060708),
-                                     &len);
+  guint64 value = G_GUINT64_CONSTANT (0x0102030405060708);
+  guint8 out[9];
 
-  assert_bytes (key, len, "q\0\1\2\3\4\5\6\7\10", 10);
-}
-
-static void
-test_item_key_layout_name (void)
-{
-  gsize len;
-  g_autofree guint8 *key = item_key ("jobs.mail", 9,
-                                     G_GUINT64_CONSTANT (0x1122334455667788),
-                                     &len);
-
-  assert_bytes (key, len,
-                "jobs.mail\0\x11\x22\x33\x44\x55\x66\x77\x88", 18);
-}
-
-static void
-test_item_key_layout_seq_extremes (void)
-{
-  gsize len;
-  g_autofree guint8 *zero = item_key ("ab", 2, 0, &len);
-  g_autofree guint8 *one = NULL;
-  g_autofree guint8 *max = NULL;
-  g_autofree guint8 *high = NULL;
-
-  assert_bytes (zero, len, "ab\0\0\0\0\0\0\0\0\0", 11);
-  one = item_key ("ab", 2, 1, &len);
-  assert_bytes (one, len, "ab\0\0\0\0\0\0\0\0\1", 11);
-  max = item_key ("ab", 2, G_MAXUINT64, &len);
-  assert_bytes (max, len, "ab\0\xff\xff\xff\xff\xff\xff\xff\xff", 11);
-  /* Only the top byte set: shows the byte order, not just its symmetry. */
-  high = item_key ("ab", 2, G_GUINT64_CONSTANT (0x8000000000000000), &len);
-  assert_bytes (high, len, "ab\0\x80\0\0\0\0\0\0\0", 11);
-}
-
-/* Big-endian keys of one queue sort in sequence order, byte for byte. */
-static void
-test_item_key_order (void)
-{
-  const guint64 seqs[] = { 0, 1, 255, 256, 65535, 65536,
-    G_GUINT64_CONSTANT (0x00ffffffffffffff),
-    G_GUINT64_CONSTANT (0x0100000000000000), G_MAXUINT64 - 1, G_MAXUINT64 };
-
-  for (guint i = 0; i + 1 < G_N_ELEMENTS (seqs); i++)
+  for (guint width = 1; width <= 8; width++)
     {
-      gsize a_len, b_len;
-      g_autofree guint8 *a = item_key ("q", 1, seqs[i], &a_len);
-      g_autofree guint8 *b = item_key ("q", 1, seqs[i + 1], &b_len);
+      guint64 mask = width == 8 ? G_MAXUINT64
+        : (G_GUINT64_CONSTANT (1) << (8 * width)) - 1;
 
-      g_assert_cmpuint (a_len, ==, b_len);
-      g_assert_cmpint (memcmp (a, b, a_len), <, 0);
+      memset (out, 0xee, sizeof out);
+      record_put_be (out, value, width);
+      for (guint i = 0; i < width; i++)
+        g_assert_cmpuint (out[i], ==, 9 - width + i);
+      g_assert_cmpuint (out[width], ==, 0xee);
+      g_assert_cmphex (record_get_be (out, width), ==, value & mask);
     }
 }
 
-static void
-test_item_key_longest_name (void)
-{
-  g_autofree char *name = repeat_char ('n', MQ_MAX_NAME);
-  gsize len;
-  g_autofree guint8 *key = item_key (name, MQ_MAX_NAME,
-                                     G_GUINT64_CONSTANT (0x0102030405060708),
-                                     &len);
-
-  g_assert_cmpuint (len, ==, MQ_MAX_NAME + 9);
-  g_assert_cmpmem (key, MQ_MAX_NAME, name, MQ_MAX_NAME);
-  assert_bytes (key + MQ_MAX_NAME, 9, "\0\1\2\3\4\5\6\7\10", 9);
-}
-
-/* ---- meta keys ---- */
+/* ---- message records -------------------------------------------------- */
 
 static void
-test_meta_key_layout (void)
+test_msg_layout (void)
 {
-  gsize len;
-  g_autofree guint8 *key = meta_key ("q", 1, &len);
-  g_autofree guint8 *key2 = NULL;
-
-  assert_bytes (key, len, "\0Qq", 3);
-  key2 = meta_key ("jobs.mail", 9, &len);
-  assert_bytes (key2, len, "\0Qjobs.mail", 11);
-}
-
-static void
-test_meta_key_longest_name (void)
-{
-  g_autofree char *name = repeat_char ('m', MQ_MAX_NAME);
-  gsize len;
-  g_autofree guint8 *key = meta_key (name, MQ_MAX_NAME, &len);
-
-  g_assert_cmpuint (len, ==, MQ_MAX_NAME + 2);
-  assert_bytes (key, 2, "\0Q", 2);
-  g_assert_cmpmem (key + 2, MQ_MAX_NAME, name, MQ_MAX_NAME);
-}
-
-/* ---- item headers ---- */
-
-static void
-test_header_layout (void)
-{
-  const MqRecordHeader header = {
-    .deliveries = 0x0102,
-    .flags = 0x03040506,
-    .created_ms = G_GINT64_CONSTANT (0x0708090a0b0c0d0e),
-    .expires_ms = G_GINT64_CONSTANT (0x0f10111213141516),
+  static const guint8 want[MQ_MSG_HEADER_SIZE] = {
+    0, 0, 0, 5, 0xde, 0xad, 0xbe, 0xef,
+    1, 2, 3, 4, 5, 6, 7, 8,
+    0, 0, 0, 0, 0, 0, 0, 0,
   };
-  guint8 *out = g_malloc (MQ_RECORD_HEADER_SIZE);
+  MqMsgHeader header = { .len = 5, .flags = 0xdeadbeef,
+    .created_ms = G_GINT64_CONSTANT (0x0102030405060708), .expires_ms = 0 };
+  guint8 out[MQ_MSG_HEADER_SIZE];
 
-  g_assert_cmpint (MQ_RECORD_HEADER_SIZE, ==, 24);
-  g_assert_cmpint (MQ_RECORD_VERSION, ==, 1);
-  /* Garbage first: every byte, the reserved one included, must be set. */
-  memset (out, 0xa5, MQ_RECORD_HEADER_SIZE);
-  record_header_encode (&header, out);
-  assert_bytes (out, MQ_RECORD_HEADER_SIZE,
-                "\1\0"
-                "\x01\x02"
-                "\x03\x04\x05\x06"
-                "\x07\x08\x09\x0a\x0b\x0c\x0d\x0e"
-                "\x0f\x10\x11\x12\x13\x14\x15\x16", 24);
-  g_free (out);
+  record_msg_encode (&header, out);
+  g_assert_cmpmem (out, sizeof out, want, sizeof want);
 }
 
 static void
-assert_header_round_trip (const MqRecordHeader *in)
+test_msg_round_trip (void)
 {
-  guint8 *buf = g_malloc (MQ_RECORD_HEADER_SIZE);
-  MqRecordHeader out;
-
-  memset (&out, 0x5a, sizeof out);
-  record_header_encode (in, buf);
-  g_assert_cmpint (buf[0], ==, MQ_RECORD_VERSION);
-  g_assert_true (record_header_decode (buf, MQ_RECORD_HEADER_SIZE, &out));
-  g_assert_cmpuint (out.deliveries, ==, in->deliveries);
-  g_assert_cmpuint (out.flags, ==, in->flags);
-  g_assert_cmpint (out.created_ms, ==, in->created_ms);
-  g_assert_cmpint (out.expires_ms, ==, in->expires_ms);
-  g_free (buf);
-}
-
-static void
-test_header_round_trip (void)
-{
-  const MqRecordHeader cases[] = {
+  const MqMsgHeader cases[] = {
     { 0, 0, 0, 0 },
-    { 65535, 0xffffffff, G_MAXINT64, G_MAXINT64 },
-    { 65535, 0xffffffff, G_MININT64, G_MININT64 },
-    { 1, 1, -1, -1 },
-    { 0x8000, 0x80000000, G_GINT64_CONSTANT (1700000000000),
-      G_GINT64_CONSTANT (1700000030000) },
-    { 12345, 42, -G_GINT64_CONSTANT (86400000), 0 },
-    { 0, 0xdeadbeef, G_MININT64 + 1, G_MAXINT64 - 1 },
+    { 3, G_MAXUINT32, G_GINT64_CONSTANT (1700000000123),
+      G_GINT64_CONSTANT (1700000060123) },
+    { 1, 1, -1, G_MAXINT64 },
+    { 2, 0x80000000u, G_MININT64, G_MININT64 },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    assert_header_round_trip (&cases[i]);
-}
-
-/* A stored value is the header then the payload: decode reads a prefix. */
-static void
-test_header_decode_with_payload (void)
-{
-  const MqRecordHeader in = { 3, 7, 1000, 2000 };
-  const gsize len = MQ_RECORD_HEADER_SIZE + 5;
-  guint8 *buf = g_malloc (len);
-  MqRecordHeader out;
-
-  record_header_encode (&in, buf);
-  memcpy (buf + MQ_RECORD_HEADER_SIZE, "a\0b\r\n", 5);
-  g_assert_true (record_header_decode (buf, len, &out));
-  g_assert_cmpuint (out.deliveries, ==, 3);
-  g_assert_cmpuint (out.flags, ==, 7);
-  g_assert_cmpint (out.created_ms, ==, 1000);
-  g_assert_cmpint (out.expires_ms, ==, 2000);
-  g_free (buf);
-}
-
-static void
-test_header_decode_short (void)
-{
-  const MqRecordHeader in = { 1, 2, 3, 4 };
-  guint8 full[MQ_RECORD_HEADER_SIZE];
-
-  record_header_encode (&in, full);
-  for (gsize len = 0; len < MQ_RECORD_HEADER_SIZE; len++)
     {
-      /* An exact-size copy: a decoder that read past len would be caught. */
-      g_autofree guint8 *copy = g_memdup2 (full, len == 0 ? 1 : len);
-      MqRecordHeader out;
+      gsize len = MQ_MSG_HEADER_SIZE + cases[i].len;
+      g_autofree guint8 *record = g_malloc0 (len);
+      MqMsgHeader back = { 0 };
 
-      g_assert_false (record_header_decode (copy, len, &out));
+      record_msg_encode (&cases[i], record);
+      g_assert_true (record_msg_decode (record, len, &back));
+      g_assert_cmpuint (back.len, ==, cases[i].len);
+      g_assert_cmpuint (back.flags, ==, cases[i].flags);
+      g_assert_cmpint (back.created_ms, ==, cases[i].created_ms);
+      g_assert_cmpint (back.expires_ms, ==, cases[i].expires_ms);
     }
 }
 
+/* A record is whole only with its whole payload; a length that runs past
+ * the buffer (up to 4 GiB) is refused, not read. */
 static void
-test_header_decode_version (void)
+test_msg_runs_past (void)
 {
-  const MqRecordHeader in = { 1, 2, 3, 4 };
-  const guint8 versions[] = { 0, 2, 3, 0x7f, 0x80, 0xff };
+  MqMsgHeader header = { .len = 10 }, back;
+  guint8 record[MQ_MSG_HEADER_SIZE + 10] = { 0 };
 
-  for (guint i = 0; i < G_N_ELEMENTS (versions); i++)
+  record_msg_encode (&header, record);
+  for (gsize avail = 0; avail < sizeof record; avail++)
     {
-      guint8 *buf = g_malloc (MQ_RECORD_HEADER_SIZE + 8);
-      MqRecordHeader out;
+      g_autofree guint8 *copy = g_memdup2 (record, avail);
 
-      record_header_encode (&in, buf);
-      memset (buf + MQ_RECORD_HEADER_SIZE, 'x', 8);
-      buf[0] = versions[i];
-      g_assert_false (record_header_decode (buf, MQ_RECORD_HEADER_SIZE, &out));
-      g_assert_false (record_header_decode (buf, MQ_RECORD_HEADER_SIZE + 8,
-                                            &out));
-      g_free (buf);
+      g_assert_false (record_msg_decode (copy, avail, &back));
+    }
+  /* More bytes than the record is fine: the next record follows. */
+  g_assert_true (record_msg_decode (record, sizeof record, &back));
+  header.len = G_MAXUINT32;
+  record_msg_encode (&header, record);
+  g_assert_false (record_msg_decode (record, sizeof record, &back));
+  header.len = 11;
+  record_msg_encode (&header, record);
+  g_assert_false (record_msg_decode (record, sizeof record, &back));
+}
+
+/* ---- segment headers -------------------------------------------------- */
+
+static void
+test_segment_header (void)
+{
+  static const guint8 want[MQ_SEGMENT_HEADER_SIZE] = {
+    MQ_SEGMENT_VERSION, 0, 0, 0, 0x00, 0x01, 0x02, 0x03,
+    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+    0xe3, 0x06, 0x92, 0x83, 0, 0, 0, 0,
+  };
+  guint8 out[MQ_SEGMENT_HEADER_SIZE];
+  guint64 first = 0;
+  guint32 count = 0, crc = 0;
+
+  memset (out, 0xee, sizeof out);
+  record_segment_header_encode (out, G_GUINT64_CONSTANT (0x1011121314151617),
+                                0x010203, 0xe3069283u);
+  g_assert_cmpmem (out, sizeof out, want, sizeof want);
+  g_assert_true (record_segment_header_decode (out, sizeof out, &first,
+                                               &count, &crc));
+  g_assert_cmphex (first, ==, G_GUINT64_CONSTANT (0x1011121314151617));
+  g_assert_cmpuint (count, ==, 0x010203);
+  g_assert_cmphex (crc, ==, 0xe3069283u);
+}
+
+static void
+test_segment_header_refused (void)
+{
+  guint8 header[MQ_SEGMENT_HEADER_SIZE];
+  guint64 first;
+  guint32 count, crc;
+
+  record_segment_header_encode (header, 1, 1, 0);
+  for (gsize len = 0; len < sizeof header; len++)
+    {
+      g_autofree guint8 *copy = g_memdup2 (header, len);
+
+      g_assert_false (record_segment_header_decode (copy, len, &first,
+                                                    &count, &crc));
+    }
+  for (guint version = 0; version < 256; version++)
+    {
+      header[0] = (guint8) version;
+      g_assert_cmpint (record_segment_header_decode (header, sizeof header,
+                                                     &first, &count, &crc),
+                       ==, version == MQ_SEGMENT_VERSION);
     }
 }
 
-/* ---- queue metadata ---- */
+/* ---- keys ------------------------------------------------------------- */
+
+static void
+test_segment_key_layout (void)
+{
+  static const guint8 want[] = {
+    'j', 'o', 'b', 's', 0,
+    1, 2, 3, 4, 5, 6, 7, 8,
+    0, 0, 0, 0, 0, 0, 0x30, 0x39,
+  };
+  guint8 key[MQ_SEGMENT_KEY_MAX];
+  g_auto (Decoded) d = { 0 };
+
+  g_assert_cmpuint (record_segment_key ("jobs", 4,
+                                        G_GUINT64_CONSTANT (0x0102030405060708),
+                                        12345, key), ==, sizeof want);
+  g_assert_cmpmem (key, sizeof want, want, sizeof want);
+  decode_key (key, sizeof want, &d);
+  g_assert_cmpint (d.kind, ==, MQ_KEY_SEGMENT);
+  g_assert_cmpmem (d.name, d.name_len, "jobs", 4);
+  g_assert_cmphex (d.inc, ==, G_GUINT64_CONSTANT (0x0102030405060708));
+  g_assert_cmpuint (d.first, ==, 12345);
+}
+
+static void
+test_metadata_keys (void)
+{
+  static const guint8 chunk[] = { 0, 'M', 0x01, 0x02, 0x03, 0x04 };
+  guint8 key[MQ_META_KEY_MAX];
+  g_auto (Decoded) d = { 0 };
+  gsize len;
+
+  len = record_catalog_key (key);
+  g_assert_cmpmem (key, len, "\0C", 2);
+  decode_key (key, len, &d);
+  g_assert_cmpint (d.kind, ==, MQ_KEY_CATALOG);
+
+  len = record_meta_chunk_key (0x01020304, key);
+  g_assert_cmpmem (key, len, chunk, sizeof chunk);
+  g_assert_cmpuint (len, ==, MQ_META_KEY_MAX);
+  decode_key (key, len, &d);
+  g_assert_cmpint (d.kind, ==, MQ_KEY_META_CHUNK);
+  g_assert_cmpuint (d.first, ==, 0x01020304);
+  decode_key (key, record_meta_chunk_key (G_MAXUINT32, key), &d);
+  g_assert_cmpint (d.kind, ==, MQ_KEY_META_CHUNK);
+  g_assert_cmpuint (d.first, ==, G_MAXUINT32);
+}
+
+/* Every byte a name may hold survives a key; the longest name fills
+ * MQ_SEGMENT_KEY_MAX; numbers at both extremes. */
+static void
+test_segment_key_names (void)
+{
+  g_autoptr (GString) all = every_valid_byte ();
+  g_autofree char *longest = g_strnfill (MQ_MAX_NAME, '\xff');
+  const struct {
+    const char *name;
+    gsize len;
+    guint64 inc, first;
+  } cases[] = {
+    { all->str, all->len, 1, 1 },
+    { longest, MQ_MAX_NAME, G_MAXUINT64, G_MAXUINT64 },
+    { "C", 1, 0, 0 },
+    { "M", 1, 0x100, 0x4d },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint8 key[MQ_SEGMENT_KEY_MAX];
+      gsize len = record_segment_key (cases[i].name, cases[i].len,
+                                      cases[i].inc, cases[i].first, key);
+      g_auto (Decoded) d = { 0 };
+
+      g_assert_cmpuint (len, ==, cases[i].len + 17);
+      decode_key (key, len, &d);
+      g_assert_cmpint (d.kind, ==, MQ_KEY_SEGMENT);
+      g_assert_cmpmem (d.name, d.name_len, cases[i].name, cases[i].len);
+      g_assert_cmpuint (d.inc, ==, cases[i].inc);
+      g_assert_cmpuint (d.first, ==, cases[i].first);
+    }
+  g_assert_cmpuint (record_segment_key (longest, MQ_MAX_NAME, 1, 1,
+                                        (guint8[MQ_SEGMENT_KEY_MAX]) { 0 }),
+                    ==, MQ_SEGMENT_KEY_MAX);
+}
+
+/* A name no queue may have makes a key of no known kind: every byte a name
+ * may not hold, in the middle, at the start and at the end. */
+static void
+test_segment_key_bad_names (void)
+{
+  g_autofree char *too_long = g_strnfill (MQ_MAX_NAME + 1, 'q');
+  guint8 key[MQ_SEGMENT_KEY_MAX + 1];
+
+  for (guint c = 0; c <= 0xff; c++)
+    {
+      char names[3][3] = { { 'a', (char) c, 'z' }, { (char) c, 'a', 'z' },
+        { 'a', 'z', (char) c } };
+
+      if (c > 0x20 && c != 0x7f && c != '/')
+        continue;
+      for (guint i = 0; i < 3; i++)
+        assert_key_unknown (key, record_segment_key (names[i], 3, 1, 1, key));
+    }
+  /* Empty and too long. */
+  assert_key_unknown (key, record_segment_key ("", 0, 1, 1, key));
+  memcpy (key, too_long, MQ_MAX_NAME + 1);
+  key[MQ_MAX_NAME + 1] = 0;
+  memset (key + MQ_MAX_NAME + 2, 1, 16);
+  assert_key_unknown (key, MQ_MAX_NAME + 18);
+}
+
+/* Keys of other layouts: mqd's earlier one (name, NUL, 8-byte sequence
+ * number; NUL and name for counters), GDBM tools' and truncated ones. */
+static void
+test_foreign_keys (void)
+{
+  static const guint8 item_short[] = { 'q', 0, 0, 0, 0, 0, 0, 0, 0, 7 };
+  static const guint8 item_long[] = { 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h',
+    'i', 0, 0, 0, 0, 0, 0, 0, 0, 7 };
+  static const guint8 counters[] = { 0, 'j', 'o', 'b', 's' };
+  guint8 segment[MQ_SEGMENT_KEY_MAX];
+  gsize len = record_segment_key ("jobs", 4, 1, 1, segment);
+
+  assert_key_unknown (item_short, sizeof item_short);
+  assert_key_unknown (item_long, sizeof item_long);
+  assert_key_unknown (counters, sizeof counters);
+  assert_key_unknown ("", 0);
+  assert_key_unknown ("\0", 1);
+  assert_key_unknown ("\0X", 2);
+  assert_key_unknown ("C", 1);
+  assert_key_unknown ("\0C\0", 3);
+  assert_key_unknown ("\0M\0\0\0", 5);
+  assert_key_unknown ("\0M\0\0\0\0\0", 7);
+  assert_key_unknown ("\0N\0\0\0\0", 6);
+  assert_key_unknown ("some key", 8);
+  /* A segment key one byte short or long. */
+  assert_key_unknown (segment, len - 1);
+  segment[len] = 0;
+  assert_key_unknown (segment, len + 1);
+}
+
+/* ---- queue states ----------------------------------------------------- */
+
+static const MqQueueMeta sample_meta = {
+  .inc = 7, .head = G_GUINT64_CONSTANT (0x0102030405060708),
+  .tail = G_GUINT64_CONSTANT (0x0102030405060709), .head_seg = 3,
+  .enqueued = 1000, .dequeued = 990, .bytes = G_MAXUINT64, .expired = 4,
+  .discarded = 5,
+};
+
+static const MqHeld sample_held[] = {
+  { 10, 9, 0, 0, TRUE },
+  { 11, 9, 1048576, 65535, FALSE },
+  { G_MAXUINT64, 0, G_MAXUINT32, 1, TRUE },
+};
 
 static void
 assert_meta_equal (const MqQueueMeta *a, const MqQueueMeta *b)
 {
-  g_assert_cmpuint (a->head, ==, b->head);
-  g_assert_cmpuint (a->tail, ==, b->tail);
-  g_assert_cmpuint (a->enqueued, ==, b->enqueued);
-  g_assert_cmpuint (a->dequeued, ==, b->dequeued);
-  g_assert_cmpuint (a->bytes, ==, b->bytes);
-  g_assert_cmpuint (a->expired, ==, b->expired);
-  g_assert_cmpuint (a->discarded, ==, b->discarded);
+  g_assert_cmpmem (a, sizeof *a, b, sizeof *b);
 }
 
 static void
-test_meta_layout (void)
+assert_held_equal (GArray *got, const MqHeld *want, guint n)
 {
-  const MqQueueMeta meta = {
-    .head = 0x0102030405060708,
-    .tail = 0x1112131415161718,
-    .enqueued = 0x2122232425262728,
-    .dequeued = 0x3132333435363738,
-    .bytes = 0x4142434445464748,
-    .expired = 0x5152535455565758,
-    .discarded = 0x6162636465666768,
-  };
-  guint8 *out = g_malloc (MQ_META_SIZE);
-
-  g_assert_cmpint (MQ_META_SIZE, ==, 57);
-  memset (out, 0xa5, MQ_META_SIZE);
-  record_meta_encode (&meta, out);
-  assert_bytes (out, MQ_META_SIZE,
-                "\1"
-                "\x01\x02\x03\x04\x05\x06\x07\x08"
-                "\x11\x12\x13\x14\x15\x16\x17\x18"
-                "\x21\x22\x23\x24\x25\x26\x27\x28"
-                "\x31\x32\x33\x34\x35\x36\x37\x38"
-                "\x41\x42\x43\x44\x45\x46\x47\x48"
-                "\x51\x52\x53\x54\x55\x56\x57\x58"
-                "\x61\x62\x63\x64\x65\x66\x67\x68", 57);
-  g_free (out);
-}
-
-static void
-test_meta_round_trip (void)
-{
-  const MqQueueMeta cases[] = {
-    { 0, 0, 0, 0, 0, 0, 0 },
-    { 1, 1, 0, 0, 0, 0, 0 },
-    { G_MAXUINT64, G_MAXUINT64, G_MAXUINT64, G_MAXUINT64, G_MAXUINT64,
-      G_MAXUINT64, G_MAXUINT64 },
-    { 17, 42, 41, 24, 1 << 20, 3, 2 },
-    { G_GUINT64_CONSTANT (0x8000000000000000), 1, 2, 3, 4, 5, 6 },
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+  g_assert_cmpuint (got->len, ==, n);
+  for (guint i = 0; i < n; i++)
     {
-      guint8 *buf = g_malloc (MQ_META_SIZE);
-      MqQueueMeta out;
+      const MqHeld *h = &g_array_index (got, MqHeld, i);
 
-      memset (&out, 0x5a, sizeof out);
-      record_meta_encode (&cases[i], buf);
-      g_assert_true (record_meta_decode (buf, MQ_META_SIZE, &out));
-      assert_meta_equal (&out, &cases[i]);
-      g_free (buf);
+      g_assert_cmpuint (h->seq, ==, want[i].seq);
+      g_assert_cmpuint (h->seg_start, ==, want[i].seg_start);
+      g_assert_cmpuint (h->len, ==, want[i].len);
+      g_assert_cmpuint (h->deliveries, ==, want[i].deliveries);
+      g_assert_cmpint (h->open, ==, want[i].open);
     }
 }
 
 static void
-test_meta_decode_short (void)
+test_queue_layout (void)
 {
-  const MqQueueMeta in = { 1, 2, 3, 4, 5, 6, 7 };
-  guint8 full[MQ_META_SIZE];
+  static const guint8 want_start[] = { 1, 2, 'q', '1', 0, 0, 0, 0, 0, 0, 0,
+    7 };
+  static const guint8 want_held[] = { 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0,
+    0, 0, 9, 0, 0x10, 0, 0, 0xff, 0xff, 0 };
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  gsize fixed = STATE_FIXED (2);
 
-  record_meta_encode (&in, full);
-  for (gsize len = 0; len < MQ_META_SIZE; len++)
+  g_byte_array_append (out, (const guint8 *) "xy", 2);
+  record_queue_encode (out, "q1", 2, &sample_meta, sample_held, 3);
+  g_assert_cmpuint (out->len, ==, 2 + fixed + 3 * HELD_SIZE);
+  g_assert_cmpmem (out->data, 2, "xy", 2);
+  g_assert_cmpmem (out->data + 2, sizeof want_start, want_start,
+                   sizeof want_start);
+  g_assert_cmpuint (record_get_be (out->data + 2 + fixed - 4, 4), ==, 3);
+  g_assert_cmpmem (out->data + 2 + fixed + HELD_SIZE, HELD_SIZE, want_held,
+                   sizeof want_held);
+}
+
+/* Two states one after the other come back as they went, each decode
+ * saying how many bytes it used. */
+static void
+test_queue_round_trip (void)
+{
+  g_autoptr (GString) all = every_valid_byte ();
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
+  MqQueueMeta empty = { .inc = 1, .head = 1, .tail = 1, .head_seg = 1 };
+  g_autoptr (GBytes) copy = NULL;
+  const guint8 *in;
+  MqQueueMeta meta;
+  const char *name;
+  gsize name_len, used, len;
+
+  record_queue_encode (out, all->str, all->len, &sample_meta, sample_held, 3);
+  record_queue_encode (out, "empty", 5, &empty, NULL, 0);
+  copy = g_bytes_new (out->data, out->len);
+  in = g_bytes_get_data (copy, &len);
+
+  used = record_queue_decode (in, len, &name, &name_len, &meta, held);
+  g_assert_cmpuint (used, ==, STATE_FIXED (all->len) + 3 * HELD_SIZE);
+  g_assert_true (name == (const char *) in + 2);
+  g_assert_cmpmem (name, name_len, all->str, all->len);
+  assert_meta_equal (&meta, &sample_meta);
+  assert_held_equal (held, sample_held, 3);
+
+  g_array_set_size (held, 0);
+  g_assert_cmpuint (record_queue_decode (in + used, len - used, &name,
+                                         &name_len, &meta, held), ==,
+                    STATE_FIXED (5));
+  g_assert_cmpmem (name, name_len, "empty", 5);
+  assert_meta_equal (&meta, &empty);
+  g_assert_cmpuint (held->len, ==, 0);
+}
+
+/* Every prefix of a state is refused, and adds nothing to held. */
+static void
+test_queue_truncated (void)
+{
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
+  MqQueueMeta meta;
+  const char *name;
+  gsize name_len;
+
+  record_queue_encode (out, "q", 1, &sample_meta, sample_held, 3);
+  for (gsize len = 0; len < out->len; len++)
     {
-      g_autofree guint8 *copy = g_memdup2 (full, len == 0 ? 1 : len);
-      MqQueueMeta out;
+      g_autofree guint8 *copy = g_memdup2 (out->data, len);
 
-      g_assert_false (record_meta_decode (copy, len, &out));
+      g_assert_cmpuint (record_queue_decode (copy, len, &name, &name_len,
+                                             &meta, held), ==, 0);
+      g_assert_cmpuint (held->len, ==, 0);
     }
 }
 
-static void
-test_meta_decode_version_zero (void)
+static gsize
+decode_state (GByteArray *state, GArray *held)
 {
-  const MqQueueMeta in = { 1, 2, 3, 4, 5, 6, 7 };
-  guint8 *buf = g_malloc (MQ_META_SIZE);
-  MqQueueMeta out;
+  g_autoptr (GBytes) copy = g_bytes_new (state->data, state->len);
+  MqQueueMeta meta;
+  const char *name;
+  gsize name_len;
 
-  record_meta_encode (&in, buf);
-  buf[0] = 0;
-  g_assert_false (record_meta_decode (buf, MQ_META_SIZE, &out));
-  g_free (buf);
-}
-
-/* A later version may append fields: this one reads the fields it knows. */
-static void
-test_meta_decode_future (void)
-{
-  const MqQueueMeta in = { 10, 20, 30, 40, 50, 60, 70 };
-  const gsize extra = 24;
-  guint8 *buf = g_malloc (MQ_META_SIZE + extra);
-  MqQueueMeta out;
-
-  record_meta_encode (&in, buf);
-  memset (buf + MQ_META_SIZE, 0xee, extra);
-
-  /* The same version, longer. */
-  g_assert_true (record_meta_decode (buf, MQ_META_SIZE + extra, &out));
-  assert_meta_equal (&out, &in);
-
-  /* A later version, longer. */
-  buf[0] = MQ_META_VERSION + 1;
-  memset (&out, 0, sizeof out);
-  g_assert_true (record_meta_decode (buf, MQ_META_SIZE + extra, &out));
-  assert_meta_equal (&out, &in);
-
-  /* A later version of exactly today's size. */
-  g_assert_true (record_meta_decode (buf, MQ_META_SIZE, &out));
-  assert_meta_equal (&out, &in);
-
-  /* A later version cut short is still refused. */
-  g_assert_false (record_meta_decode (buf, MQ_META_SIZE - 1, &out));
-  g_free (buf);
-}
-
-/* ---- classifying stored keys ---- */
-
-static void
-assert_item (const char *name, gsize name_len, guint64 seq)
-{
-  gsize len;
-  g_autofree guint8 *key = item_key (name, name_len, seq, &len);
-  const char *got_name = NULL;
-  gsize got_len = 0;
-  guint64 got_seq = 0;
-
-  g_assert_cmpint (record_key_decode (key, len, &got_name, &got_len, &got_seq),
-                   ==, MQ_KEY_ITEM);
-  /* The name points into the key, not into a copy. */
-  g_assert_true (got_name == (const char *) key);
-  g_assert_cmpmem (got_name, got_len, name, name_len);
-  g_assert_cmpuint (got_seq, ==, seq);
+  return record_queue_decode (g_bytes_get_data (copy, NULL), state->len,
+                              &name, &name_len, &meta, held);
 }
 
 static void
-test_key_decode_item (void)
+test_queue_bad_version (void)
 {
-  g_autofree char *longest = repeat_char ('z', MQ_MAX_NAME);
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
 
-  assert_item ("q", 1, G_GUINT64_CONSTANT (0x0102030405060708));
-  assert_item ("q", 1, 0);
-  assert_item ("q", 1, 1);
-  assert_item ("jobs.mail", 9, G_MAXUINT64);
-  assert_item ("Q", 1, 7);            /* no confusion with the meta tag */
-  assert_item ("\xc3\xa9t\xc3\xa9", 5, 99);     /* UTF-8 is allowed */
-  assert_item ("~!@#$%^&*()_+-=[]{}|;:'\",.<>?", 29, 5);
-  assert_item (longest, MQ_MAX_NAME, 123456789);
+  record_queue_encode (out, "q", 1, &sample_meta, sample_held, 1);
+  g_assert_cmpuint (decode_state (out, held), ==, STATE_FIXED (1)
+                    + HELD_SIZE);
+  g_array_set_size (held, 0);
+  for (guint version = 0; version < 256; version++)
+    if (version != out->data[0])
+      {
+        g_autoptr (GByteArray) bad = g_byte_array_new ();
+
+        g_byte_array_append (bad, out->data, out->len);
+        bad->data[0] = (guint8) version;
+        g_assert_cmpuint (decode_state (bad, held), ==, 0);
+      }
+  g_assert_cmpuint (held->len, ==, 0);
 }
 
+/* A held count the bytes cannot hold is refused, however large; a smaller
+ * one reads what it says and leaves the rest. */
 static void
-assert_meta (const char *name, gsize name_len)
+test_queue_held_count (void)
 {
-  gsize len;
-  g_autofree guint8 *key = meta_key (name, name_len, &len);
-  const char *got_name = NULL;
-  gsize got_len = 0;
-  guint64 seq = 0;
+  const guint32 counts[] = { 4, 5, 0x10000, G_MAXUINT32 / HELD_SIZE + 1,
+    G_MAXUINT32 };
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
+  gsize count_at = STATE_FIXED (1) - 4;
 
-  g_assert_cmpint (record_key_decode (key, len, &got_name, &got_len, &seq),
-                   ==, MQ_KEY_META);
-  g_assert_true (got_name == (const char *) key + 2);
-  g_assert_cmpmem (got_name, got_len, name, name_len);
-}
-
-static void
-test_key_decode_meta (void)
-{
-  g_autofree char *longest = repeat_char ('y', MQ_MAX_NAME);
-
-  assert_meta ("q", 1);
-  assert_meta ("Q", 1);
-  assert_meta ("jobs.mail", 9);
-  /* Ten bytes, as long as the shortest item key. */
-  assert_meta ("abcdefgh", 8);
-  assert_meta (longest, MQ_MAX_NAME);
-}
-
-static void
-test_key_decode_too_short (void)
-{
-  assert_unknown ("", 0);
-  assert_unknown ("q", 1);
-  assert_unknown ("\0", 1);
-  assert_unknown ("\0Q", 2);          /* a meta key without a name */
-  /* An item key without a name: a NUL and the 8-byte seq. */
-  assert_unknown ("\0\1\2\3\4\5\6\7\10", 9);
-  /* One byte short of an item key. */
-  assert_unknown ("q\0\1\2\3\4\5\6\7", 9);
-}
-
-static void
-test_key_decode_no_separator (void)
-{
-  /* The byte 9 from the end must be the NUL after the name. */
-  assert_unknown ("abcdefghijk", 11);
-  assert_unknown ("q\1\1\2\3\4\5\6\7\10", 10);
-  /* The NUL one byte too early, then one byte too late. */
-  assert_unknown ("q\0\1\2\3\4\5\6\7\10\11", 11);
-  assert_unknown ("qq\1\0\3\4\5\6\7\10\11", 11);
-  /* Only the byte 9 from the end counts: this one is an item "qq". */
-  {
-    g_autofree guint8 *copy = NULL;
-    Decoded d = decode_copy ("qq\0\1\2\3\4\5\6\7\10", 11, &copy);
-
-    g_assert_cmpint (d.kind, ==, MQ_KEY_ITEM);
-    g_assert_cmpmem (d.name, d.name_len, "qq", 2);
-    g_assert_cmpuint (d.seq, ==, G_GUINT64_CONSTANT (0x0102030405060708));
-  }
-}
-
-static void
-test_key_decode_bad_item_name (void)
-{
-  g_autofree char *too_long = repeat_char ('x', MQ_MAX_NAME + 1);
-  gsize len;
-  g_autofree guint8 *long_key = NULL;
-  const char *bad[] = { "a b", "a\tb", "a/b", "/", "a\nb", "a\rb", "\x7f",
-    "a\x01", "\x1f" };
-
-  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+  record_queue_encode (out, "q", 1, &sample_meta, sample_held, 3);
+  /* A fourth held message's worth of bytes, short by one. */
+  g_byte_array_set_size (out, out->len + HELD_SIZE - 1);
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     {
-      g_autofree guint8 *key = item_key (bad[i], strlen (bad[i]), 1, &len);
-
-      assert_unknown (key, len);
+      record_put_be (out->data + count_at, counts[i], 4);
+      g_assert_cmpuint (decode_state (out, held), ==, 0);
+      g_assert_cmpuint (held->len, ==, 0);
     }
-  /* NUL inside the name (a name is never allowed one). */
-  {
-    g_autofree guint8 *key = item_key ("a\0b", 3, 1, &len);
-
-    assert_unknown (key, len);
-  }
-  long_key = item_key (too_long, MQ_MAX_NAME + 1, 1, &len);
-  assert_unknown (long_key, len);
+  record_put_be (out->data + count_at, 2, 4);
+  g_assert_cmpuint (decode_state (out, held), ==, STATE_FIXED (1)
+                    + 2 * HELD_SIZE);
+  assert_held_equal (held, sample_held, 2);
 }
 
 static void
-test_key_decode_bad_meta_name (void)
+test_queue_bad_name (void)
 {
-  g_autofree char *too_long = repeat_char ('x', MQ_MAX_NAME + 1);
-  gsize len;
-  g_autofree guint8 *long_key = NULL;
-  const char *bad[] = { "a b", "a/b", "/", "\t", "a\x7f" };
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
 
-  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+  record_queue_encode (out, "a b", 3, &sample_meta, NULL, 0);
+  g_assert_cmpuint (decode_state (out, held), ==, 0);
+  g_byte_array_set_size (out, 0);
+  record_queue_encode (out, "", 0, &sample_meta, NULL, 0);
+  g_assert_cmpuint (decode_state (out, held), ==, 0);
+  g_byte_array_set_size (out, 0);
+  record_queue_encode (out, "a/b", 3, &sample_meta, NULL, 0);
+  g_assert_cmpuint (decode_state (out, held), ==, 0);
+}
+
+/* ---- catalog ---------------------------------------------------------- */
+
+static const MqCatalog sample_catalog = {
+  .generation = 42, .next_inc = G_GUINT64_CONSTANT (0x0102030405060708),
+  .meta_chunks = 3, .queues = 1000,
+  .instance = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe, 0xff },
+};
+
+static void
+test_catalog_round_trip (void)
+{
+  guint8 out[MQ_CATALOG_SIZE];
+  g_autoptr (GBytes) copy = NULL;
+  MqCatalog back = { 0 };
+
+  g_assert_cmpuint (MQ_CATALOG_SIZE, ==, 45);
+  record_catalog_encode (&sample_catalog, out);
+  g_assert_cmpuint (out[0], ==, 1);
+  g_assert_cmpuint (record_get_be (out + 1, 8), ==, 42);
+  g_assert_cmpmem (out + 29, MQ_INSTANCE_ID_SIZE, sample_catalog.instance,
+                   MQ_INSTANCE_ID_SIZE);
+  copy = g_bytes_new (out, sizeof out);
+  g_assert_true (record_catalog_decode (g_bytes_get_data (copy, NULL),
+                                        sizeof out, &back));
+  g_assert_cmpuint (back.generation, ==, sample_catalog.generation);
+  g_assert_cmpuint (back.next_inc, ==, sample_catalog.next_inc);
+  g_assert_cmpuint (back.meta_chunks, ==, sample_catalog.meta_chunks);
+  g_assert_cmpuint (back.queues, ==, sample_catalog.queues);
+  g_assert_cmpmem (back.instance, MQ_INSTANCE_ID_SIZE,
+                   sample_catalog.instance, MQ_INSTANCE_ID_SIZE);
+}
+
+static void
+test_catalog_refused (void)
+{
+  guint8 out[MQ_CATALOG_SIZE];
+  MqCatalog back;
+
+  record_catalog_encode (&sample_catalog, out);
+  for (gsize len = 0; len < sizeof out; len++)
     {
-      g_autofree guint8 *key = meta_key (bad[i], strlen (bad[i]), &len);
+      g_autofree guint8 *copy = g_memdup2 (out, len);
 
-      assert_unknown (key, len);
+      g_assert_false (record_catalog_decode (copy, len, &back));
     }
-  long_key = meta_key (too_long, MQ_MAX_NAME + 1, &len);
-  assert_unknown (long_key, len);
-  /* Other reserved tags are not counters. */
-  assert_unknown ("\0Rq", 3);
-  assert_unknown ("\0qq", 3);
-  assert_unknown ("\0\0q", 3);
-}
-
-/* A reserved key with a NUL and 8 bytes at its end is neither kind: its
- * would-be item name starts with a NUL, its would-be meta name holds one. */
-static void
-test_key_decode_reserved_like_item (void)
-{
-  assert_unknown ("\0Qab\0\1\2\3\4\5\6\7\10", 13);
-  assert_unknown ("\0ab\0\1\2\3\4\5\6\7\10", 12);
+  out[0] = 0;
+  g_assert_false (record_catalog_decode (out, sizeof out, &back));
+  out[0] = 2;
+  g_assert_false (record_catalog_decode (out, sizeof out, &back));
 }
 
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
-
-  g_test_add_func ("/record/item-key/layout", test_item_key_layout);
-  g_test_add_func ("/record/item-key/layout-name", test_item_key_layout_name);
-  g_test_add_func ("/record/item-key/seq-extremes",
-                   test_item_key_layout_seq_extremes);
-  g_test_add_func ("/record/item-key/order", test_item_key_order);
-  g_test_add_func ("/record/item-key/longest-name",
-                   test_item_key_longest_name);
-  g_test_add_func ("/record/meta-key/layout", test_meta_key_layout);
-  g_test_add_func ("/record/meta-key/longest-name",
-                   test_meta_key_longest_name);
-  g_test_add_func ("/record/header/layout", test_header_layout);
-  g_test_add_func ("/record/header/round-trip", test_header_round_trip);
-  g_test_add_func ("/record/header/with-payload",
-                   test_header_decode_with_payload);
-  g_test_add_func ("/record/header/short", test_header_decode_short);
-  g_test_add_func ("/record/header/version", test_header_decode_version);
-  g_test_add_func ("/record/meta/layout", test_meta_layout);
-  g_test_add_func ("/record/meta/round-trip", test_meta_round_trip);
-  g_test_add_func ("/record/meta/short", test_meta_decode_short);
-  g_test_add_func ("/record/meta/version-zero", test_meta_decode_version_zero);
-  g_test_add_func ("/record/meta/future", test_meta_decode_future);
-  g_test_add_func ("/record/key/item", test_key_decode_item);
-  g_test_add_func ("/record/key/meta", test_key_decode_meta);
-  g_test_add_func ("/record/key/too-short", test_key_decode_too_short);
-  g_test_add_func ("/record/key/no-separator", test_key_decode_no_separator);
-  g_test_add_func ("/record/key/bad-item-name", test_key_decode_bad_item_name);
-  g_test_add_func ("/record/key/bad-meta-name", test_key_decode_bad_meta_name);
-  g_test_add_func ("/record/key/reserved-like-item",
-                   test_key_decode_reserved_like_item);
-
+  g_test_add_func ("/record/be-widths", test_be_widths);
+  g_test_add_func ("/record/msg/layout", test_msg_layout);
+  g_test_add_func ("/record/msg/round-trip", test_msg_round_trip);
+  g_test_add_func ("/record/msg/runs-past", test_msg_runs_past);
+  g_test_add_func ("/record/segment-header/layout", test_segment_header);
+  g_test_add_func ("/record/segment-header/refused",
+                   test_segment_header_refused);
+  g_test_add_func ("/record/key/segment-layout", test_segment_key_layout);
+  g_test_add_func ("/record/key/metadata", test_metadata_keys);
+  g_test_add_func ("/record/key/names", test_segment_key_names);
+  g_test_add_func ("/record/key/bad-names", test_segment_key_bad_names);
+  g_test_add_func ("/record/key/foreign", test_foreign_keys);
+  g_test_add_func ("/record/queue/layout", test_queue_layout);
+  g_test_add_func ("/record/queue/round-trip", test_queue_round_trip);
+  g_test_add_func ("/record/queue/truncated", test_queue_truncated);
+  g_test_add_func ("/record/queue/bad-version", test_queue_bad_version);
+  g_test_add_func ("/record/queue/held-count", test_queue_held_count);
+  g_test_add_func ("/record/queue/bad-name", test_queue_bad_name);
+  g_test_add_func ("/record/catalog/round-trip", test_catalog_round_trip);
+  g_test_add_func ("/record/catalog/refused", test_catalog_refused);
   return g_test_run ();
 }

@@ -1,51 +1,43 @@
-/* test_store.c: unit tests for daemon/store.c against a real GDBM file.
+/* test_store.c: unit tests for daemon/store.c (the generations of GDBM
+ * files) and daemon/datadir.c (the data directory and its files), on real
+ * files in a temporary directory.
  *
- * Each test gets a fresh directory from g_dir_make_tmp and removes it
- * afterwards.  The suite runs under ASan/LSan: everything is freed.
+ * A checkpoint is made as the daemon makes it (checkpoint.c, syncer.c):
+ * store_finish, then a survey, then the sync thread's part (sync, rename,
+ * sync the directory, dispose of what the survey retired), then
+ * store_completed.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gdbm.h>
-#include <glib/gstdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
+#include <sys/un.h>
 #include <unistd.h>
 
-#include "journal.h"
-#include "record.h"
+#include "datadir.h"
 #include "store.h"
+#include "testdir.h"
 
 typedef struct {
-  char *tmp;                      /* made by g_dir_make_tmp */
-  char *dir;                      /* the data directory, below tmp */
-  char *file;                     /* dir/mqd.gdbm */
+  char *tmp;
+  char *path;                     /* tmp/data, the data directory */
+  MqDataDir *dir;
   MqStore *store;
+  guint64 writing;                /* the generation begun last */
 } Fixture;
 
-/* ---- helpers ---- */
-
 static void
-remove_tree (const char *path)
+open_store (Fixture *f)
 {
-  GDir *dir = g_dir_open (path, 0, NULL);
+  g_autoptr (GError) error = NULL;
 
-  if (dir != NULL)
-    {
-      const char *name;
-
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_assert_cmpint (g_rmdir (path), ==, 0);
-    }
-  else
-    g_assert_cmpint (g_unlink (path), ==, 0);
+  f->store = store_open (f->dir, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->store);
 }
 
 static void
@@ -53,966 +45,1226 @@ fixture_set_up (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
-  f->tmp = g_dir_make_tmp ("mqd-test-store-XXXXXX", &error);
+  f->tmp = testdir_make ("mqd-test-store-XXXXXX");
+  f->path = g_build_filename (f->tmp, "data", NULL);
+  f->dir = datadir_open (f->path, G_MAXUINT32, &error);
   g_assert_no_error (error);
-  /* Two levels that do not exist yet: store_open makes both. */
-  f->dir = g_build_filename (f->tmp, "data", "mqd", NULL);
-  f->file = g_build_filename (f->dir, MQ_STORE_FILE, NULL);
-  f->store = NULL;
+  open_store (f);
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  if (f->store != NULL)
-    {
-      g_autoptr (GError) error = NULL;
-
-      g_assert_true (store_close (f->store, &error));
-      g_assert_no_error (error);
-    }
-  remove_tree (f->tmp);
-  g_free (f->file);
-  g_free (f->dir);
+  g_clear_pointer (&f->store, store_close);
+  g_clear_pointer (&f->dir, datadir_free);
+  testdir_remove (f->tmp);
+  g_free (f->path);
   g_free (f->tmp);
 }
 
-static MqStore *
-open_ok (const char *dir)
+static void
+reopen (Fixture *f)
+{
+  store_close (f->store);
+  open_store (f);
+}
+
+/* ---- segments --------------------------------------------------------- */
+
+/* The value of the segment of count messages from first, len payload bytes
+ * each, every byte following from the sequence number and tag. */
+static GByteArray *
+segment_of (guint64 first, guint count, gsize len, guint8 tag)
+{
+  MqRun *run = run_new (first);
+  GByteArray *value = g_byte_array_new ();
+  g_autofree guint8 *payload = g_malloc (len + 1);
+
+  for (guint64 seq = first; seq < first + count; seq++)
+    {
+      MqMsgHeader header = { .len = (guint32) len, .flags = tag };
+
+      memset (payload, (int) (seq + tag), len);
+      run_append (run, &header, payload);
+    }
+  g_assert_cmpuint (run_encode_segment (run, G_MAXSIZE, value), ==,
+                    first + count);
+  run_unref (run);
+  return value;
+}
+
+static void
+assert_segment (MqRun *run, guint64 first, guint count, gsize len,
+                guint8 tag)
+{
+  g_autofree guint8 *want = g_malloc (len + 1);
+
+  g_assert_nonnull (run);
+  g_assert_cmpuint (run_first (run), ==, first);
+  g_assert_cmpuint (run_end (run), ==, first + count);
+  for (guint64 seq = first; seq < first + count; seq++)
+    {
+      MqMsgHeader header;
+      const guint8 *payload;
+
+      g_assert_true (run_find (run, seq, &header, &payload));
+      g_assert_cmpuint (header.len, ==, len);
+      g_assert_cmpuint (header.flags, ==, tag);
+      memset (want, (int) (seq + tag), len);
+      g_assert_cmpmem (payload, len, want, len);
+    }
+}
+
+/* Segments are named "name/inc/first" in the tests. */
+static void
+parse_id (const char *id, char **name, guint64 *inc, guint64 *first)
+{
+  g_auto (GStrv) parts = g_strsplit (id, "/", 3);
+
+  g_assert_cmpuint (g_strv_length (parts), ==, 3);
+  *name = g_strdup (parts[0]);
+  *inc = g_ascii_strtoull (parts[1], NULL, 10);
+  *first = g_ascii_strtoull (parts[2], NULL, 10);
+}
+
+static char *
+segment_id (const char *name, gsize name_len, guint64 inc, guint64 first)
+{
+  return g_strdup_printf ("%.*s/%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT,
+                          (int) name_len, name, inc, first);
+}
+
+/* The segments ids ("a/1/1 a/1/11"), 10 messages of 100 bytes each, into
+ * the generation being written; their bytes tell which one it is. */
+static void
+put (Fixture *f, const char *ids)
+{
+  g_auto (GStrv) list = g_strsplit (ids, " ", 0);
+
+  for (guint i = 0; list[i] != NULL; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GByteArray) value = NULL;
+      g_autofree char *name = NULL;
+      guint64 inc, first;
+
+      parse_id (list[i], &name, &inc, &first);
+      value = segment_of (first, 10, 100, (guint8) f->writing);
+      g_assert_true (store_put_segment (f->store, name, strlen (name), inc,
+                                        first, value, &error));
+      g_assert_no_error (error);
+    }
+}
+
+static MqRun *
+fetch (Fixture *f, const char *id, guint64 *hint)
 {
   g_autoptr (GError) error = NULL;
-  MqStore *store = store_open (dir, &error);
+  g_autofree char *name = NULL;
+  guint64 inc, first;
+  MqRun *run;
+
+  parse_id (id, &name, &inc, &first);
+  run = store_fetch (f->store, name, strlen (name), inc, first, hint,
+                     &error);
+  g_assert_no_error (error);
+  return run;
+}
+
+/* Segment id is found, as it was put into generation gen. */
+static void
+assert_fetched (Fixture *f, const char *id, guint64 gen, guint64 *hint)
+{
+  g_autofree char *name = NULL;
+  guint64 inc, first;
+  MqRun *run = fetch (f, id, hint);
+
+  parse_id (id, &name, &inc, &first);
+  assert_segment (run, first, 10, 100, (guint8) gen);
+  run_unref (run);
+}
+
+static void
+assert_missing (Fixture *f, const char *id)
+{
+  guint64 hint = 0;
+
+  g_assert_null (fetch (f, id, &hint));
+  g_assert_cmpuint (hint, ==, 0);
+}
+
+/* ---- generations ------------------------------------------------------ */
+
+static void
+begin (Fixture *f, guint64 number)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (store_begin (f->store, number, &error));
+  g_assert_no_error (error);
+  f->writing = number;
+}
+
+static const guint8 instance[MQ_INSTANCE_ID_SIZE] = { 0xa0, 1, 2, 3, 4, 5,
+  6, 7, 8, 9, 10, 11, 12, 13, 14, 0xaf };
+
+/* store_finish with states, the catalog saying queues of them. */
+static void
+finish_with (Fixture *f, GByteArray *states, guint64 queues)
+{
+  MqCatalog catalog = { .next_inc = 1000, .queues = queues };
+  g_autoptr (GError) error = NULL;
+  int fd = -1;
+
+  memcpy (catalog.instance, instance, sizeof instance);
+  g_assert_true (store_finish (f->store, &catalog, states, &fd, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fsync (fd), ==, 0);
+}
+
+static void
+finish (Fixture *f)
+{
+  g_autoptr (GByteArray) states = g_byte_array_new ();
+
+  finish_with (f, states, 0);
+}
+
+/* The sync thread's part of checkpoint number, and store_completed. */
+static void
+complete (Fixture *f, guint64 number, GPtrArray *retired)
+{
+  g_autofree char *part = store_part_name (number);
+  g_autofree char *final = store_file_name (number);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (datadir_rename (f->dir, part, final, &error));
+  g_assert_true (datadir_sync (f->dir, &error));
+  g_assert_no_error (error);
+  while (retired != NULL && retired->len > 0)
+    store_retired_dispose (g_ptr_array_steal_index (retired, 0),
+                           datadir_fd (f->dir));
+  store_completed (f->store, number);
+}
+
+/* Generation number holding the segments ids, completed. */
+static void
+generation (Fixture *f, guint64 number, const char *ids)
+{
+  begin (f, number);
+  put (f, ids);
+  finish (f);
+  complete (f, number, NULL);
+}
+
+static GPtrArray *
+survey (Fixture *f, MqStoreLiveFunc live, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  GPtrArray *retired = store_survey (f->store, live, user_data, &error);
 
   g_assert_no_error (error);
-  g_assert_nonnull (store);
-  return store;
+  g_assert_nonnull (retired);
+  return retired;
 }
 
-static void
-close_ok (MqStore *store)
+/* The names in the data directory, in one string. */
+static char *
+listing (Fixture *f)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) names = datadir_list (f->dir, &error);
 
-  g_assert_true (store_close (store, &error));
   g_assert_no_error (error);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (" ", (char **) names->pdata);
 }
 
 static void
-fixture_open (Fixture *f)
+assert_listing (Fixture *f, const char *want)
 {
-  f->store = open_ok (f->dir);
+  g_autofree char *got = listing (f);
+
+  g_assert_cmpstr (got, ==, want);
+}
+
+/* Live: the segments whose ids are in the set user_data. */
+static gboolean
+live_in (const char *name, gsize name_len, guint64 inc, guint64 first,
+         gpointer user_data)
+{
+  g_autofree char *id = segment_id (name, name_len, inc, first);
+
+  return g_hash_table_contains (user_data, id);
+}
+
+static GHashTable *
+live_set (const char *first_id, ...)
+{
+  GHashTable *set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           NULL);
+  va_list ids;
+
+  va_start (ids, first_id);
+  for (const char *id = first_id; id != NULL; id = va_arg (ids, const char *))
+    g_hash_table_add (set, g_strdup (id));
+  va_end (ids);
+  return set;
 }
 
 static void
-fixture_reopen (Fixture *f)
+note_segment (const char *name, gsize name_len, guint64 inc, guint64 first,
+              gpointer user_data)
 {
-  close_ok (f->store);
-  f->store = open_ok (f->dir);
+  g_ptr_array_add (user_data, segment_id (name, name_len, inc, first));
 }
 
-static void
-put_ok (MqStore *store, const char *name, guint64 seq,
-        const MqRecordHeader *header, const char *data, gsize len)
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
 {
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The segments store_scan_segments reports, sorted, in one string. */
+static char *
+scan (Fixture *f)
+{
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
 
-  g_assert_true (store_put_item (store, name, strlen (name), seq, header,
-                                 data, len, &error));
+  g_assert_true (store_scan_segments (f->store, note_segment, ids, &error));
   g_assert_no_error (error);
+  g_ptr_array_sort (ids, compare_strings);
+  g_ptr_array_add (ids, NULL);
+  return g_strjoinv (" ", (char **) ids->pdata);
 }
 
 static void
-assert_item (MqStore *store, const char *name, guint64 seq,
-             const MqRecordHeader *header, const char *data, gsize len)
+assert_scan (Fixture *f, const char *want)
+{
+  g_autofree char *got = scan (f);
+
+  g_assert_cmpstr (got, ==, want);
+}
+
+/* ---- names and an empty directory ------------------------------------- */
+
+static void
+test_names (void)
+{
+  const struct {
+    const char *name, *suffix;
+    gboolean ok;
+    guint64 number;
+  } cases[] = {
+    { "mqd-000001.gdbm", "gdbm", TRUE, 1 },
+    { "mqd-1.gdbm", "gdbm", TRUE, 1 },
+    { "mqd-1234567.gdbm.part", "gdbm.part", TRUE, 1234567 },
+    { "mqd-000042.journal", "journal", TRUE, 42 },
+    { "mqd-000001.gdbm.part", "gdbm", FALSE, 0 },
+    { "mqd-000001.gdbm", "gdbm.part", FALSE, 0 },
+    { "mqd-000000.gdbm", "gdbm", FALSE, 0 },
+    { "mqd-.gdbm", "gdbm", FALSE, 0 },
+    { "mqd-1x.gdbm", "gdbm", FALSE, 0 },
+    { "mqd- 1.gdbm", "gdbm", FALSE, 0 },
+    { "mqd-+1.gdbm", "gdbm", FALSE, 0 },
+    { "mqd-1", "gdbm", FALSE, 0 },
+    { "mqd.gdbm", "gdbm", FALSE, 0 },
+    { "xmqd-1.gdbm", "gdbm", FALSE, 0 },
+    { "mqd-1.gdbmx", "gdbm", FALSE, 0 },
+    { "mqd.lock", "gdbm", FALSE, 0 },
+  };
+  g_autofree char *file = store_file_name (7);
+  g_autofree char *part = store_part_name (1234567);
+
+  g_assert_cmpstr (file, ==, "mqd-000007.gdbm");
+  g_assert_cmpstr (part, ==, "mqd-1234567.gdbm.part");
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint64 number = 0;
+
+      g_assert_cmpint (store_parse_name (cases[i].name, cases[i].suffix,
+                                         &number), ==, cases[i].ok);
+      if (cases[i].ok)
+        g_assert_cmpuint (number, ==, cases[i].number);
+    }
+}
+
+/* A number too large for a generation's is not a name of mqd's (it was
+ * once taken for G_MAXUINT64, and highest + 1 wrapped to 0). */
+static void
+test_names_overflow (void)
+{
+  guint64 number = 0;
+
+  g_assert_false (store_parse_name ("mqd-18446744073709551616.gdbm", "gdbm",
+                                    &number));
+  g_assert_false (store_parse_name ("mqd-99999999999999999999999.journal",
+                                    "journal", &number));
+}
+
+static void
+test_open_empty (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  MqItem item;
+  MqCatalog catalog;
 
-  memset (&item, 0xa5, sizeof item);
-  g_assert_true (store_fetch_item (store, name, strlen (name), seq, &item,
-                                   &error));
+  g_assert_cmpuint (store_newest (f->store), ==, 0);
+  g_assert_cmpuint (store_highest (f->store), ==, 0);
+  g_assert_false (store_holds_segments (f->store));
+  g_assert_cmpuint (store_disk_bytes (f->store), ==, 0);
+  g_assert_false (store_load (f->store, &catalog, NULL, NULL, &error));
+  assert_scan (f, "");
+  assert_listing (f, "mqd.lock");
+  /* A generation begun and closed with nothing in it leaves nothing. */
+  begin (f, 1);
+  assert_listing (f, "mqd-000001.gdbm.part mqd.lock");
+  g_assert_cmpuint (store_highest (f->store), ==, 1);
+  g_assert_cmpuint (store_part_bytes (f->store), ==, 0);
+  reopen (f);
+  assert_listing (f, "mqd.lock");
+}
+
+/* ---- checkpoints and loading ------------------------------------------ */
+
+/* What store_load called back, in order. */
+typedef struct {
+  GString *names;                 /* "a b c" */
+  GArray *metas;                  /* MqQueueMeta */
+  GPtrArray *helds;               /* GArray of MqHeld */
+} Loaded;
+
+static void
+note_queue (const char *name, gsize name_len, const MqQueueMeta *meta,
+            GArray *held, gpointer user_data)
+{
+  Loaded *loaded = user_data;
+  GArray *copy = g_array_sized_new (FALSE, FALSE, sizeof (MqHeld),
+                                    held->len);
+
+  if (loaded->metas->len > 0)
+    g_string_append_c (loaded->names, ' ');
+  g_string_append_len (loaded->names, name, (gssize) name_len);
+  g_array_append_val (loaded->metas, *meta);
+  g_array_append_vals (copy, held->data, held->len);
+  g_ptr_array_add (loaded->helds, copy);
+}
+
+static void
+loaded_clear (Loaded *loaded)
+{
+  if (loaded->names != NULL)
+    g_string_free (loaded->names, TRUE);
+  g_clear_pointer (&loaded->metas, g_array_unref);
+  g_clear_pointer (&loaded->helds, g_ptr_array_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Loaded, loaded_clear)
+
+static gboolean
+load (Fixture *f, MqCatalog *catalog, Loaded *loaded, GError **error)
+{
+  loaded->names = g_string_new (NULL);
+  loaded->metas = g_array_new (FALSE, FALSE, sizeof (MqQueueMeta));
+  loaded->helds = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) g_array_unref);
+  return store_load (f->store, catalog, note_queue, loaded, error);
+}
+
+static void
+assert_meta (Loaded *loaded, guint i, const MqQueueMeta *want)
+{
+  const MqQueueMeta *got = &g_array_index (loaded->metas, MqQueueMeta, i);
+
+  g_assert_cmpmem (got, sizeof *got, want, sizeof *want);
+}
+
+static const MqQueueMeta meta_a = { .inc = 1, .head = 5, .tail = 31,
+  .head_seg = 1, .enqueued = 30, .dequeued = 4, .bytes = 2600, .expired = 1,
+  .discarded = 2 };
+static const MqQueueMeta meta_b = { .inc = 2, .head = 1, .tail = 11,
+  .head_seg = 1 };
+static const MqQueueMeta meta_c = { .inc = 3, .head = 1, .tail = 1 };
+static const MqHeld held_a[] = { { 3, 1, 100, 0, TRUE },
+  { 4, 1, 100, 2, FALSE } };
+
+/* A generation finished with its catalog and queue states, then read back
+ * after a restart. */
+static void
+test_checkpoint_reopen (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GByteArray) states = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  g_auto (Loaded) loaded = { 0 };
+  MqCatalog catalog = { 0 };
+  GArray *held;
+  guint64 hint = 0;
+
+  begin (f, 1);
+  put (f, "a/1/1 a/1/11 a/1/21 b/2/1");
+  g_assert_true (store_holds_segments (f->store));
+  /* Keys and values of four segments of ten 100-byte messages. */
+  g_assert_cmpuint (store_part_bytes (f->store), ==,
+                    4 * (18 + MQ_SEGMENT_HEADER_SIZE
+                         + 10 * (MQ_MSG_HEADER_SIZE + 100)));
+  record_queue_encode (states, "a", 1, &meta_a, held_a, 2);
+  record_queue_encode (states, "b", 1, &meta_b, NULL, 0);
+  record_queue_encode (states, "c", 1, &meta_c, NULL, 0);
+  finish_with (f, states, 3);
+  g_assert_cmpuint (store_newest (f->store), ==, 0);
+  complete (f, 1, NULL);
+  g_assert_cmpuint (store_newest (f->store), ==, 1);
+  assert_listing (f, "mqd-000001.gdbm mqd.lock");
+
+  reopen (f);
+  g_assert_cmpuint (store_newest (f->store), ==, 1);
+  g_assert_cmpuint (store_highest (f->store), ==, 1);
+  g_assert_true (store_holds_segments (f->store));
+  g_assert_cmpuint (store_disk_bytes (f->store), >,
+                    4 * (MQ_SEGMENT_HEADER_SIZE
+                         + 10 * (MQ_MSG_HEADER_SIZE + 100)));
+  g_assert_true (load (f, &catalog, &loaded, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (item.header.deliveries, ==, header->deliveries);
-  g_assert_cmpuint (item.header.flags, ==, header->flags);
-  g_assert_cmpint (item.header.created_ms, ==, header->created_ms);
-  g_assert_cmpint (item.header.expires_ms, ==, header->expires_ms);
-  g_assert_cmpuint (item.len, ==, len);
-  g_assert_nonnull (item.raw);
-  g_assert_true (item.data == item.raw + MQ_RECORD_HEADER_SIZE);
-  if (len > 0)
-    g_assert_cmpmem (item.data, item.len, data, len);
-  item_clear (&item);
-  g_assert_null (item.raw);
-  g_assert_null (item.data);
-  g_assert_cmpuint (item.len, ==, 0);
+  g_assert_cmpuint (catalog.generation, ==, 1);
+  g_assert_cmpuint (catalog.next_inc, ==, 1000);
+  g_assert_cmpuint (catalog.meta_chunks, ==, 1);
+  g_assert_cmpuint (catalog.queues, ==, 3);
+  g_assert_cmpmem (catalog.instance, MQ_INSTANCE_ID_SIZE, instance,
+                   MQ_INSTANCE_ID_SIZE);
+  g_assert_cmpstr (loaded.names->str, ==, "a b c");
+  assert_meta (&loaded, 0, &meta_a);
+  assert_meta (&loaded, 1, &meta_b);
+  assert_meta (&loaded, 2, &meta_c);
+  held = g_ptr_array_index (loaded.helds, 0);
+  g_assert_cmpuint (held->len, ==, G_N_ELEMENTS (held_a));
+  for (guint i = 0; i < held->len; i++)
+    {
+      const MqHeld *h = &g_array_index (held, MqHeld, i);
+
+      g_assert_cmpuint (h->seq, ==, held_a[i].seq);
+      g_assert_cmpuint (h->seg_start, ==, held_a[i].seg_start);
+      g_assert_cmpuint (h->len, ==, held_a[i].len);
+      g_assert_cmpuint (h->deliveries, ==, held_a[i].deliveries);
+      g_assert_cmpint (h->open, ==, held_a[i].open);
+    }
+  g_assert_cmpuint (((GArray *) g_ptr_array_index (loaded.helds, 1))->len,
+                    ==, 0);
+  assert_fetched (f, "a/1/21", 1, &hint);
+  g_assert_cmpuint (hint, ==, 1);
+  assert_fetched (f, "b/2/1", 1, &hint);
+}
+
+/* Queue states past one 64 KiB chunk are split between queues; every one
+ * is called back, in order. */
+static void
+test_load_many_chunks (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GByteArray) states = g_byte_array_new ();
+  g_autoptr (GString) want = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_auto (Loaded) loaded = { 0 };
+  MqCatalog catalog = { 0 };
+
+  begin (f, 1);
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%0200u", i);
+      MqQueueMeta meta = { .inc = i + 1, .head = 1, .tail = 1 };
+
+      record_queue_encode (states, name, 200, &meta, NULL, 0);
+      g_string_append_printf (want, "%s%s", i > 0 ? " " : "", name);
+    }
+  finish_with (f, states, 1000);
+  complete (f, 1, NULL);
+  reopen (f);
+  g_assert_true (load (f, &catalog, &loaded, &error));
+  g_assert_no_error (error);
+  /* 278 bytes a state: chunks of 236 (65,608 bytes), 4 of them and 56. */
+  g_assert_cmpuint (catalog.meta_chunks, ==, 5);
+  g_assert_cmpuint (loaded.metas->len, ==, 1000);
+  g_assert_cmpstr (loaded.names->str, ==, want->str);
+  g_assert_cmpuint (g_array_index (loaded.metas, MqQueueMeta, 999).inc, ==,
+                    1000);
+}
+
+/* ---- fetching --------------------------------------------------------- */
+
+/* Newest generation first, the hint tried first and set; the generation
+ * being written too; a key held nowhere is no error. */
+static void
+test_fetch (Fixture *f, gconstpointer data)
+{
+  guint64 hint = 0;
+
+  generation (f, 1, "a/1/1 a/1/11");
+  /* a/1/11 again: a copy, as evacuation makes. */
+  generation (f, 2, "a/1/21 a/1/11");
+  reopen (f);
+  assert_fetched (f, "a/1/1", 1, &hint);
+  g_assert_cmpuint (hint, ==, 1);
+  assert_fetched (f, "a/1/21", 2, &hint);
+  g_assert_cmpuint (hint, ==, 2);
+  hint = 0;
+  assert_fetched (f, "a/1/11", 2, &hint);
+  g_assert_cmpuint (hint, ==, 2);
+  hint = 1;
+  assert_fetched (f, "a/1/11", 1, &hint);
+  g_assert_cmpuint (hint, ==, 1);
+  hint = 99;
+  assert_fetched (f, "a/1/1", 1, &hint);
+  g_assert_cmpuint (hint, ==, 1);
+  assert_missing (f, "a/1/31");
+  assert_missing (f, "a/1/2");
+  assert_missing (f, "a/2/1");
+  assert_missing (f, "b/1/1");
+
+  begin (f, 3);
+  put (f, "a/1/31");
+  assert_fetched (f, "a/1/31", 3, &hint);
+  g_assert_cmpuint (hint, ==, 3);
 }
 
 static void
-assert_no_item (MqStore *store, const char *name, guint64 seq)
+put_value (Fixture *f, guint64 first, const guint8 *value, gsize len)
 {
+  g_autoptr (GByteArray) copy = g_byte_array_new ();
   g_autoptr (GError) error = NULL;
-  MqItem item = { 0 };
 
-  g_assert_false (store_fetch_item (store, name, strlen (name), seq, &item,
+  g_byte_array_append (copy, value, (guint) len);
+  g_assert_true (store_put_segment (f->store, "d", 1, 1, first, copy,
                                     &error));
   g_assert_no_error (error);
 }
 
 static void
-put_meta_ok (MqStore *store, const char *name, const MqQueueMeta *meta)
+assert_fetch_fails (Fixture *f, guint64 first, const char *file,
+                    const char *why)
 {
   g_autoptr (GError) error = NULL;
+  g_autofree char *want = g_strdup_printf ("%s/%s: damaged segment: %s",
+                                           f->path, file, why);
+  guint64 hint = 0;
 
-  g_assert_true (store_put_meta (store, name, strlen (name), meta, &error));
-  g_assert_no_error (error);
+  g_assert_null (store_fetch (f->store, "d", 1, 1, first, &hint, &error));
+  g_assert_nonnull (error);
+  g_assert_cmpstr (error->message, ==, want);
 }
 
-static char *
-pattern (gsize len)
+/* A damaged value is refused with an error that names its file, in the
+ * generation being written and in a complete one. */
+static void
+test_fetch_damaged (Fixture *f, gconstpointer data)
 {
-  char *data = g_malloc (len > 0 ? len : 1);
+  g_autoptr (GByteArray) value = segment_of (1, 10, 100, 0);
 
-  /* Every byte value, NUL, '\r' and '\n' included, in a long cycle. */
-  for (gsize i = 0; i < len; i++)
-    data[i] = (char) ((i * 7 + i / 251) & 0xff);
-  return data;
+  begin (f, 1);
+  value->data[MQ_SEGMENT_HEADER_SIZE + 500] ^= 4;
+  put_value (f, 1, value->data, value->len);
+  put_value (f, 11, value->data, 10);
+  assert_fetch_fails (f, 1, "mqd-000001.gdbm.part", "checksum mismatch");
+  finish (f);
+  complete (f, 1, NULL);
+  reopen (f);
+  assert_fetch_fails (f, 1, "mqd-000001.gdbm", "checksum mismatch");
+  assert_fetch_fails (f, 11, "mqd-000001.gdbm", "unknown header");
 }
 
-static GBytes *
-read_file_bytes (const char *path)
+/* A segment must start where its key says: the CRC covers the records,
+ * not the header, so a value whose header names another first message (a
+ * bit flipped in it, a value stored under the wrong key) would otherwise
+ * serve another message's record for a sequence number. */
+static void
+test_fetch_first_mismatch (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GByteArray) value = segment_of (1, 10, 100, 0);
+  g_autoptr (GError) error = NULL;
+  guint64 hint = 0;
+  MqRun *run;
+
+  begin (f, 1);
+  record_put_be (value->data + 8, 2, 8);
+  put_value (f, 1, value->data, value->len);
+  run = store_fetch (f->store, "d", 1, 1, 1, &hint, &error);
+  if (run != NULL)
+    g_test_message ("asked for the segment from 1, got one from %"
+                    G_GUINT64_FORMAT, run_first (run));
+  g_clear_pointer (&run, run_unref);
+  g_assert_nonnull (error);
+}
+
+/* ---- unfinished and foreign files ------------------------------------- */
+
+/* A generation being written when the daemon died is thrown away. */
+static void
+test_part_removed (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  char *contents = NULL;
-  gsize len = 0;
+  g_auto (Loaded) loaded = { 0 };
+  MqCatalog catalog;
 
-  g_assert_true (g_file_get_contents (path, &contents, &len, &error));
+  generation (f, 1, "a/1/1 a/1/11");
+  begin (f, 2);
+  put (f, "a/1/21");
+  store_close (f->store);
+  f->store = NULL;
+  assert_listing (f, "mqd-000001.gdbm mqd-000002.gdbm.part mqd.lock");
+  open_store (f);
+  assert_listing (f, "mqd-000001.gdbm mqd.lock");
+  g_assert_cmpuint (store_newest (f->store), ==, 1);
+  g_assert_cmpuint (store_highest (f->store), ==, 2);
+  assert_missing (f, "a/1/21");
+  assert_fetched (f, "a/1/11", 1, &(guint64) { 0 });
+  g_assert_true (load (f, &catalog, &loaded, &error));
   g_assert_no_error (error);
-  return g_bytes_new_take (contents, len);
+  g_assert_cmpuint (catalog.generation, ==, 1);
 }
 
-static gboolean
-exists (const char *dir, const char *name)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-
-  return g_file_test (path, G_FILE_TEST_EXISTS);
-}
-
-/* ---- the scan recorder ---- */
-
-typedef struct {
-  GHashTable *seen;               /* "item NAME SEQ" / "meta NAME" -> count */
-  GHashTable *metas;              /* NAME -> MqQueueMeta copy */
-  guint calls;
-} Scan;
-
+/* A file named like a generation that is no GDBM file stops the open;
+ * its error names it, and it is left as it was.  (An empty one gets
+ * MQ_STORE_ERROR_FAILED: GDBM_EMPTY_DATABASE is not among the codes
+ * store_error_code calls damage.) */
 static void
-scan_init (Scan *scan)
+test_foreign_file (Fixture *f, gconstpointer data)
 {
-  scan->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  scan->metas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                       g_free);
-  scan->calls = 0;
-}
+  static const char text[] = "not a generation\n";
+  g_autofree char *zeros = g_malloc0 (8192);
+  const struct {
+    const char *data;
+    gsize len;
+    MqStoreError code;
+  } files[] = { { text, sizeof text - 1, MQ_STORE_ERROR_CORRUPT },
+    { zeros, 8192, MQ_STORE_ERROR_CORRUPT },
+    { "", 0, MQ_STORE_ERROR_FAILED } };
+  g_autofree char *prefix = g_strdup_printf ("cannot open %s/mqd-000002.gdbm"
+                                             ": ", f->path);
 
-static void
-scan_clear (Scan *scan)
-{
-  g_hash_table_unref (scan->seen);
-  g_hash_table_unref (scan->metas);
-}
-
-static void
-on_scan (const char *name, gsize name_len, guint64 seq,
-         const MqQueueMeta *meta, gpointer user_data)
-{
-  Scan *scan = user_data;
-  g_autofree char *copy = g_strndup (name, name_len);
-  char *what;
-  guint count;
-
-  /* The name is exactly name_len bytes of a valid name. */
-  g_assert_cmpuint (strlen (copy), ==, name_len);
-  scan->calls++;
-  if (meta != NULL)
+  generation (f, 1, "a/1/1 a/1/11");
+  store_close (f->store);
+  f->store = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
     {
-      g_assert_cmpuint (seq, ==, 0);
-      what = g_strdup_printf ("meta %s", copy);
-      g_hash_table_replace (scan->metas, g_strdup (copy),
-                            g_memdup2 (meta, sizeof *meta));
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GBytes) after = NULL;
+      guint fds = testdir_count_fds ();
+
+      testdir_write (f->path, "mqd-000002.gdbm", files[i].data,
+                     files[i].len);
+      g_assert_null (store_open (f->dir, &error));
+      g_assert_error (error, MQ_STORE_ERROR, (gint) files[i].code);
+      g_assert_true (g_str_has_prefix (error->message, prefix));
+      g_test_message ("%s", error->message);
+      g_assert_cmpuint (testdir_count_fds (), ==, fds);
+      after = testdir_read (f->path, "mqd-000002.gdbm");
+      g_assert_cmpmem (g_bytes_get_data (after, NULL),
+                       g_bytes_get_size (after), files[i].data, files[i].len);
     }
-  else
-    what = g_strdup_printf ("item %s %" G_GUINT64_FORMAT, copy, seq);
-  count = GPOINTER_TO_UINT (g_hash_table_lookup (scan->seen, what));
-  g_hash_table_replace (scan->seen, what, GUINT_TO_POINTER (count + 1));
+  assert_listing (f, "mqd-000001.gdbm mqd-000002.gdbm mqd.lock");
 }
 
+/* Replaces key's value in the generation file name (the store closed). */
 static void
-scan_ok (MqStore *store, Scan *scan)
+gdbm_replace (Fixture *f, const char *name, const void *key, gsize key_len,
+              const void *value, gsize len)
 {
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (store_scan (store, on_scan, scan, &error));
-  g_assert_no_error (error);
-}
-
-static void
-assert_seen_once (Scan *scan, const char *what)
-{
-  gpointer count = g_hash_table_lookup (scan->seen, what);
-
-  if (GPOINTER_TO_UINT (count) != 1)
-    g_error ("scan saw '%s' %u times, not once", what,
-             GPOINTER_TO_UINT (count));
-}
-
-static void
-assert_meta_equal (const MqQueueMeta *a, const MqQueueMeta *b)
-{
-  g_assert_nonnull (a);
-  g_assert_cmpmem (a, sizeof *a, b, sizeof *b);
-}
-
-/* ---- the raw GDBM file, as another reader sees it ---- */
-
-static GDBM_FILE
-raw_open (const char *file, int mode)
-{
-  GDBM_FILE dbf = gdbm_open (file, 0, mode, 0600, NULL);
-
-  if (dbf == NULL)
-    g_error ("gdbm_open %s: %s", file, gdbm_strerror (gdbm_errno));
-  return dbf;
-}
-
-static void
-raw_store (const char *file, const void *key, gsize key_len,
-           const void *value, gsize value_len)
-{
-  GDBM_FILE dbf = raw_open (file, GDBM_WRITER);
+  g_autofree char *path = g_build_filename (f->path, name, NULL);
+  GDBM_FILE dbf = gdbm_open (path, 0, GDBM_WRCREAT | GDBM_NOLOCK, 0600,
+                             NULL);
   datum k = { (char *) key, (int) key_len };
-  datum v = { (char *) value, (int) value_len };
+  datum v = { (char *) value, (int) len };
 
+  g_assert_nonnull (dbf);
   g_assert_cmpint (gdbm_store (dbf, k, v, GDBM_REPLACE), ==, 0);
   g_assert_cmpint (gdbm_close (dbf), ==, 0);
 }
 
-/* ---- tests ---- */
-
 static void
-test_open_creates (Fixture *f, gconstpointer data)
-{
-  GStatBuf st;
-
-  g_assert_false (g_file_test (f->dir, G_FILE_TEST_EXISTS));
-  fixture_open (f);
-  g_assert_true (g_file_test (f->dir, G_FILE_TEST_IS_DIR));
-  g_assert_true (g_file_test (f->file, G_FILE_TEST_IS_REGULAR));
-  g_assert_cmpstr (store_path (f->store), ==, f->file);
-
-  /* Private to the daemon's user whatever the umask lets through. */
-  g_assert_cmpint (g_stat (f->dir, &st), ==, 0);
-  g_assert_cmpint (st.st_mode & 077, ==, 0);
-  g_assert_cmpint (g_stat (f->file, &st), ==, 0);
-  g_assert_cmpint (st.st_mode & 077, ==, 0);
-}
-
-/* An existing directory, as on every start after the first. */
-static void
-test_open_existing_dir (Fixture *f, gconstpointer data)
-{
-  g_assert_cmpint (g_mkdir_with_parents (f->dir, 0700), ==, 0);
-  fixture_open (f);
-  g_assert_true (g_file_test (f->file, G_FILE_TEST_IS_REGULAR));
-}
-
-static void
-test_open_bad_dir (Fixture *f, gconstpointer data)
+assert_load_fails (Fixture *f, const char *why)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *blocker = g_build_filename (f->tmp, "data", NULL);
-  MqStore *store;
+  g_autofree char *want = g_strdup_printf ("%s/%s", f->path, why);
+  g_auto (Loaded) loaded = { 0 };
+  MqCatalog catalog;
 
-  /* "data" is a file, so tmp/data/mqd cannot be a directory. */
-  g_assert_true (g_file_set_contents (blocker, "x", 1, NULL));
-  store = store_open (f->dir, &error);
-  g_assert_null (store);
-  g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED);
-  g_assert_nonnull (strstr (error->message, f->dir));
+  reopen (f);
+  g_assert_false (load (f, &catalog, &loaded, &error));
+  g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE);
+  g_assert_cmpstr (error->message, ==, want);
 }
 
-static char
-journal_clean_byte (Fixture *f)
-{
-  g_autofree char *path = g_build_filename (f->dir, MQ_JOURNAL_FILE, NULL);
-  g_autofree char *contents = NULL;
-  gsize len;
-
-  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
-  g_assert_cmpuint (len, >=, MQ_JOURNAL_HEADER_SIZE);
-  return contents[5];
-}
-
+/* GDBM files that are not whole generations: no catalog, the catalog of
+ * another generation (a file copied or renamed), damaged queue states. */
 static void
-test_journal_file (Fixture *f, gconstpointer data)
+test_lost_state (Fixture *f, gconstpointer data)
 {
-  const MqRecordHeader h = { 0 };
+  g_autoptr (GByteArray) states = g_byte_array_new ();
+  g_autoptr (GBytes) one = NULL;
 
-  fixture_open (f);
-  g_assert_true (exists (f->dir, MQ_JOURNAL_FILE));
-  g_assert_cmpint (journal_clean_byte (f), ==, 0);
-  close_ok (f->store);
-  g_assert_cmpint (journal_clean_byte (f), ==, 1);
-  /* The mark stays until the first write: a start refused later (a
-   * damaged bucket found by the scan) leaves everything as it was. */
-  f->store = open_ok (f->dir);
-  g_assert_cmpint (journal_clean_byte (f), ==, 1);
-  put_ok (f->store, "q", 1, &h, "x", 1);
-  g_assert_cmpint (journal_clean_byte (f), ==, 0);
+  begin (f, 1);
+  record_queue_encode (states, "a", 1, &meta_a, held_a, 2);
+  finish_with (f, states, 1);
+  complete (f, 1, NULL);
+  one = testdir_read (f->path, "mqd-000001.gdbm");
+
+  gdbm_replace (f, "mqd-000001.gdbm", "\0M\0\0\0\0", 6, "\1\1a", 3);
+  assert_load_fails (f, "mqd-000001.gdbm: queue states (part 0) missing "
+                     "or damaged");
+  gdbm_replace (f, "mqd-000001.gdbm", "\0C", 2, "\1", 1);
+  assert_load_fails (f, "mqd-000001.gdbm has no catalog: not a generation "
+                     "of mqd's");
+  testdir_write (f->path, "mqd-000003.gdbm", g_bytes_get_data (one, NULL),
+                 g_bytes_get_size (one));
+  assert_load_fails (f, "mqd-000003.gdbm has no catalog: not a generation "
+                     "of mqd's");
 }
 
-/* A child process writes messages first..last, deletes those up to
- * deleted and commits, then dies without closing: what a kill -9 leaves. */
+/* ---- reclaiming space ------------------------------------------------- */
+
+/* A generation with no live segment is retired, one with a live segment
+ * kept; the retired file is removed once the next checkpoint is durable. */
 static void
-write_then_die (Fixture *f, guint first, guint last, guint deleted)
+test_survey (Fixture *f, gconstpointer data)
 {
-  pid_t pid = fork ();
-  int status;
+  g_autoptr (GHashTable) live = live_set ("b/2/1", "c/3/1", NULL);
+  g_autoptr (GPtrArray) retired = NULL;
+  MqStoreRetired *gone;
 
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      const MqRecordHeader h = { .flags = 3 };
-      MqStore *store = store_open (f->dir, NULL);
+  generation (f, 1, "a/1/1 a/1/11");
+  generation (f, 2, "b/2/1");
+  generation (f, 3, "c/3/1 c/3/11");
+  reopen (f);
+  begin (f, 4);
+  finish (f);
+  retired = survey (f, live_in, live);
+  g_assert_cmpuint (retired->len, ==, 1);
+  gone = g_ptr_array_index (retired, 0);
+  g_assert_cmpstr (gone->name, ==, "mqd-000001.gdbm");
+  assert_listing (f, "mqd-000001.gdbm mqd-000002.gdbm mqd-000003.gdbm "
+                  "mqd-000004.gdbm.part mqd.lock");
+  complete (f, 4, retired);
+  assert_listing (f, "mqd-000002.gdbm mqd-000003.gdbm mqd-000004.gdbm "
+                  "mqd.lock");
+  assert_missing (f, "a/1/1");
+  assert_fetched (f, "b/2/1", 2, &(guint64) { 0 });
+  assert_fetched (f, "c/3/11", 3, &(guint64) { 0 });
+  g_assert_cmpuint (store_newest (f->store), ==, 4);
 
-      if (store == NULL)
-        _exit (1);
-      for (guint seq = first; seq <= last; seq++)
-        {
-          g_autofree char *data = g_strdup_printf ("message %u", seq);
-
-          if (!store_put_item (store, "q", 1, seq, &h, data, strlen (data),
-                               NULL))
-            _exit (2);
-        }
-      for (guint seq = 1; seq <= deleted; seq++)
-        if (!store_delete_item (store, "q", 1, seq, NULL))
-          _exit (3);
-      _exit (store_commit (store, FALSE, NULL) ? 0 : 4);
-    }
-  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-  g_assert_true (WIFEXITED (status));
-  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  /* b's last segment dies: generation 2 goes at the next checkpoint. */
+  g_hash_table_remove (live, "b/2/1");
+  g_clear_pointer (&retired, g_ptr_array_unref);
+  begin (f, 5);
+  finish (f);
+  retired = survey (f, live_in, live);
+  g_assert_cmpuint (retired->len, ==, 2);
+  g_assert_cmpstr (((MqStoreRetired *) g_ptr_array_index (retired, 0))->name,
+                   ==, "mqd-000002.gdbm");
+  g_assert_cmpstr (((MqStoreRetired *) g_ptr_array_index (retired, 1))->name,
+                   ==, "mqd-000004.gdbm");
+  complete (f, 5, retired);
+  assert_listing (f, "mqd-000003.gdbm mqd-000005.gdbm mqd.lock");
 }
 
+/* Five segments, of which the tests keep two or one live. */
+static const char evacuee[] = "x/1/1 x/1/11 x/1/21 x/1/31 x/1/41";
+
+/* A generation mostly dead is picked; its live segments, and only those,
+ * are copied into the generation being written, within the budget; the
+ * next survey retires it. */
 static void
-assert_messages (MqStore *store, guint first, guint last)
+test_evacuate (Fixture *f, gconstpointer data)
 {
-  const MqRecordHeader h = { .flags = 3 };
+  g_autoptr (GHashTable) live = live_set ("x/1/11", "x/1/31", "b/2/1", NULL);
+  g_autoptr (GPtrArray) retired = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize one = 18 + MQ_SEGMENT_HEADER_SIZE + 10 * (MQ_MSG_HEADER_SIZE + 100);
+  guint64 hint = 1;
 
-  for (guint seq = 1; seq < first; seq++)
-    assert_no_item (store, "q", seq);
-  for (guint seq = first; seq <= last; seq++)
-    {
-      g_autofree char *data = g_strdup_printf ("message %u", seq);
-
-      assert_item (store, "q", seq, &h, data, strlen (data));
-    }
-  assert_no_item (store, "q", last + 1);
+  generation (f, 1, evacuee);
+  generation (f, 2, "b/2/1");
+  begin (f, 3);
+  finish (f);
+  retired = survey (f, live_in, live);
+  g_assert_cmpuint (retired->len, ==, 0);
+  complete (f, 3, retired);
+  /* Nothing to copy into while no generation is being written. */
+  g_assert_true (store_evacuate (f->store, live_in, live, G_MAXSIZE,
+                                 &error));
+  begin (f, 4);
+  g_assert_cmpuint (store_part_bytes (f->store), ==, 0);
+  /* A budget of one byte copies one segment a call. */
+  g_assert_true (store_evacuate (f->store, live_in, live, 1, &error));
+  g_assert_cmpuint (store_part_bytes (f->store), ==, one);
+  g_assert_true (store_evacuate (f->store, live_in, live, G_MAXSIZE,
+                                 &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (store_part_bytes (f->store), ==, 2 * one);
+  finish (f);
+  g_clear_pointer (&retired, g_ptr_array_unref);
+  retired = survey (f, live_in, live);
+  /* Generation 3 goes too: it holds no segment at all. */
+  g_assert_cmpuint (retired->len, ==, 2);
+  g_assert_cmpstr (((MqStoreRetired *) g_ptr_array_index (retired, 0))->name,
+                   ==, "mqd-000001.gdbm");
+  g_assert_cmpstr (((MqStoreRetired *) g_ptr_array_index (retired, 1))->name,
+                   ==, "mqd-000003.gdbm");
+  complete (f, 4, retired);
+  assert_listing (f, "mqd-000002.gdbm mqd-000004.gdbm mqd.lock");
+  assert_fetched (f, "x/1/11", 1, &hint);
+  g_assert_cmpuint (hint, ==, 4);
+  assert_fetched (f, "x/1/31", 1, &hint);
+  assert_missing (f, "x/1/1");
+  assert_missing (f, "x/1/21");
+  assert_scan (f, "b/2/1 x/1/11 x/1/31");
+  reopen (f);
+  assert_scan (f, "b/2/1 x/1/11 x/1/31");
 }
 
+/* Every segment key of every generation, and no other key. */
 static void
-test_unclean_stop (Fixture *f, gconstpointer data)
+test_scan_segments (Fixture *f, gconstpointer data)
 {
-  write_then_die (f, 1, 50, 10);
-  g_assert_cmpint (journal_clean_byte (f), ==, 0);
-  fixture_open (f);
-  assert_messages (f->store, 11, 50);
+  g_autoptr (GByteArray) states = g_byte_array_new ();
+
+  generation (f, 1, "jobs/7/1 jobs/7/11 \xc3\xa9t\xc3\xa9/1/1");
+  begin (f, 2);
+  put (f, "jobs/8/1 jobs/7/11");
+  record_queue_encode (states, "jobs", 4, &meta_a, held_a, 2);
+  finish_with (f, states, 1);
+  complete (f, 2, NULL);
+  reopen (f);
+  assert_scan (f, "jobs/7/1 jobs/7/11 jobs/7/11 jobs/8/1 "
+               "\xc3\xa9t\xc3\xa9/1/1");
 }
 
+/* Whether any generation still holds a segment. */
 static void
-zero_file (const char *path)
+test_holds_segments (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GBytes) before = read_file_bytes (path);
-  gsize len = g_bytes_get_size (before);
-  g_autofree char *zeros = g_malloc0 (len);
+  g_autoptr (GHashTable) none = live_set (NULL);
+  g_autoptr (GPtrArray) retired = NULL;
 
-  g_assert_cmpuint (len, >, 8192);
-  g_assert_true (g_file_set_contents (path, zeros, len, NULL));
+  g_assert_false (store_holds_segments (f->store));
+  begin (f, 1);
+  g_assert_false (store_holds_segments (f->store));
+  put (f, "a/1/1");
+  g_assert_true (store_holds_segments (f->store));
+  finish (f);
+  complete (f, 1, NULL);
+  reopen (f);
+  g_assert_true (store_holds_segments (f->store));
+  begin (f, 2);
+  finish (f);
+  retired = survey (f, live_in, none);
+  g_assert_cmpuint (retired->len, ==, 1);
+  complete (f, 2, retired);
+  g_assert_false (store_holds_segments (f->store));
+  reopen (f);
+  /* Not counted yet after a start: generation 2 may hold segments. */
+  g_assert_true (store_holds_segments (f->store));
+  begin (f, 3);
+  finish (f);
+  g_clear_pointer (&retired, g_ptr_array_unref);
+  retired = survey (f, live_in, none);
+  g_assert_cmpuint (retired->len, ==, 1);
+  g_assert_false (store_holds_segments (f->store));
+  complete (f, 3, retired);
 }
 
-/* The whole file destroyed after the kill, messages stored before the last
- * clean stop included: the journal alone brings everything back. */
+/* Segments copied out of an evacuated generation are counted in the one
+ * they go to: once the survey retires the old one, store_holds_segments
+ * still says TRUE while generation 3 holds a live copy. */
 static void
-test_unclean_stop_destroyed_file (Fixture *f, gconstpointer data)
+test_holds_evacuated (Fixture *f, gconstpointer data)
 {
-  write_then_die (f, 1, 200, 0);
-  fixture_open (f);
-  close_ok (f->store);
-  f->store = NULL;
-  write_then_die (f, 201, 300, 100);
-  zero_file (f->file);
-  fixture_open (f);
-  assert_messages (f->store, 101, 300);
-}
-
-/* A clean journal beside no data file at all (moved away by hand, the
- * documented way out of a damaged one): rebuilt too. */
-static void
-test_missing_file_rebuilt (Fixture *f, gconstpointer data)
-{
-  write_then_die (f, 1, 20, 5);
-  fixture_open (f);
-  close_ok (f->store);
-  g_assert_cmpint (g_unlink (f->file), ==, 0);
-  f->store = open_ok (f->dir);
-  assert_messages (f->store, 6, 20);
-}
-
-/* A kill in the middle of a rewrite leaves mqd.journal.new: the old journal
- * is still whole, and the leftover goes. */
-static void
-test_rewrite_leftover (Fixture *f, gconstpointer data)
-{
-  g_autofree char *leftover = g_build_filename (f->dir, MQ_JOURNAL_FILE ".new",
-                                                NULL);
-
-  write_then_die (f, 1, 10, 0);
-  g_assert_true (g_file_set_contents (leftover, "MQDJ\001", 5, NULL));
-  fixture_open (f);
-  g_assert_false (exists (f->dir, MQ_JOURNAL_FILE ".new"));
-  assert_messages (f->store, 1, 10);
-}
-
-static void
-test_item_round_trip (Fixture *f, gconstpointer data)
-{
-  const MqRecordHeader h1 = { 0, 0, 1700000000000, 0 };
-  const MqRecordHeader h2 = { 65535, 0xffffffff, G_MININT64, G_MAXINT64 };
-  const MqRecordHeader h3 = { 3, 42, -1, 1700000060000 };
-  const char binary[] = "a\0b\r\nEND\r\n\0\r\n\xff";
-  const gsize binary_len = sizeof binary - 1;
-
-  fixture_open (f);
-  put_ok (f->store, "q", 1, &h1, "hello", 5);
-  put_ok (f->store, "q", 2, &h2, binary, binary_len);
-  put_ok (f->store, "q", 3, &h3, "", 0);
-  put_ok (f->store, "other", 1, &h3, "other queue", 11);
-
-  assert_item (f->store, "q", 1, &h1, "hello", 5);
-  assert_item (f->store, "q", 2, &h2, binary, binary_len);
-  assert_item (f->store, "q", 3, &h3, "", 0);
-  assert_item (f->store, "other", 1, &h3, "other queue", 11);
-  /* Fetching does not remove. */
-  assert_item (f->store, "q", 1, &h1, "hello", 5);
-}
-
-static void
-test_item_large (Fixture *f, gconstpointer data)
-{
-  const MqRecordHeader h = { 1, 2, 3, 4 };
-  const gsize len = 1024 * 1024;
-  g_autofree char *big = pattern (len);
-  g_autofree char *big2 = pattern (len + 1);
-
-  fixture_open (f);
-  put_ok (f->store, "big", 7, &h, big, len);
-  put_ok (f->store, "big", 8, &h, big2, len + 1);
-  assert_item (f->store, "big", 7, &h, big, len);
-  assert_item (f->store, "big", 8, &h, big2, len + 1);
-  fixture_reopen (f);
-  assert_item (f->store, "big", 7, &h, big, len);
-  assert_item (f->store, "big", 8, &h, big2, len + 1);
-}
-
-/* The same key twice: the second write wins, shorter or longer. */
-static void
-test_item_replace (Fixture *f, gconstpointer data)
-{
-  const MqRecordHeader h1 = { 0, 1, 10, 0 };
-  const MqRecordHeader h2 = { 1, 2, 20, 30 };
-
-  fixture_open (f);
-  put_ok (f->store, "q", 5, &h1, "a long first value", 18);
-  put_ok (f->store, "q", 5, &h2, "short", 5);
-  assert_item (f->store, "q", 5, &h2, "short", 5);
-  put_ok (f->store, "q", 5, &h1, "", 0);
-  assert_item (f->store, "q", 5, &h1, "", 0);
-}
-
-static void
-test_item_fetch_missing (Fixture *f, gconstpointer data)
-{
-  const MqRecordHeader h = { 0 };
-
-  fixture_open (f);
-  assert_no_item (f->store, "q", 1);          /* an empty file */
-  put_ok (f->store, "q", 1, &h, "x", 1);
-  assert_no_item (f->store, "q", 2);          /* another seq */
-  assert_no_item (f->store, "q", 0);
-  assert_no_item (f->store, "q2", 1);         /* another queue */
-  assert_no_item (f->store, "Q", 1);
-  /* The failed look-ups leave nothing behind that disturbs the next. */
-  assert_item (f->store, "q", 1, &h, "x", 1);
-}
-
-static void
-test_item_delete (Fixture *f, gconstpointer data)
-{
-  const MqRecordHeader h = { 0, 9, 1, 0 };
+  g_autoptr (GHashTable) live = live_set ("x/1/11", NULL);
+  g_autoptr (GPtrArray) retired = NULL;
   g_autoptr (GError) error = NULL;
 
-  fixture_open (f);
-  put_ok (f->store, "q", 1, &h, "one", 3);
-  put_ok (f->store, "q", 2, &h, "two", 3);
-
-  g_assert_true (store_delete_item (f->store, "q", 1, 1, &error));
-  g_assert_no_error (error);
-  assert_no_item (f->store, "q", 1);
-  assert_item (f->store, "q", 2, &h, "two", 3);
-
-  /* Gone already, never there, another queue: FALSE and no error. */
-  g_assert_false (store_delete_item (f->store, "q", 1, 1, &error));
-  g_assert_no_error (error);
-  g_assert_false (store_delete_item (f->store, "q", 1, 99, &error));
-  g_assert_no_error (error);
-  g_assert_false (store_delete_item (f->store, "nope", 4, 2, &error));
-  g_assert_no_error (error);
-
-  /* Deleted stays deleted across a restart. */
-  fixture_reopen (f);
-  assert_no_item (f->store, "q", 1);
-  assert_item (f->store, "q", 2, &h, "two", 3);
+  generation (f, 1, evacuee);
+  begin (f, 2);
+  finish (f);
+  retired = survey (f, live_in, live);
+  complete (f, 2, retired);
+  begin (f, 3);
+  g_assert_true (store_evacuate (f->store, live_in, live, G_MAXSIZE,
+                                 &error));
+  finish (f);
+  g_clear_pointer (&retired, g_ptr_array_unref);
+  retired = survey (f, live_in, live);
+  g_assert_cmpuint (retired->len, ==, 2);
+  complete (f, 3, retired);
+  assert_fetched (f, "x/1/11", 1, &(guint64) { 0 });
+  g_assert_true (store_holds_segments (f->store));
 }
 
-/* What is in the file is exactly the documented layout. */
-static void
-test_item_layout_on_disk (Fixture *f, gconstpointer data)
-{
-  const MqRecordHeader h = { 0x0102, 0x03040506, 0x0708090a0b0c0d0e,
-    0x0f10111213141516 };
-  const guint64 seq = 0x2122232425262728;
-  const char key[] = "jobs\0\x21\x22\x23\x24\x25\x26\x27\x28";
-  const char value[] = "\1\0\x01\x02\x03\x04\x05\x06"
-    "\x07\x08\x09\x0a\x0b\x0c\x0d\x0e" "\x0f\x10\x11\x12\x13\x14\x15\x16"
-    "pay\0load\r\n";
-  const MqQueueMeta meta = { 1, 2, 3, 4, 5, 6, 7 };
-  guint8 meta_value[MQ_META_SIZE];
-  GDBM_FILE dbf;
-  datum k, v;
+/* ---- the data directory ----------------------------------------------- */
 
-  fixture_open (f);
-  put_ok (f->store, "jobs", seq, &h, "pay\0load\r\n", 10);
-  put_meta_ok (f->store, "jobs", &meta);
-  close_ok (f->store);
-  f->store = NULL;
-
-  dbf = raw_open (f->file, GDBM_READER);
-  k = (datum) { (char *) key, sizeof key - 1 };
-  v = gdbm_fetch (dbf, k);
-  g_assert_nonnull (v.dptr);
-  g_assert_cmpmem (v.dptr, v.dsize, value, sizeof value - 1);
-  free (v.dptr);
-
-  k = (datum) { (char *) "\0Qjobs", 6 };
-  v = gdbm_fetch (dbf, k);
-  g_assert_nonnull (v.dptr);
-  record_meta_encode (&meta, meta_value);
-  g_assert_cmpmem (v.dptr, v.dsize, meta_value, sizeof meta_value);
-  free (v.dptr);
-  gdbm_close (dbf);
-}
-
-/* A value too short for a header, or of an unknown version, is reported,
- * not handed out. */
-static void
-test_item_fetch_corrupt (Fixture *f, gconstpointer data)
-{
-  const MqRecordHeader h = { 0 };
-  guint8 future[MQ_RECORD_HEADER_SIZE + 3];
-  g_autoptr (GError) error = NULL;
-  MqItem item = { 0 };
-
-  fixture_open (f);
-  put_ok (f->store, "q", 1, &h, "x", 1);
-  close_ok (f->store);
-  f->store = NULL;
-
-  raw_store (f->file, "q\0\0\0\0\0\0\0\0\2", 10, "short", 5);
-  record_header_encode (&h, future);
-  future[0] = MQ_RECORD_VERSION + 1;
-  memcpy (future + MQ_RECORD_HEADER_SIZE, "abc", 3);
-  raw_store (f->file, "q\0\0\0\0\0\0\0\0\3", 10, future, sizeof future);
-
-  fixture_open (f);
-  g_assert_false (store_fetch_item (f->store, "q", 1, 2, &item, &error));
-  g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT);
-  g_assert_nonnull (strstr (error->message, f->file));
-  g_clear_error (&error);
-  g_assert_false (store_fetch_item (f->store, "q", 1, 3, &item, &error));
-  g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT);
-  g_clear_error (&error);
-  assert_item (f->store, "q", 1, &h, "x", 1);
-}
-
-static void
-test_meta_put_scan (Fixture *f, gconstpointer data)
-{
-  const MqQueueMeta m1 = { 1, 5, 4, 0, 400, 0, 0 };
-  const MqQueueMeta m2 = { G_MAXUINT64, G_MAXUINT64, 1, 2, 3, 4, 5 };
-  const MqQueueMeta m3 = { 7, 7, 6, 6, 0, 1, 1 };
-  Scan scan;
-
-  fixture_open (f);
-  put_meta_ok (f->store, "a", &m1);
-  put_meta_ok (f->store, "b", &m2);
-  put_meta_ok (f->store, "a", &m3);       /* replaces */
-
-  scan_init (&scan);
-  scan_ok (f->store, &scan);
-  g_assert_cmpuint (scan.calls, ==, 2);
-  assert_seen_once (&scan, "meta a");
-  assert_seen_once (&scan, "meta b");
-  assert_meta_equal (g_hash_table_lookup (scan.metas, "a"), &m3);
-  assert_meta_equal (g_hash_table_lookup (scan.metas, "b"), &m2);
-  scan_clear (&scan);
-}
-
-static void
-test_meta_delete (Fixture *f, gconstpointer data)
-{
-  const MqQueueMeta m = { 1, 1, 0, 0, 0, 0, 0 };
-  const MqRecordHeader h = { 0 };
-  g_autoptr (GError) error = NULL;
-  Scan scan;
-
-  fixture_open (f);
-  put_meta_ok (f->store, "a", &m);
-  put_meta_ok (f->store, "b", &m);
-  put_ok (f->store, "a", 1, &h, "x", 1);
-  g_assert_true (store_delete_meta (f->store, "a", 1, &error));
-  g_assert_no_error (error);
-  /* Counters that are not there: nothing to do, not an error. */
-  g_assert_true (store_delete_meta (f->store, "a", 1, &error));
-  g_assert_no_error (error);
-  g_assert_true (store_delete_meta (f->store, "never", 5, &error));
-  g_assert_no_error (error);
-
-  scan_init (&scan);
-  scan_ok (f->store, &scan);
-  g_assert_cmpuint (scan.calls, ==, 2);
-  assert_seen_once (&scan, "meta b");
-  assert_seen_once (&scan, "item a 1");   /* the items are not touched */
-  scan_clear (&scan);
-}
-
-static void
-test_scan_empty (Fixture *f, gconstpointer data)
-{
-  Scan scan;
-
-  fixture_open (f);
-  scan_init (&scan);
-  scan_ok (f->store, &scan);
-  g_assert_cmpuint (scan.calls, ==, 0);
-  scan_clear (&scan);
-}
-
-typedef struct {
-  const char *name;
-  guint64 seq;
-} ItemRef;
-
-static const ItemRef scan_items[] = {
-  { "a", 1 }, { "a", 2 }, { "a", 3 }, { "a", 4 }, { "a", 5 },
-  { "b", 1 }, { "b", G_GUINT64_CONSTANT (1) << 40 }, { "b", G_MAXUINT64 },
-  { "Q", 1 },                           /* no confusion with the meta tag */
-  { "queue.with-punct_uation:1", 42 },
-  { "\xc3\xa9t\xc3\xa9", 9 },
-};
-
-static void
-fill_for_scan (MqStore *store, MqQueueMeta *ma, MqQueueMeta *mb)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (scan_items); i++)
-    {
-      const MqRecordHeader h = { (guint16) i, (guint32) i, i, 0 };
-      g_autofree char *payload = g_strdup_printf ("payload %u", i);
-
-      put_ok (store, scan_items[i].name, scan_items[i].seq, &h, payload,
-              strlen (payload));
-    }
-  /* Also many of one queue, so the keys fill several buckets. */
-  for (guint64 seq = 100; seq < 1100; seq++)
-    {
-      const MqRecordHeader h = { 0 };
-
-      put_ok (store, "many", seq, &h, "m", 1);
-    }
-  *ma = (MqQueueMeta) { 1, 6, 5, 0, 45, 0, 0 };
-  *mb = (MqQueueMeta) { 1, G_MAXUINT64, 3, 0, 27, 0, 0 };
-  put_meta_ok (store, "a", ma);
-  put_meta_ok (store, "b", mb);
-  /* Counters of a queue with no items left. */
-  put_meta_ok (store, "empty", mb);
-}
-
-static void
-assert_scan_complete (MqStore *store, const MqQueueMeta *ma,
-                      const MqQueueMeta *mb)
-{
-  Scan scan;
-
-  scan_init (&scan);
-  scan_ok (store, &scan);
-  for (guint i = 0; i < G_N_ELEMENTS (scan_items); i++)
-    {
-      g_autofree char *what = g_strdup_printf ("item %s %" G_GUINT64_FORMAT,
-                                               scan_items[i].name,
-                                               scan_items[i].seq);
-      assert_seen_once (&scan, what);
-    }
-  for (guint64 seq = 100; seq < 1100; seq++)
-    {
-      g_autofree char *what = g_strdup_printf ("item many %" G_GUINT64_FORMAT,
-                                               seq);
-      assert_seen_once (&scan, what);
-    }
-  assert_seen_once (&scan, "meta a");
-  assert_seen_once (&scan, "meta b");
-  assert_seen_once (&scan, "meta empty");
-  assert_meta_equal (g_hash_table_lookup (scan.metas, "a"), ma);
-  assert_meta_equal (g_hash_table_lookup (scan.metas, "b"), mb);
-  assert_meta_equal (g_hash_table_lookup (scan.metas, "empty"), mb);
-  /* Nothing else, and nothing twice. */
-  g_assert_cmpuint (g_hash_table_size (scan.seen), ==,
-                    G_N_ELEMENTS (scan_items) + 1000 + 3);
-  g_assert_cmpuint (scan.calls, ==, G_N_ELEMENTS (scan_items) + 1000 + 3);
-  scan_clear (&scan);
-}
-
-static void
-test_scan_all (Fixture *f, gconstpointer data)
-{
-  MqQueueMeta ma, mb;
-
-  fixture_open (f);
-  fill_for_scan (f->store, &ma, &mb);
-  assert_scan_complete (f->store, &ma, &mb);
-  /* A second scan sees the same. */
-  assert_scan_complete (f->store, &ma, &mb);
-}
-
-static void
-test_reopen_keeps_everything (Fixture *f, gconstpointer data)
-{
-  MqQueueMeta ma, mb;
-
-  fixture_open (f);
-  fill_for_scan (f->store, &ma, &mb);
-  fixture_reopen (f);
-  assert_scan_complete (f->store, &ma, &mb);
-  for (guint i = 0; i < G_N_ELEMENTS (scan_items); i++)
-    {
-      const MqRecordHeader h = { (guint16) i, (guint32) i, i, 0 };
-      g_autofree char *payload = g_strdup_printf ("payload %u", i);
-
-      assert_item (f->store, scan_items[i].name, scan_items[i].seq, &h,
-                   payload, strlen (payload));
-    }
-  /* And a third start, with nothing written in between. */
-  fixture_reopen (f);
-  assert_scan_complete (f->store, &ma, &mb);
-}
-
-/* Warnings the store is expected to log: collected instead of aborting. */
-static GPtrArray *logged_warnings;
-
-static void
-collect_warning (const char *domain, GLogLevelFlags level,
-                 const char *message, gpointer user_data)
-{
-  g_ptr_array_add (logged_warnings, g_strdup (message));
-}
-
-/* Keeps the collected warnings from aborting the test (they are fatal
- * under g_test_init); anything else stays fatal. */
-static gboolean
-warning_not_fatal (const char *domain, GLogLevelFlags level,
-                   const char *message, gpointer user_data)
-{
-  return !(g_strcmp0 (domain, G_LOG_DOMAIN) == 0
-           && (level & G_LOG_LEVEL_WARNING));
-}
-
-static gboolean
-warning_logged (const char *pattern)
-{
-  for (guint i = 0; i < logged_warnings->len; i++)
-    if (g_pattern_match_simple (pattern,
-                                g_ptr_array_index (logged_warnings, i)))
-      return TRUE;
-  return FALSE;
-}
-
-/* Keys that are not mqd's, and counters that cannot be read, are skipped
- * with a warning; everything else is still visited. */
-static void
-test_scan_skips_foreign_keys (Fixture *f, gconstpointer data)
-{
-  const MqRecordHeader h = { 0 };
-  const MqQueueMeta m = { 1, 2, 1, 0, 1, 0, 0 };
-  guint handler;
-  Scan scan;
-
-  fixture_open (f);
-  put_ok (f->store, "q", 1, &h, "x", 1);
-  put_meta_ok (f->store, "q", &m);
-  close_ok (f->store);
-  f->store = NULL;
-
-  raw_store (f->file, "hello", 5, "world", 5);
-  raw_store (f->file, "\0Qbad", 5, "short", 5);   /* counters cut short */
-
-  fixture_open (f);
-  scan_init (&scan);
-  logged_warnings = g_ptr_array_new_with_free_func (g_free);
-  handler = g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING
-                               | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
-                               collect_warning, NULL);
-  g_test_log_set_fatal_handler (warning_not_fatal, NULL);
-  scan_ok (f->store, &scan);
-  g_test_log_set_fatal_handler (NULL, NULL);
-  g_log_remove_handler (G_LOG_DOMAIN, handler);
-
-  g_assert_cmpuint (logged_warnings->len, ==, 2);
-  g_assert_true (warning_logged ("*not mqd's*"));
-  g_assert_true (warning_logged ("*unreadable counters*bad*"));
-  g_clear_pointer (&logged_warnings, g_ptr_array_unref);
-
-  g_assert_cmpuint (scan.calls, ==, 2);
-  assert_seen_once (&scan, "item q 1");
-  assert_seen_once (&scan, "meta q");
-  assert_meta_equal (g_hash_table_lookup (scan.metas, "q"), &m);
-  scan_clear (&scan);
-}
-
-static void
-test_second_open_locked (Fixture *f, gconstpointer data)
+static MqDataDir *
+datadir_ok (const char *path, guint32 owner_uid)
 {
   g_autoptr (GError) error = NULL;
-  MqStore *second;
-  const MqRecordHeader h = { 0 };
+  MqDataDir *dir = datadir_open (path, owner_uid, &error);
 
-  fixture_open (f);
-  put_ok (f->store, "q", 1, &h, "x", 1);
-  second = store_open (f->dir, &error);
-  g_assert_null (second);
+  g_assert_no_error (error);
+  g_assert_nonnull (dir);
+  return dir;
+}
+
+static void
+assert_mode (const char *path, mode_t want)
+{
+  struct stat st;
+
+  g_assert_cmpint (lstat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, want);
+}
+
+/* A missing directory is made, parents too, mode 0700 whatever the
+ * umask; the lock file is made 0600. */
+static void
+test_datadir_makes_missing (Fixture *f, gconstpointer data)
+{
+  g_autofree char *parent = g_build_filename (f->tmp, "new", NULL);
+  g_autofree char *path = g_build_filename (parent, "data", NULL);
+  g_autofree char *lock = g_build_filename (path, MQ_LOCK_FILE, NULL);
+  mode_t umask_was = umask (0);
+  MqDataDir *dir = datadir_ok (path, G_MAXUINT32);
+
+  umask (umask_was);
+  g_assert_cmpstr (datadir_path (dir), ==, path);
+  g_assert_cmpint (datadir_fd (dir), >=, 0);
+  g_assert_cmpint (datadir_lock_fd (dir), >=, 0);
+  assert_mode (parent, 0700);
+  assert_mode (path, 0700);
+  assert_mode (lock, 0600);
+  datadir_free (dir);
+}
+
+/* A directory others may write to is refused, and nothing is made in it. */
+static void
+test_datadir_writable (Fixture *f, gconstpointer data)
+{
+  const mode_t refused[] = { 0770, 0720, 0702, 0777, 01777, 0722 };
+  g_autofree char *path = g_build_filename (f->tmp, "w", NULL);
+  guint fds = testdir_count_fds ();
+
+  g_assert_cmpint (mkdir (path, 0700), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *want = g_strdup_printf ("data directory %s is "
+        "writable by its group or by others (mode %04o): anyone who can "
+        "write there could make the daemon overwrite or hand out other "
+        "files; chmod go-w it", path, (guint) refused[i]);
+
+      g_assert_cmpint (chmod (path, refused[i]), ==, 0);
+      g_assert_null (datadir_open (path, G_MAXUINT32, &error));
+      g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_UNSAFE);
+      g_assert_cmpstr (error->message, ==, want);
+      g_assert_cmpuint (testdir_count_fds (), ==, fds);
+    }
+  g_assert_cmpint (chmod (path, 0755), ==, 0);
+  datadir_free (datadir_ok (path, G_MAXUINT32));
+  g_assert_cmpint (chmod (path, 0700), ==, 0);
+}
+
+/* A directory that belongs to another user is refused unless it is -u's
+ * (owner_uid); one of the daemon's user is taken whatever owner_uid is. */
+static void
+test_datadir_other_owner (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (f->tmp, "theirs", NULL);
+  g_autofree char *want = g_strdup_printf ("data directory %s belongs to uid "
+                                           "65534, not to the daemon's user: "
+                                           "refusing to use it", path);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (mkdir (path, 0700), ==, 0);
+  datadir_free (datadir_ok (path, 65534));
+  if (geteuid () != 0)
+    {
+      g_test_message ("a directory owned by another user can only be made "
+                      "by root: that case needs root and is not run here");
+      return;
+    }
+  g_assert_cmpint (chown (path, 65534, 65534), ==, 0);
+  g_assert_null (datadir_open (path, G_MAXUINT32, &error));
+  g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_UNSAFE);
+  g_assert_cmpstr (error->message, ==, want);
+  datadir_free (datadir_ok (path, 65534));
+}
+
+/* One daemon per directory: a second open fails while the first holds it,
+ * and succeeds once it is let go. */
+static void
+test_datadir_locked (Fixture *f, gconstpointer data)
+{
+  g_autofree char *want = g_strdup_printf ("%s is in use by another process "
+                                           "(is another mqd running on it?)",
+                                           f->path);
+  g_autoptr (GError) error = NULL;
+  guint fds = testdir_count_fds ();
+
+  g_assert_null (datadir_open (f->path, G_MAXUINT32, &error));
   g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_LOCKED);
-  g_assert_nonnull (strstr (error->message, f->file));
-  g_assert_nonnull (strstr (error->message, "in use"));
-  /* The first store is unharmed. */
-  assert_item (f->store, "q", 1, &h, "x", 1);
-
-  /* Once the first is closed the directory can be opened again. */
-  close_ok (f->store);
-  f->store = open_ok (f->dir);
-  assert_item (f->store, "q", 1, &h, "x", 1);
+  g_assert_cmpstr (error->message, ==, want);
+  g_assert_cmpuint (testdir_count_fds (), ==, fds);
+  g_clear_pointer (&f->store, store_close);
+  g_clear_pointer (&f->dir, datadir_free);
+  f->dir = datadir_ok (f->path, G_MAXUINT32);
 }
 
 static void
-assert_foreign_refused (Fixture *f, const char *contents, gsize len)
+assert_open_refused (Fixture *f, const char *name, int flags, GQuark domain,
+                     gint code, const char *message)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) before = NULL;
+  guint fds = testdir_count_fds ();
+
+  g_assert_cmpint (file_open (datadir_fd (f->dir), name, flags, &error), ==,
+                   -1);
+  g_assert_error (error, domain, code);
+  g_assert_cmpstr (error->message, ==, message);
+  g_assert_cmpuint (testdir_count_fds (), ==, fds);
+}
+
+/* file_open: regular files only, never through a link. */
+static void
+test_file_open (Fixture *f, gconstpointer data)
+{
+  g_autofree char *target = g_build_filename (f->tmp, "elsewhere", NULL);
+  g_autofree char *socket_path = g_build_filename (f->path, "sock", NULL);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int dirfd = datadir_fd (f->dir), fd, sock;
+  g_autoptr (GError) error = NULL;
+
+  testdir_write (f->path, "file", "x", 1);
+  testdir_write (f->tmp, "elsewhere", "y", 1);
+  fd = file_open (dirfd, "file", O_RDONLY, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fcntl (fd, F_GETFD), ==, FD_CLOEXEC);
+  g_assert_cmpint (close (fd), ==, 0);
+
+  g_assert_cmpint (symlinkat ("file", dirfd, "link"), ==, 0);
+  g_assert_cmpint (symlinkat (target, dirfd, "out"), ==, 0);
+  assert_open_refused (f, "link", O_RDONLY, G_FILE_ERROR, G_FILE_ERROR_LOOP,
+                       "cannot open link: Too many levels of symbolic links");
+  assert_open_refused (f, "out", O_RDWR, G_FILE_ERROR, G_FILE_ERROR_LOOP,
+                       "cannot open out: Too many levels of symbolic links");
+  g_assert_cmpint (mkdirat (dirfd, "sub", 0700), ==, 0);
+  assert_open_refused (f, "sub", O_RDONLY, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                       "sub is not a regular file");
+  assert_open_refused (f, "sub", O_RDWR, G_FILE_ERROR, G_FILE_ERROR_ISDIR,
+                       "cannot open sub: Is a directory");
+  g_assert_cmpint (mkfifoat (dirfd, "fifo", 0600), ==, 0);
+  assert_open_refused (f, "fifo", O_RDWR, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                       "fifo is not a regular file");
+  sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_strlcpy (addr.sun_path, socket_path, sizeof addr.sun_path);
+  g_assert_cmpint (bind (sock, (struct sockaddr *) &addr, sizeof addr), ==,
+                   0);
+  assert_open_refused (f, "sock", O_RDONLY, G_FILE_ERROR, G_FILE_ERROR_NXIO,
+                       "cannot open sock: No such device or address");
+  g_assert_cmpint (close (sock), ==, 0);
+  assert_open_refused (f, "missing", O_RDONLY, G_FILE_ERROR,
+                       G_FILE_ERROR_NOENT,
+                       "cannot open missing: No such file or directory");
+}
+
+/* A FIFO named like a generation is refused, not waited on: opened for
+ * reading without O_NONBLOCK it would block the start until a writer came.
+ * Run in a child that is given 5 s. */
+static void
+test_file_open_fifo (Fixture *f, gconstpointer data)
+{
+  if (g_test_subprocess ())
+    {
+      g_assert_cmpint (mkfifoat (datadir_fd (f->dir), "fifo", 0600), ==, 0);
+      assert_open_refused (f, "fifo", O_RDONLY, G_FILE_ERROR,
+                           G_FILE_ERROR_INVAL, "fifo is not a regular file");
+      return;
+    }
+  g_test_trap_subprocess (NULL, 5 * G_USEC_PER_SEC, 0);
+  g_assert_false (g_test_trap_reached_timeout ());
+  g_test_trap_assert_passed ();
+}
+
+/* file_create: only where no name exists, a dangling link included, whose
+ * target is not made. */
+static void
+test_file_create (Fixture *f, gconstpointer data)
+{
+  g_autofree char *outside = g_build_filename (f->tmp, "outside", NULL);
+  const char *refused[] = { "file", "dangling", "out" };
+  int dirfd = datadir_fd (f->dir), fd;
+  g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) after = NULL;
-  MqStore *store;
+  struct stat st;
 
-  g_assert_cmpint (g_mkdir_with_parents (f->dir, 0700), ==, 0);
-  g_assert_true (g_file_set_contents (f->file, contents, len, NULL));
-  before = read_file_bytes (f->file);
-
-  store = store_open (f->dir, &error);
-  g_assert_null (store);
-  g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT);
-  g_assert_nonnull (strstr (error->message, f->file));
-
-  /* Not a byte changed, nothing added beside it. */
-  after = read_file_bytes (f->file);
-  g_assert_true (g_bytes_equal (before, after));
-  g_assert_false (exists (f->dir, MQ_JOURNAL_FILE));
-}
-
-static void
-test_open_foreign_file (Fixture *f, gconstpointer data)
-{
-  GString *text = g_string_new (NULL);
-
-  while (text->len < 4096)
-    g_string_append (text, "This is not a GDBM file, it is someone's notes.\n");
-  g_string_truncate (text, 4096);
-  assert_foreign_refused (f, text->str, text->len);
-  g_string_free (text, TRUE);
-}
-
-static void
-test_open_foreign_short_file (Fixture *f, gconstpointer data)
-{
-  assert_foreign_refused (f, "notes\n", 6);
-}
-
-static void
-test_sync (Fixture *f, gconstpointer data)
-{
-  const MqRecordHeader h = { 0 };
-  g_autoptr (GError) error = NULL;
-
-  fixture_open (f);
-  g_assert_true (store_commit (f->store, TRUE, &error));      /* nothing written */
+  fd = file_create (dirfd, "new", &error);
   g_assert_no_error (error);
-  put_ok (f->store, "q", 1, &h, "x", 1);
-  g_assert_true (store_commit (f->store, TRUE, &error));
-  g_assert_no_error (error);
-  g_assert_true (store_commit (f->store, TRUE, &error));      /* twice in a row */
-  g_assert_no_error (error);
-  assert_item (f->store, "q", 1, &h, "x", 1);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fstat (fd, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  g_assert_cmpint (fcntl (fd, F_GETFD), ==, FD_CLOEXEC);
+  g_assert_cmpint (close (fd), ==, 0);
+
+  testdir_write (f->path, "file", "keep", 4);
+  g_assert_cmpint (symlinkat ("target", dirfd, "dangling"), ==, 0);
+  g_assert_cmpint (symlinkat (outside, dirfd, "out"), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autofree char *want = g_strdup_printf ("cannot create %s: File "
+                                               "exists", refused[i]);
+      guint fds = testdir_count_fds ();
+
+      g_clear_error (&error);
+      g_assert_cmpint (file_create (dirfd, refused[i], &error), ==, -1);
+      g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST);
+      g_assert_cmpstr (error->message, ==, want);
+      g_assert_cmpuint (testdir_count_fds (), ==, fds);
+    }
+  after = testdir_read (f->path, "file");
+  g_assert_cmpmem (g_bytes_get_data (after, NULL), g_bytes_get_size (after),
+                   "keep", 4);
+  g_assert_cmpint (faccessat (dirfd, "target", F_OK, AT_SYMLINK_NOFOLLOW),
+                   ==, -1);
+  g_assert_cmpint (errno, ==, ENOENT);
+  g_assert_cmpint (access (outside, F_OK), ==, -1);
+  g_assert_cmpint (errno, ==, ENOENT);
 }
 
 #define ADD(path, func) \
-  g_test_add ("/store/" path, Fixture, NULL, fixture_set_up, func, \
-              fixture_tear_down)
+  g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
-
-  ADD ("open/creates", test_open_creates);
-  ADD ("open/existing-dir", test_open_existing_dir);
-  ADD ("open/bad-dir", test_open_bad_dir);
-  ADD ("open/journal-file", test_journal_file);
-  ADD ("journal/unclean-stop", test_unclean_stop);
-  ADD ("journal/unclean-stop-destroyed-file",
-       test_unclean_stop_destroyed_file);
-  ADD ("journal/missing-file-rebuilt", test_missing_file_rebuilt);
-  ADD ("journal/rewrite-leftover", test_rewrite_leftover);
-  ADD ("open/locked", test_second_open_locked);
-  ADD ("open/foreign-file", test_open_foreign_file);
-  ADD ("open/foreign-short-file", test_open_foreign_short_file);
-  ADD ("item/round-trip", test_item_round_trip);
-  ADD ("item/large", test_item_large);
-  ADD ("item/replace", test_item_replace);
-  ADD ("item/fetch-missing", test_item_fetch_missing);
-  ADD ("item/delete", test_item_delete);
-  ADD ("item/layout-on-disk", test_item_layout_on_disk);
-  ADD ("item/fetch-corrupt", test_item_fetch_corrupt);
-  ADD ("meta/put-scan", test_meta_put_scan);
-  ADD ("meta/delete", test_meta_delete);
-  ADD ("scan/empty", test_scan_empty);
-  ADD ("scan/all", test_scan_all);
-  ADD ("scan/foreign-keys", test_scan_skips_foreign_keys);
-  ADD ("reopen/keeps-everything", test_reopen_keeps_everything);
-  ADD ("sync", test_sync);
-
+  g_test_add_func ("/store/names", test_names);
+  ADD ("/store/open-empty", test_open_empty);
+  ADD ("/store/checkpoint-reopen", test_checkpoint_reopen);
+  ADD ("/store/load-many-chunks", test_load_many_chunks);
+  ADD ("/store/fetch", test_fetch);
+  ADD ("/store/fetch-damaged", test_fetch_damaged);
+  ADD ("/store/part-removed", test_part_removed);
+  ADD ("/store/foreign-file", test_foreign_file);
+  ADD ("/store/lost-state", test_lost_state);
+  ADD ("/store/survey", test_survey);
+  ADD ("/store/evacuate", test_evacuate);
+  ADD ("/store/scan-segments", test_scan_segments);
+  ADD ("/store/holds-segments", test_holds_segments);
+  ADD ("/datadir/makes-missing", test_datadir_makes_missing);
+  ADD ("/datadir/writable", test_datadir_writable);
+  ADD ("/datadir/other-owner", test_datadir_other_owner);
+  ADD ("/datadir/locked", test_datadir_locked);
+  ADD ("/datadir/file-open", test_file_open);
+  ADD ("/datadir/file-create", test_file_create);
+  g_test_add_func ("/store/names-overflow", test_names_overflow);
+  ADD ("/store/fetch-first", test_fetch_first_mismatch);
+  ADD ("/store/holds-evacuated", test_holds_evacuated);
+  ADD ("/datadir/file-open-fifo", test_file_open_fifo);
   return g_test_run ();
 }

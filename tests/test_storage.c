@@ -1,0 +1,335 @@
+/* test_storage.c: unit tests for the storage's start, stop and recovery
+ * (daemon/storage.c, with checkpoint.c, store.c and the journals), against
+ * the specification in storage.h and checkpoint.h: what files a start and
+ * a stop leave, what a start replays, and how a chain of journals is
+ * followed.  Real files in a temporary directory; the loop's pass end and
+ * the sync thread's wake-ups are run by hand.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "commit.h"
+#include "entry.h"
+#include "journal.h"
+#include "storage.h"
+#include "storagetest.h"
+
+typedef struct {
+  StorageDir dir;
+} Fixture;
+
+static void
+set_up (Fixture *f, gconstpointer data)
+{
+  sdir_init (&f->dir, TRUE, NULL);
+}
+
+static void
+tear_down (Fixture *f, gconstpointer data)
+{
+  sdir_clear (&f->dir);
+}
+
+static void
+expect_files (Fixture *f, const char *names)
+{
+  g_autofree char *got = sdir_files (&f->dir);
+
+  g_assert_cmpstr (got, ==, names);
+}
+
+/* storage_hand_over lets the sync thread settle first (syncer_settle): the
+ * journal it makes ahead of the next checkpoint is there, or not, for
+ * good. */
+static void
+settle (void)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (storage_hand_over (getuid (), getgid (), &error));
+  g_assert_no_error (error);
+}
+
+/* ---- journals read and written by hand ---- */
+
+static int
+dir_fd (Fixture *f)
+{
+  int fd = open (f->dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  return fd;
+}
+
+static gboolean
+note_op (const guint8 *body, gsize len, gpointer user_data, GError **error)
+{
+  static const char *const names[] = { "?", "CREATE", "PUSH", "TAKE",
+    "CLOSE", "ABORT", "BURY", "FLUSH", "DROP", "END" };
+  MqEntry entry;
+
+  g_assert_true (entry_decode (body, len, &entry));
+  g_string_append_printf (user_data, "%s%s", ((GString *) user_data)->len
+                          ? " " : "", names[entry.op]);
+  return TRUE;
+}
+
+/* The ops of the entries in journal name, in order, and the journal open
+ * at its end. */
+static MqJournal *
+journal_read (Fixture *f, const char *name, GString *ops)
+{
+  g_autoptr (GError) error = NULL;
+  int fd = dir_fd (f);
+  MqJournal *journal = journal_open (fd, name, &error);
+  guint64 entries;
+
+  close (fd);
+  g_assert_no_error (error);
+  g_assert_true (journal_replay (journal, note_op, ops, &entries, &error));
+  g_assert_no_error (error);
+  return journal;
+}
+
+static void
+expect_journal (Fixture *f, const char *name, const char *ops)
+{
+  g_autoptr (GString) got = g_string_new (NULL);
+
+  journal_free (journal_read (f, name, got));
+  g_assert_cmpstr (got->str, ==, ops);
+}
+
+static void
+journal_append (MqJournal *journal, const MqEntry *entry)
+{
+  g_autoptr (GError) error = NULL;
+
+  entry_put (journal, entry);
+  g_assert_true (journal_write (journal, &error));
+  g_assert_no_error (error);
+}
+
+/* Journal number, written as a run after checkpoint number - 1 would:
+ * queue "late" named (incarnation 50) and its message 1 stored. */
+static void
+write_late_journal (Fixture *f, guint64 number)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = journal_file_name (number);
+  gsize len;
+  g_autofree char *payload = st_payload (1, &len);
+  MqEntry create = { .op = MQ_ENTRY_CREATE, .name = "late", .name_len = 4,
+    .inc = 50 };
+  MqEntry push = { .op = MQ_ENTRY_PUSH, .name = "late", .name_len = 4,
+    .seq = 1, .header = { .len = len, .created_ms = 1 },
+    .payload = (const guint8 *) payload };
+  int fd = dir_fd (f);
+  MqJournal *journal = journal_create (fd, name, number, FALSE, &error);
+
+  close (fd);
+  g_assert_no_error (error);
+  journal_append (journal, &create);
+  journal_append (journal, &push);
+  journal_free (journal);
+}
+
+/* ---- start and stop ---- */
+
+/* A new directory: an instance id, and the first checkpoint (an empty
+ * generation and this run's journal), whose completion is the sync
+ * thread's. */
+static void
+test_fresh_directory (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *instance = NULL;
+
+  sdir_open (&f->dir);
+  g_assert_cmpuint (checkpoint_pending (), ==, 1);
+  g_assert_true (checkpoint_wait (&error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (checkpoint_done (), ==, 1);
+  g_assert_cmpuint (checkpoint_pending (), ==, 0);
+  settle ();
+  /* Generation 2 is the one being written, journal 2 the one made ahead
+   * for the next checkpoint. */
+  expect_files (f, "mqd-000001.gdbm mqd-000001.journal mqd-000002.gdbm.part "
+                "mqd-000002.journal mqd.lock");
+  expect_journal (f, "mqd-000001.journal", "");
+  instance = g_strdup (storage_instance ());
+  g_assert_cmpuint (strlen (instance), ==, 32);
+  g_assert_cmpuint (strspn (instance, "0123456789abcdef"), ==, 32);
+  sdir_stop (&f->dir);
+  sdir_open (&f->dir);
+  g_assert_cmpstr (storage_instance (), ==, instance);
+}
+
+/* Messages 1 to 3 stored in q, a stop (clean or not) that leaves files
+ * and journal holding ops, and a start: returns what the start said. */
+static char *
+restart_with_three (Fixture *f, gboolean clean, const char *files,
+                    const char *journal, const char *ops)
+{
+  sdir_open (&f->dir);
+  for (guint i = 1; i <= 3; i++)
+    st_push ("q", i);
+  st_pass_end ();
+  if (clean)
+    sdir_stop (&f->dir);
+  else
+    sdir_crash (&f->dir);
+  expect_files (f, files);
+  expect_journal (f, journal, ops);
+  g_free (st_log_take ());
+  sdir_open (&f->dir);
+  return st_log_take ();
+}
+
+static void
+expect_three (void)
+{
+  g_assert_cmpuint (st_queue ("q")->count, ==, 3);
+  for (guint i = 1; i <= 3; i++)
+    st_expect_pop ("q", i);
+  st_expect_empty ("q");
+  g_assert_cmpuint (st_queue ("q")->meta.enqueued, ==, 3);
+  g_assert_cmpuint (st_queue ("q")->meta.dequeued, ==, 3);
+}
+
+/* A clean stop: one generation holding everything, an empty journal
+ * after it, and a start that replays nothing. */
+static void
+test_clean_stop (Fixture *f, gconstpointer data)
+{
+  g_autofree char *said = restart_with_three (
+    f, TRUE, "mqd-000002.gdbm mqd-000002.journal mqd.lock",
+    "mqd-000002.journal", "");
+
+  g_assert_cmpstr (said, ==, "");
+  expect_three ();
+}
+
+/* A stop without the last checkpoint: the journal of the run is all there
+ * is besides the first generation, and the next start replays it. */
+static void
+test_unclean_stop_replays (Fixture *f, gconstpointer data)
+{
+  g_autofree char *said = restart_with_three (
+    f, FALSE, "mqd-000001.gdbm mqd-000001.journal mqd.lock",
+    "mqd-000001.journal", "CREATE PUSH PUSH PUSH");
+  g_autofree char *expected = g_strdup_printf (
+    "%s/mqd-000001.journal: 4 entries replayed\n", f->dir.path);
+
+  g_assert_cmpstr (said, ==, expected);
+  expect_three ();
+}
+
+/* A checkpoint cut whose generation never became durable (its fsync
+ * failed), then more changes, then a kill: the start uses the generation
+ * before it and replays both journals, the first ending with END. */
+static void
+test_journal_chain (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *said = NULL;
+  g_autofree char *expected = NULL;
+
+  sdir_open (&f->dir);
+  st_checkpoint ();
+  for (guint i = 1; i <= 3; i++)
+    st_push ("q", i);
+  st_pass_end ();
+  st_fault_set (ST_FAULT_FSYNC, ".gdbm.part", ST_ANY_THREAD, G_MAXUINT);
+  g_assert_true (checkpoint_cut (&error));
+  g_assert_no_error (error);
+  for (guint i = 4; i <= 5; i++)
+    st_push ("q", i);
+  g_assert_true (commit_end_pass (&error));
+  g_assert_false (st_wait_wake (&error));
+  g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED);
+  g_assert_cmpstr (error->message, ==, "checkpoint 3 failed: cannot sync "
+                   "mqd-000003.gdbm.part: Input/output error");
+  g_assert_cmpuint (st_fault_hits (), ==, 1);
+  sdir_crash (&f->dir);
+  st_fault_clear ();
+  expect_files (f, "mqd-000002.gdbm mqd-000002.journal mqd-000003.gdbm.part "
+                "mqd-000003.journal mqd.lock");
+  expect_journal (f, "mqd-000002.journal", "CREATE PUSH PUSH PUSH END");
+  expect_journal (f, "mqd-000003.journal", "PUSH PUSH");
+  g_free (st_log_take ());
+  sdir_open (&f->dir);
+  said = st_log_take ();
+  expected = g_strdup_printf ("%s/mqd-000002.journal: 5 entries replayed\n"
+                              "%s/mqd-000003.journal: 2 entries replayed\n",
+                              f->dir.path, f->dir.path);
+  g_assert_cmpstr (said, ==, expected);
+  for (guint i = 1; i <= 5; i++)
+    st_expect_pop ("q", i);
+  st_expect_empty ("q");
+}
+
+/* A journal follows its predecessor only when that one ends with END:
+ * otherwise it was made ahead and never written to after a sync of the
+ * one before, so it is removed unread. */
+static void
+test_journal_after_unended_removed (Fixture *f, gconstpointer data)
+{
+  sdir_open (&f->dir);
+  st_push ("q", 1);
+  sdir_stop (&f->dir);
+  write_late_journal (f, 3);
+  expect_files (f, "mqd-000002.gdbm mqd-000002.journal mqd-000003.journal "
+                "mqd.lock");
+  sdir_open (&f->dir);
+  g_assert_null (queue_lookup ("late", 4));
+  st_expect_pop ("q", 1);
+  settle ();
+  expect_files (f, "mqd-000002.gdbm mqd-000004.gdbm mqd-000004.journal "
+                "mqd-000005.gdbm.part mqd-000005.journal mqd.lock");
+}
+
+/* The same chain with END at the end of the first journal: both are
+ * replayed. */
+static void
+test_journal_after_ended_replayed (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GString) ops = g_string_new (NULL);
+  MqEntry end = { .op = MQ_ENTRY_END };
+  MqJournal *journal;
+
+  sdir_open (&f->dir);
+  st_push ("q", 1);
+  sdir_stop (&f->dir);
+  journal = journal_read (f, "mqd-000002.journal", ops);
+  journal_append (journal, &end);
+  journal_free (journal);
+  write_late_journal (f, 3);
+  sdir_open (&f->dir);
+  g_assert_cmpuint (st_queue ("late")->meta.inc, ==, 50);
+  st_expect_pop ("late", 1);
+  st_expect_pop ("q", 1);
+  st_expect_empty ("late");
+  g_assert_cmpuint (queues_next_inc (), ==, 51);
+}
+
+#define ADD(path, func) \
+  g_test_add ("/storage/" path, Fixture, NULL, set_up, func, tear_down)
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  ADD ("start/fresh-directory", test_fresh_directory);
+  ADD ("stop/clean", test_clean_stop);
+  ADD ("stop/unclean-replays", test_unclean_stop_replays);
+  ADD ("chain/checkpoint-not-durable", test_journal_chain);
+  ADD ("chain/after-unended-removed", test_journal_after_unended_removed);
+  ADD ("chain/after-ended-replayed", test_journal_after_ended_replayed);
+  return g_test_run ();
+}
