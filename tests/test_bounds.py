@@ -295,7 +295,8 @@ class Stats(mqdtest.MqdTestCase):
     def test_queues_deleted_while_their_stats_are_made(self):
         n = 50000
         _, c, reader = self.with_queues(n)
-        reader.send(b"stats\r\n")
+        # The command behind it runs once the stats is all made.
+        reader.send(b"stats\r\nversion\r\n")
         # The first lines are out; 4 MiB of them are made (about 11,000
         # queues' worth), the rest not yet: the last queue goes, and has
         # no lines.
@@ -305,6 +306,7 @@ class Stats(mqdtest.MqdTestCase):
         self.assertEqual(rest, b"".join(kestrel_lines(self.name(i))
                                         for i in range(1, n - 1))
                          + b"END\r\n")
+        reader.expect_reply(VERSION)
 
     def test_binary_stats_of_many_queues(self):
         # Made in batches, each batch's packets framed whole.
