@@ -214,6 +214,12 @@ class Daemon:
                                  % (code, self.log_text()))
         return self
 
+    def try_start(self):
+        """Starts mqd where it may or may not start: None once it says
+        READY=1, its exit code when it exited first."""
+        self._spawn()
+        return self._wait_ready_or_exit()
+
     def start_expect_failure(self, args=None):
         """Runs a daemon that must refuse to start; returns (exit code, the
         log of this run).  args, when given, replace the daemon's args."""

@@ -15,6 +15,7 @@ saying so, without them.
 """
 
 import os
+import collections
 import pwd
 import re
 import stat
@@ -24,6 +25,7 @@ from mqdtest import get_reply, set_cmd
 
 NOBODY = "nobody"
 SUFFIXES = (".gdbm", ".gdbm.part", ".journal", ".journal.new")
+SCRATCH = (".gdbm.part", ".journal.new")
 FIXED = ("mqd.lock", "mqd.gdbm", "mqd.journal", "mqd.gdbm.convert",
          "mqd.gdbm.rebuild", "mqd.gdbm.new", "mqd.journal.new")
 # Generation and journal numbers the victims cover: far more than the
@@ -31,15 +33,16 @@ FIXED = ("mqd.lock", "mqd.gdbm", "mqd.journal", "mqd.gdbm.convert",
 NUMBERS = 200
 ROUNDS = 20
 # What a start refused because of a link says.
-REFUSAL = re.compile(r"cannot (open (\S+/)?mqd[-.][\w.-]+: it is a symbolic "
-                     r"link, and mqd follows none in its data directory"
-                     r"|create mqd-\d+\.[\w.]+: File exists)$", re.M)
+REFUSAL = re.compile(r"cannot (open|create) (?:\S+/)?(mqd[-.][\w.-]+): (it is "
+                     r"a symbolic link, and mqd follows none in its data "
+                     r"directory|File exists)$", re.M)
 
-def plant_until(data, victims, stop):
+def plant_until(data, victims, stop, fixed, suffixes):
     """The planter, run as nobody: until the stop file exists, a link at
-    every name of the daemon's that is free, pointing alternately at an
-    existing victim and at a name that must never come to exist.  Returns
-    how many it planted (as text)."""
+    every name of the daemon's that is free (the fixed names, and each
+    suffix after the numbers around the highest in use), pointing
+    alternately at an existing victim and at a name that must never come to
+    exist.  Returns how many it planted (as text)."""
     planted = 0
     while not os.path.exists(stop):
         try:
@@ -49,9 +52,9 @@ def plant_until(data, victims, stop):
         top = max([int(m.group(1)) for m in
                    (re.match(r"mqd-(\d{6})\.", n) for n in names) if m],
                   default=0)
-        for name in list(FIXED) + ["mqd-%06d%s" % (n, s)
+        for name in list(fixed) + ["mqd-%06d%s" % (n, s)
                                    for n in range(max(0, top - 1), top + 4)
-                                   for s in SUFFIXES]:
+                                   for s in suffixes]:
             kind = "file-" if planted % 2 else "absent-"
             try:
                 os.symlink(os.path.join(victims, kind + name),
@@ -195,28 +198,47 @@ class Links(mqdtest.MqdTestCase):
                 os.rename(saved, os.path.join(self.data, name))
         self.assert_kept()
 
+    def test_hard_link_not_handed_over(self):
+        # Where fs.protected_hardlinks is off, nobody may link any file of
+        # the same file system into its directory (root does it here, as
+        # it may anywhere); -u hands the directory's files to nobody, and
+        # must not hand over that one.
+        victim = os.path.join(self.victims.dir, "file-mqd.lock")
+        os.link(victim, os.path.join(self.data, "mqd-000099.journal.new"))
+        os.link(victim, os.path.join(self.data, "unknown"))
+        self.d.start()
+        with self.d.client() as c:
+            c.expect(b"get kept\r\n", get_reply(("kept", b"from before")))
+        self.d.stop()
+        self.victims.check(self)
+        self.assertIn("not handing %s/unknown over: it has 2 names, so it "
+                      "may not be the daemon's" % self.data,
+                      self.d.log_text())
+
     def test_links_planted_while_it_starts(self):
         # Each round: the links of the last one cleared (as an operator
-        # would), then nobody plants links at every free name of the
-        # daemon's, in a loop, while it starts, takes a set and stops.
-        outcomes = {"served": 0, "refused": 0, "stopped with status 1": 0}
+        # would), then nobody plants links in a loop while the daemon
+        # starts, takes a set and stops: at every free name of the
+        # daemon's, or (every other round) only at the scratch names it
+        # removes and then creates, the race of the issue.
+        outcomes = collections.Counter()
         planted, acked = 0, []
         for r in range(ROUNDS):
             remove_links(self.data)
             stop = os.path.join(self.tmp, "stop-planting")
+            names = (FIXED, SUFFIXES) if r % 2 else ((), SCRATCH)
             planter = self.as_nobody(plant_until, self.data,
-                                     self.victims.dir, stop)
+                                     self.victims.dir, stop, *names)
             try:
                 outcome = self.one_start(r, acked)
             finally:
                 open(stop, "w").close()
                 planted += int(planter.result())
                 os.unlink(stop)
-            for o in outcome:
-                outcomes[o] += 1
+            outcomes.update(outcome)
             self.victims.check(self)
         note("%d rounds, %d links planted: %s" % (ROUNDS, planted, ", ".join(
-            "%s %d" % item for item in outcomes.items())))
+            "%s %d" % item for item in sorted(outcomes.items()))))
         self.assertGreater(planted, ROUNDS)
         # Every message acknowledged in a round is there, in order.
         remove_links(self.data)
@@ -228,16 +250,20 @@ class Links(mqdtest.MqdTestCase):
             c.expect(b"get rounds\r\n", b"END\r\n")
         self.d.stop()
 
+    def refusal(self, offset):
+        """What the daemon said it refused, by kind of name."""
+        log = self.d.log_text(offset)
+        found = REFUSAL.search(log)
+        self.assertIsNotNone(found, log)
+        return "%s %s" % (found.group(1), re.sub(r"\d+", "N", found.group(2)))
+
     def one_start(self, r, acked):
         """One start among the links; what came of it."""
         offset = len(self.d.log_text())
-        self.d._spawn()
-        code = self.d._wait_ready_or_exit()
+        code = self.d.try_start()
         if code is not None:
-            log = self.d.log_text(offset)
-            self.assertEqual(code, 1, log)
-            self.assertRegex(log, REFUSAL)
-            return ["refused"]
+            self.assertEqual(code, 1, self.d.log_text(offset))
+            return ["refused: " + self.refusal(offset)]
         m = b"round %d" % r
         with self.d.client() as c:
             c.send(set_cmd("rounds", m))
@@ -247,10 +273,8 @@ class Links(mqdtest.MqdTestCase):
         code = self.d.wait_exit(expect=None)
         if code == 0:
             return ["served"]
-        log = self.d.log_text(offset)
-        self.assertEqual(code, 1, log)
-        self.assertRegex(log, REFUSAL)
-        return ["served", "stopped with status 1"]
+        self.assertEqual(code, 1, self.d.log_text(offset))
+        return ["served", "stopped with status 1: " + self.refusal(offset)]
 
 
 class Directory(mqdtest.MqdTestCase):
