@@ -243,7 +243,10 @@ run_get (MqConn *conn, const MqCommand *cmd)
           reply_error (conn, error);
           return;
         }
-      if (get_only_ends_reads (key))
+      /* Past the output limit the keys left give nothing this time (their
+       * messages stay where they are); one message always goes, so a get
+       * run again after waking cannot wait for itself. */
+      if (get_only_ends_reads (key) || (found > 0 && conn_output_full (conn)))
         continue;
       found += get_one (conn, cmd, key, &error);
       if (error != NULL && found == 0)
@@ -321,19 +324,24 @@ run_flush (MqConn *conn, const MqCommand *cmd)
 
 /* ---- stats -------------------------------------------------------------- */
 
+/* Per-queue lines are made a batch at a time as the client reads them
+ * (conn_reply_later), so a stats of many queues never stands whole in
+ * memory; each batch shows its queues as they are then. */
+#define STATS_BATCH 256
+
+typedef struct {
+  GByteArray *names;              /* the queues, in order: a length byte and
+                                     the name, each */
+  guint offset;                   /* the next to show */
+  gboolean queue_group;           /* `stats queue`'s lines, or Kestrel's */
+} StatsRest;
+
 static void
-stats_queue (GString *out)
+stats_queue_line (GString *out, MqQueue *queue)
 {
-  g_autoptr (GPtrArray) all = queues_sorted ();
-
-  for (guint i = 0; i < all->len; i++)
-    {
-      MqQueue *queue = g_ptr_array_index (all, i);
-
-      protocol_append_stat_printf (out, queue->name, "%" G_GUINT64_FORMAT "/%"
-                                   G_GUINT64_FORMAT, queue->meta.enqueued,
-                                   queue->meta.dequeued);
-    }
+  protocol_append_stat_printf (out, queue->name, "%" G_GUINT64_FORMAT "/%"
+                               G_GUINT64_FORMAT, queue->meta.enqueued,
+                               queue->meta.dequeued);
 }
 
 /* Kestrel's names: queue_<name>_<what>. */
@@ -366,9 +374,63 @@ stats_queue_lines (GString *out, MqQueue *queue)
 }
 
 static void
-stats_server (GString *out)
+stats_rest_free (gpointer data)
 {
-  g_autoptr (GPtrArray) all = queues_sorted ();
+  StatsRest *rest = data;
+
+  g_byte_array_unref (rest->names);
+  g_free (rest);
+}
+
+static gboolean
+stats_more (MqConn *conn, gpointer data)
+{
+  StatsRest *rest = data;
+  g_autoptr (GString) lines = g_string_new (NULL);
+
+  for (guint n = 0; n < STATS_BATCH && rest->offset < rest->names->len; n++)
+    {
+      const guint8 *p = rest->names->data + rest->offset;
+      MqQueue *queue = queue_lookup ((const char *) p + 1, p[0]);
+
+      rest->offset += 1 + p[0];
+      if (queue == NULL)
+        continue;                 /* deleted since the stats began */
+      if (rest->queue_group)
+        stats_queue_line (lines, queue);
+      else
+        stats_queue_lines (lines, queue);
+    }
+  conn_reply_stats (conn, lines);
+  if (rest->offset < rest->names->len)
+    return TRUE;
+  conn_reply (conn, "END");
+  return FALSE;
+}
+
+/* The lines of every queue in all, then END, as the client reads. */
+static void
+stats_reply_queues (MqConn *conn, GPtrArray *all, gboolean queue_group)
+{
+  StatsRest *rest = g_new0 (StatsRest, 1);
+  MqReplyRest later = { stats_more, rest, stats_rest_free };
+
+  rest->names = g_byte_array_new ();
+  rest->queue_group = queue_group;
+  for (guint i = 0; i < all->len; i++)
+    {
+      MqQueue *queue = g_ptr_array_index (all, i);
+      guint8 len = (guint8) strlen (queue->name);
+
+      g_byte_array_append (rest->names, &len, 1);
+      g_byte_array_append (rest->names, (const guint8 *) queue->name, len);
+    }
+  conn_reply_later (conn, &later);
+}
+
+static void
+stats_server (GString *out, GPtrArray *all)
+{
   guint64 items = 0, bytes = 0, total_items = 0;
   struct rusage usage;
 
@@ -417,8 +479,6 @@ stats_server (GString *out)
                                !limits.no_sync);
   protocol_append_stat_printf (out, "max_message_size", "%" G_GSIZE_FORMAT,
                                limits.max_message);
-  for (guint i = 0; i < all->len; i++)
-    stats_queue_lines (out, g_ptr_array_index (all, i));
 }
 
 /* memcached's groups of its cache: a queue has none, so they are empty,
@@ -440,18 +500,23 @@ static void
 run_stats (MqConn *conn, const MqCommand *cmd)
 {
   g_autoptr (GString) lines = g_string_new (NULL);
+  g_autoptr (GPtrArray) all = NULL;
+  gboolean queue_group = cmd->name_len == 5
+    && memcmp (cmd->name, "queue", 5) == 0;
 
-  if (cmd->name == NULL)
-    stats_server (lines);
-  else if (cmd->name_len == 5 && memcmp (cmd->name, "queue", 5) == 0)
-    stats_queue (lines);
-  else if (!stats_cache_group (cmd))
+  if (cmd->name != NULL && !queue_group)
     {
-      conn_reply (conn, "CLIENT_ERROR unknown stats group");
+      conn_reply (conn, stats_cache_group (cmd) ? "END"
+                  : "CLIENT_ERROR unknown stats group");
       return;
     }
-  conn_reply_stats (conn, lines);
-  conn_reply (conn, "END");
+  all = queues_sorted ();
+  if (!queue_group)
+    {
+      stats_server (lines, all);
+      conn_reply_stats (conn, lines);
+    }
+  stats_reply_queues (conn, all, queue_group);
 }
 
 void

@@ -23,6 +23,9 @@ typedef struct {
   guint64 total;                  /* accepted since the start */
   guint64 synced;                 /* the journal is durable up to here */
   gboolean stopping;              /* the daemon stops: reads stay open */
+  MqConnLimits limits;
+  guint64 tick;                   /* seconds, counted by conns_tick */
+  guint64 incoming;               /* reserved by conn_reserve_incoming */
 } ConnTable;
 
 static ConnTable conns;
@@ -65,6 +68,7 @@ conn_new (GSocket *socket, MqWatchFunc on_event)
   conn->out = g_string_new (NULL);
   conn->open_reads = g_ptr_array_new_with_free_func (g_free);
   session_init (&conn->session);
+  conn->active_tick = conns.tick;
   conn->link.data = conn;
   g_queue_push_tail_link (&conns.open, &conn->link);
   conns.total++;
@@ -109,6 +113,7 @@ conn_close (MqConn *conn)
   if (conn->waiter != NULL)
     waiter_remove (g_steal_pointer (&conn->waiter));
   conn_set_state (conn, MQ_CONN_CLOSED);
+  conn_release_incoming (conn);
   /* At a stop, open reads stay on disk and come back first at the next
    * start, without counting as a delivery that failed. */
   if (!conns.stopping)
@@ -131,6 +136,8 @@ conn_free (MqConn *conn)
   g_ptr_array_unref (conn->open_reads);
   g_free (conn->blocked_line);
   session_clear (&conn->session);
+  if (conn->rest.free != NULL)
+    conn->rest.free (conn->rest.data);
   g_free (conn);
 }
 
@@ -185,6 +192,32 @@ conn_unsent (MqConn *conn)
   return conn->out->len - conn->out_sent;
 }
 
+gboolean
+conn_output_full (MqConn *conn)
+{
+  return conn_unsent (conn) > MQ_CONN_OUT_HIGH;
+}
+
+void
+conn_reply_later (MqConn *conn, const MqReplyRest *rest)
+{
+  g_assert (conn->rest.make == NULL);
+  conn->rest = *rest;
+}
+
+gboolean
+conn_reply_more (MqConn *conn)
+{
+  if (conn->rest.make == NULL)
+    return FALSE;
+  if (conn->rest.make (conn, conn->rest.data))
+    return TRUE;
+  if (conn->rest.free != NULL)
+    conn->rest.free (conn->rest.data);
+  memset (&conn->rest, 0, sizeof conn->rest);
+  return FALSE;
+}
+
 void
 conn_update_watch (MqConn *conn)
 {
@@ -202,11 +235,12 @@ conn_update_watch (MqConn *conn)
   loop_rewatch (&conn->watch, events);
 }
 
-/* Back to READING with input buffered: it runs at the pass end. */
+/* Back to READING with input buffered or a reply to finish: it runs at
+ * the pass end. */
 static void
 conn_resume_later (MqConn *conn)
 {
-  if (conn->in->len == 0)
+  if (conn->in->len == 0 && conn->rest.make == NULL)
     return;
   g_ptr_array_add (conns.resumable, conn);
   loop_wake ();
@@ -252,6 +286,7 @@ conn_send (MqConn *conn)
           return FALSE;
         }
       conn->out_sent += n;
+      conn->active_tick = conns.tick;
     }
   g_string_truncate (conn->out, 0);
   conn->out_sent = 0;
@@ -369,6 +404,100 @@ conns_drop_pending (void)
       conn->pending = FALSE;
       conn_close (conn);
     }
+}
+
+void
+conns_set_limits (const MqConnLimits *limits)
+{
+  conns.limits = *limits;
+  conns.tick = MAX (conns.tick, 1);
+}
+
+void
+conn_note_read (MqConn *conn, gsize n)
+{
+  conn->active_tick = conns.tick;
+  if (conn->in->len == 0 && conn->swallow == 0)
+    conn->request_tick = 0;
+  else if (conn->request_tick == 0)
+    {
+      conn->request_tick = conns.tick;
+      conn->request_bytes = n;
+    }
+  else
+    conn->request_bytes += n;
+}
+
+/* A request may take the timeout, and a second more for every
+ * MQ_CONN_REQUEST_RATE bytes of it that came: a client that trickles its
+ * requests cannot keep a place for long. */
+static gboolean
+conn_request_late (MqConn *conn)
+{
+  guint64 timeout = conns.limits.request_timeout;
+
+  return timeout > 0 && conn->request_tick != 0
+    && conn->state == MQ_CONN_READING
+    && conns.tick - conn->request_tick
+       > timeout + conn->request_bytes / MQ_CONN_REQUEST_RATE;
+}
+
+/* Waiting in a get and holding a reliable read are what a connection is
+ * for, however long they last. */
+static gboolean
+conn_idle_too_long (MqConn *conn)
+{
+  guint64 timeout = conns.limits.idle_timeout;
+
+  return timeout > 0 && conn->state != MQ_CONN_BLOCKED
+    && conn->open_reads->len == 0
+    && conns.tick - conn->active_tick > timeout;
+}
+
+void
+conns_tick (void)
+{
+  GList *link = conns.open.head;
+
+  conns.tick++;
+  while (link != NULL)
+    {
+      MqConn *conn = link->data;
+
+      link = link->next;
+      if (conn_request_late (conn))
+        g_info ("closing connection %d: a request unfinished after %"
+                G_GUINT64_FORMAT " s", conn->watch.fd,
+                conns.tick - conn->request_tick);
+      else if (conn_idle_too_long (conn))
+        g_info ("closing connection %d: idle for %u s", conn->watch.fd,
+                conns.limits.idle_timeout);
+      else
+        continue;
+      conn_close (conn);
+      loop_wake ();
+    }
+}
+
+gboolean
+conn_reserve_incoming (MqConn *conn, gsize bytes)
+{
+  guint64 limit = conns.limits.incoming_memory;
+
+  if (conn->incoming > 0)
+    return TRUE;
+  if (limit > 0 && conns.incoming > 0 && conns.incoming + bytes > limit)
+    return FALSE;
+  conn->incoming = bytes;
+  conns.incoming += bytes;
+  return TRUE;
+}
+
+void
+conn_release_incoming (MqConn *conn)
+{
+  conns.incoming -= conn->incoming;
+  conn->incoming = 0;
 }
 
 void

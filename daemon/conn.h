@@ -15,9 +15,33 @@
 
 /* Idle buffers larger than this are given back. */
 #define MQ_CONN_BUFFER_KEEP (64 * 1024)
+/* Past this much unsent output a connection is not read from, and a get
+ * takes no more messages: a client that never reads its replies cannot
+ * make the daemon grow. */
+#define MQ_CONN_OUT_HIGH (4 * 1024 * 1024)
+/* A request being received gets a second more per this many bytes that
+ * came, so a large message that keeps coming is never cut off. */
+#define MQ_CONN_REQUEST_RATE (64 * 1024)
 
 typedef struct _MqConn MqConn;
 typedef struct _MqWaiter MqWaiter;
+
+/* Limits on what a connection may hold and for how long (mqd(8)). */
+typedef struct {
+  guint idle_timeout;             /* seconds; 0: none */
+  guint request_timeout;          /* seconds; 0: none */
+  guint64 incoming_memory;        /* bytes of set data still arriving, over
+                                     all connections */
+} MqConnLimits;
+
+/* The rest of a long reply (a stats of many queues), made a part at a time
+ * as the client reads it: make appends the next part and returns FALSE
+ * once it has made the last. */
+typedef struct {
+  gboolean (*make) (MqConn *conn, gpointer data);
+  gpointer data;
+  GDestroyNotify free;
+} MqReplyRest;
 
 /* What a connection is doing; exactly one at a time.
  *
@@ -78,6 +102,14 @@ struct _MqConn {
   gint64 retry_deadline;          /* its deadline while it runs again */
   GPtrArray *open_reads;          /* MqOpenRead: reliable reads not closed */
   MqSession session;              /* its protocol's state between requests */
+  MqReplyRest rest;               /* make is set while a reply is unfinished:
+                                     no other command runs meanwhile */
+  guint64 active_tick;            /* conns_tick () when it last sent or
+                                     received a byte */
+  guint64 request_tick;           /* when its unfinished request began; 0:
+                                     none */
+  guint64 request_bytes;          /* bytes received since */
+  gsize incoming;                 /* set data promised, still arriving */
 };
 
 /* Takes ownership of socket, which is already accepted and allowed;
@@ -100,6 +132,11 @@ void conn_reply_stats (MqConn *conn, const GString *lines);
 gboolean conn_gave (MqConn *conn, const MqGetKey *key);
 /* Closes once everything queued so far has been sent. */
 void conn_close_after_reply (MqConn *conn);
+/* TRUE once its unsent replies pass MQ_CONN_OUT_HIGH. */
+gboolean conn_output_full (MqConn *conn);
+/* The reply goes on with rest->make, called as the client reads, before
+ * the next command runs. */
+void conn_reply_later (MqConn *conn, const MqReplyRest *rest);
 /* The running get found nothing: it waits on queues until deadline. */
 void conn_block (MqConn *conn, MqQueue *const *queues, guint n_queues,
                  gint64 deadline_us);
@@ -118,6 +155,12 @@ gboolean conn_take_open_read (MqConn *conn, const char *name, gsize len,
 guint conns_count (void);
 guint64 conns_total (void);
 
+void conns_set_limits (const MqConnLimits *limits);
+/* Once a second: closes the connections idle for longer than the idle
+ * timeout (but for those waiting in a get or holding a reliable read) and
+ * those whose request is late (mqd(8) has the rules). */
+void conns_tick (void);
+
 /* ---- for dispatch.c, which drives connections through the loop ---- */
 
 /* Gives its reliable reads back and takes it off the loop, at once. */
@@ -129,6 +172,18 @@ void conn_update_watch (MqConn *conn);
 /* Its waiting get was answered: the reply goes out at the pass end, and the
  * input that waited behind it runs. */
 void conn_wait_done (MqConn *conn);
+/* n bytes were read: it is active, and a request it has not finished is
+ * timed from the read that began it. */
+void conn_note_read (MqConn *conn, gsize n);
+/* Makes the next part of an unfinished reply; FALSE when there is none
+ * left. */
+gboolean conn_reply_more (MqConn *conn);
+/* A set whose data has not all come holds bytes of it in memory: FALSE
+ * when that would take all connections past the incoming memory (unless it
+ * is the only one); the reservation lasts until the release or the
+ * close. */
+gboolean conn_reserve_incoming (MqConn *conn, gsize bytes);
+void conn_release_incoming (MqConn *conn);
 /* The connections back to READING with input buffered since the last call,
  * or NULL. */
 GPtrArray *conns_take_resumable (void);

@@ -32,6 +32,20 @@ errno_error (GError **error, int saved, const char *doing, const char *dir,
   return FALSE;
 }
 
+/* Opened with O_NOFOLLOW, a name that is a link fails with ELOOP: say what
+ * that means, since whoever planted the link may have aimed it anywhere. */
+static gboolean
+open_error (GError **error, int saved, const char *dir, const char *name)
+{
+  if (saved != ELOOP)
+    return errno_error (error, saved, "open", dir, name);
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_LOOP,
+               "cannot open %s%s%s: it is a symbolic link, and mqd follows "
+               "none in its data directory", dir, name ? "/" : "",
+               name ? name : "");
+  return FALSE;
+}
+
 static gboolean
 datadir_check (MqDataDir *dir, guint32 owner_uid, GError **error)
 {
@@ -64,7 +78,7 @@ datadir_lock (MqDataDir *dir, GError **error)
   dir->lock_fd = openat (dir->fd, MQ_LOCK_FILE,
                          O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (dir->lock_fd < 0)
-    return errno_error (error, errno, "open", dir->path, MQ_LOCK_FILE);
+    return open_error (error, errno, dir->path, MQ_LOCK_FILE);
   if (flock (dir->lock_fd, LOCK_EX | LOCK_NB) != 0)
     {
       g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_LOCKED,
@@ -179,6 +193,31 @@ datadir_remove (MqDataDir *dir, const char *name, GError **error)
   return TRUE;
 }
 
+/* Only a file whose one name is this one is the daemon's to hand over: a
+ * hard link may have been made to any file of the file system (where
+ * fs.protected_hardlinks is off).  Checked and changed through the same
+ * descriptor, so the name cannot be swapped in between. */
+static gboolean
+hand_over_file (MqDataDir *dir, const char *name, guint32 uid, guint32 gid,
+                GError **error)
+{
+  int fd = openat (dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  gboolean ok = TRUE;
+
+  if (fd < 0)
+    return TRUE;                  /* gone meanwhile */
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    ;                             /* not a file of the daemon's */
+  else if (st.st_nlink != 1)
+    g_warning ("not handing %s/%s over: it has %lu names, so it may not be "
+               "the daemon's", dir->path, name, (unsigned long) st.st_nlink);
+  else if (fchownat (fd, "", uid, gid, AT_EMPTY_PATH) != 0)
+    ok = errno_error (error, errno, "hand over", dir->path, name);
+  close (fd);
+  return ok;
+}
+
 gboolean
 datadir_hand_over (MqDataDir *dir, guint32 uid, guint32 gid, GError **error)
 {
@@ -189,15 +228,8 @@ datadir_hand_over (MqDataDir *dir, guint32 uid, guint32 gid, GError **error)
   if (fchown (dir->fd, uid, gid) != 0)
     return errno_error (error, errno, "hand over", dir->path, NULL);
   for (guint i = 0; i < names->len; i++)
-    {
-      const char *name = g_ptr_array_index (names, i);
-      struct stat st;
-
-      if (fstatat (dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
-          && S_ISREG (st.st_mode)
-          && fchownat (dir->fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno_error (error, errno, "hand over", dir->path, name);
-    }
+    if (!hand_over_file (dir, g_ptr_array_index (names, i), uid, gid, error))
+      return FALSE;
   return TRUE;
 }
 
@@ -219,7 +251,7 @@ file_open (int dirfd, const char *name, int flags, GError **error)
 
   if (fd < 0)
     {
-      errno_error (error, errno, "open", name, NULL);
+      open_error (error, errno, name, NULL);
       return -1;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))

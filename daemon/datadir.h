@@ -47,7 +47,8 @@ gboolean datadir_rename (MqDataDir *dir, const char *from, const char *to,
                          GError **error);
 /* Removing a name that does not exist is not an error. */
 gboolean datadir_remove (MqDataDir *dir, const char *name, GError **error);
-/* The directory and every regular file in it handed to uid and gid. */
+/* The directory and every regular file in it handed to uid and gid, but
+ * for a file with other names (a hard link to what may be anyone's). */
 gboolean datadir_hand_over (MqDataDir *dir, guint32 uid, guint32 gid,
                             GError **error);
 /* Makes the names created, renamed and removed so far durable. */

@@ -11,9 +11,6 @@
 #include "waiter.h"
 
 #define DISPATCH_READ_SIZE (64 * 1024)
-/* Past this much unsent output a connection is not read from, so a client
- * that never reads its replies cannot make the daemon grow. */
-#define CONN_OUT_HIGH (4 * 1024 * 1024)
 
 gboolean conn_log_commands;
 /* Every read lands here first: most are parsed in place, and only an
@@ -50,9 +47,21 @@ conn_run_set (MqConn *conn, const MqCommand *cmd, const char *buf, gsize len,
     }
   if (len - line_len < block)
     {
-      conn->in_want = line_len + block - len;
-      return 0;
+      /* Its data is kept until it has all come: within a budget shared by
+       * every connection, or skipped as it comes. */
+      if (conn_reserve_incoming (conn, line_len + block))
+        {
+          conn->in_want = line_len + block - len;
+          return 0;
+        }
+      g_info ("refusing a set of %" G_GSIZE_FORMAT " bytes: the data still "
+              "arriving on other connections fills the incoming memory",
+              cmd->data_len);
+      conn_reply (conn, "SERVER_ERROR out of memory storing object");
+      conn->swallow = block;
+      return line_len;
     }
+  conn_release_incoming (conn);
   if (cmd->data_end > 0 && (data[cmd->data_len] != '\r'
                             || data[cmd->data_len + 1] != '\n'))
     conn_reply (conn, "CLIENT_ERROR bad data chunk");
@@ -109,28 +118,43 @@ conn_refuse (MqConn *conn, const MqCommand *cmd, const char *error)
   session_end (&conn->session, cmd);
 }
 
-/* Runs the complete commands at the start of buf; returns bytes consumed. */
+/* A request (with its data, even skipped) has all come: the next one is
+ * timed from its own first byte. */
+static void
+conn_request_done (MqConn *conn)
+{
+  if (conn->swallow == 0)
+    conn->request_tick = 0;
+}
+
+/* Runs the complete commands at the start of buf, after the rest of an
+ * unfinished reply; returns bytes consumed. */
 static gsize
 conn_process (MqConn *conn, const char *buf, gsize len)
 {
   gsize done = 0;
 
-  while (done < len && conn->state == MQ_CONN_READING)
+  while (conn->state == MQ_CONN_READING)
     {
       MqCommand cmd;
       const char *error = NULL;
       gsize line_len = 0, used;
 
-      if (conn->swallow > 0)
+      if (conn->swallow > 0 && done < len)
         {
           done += conn_skip (conn, len - done);
+          conn_request_done (conn);
           continue;
         }
-      if (conn->out->len - conn->out_sent > CONN_OUT_HIGH)
+      if (conn_output_full (conn))
         {
           conn_set_state (conn, MQ_CONN_PAUSED);
           break;
         }
+      if (conn_reply_more (conn))
+        continue;
+      if (done == len)
+        break;
       switch (session_parse (&conn->session, buf + done, len - done, &cmd,
                              &line_len, &error))
         {
@@ -148,12 +172,14 @@ conn_process (MqConn *conn, const char *buf, gsize len)
           conn_refuse (conn, &cmd, error);
           conn->swallow = (guint64) cmd.data_len + cmd.data_end;
           done += line_len;
+          conn_request_done (conn);
           continue;
         case MQ_PARSE_COMMAND:
           used = conn_run (conn, &cmd, buf + done, len - done, line_len);
           if (used == 0)
             return done;
           done += used;
+          conn_request_done (conn);
           continue;
         }
     }
@@ -235,6 +261,7 @@ conn_read (MqConn *conn)
       conn_process_buffered (conn);
     }
   conn->in_large |= conn->in->len > MQ_CONN_BUFFER_KEEP;
+  conn_note_read (conn, (gsize) n);
 }
 
 static void

@@ -23,8 +23,8 @@
 #include "storage.h"
 #include "waiter.h"
 
-/* Expired messages are swept from idle queues, and space given back after
- * a drain, this often. */
+/* Expired messages are swept from idle queues, space given back after a
+ * drain, and idle or late connections closed, this often. */
 #define SWEEP_INTERVAL_SECONDS 1
 /* Free space and the file size limit are read this often. */
 #define SPACE_INTERVAL_MS 100
@@ -136,6 +136,7 @@ on_sweep_timer (gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
+  conns_tick ();
   if (!queues_sweep (&error))
     g_critical ("expiry sweep: %s", error->message);
   else if (!checkpoint_give_back (&error))
@@ -263,6 +264,11 @@ start (GError **error)
     .no_sync = settings->no_sync,
     .set_verbosity = set_verbosity,
   };
+  MqConnLimits conn_limits = {
+    .idle_timeout = settings->idle_timeout,
+    .request_timeout = settings->request_timeout,
+    .incoming_memory = settings->incoming_memory,
+  };
 
   if (settings->daemonize && !daemon_detach (error))
     return FALSE;
@@ -278,11 +284,14 @@ start (GError **error)
     .ready = waiters_on_ready,
   };
 
+  if (server.activated_fd < 0 && !server_check_path (server.path, error))
+    return FALSE;
   if (!storage_open (&storage, error))
     return FALSE;
   loop_init (on_pass_end, NULL);
   loop_watch (&sync_watch, storage_wake_fd (), EPOLLIN, on_synced);
   command_init (&limits);
+  conns_set_limits (&conn_limits);
   if (!server_listen (&server, error))
     return FALSE;
   if (settings->pid_file != NULL
@@ -297,8 +306,6 @@ start (GError **error)
   return settings->user == NULL || hand_over (error);
 }
 
-/* Every reply that waited goes out after a last checkpoint; with a
- * storage that failed, the connections close without them. */
 /* Every reply that waited goes out after a last checkpoint; with a
  * storage that failed, the connections close without them. */
 static void

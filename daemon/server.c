@@ -44,14 +44,16 @@ fill_address (struct sockaddr_un *addr, const char *path, GError **error)
 }
 
 /* A socket file is stale when nothing accepts on it: the daemon that made
- * it is gone.  A live one belongs to another daemon. */
+ * it is gone.  A live one belongs to another daemon; anything else at the
+ * path is not ours to touch.  *stale: a socket file is there to replace. */
 static gboolean
-clear_stale_socket (const char *path, GError **error)
+socket_path_free (const char *path, gboolean *stale, GError **error)
 {
   struct sockaddr_un addr;
   struct stat st;
   int fd, status;
 
+  *stale = FALSE;
   if (g_lstat (path, &st) != 0)
     return TRUE;
   if (!S_ISSOCK (st.st_mode))
@@ -71,6 +73,27 @@ clear_stale_socket (const char *path, GError **error)
                    "another mqd is already listening on %s", path);
       return FALSE;
     }
+  *stale = TRUE;
+  return TRUE;
+}
+
+gboolean
+server_check_path (const char *path, GError **error)
+{
+  gboolean stale;
+
+  return socket_path_free (path, &stale, error);
+}
+
+static gboolean
+clear_stale_socket (const char *path, GError **error)
+{
+  gboolean stale;
+
+  if (!socket_path_free (path, &stale, error))
+    return FALSE;
+  if (!stale)
+    return TRUE;
   g_message ("replacing stale socket %s", path);
   if (g_unlink (path) != 0 && errno != ENOENT)
     {

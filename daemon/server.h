@@ -16,6 +16,11 @@ typedef struct {
  * accepts on activated_fd.  Refuses if another daemon answers on the path;
  * replaces a stale file. */
 gboolean server_listen (const MqServerOptions *options, GError **error);
+/* The checks server_listen makes of the path before it touches anything,
+ * so that a daemon that must refuse does so before it makes its data
+ * directory: FALSE when another daemon answers there or something that is
+ * not a socket is in the way. */
+gboolean server_check_path (const char *path, GError **error);
 /* The socket's directory when mqd had to create it (-u hands it over, so
  * the daemon can remove its socket when it stops), else NULL. */
 const char *server_created_dir (void);

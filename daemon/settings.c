@@ -41,6 +41,9 @@ settings_new (void)
   settings->checkpoint_size = MQ_CHECKPOINT_DEFAULT_SIZE;
   settings->sync_interval = MQ_DEFAULT_SYNC_INTERVAL;
   settings->max_conns = MQ_DEFAULT_MAX_CONNS;
+  settings->idle_timeout = MQ_DEFAULT_IDLE_TIMEOUT;
+  settings->request_timeout = MQ_DEFAULT_REQUEST_TIMEOUT;
+  settings->incoming_memory = MQ_DEFAULT_INCOMING_MEMORY;
   settings->allow_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
   settings->allow_gids = g_array_new (FALSE, FALSE, sizeof (guint32));
   settings->ignored = g_ptr_array_new_with_free_func (g_free);
@@ -145,14 +148,20 @@ set_no_sync (MqSettings *s, const char *value, GError **error)
 }
 
 static gboolean
-set_sync_interval (MqSettings *s, const char *value, GError **error)
+set_seconds (guint *out, const char *value, GError **error)
 {
   guint64 seconds;
 
   if (!value_parse_uint (value, 86400, &seconds, error))
     return FALSE;
-  s->sync_interval = (guint) seconds;
+  *out = (guint) seconds;
   return TRUE;
+}
+
+static gboolean
+set_sync_interval (MqSettings *s, const char *value, GError **error)
+{
+  return set_seconds (&s->sync_interval, value, error);
 }
 
 static gboolean
@@ -170,6 +179,24 @@ set_max_conns (MqSettings *s, const char *value, GError **error)
     }
   s->max_conns = (guint) count;
   return TRUE;
+}
+
+static gboolean
+set_idle_timeout (MqSettings *s, const char *value, GError **error)
+{
+  return set_seconds (&s->idle_timeout, value, error);
+}
+
+static gboolean
+set_request_timeout (MqSettings *s, const char *value, GError **error)
+{
+  return set_seconds (&s->request_timeout, value, error);
+}
+
+static gboolean
+set_incoming_memory (MqSettings *s, const char *value, GError **error)
+{
+  return value_parse_size (value, G_MAXINT64, &s->incoming_memory, error);
 }
 
 static gboolean
@@ -244,6 +271,9 @@ static const struct {
   { "sync_interval", 'C', set_sync_interval },
   { "checkpoint_size", 0, set_checkpoint_size },
   { "max_connections", 'c', set_max_conns },
+  { "idle_timeout", 0, set_idle_timeout },
+  { "request_timeout", 0, set_request_timeout },
+  { "incoming_memory", 0, set_incoming_memory },
   { "daemon", 'd', set_daemonize },
   { "pid_file", 'P', set_pid_file },
   { "user", 'u', set_user },
@@ -426,6 +456,17 @@ settings_option_group (MqSettings *settings, ArgsState *state)
              "replays at most about this much (default: 32M)", "BYTES"),
     SETTING ("max-connections", 'c', 0, "Most connections at once "
              "(default: 1024)", "N"),
+    SETTING ("idle-timeout", 0, 0, "Close a connection on which nothing "
+             "was sent or received for SECONDS, unless a get of it waits or "
+             "it holds a reliable read (default: 300; 0: never)",
+             "SECONDS"),
+    SETTING ("request-timeout", 0, 0, "Close a connection whose request "
+             "has not all come SECONDS after its first byte, plus a second "
+             "per 64 KiB received (default: 30; 0: never)", "SECONDS"),
+    SETTING ("incoming-memory", 0, 0, "Most memory for the data of sets "
+             "still arriving, over all connections, K/M/G suffixes allowed; "
+             "a set past it is refused (default: 64M; 0: no limit)",
+             "BYTES"),
     FLAG ("daemon", 'd', "Run in the background once ready"),
     SETTING ("pid-file", 'P', 0, "Write the daemon's process id to FILE",
              "FILE"),

@@ -11,6 +11,9 @@
 #define MQ_DEFAULT_SYNC_INTERVAL 1
 #define MQ_DEFAULT_MAX_CONNS 1024
 #define MQ_MIN_CHECKPOINT_SIZE (256 * 1024)
+#define MQ_DEFAULT_IDLE_TIMEOUT 300
+#define MQ_DEFAULT_REQUEST_TIMEOUT 30
+#define MQ_DEFAULT_INCOMING_MEMORY (64 * 1024 * 1024)
 
 typedef struct {
   char *socket_path;              /* -s */
@@ -21,6 +24,9 @@ typedef struct {
   guint sync_interval;            /* -C, seconds; 0: only at shutdown */
   guint64 checkpoint_size;        /* journal bytes between checkpoints */
   guint max_conns;                /* -c */
+  guint idle_timeout;             /* seconds; 0: none */
+  guint request_timeout;          /* seconds; 0: none */
+  guint64 incoming_memory;        /* set data still arriving, in all */
   gboolean daemonize;             /* -d */
   char *pid_file;                 /* -P */
   char *user;                     /* -u */

@@ -214,6 +214,12 @@ class Daemon:
                                  % (code, self.log_text()))
         return self
 
+    def try_start(self):
+        """Starts mqd where it may or may not start: None once it says
+        READY=1, its exit code when it exited first."""
+        self._spawn()
+        return self._wait_ready_or_exit()
+
     def start_expect_failure(self, args=None):
         """Runs a daemon that must refuse to start; returns (exit code, the
         log of this run).  args, when given, replace the daemon's args."""
@@ -301,6 +307,15 @@ class Daemon:
 
     def rss_kb(self):
         return int(self.proc_status("VmRSS").split()[0])
+
+    def memory_slack(self):
+        """A factor for memory bounds: under valgrind (tests/valgrind-check)
+        or AddressSanitizer, freed blocks wait in a quarantine and every
+        block has red zones."""
+        with open("/proc/%d/maps" % self.pid) as f:
+            maps = f.read()
+        return 4 if ("libasan" in maps or "vgpreload" in maps
+                     or os.environ.get("MQD_UNDER_VALGRIND")) else 1
 
     def socket_mode(self):
         st = os.stat(self.socket_path)
@@ -598,6 +613,50 @@ def main(module="__main__"):
         else:
             print("ok %d - %s" % (number, name), flush=True)
     sys.exit(1 if failed or not tests else 0)
+
+
+class AsUser:
+    """fn(*args), which returns bytes, in a forked child running as
+    uid:gid, while the test goes on; result() waits for it and returns
+    those bytes, or raises with what went wrong in the child."""
+
+    def __init__(self, uid, gid, fn, *args):
+        self.uid = uid
+        r, w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            status = 1
+            try:
+                os.close(r)
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+                os.write(w, b"OK " + fn(*args))
+                status = 0
+            except BaseException as e:     # the parent reports it
+                os.write(w, ("EXC %s: %s" % (type(e).__name__, e)).encode())
+            finally:
+                os._exit(status)
+        os.close(w)
+        self.out = os.fdopen(r, "rb")
+
+    def result(self):
+        with self.out:
+            out = self.out.read()
+        _, status = os.waitpid(self.pid, 0)
+        if not out.startswith(b"OK ") or status != 0:
+            raise AssertionError("child as uid %d: %r (wait status %d)"
+                                 % (self.uid, out, status))
+        return out[3:]
+
+
+def small_asan_quarantine(test):
+    """Daemons the test starts keep freed memory in a quarantine of 4 MiB,
+    not AddressSanitizer's 256 MiB, so that what a memory bound measures is
+    the daemon's."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    os.environ["ASAN_OPTIONS"] = asan + ":quarantine_size_mb=4"
+    test.addCleanup(os.environ.__setitem__, "ASAN_OPTIONS", asan)
 
 
 class MqdTestCase(unittest.TestCase):

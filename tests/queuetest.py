@@ -78,9 +78,15 @@ def wait_log(daemon, text, offset=0, client=None, seconds=mqdtest.TIMEOUT):
 
 
 def data_bytes(daemon):
-    """Bytes in the data directory's files."""
-    return sum(os.path.getsize(os.path.join(daemon.data_dir, name))
-               for name in os.listdir(daemon.data_dir))
+    """Bytes in the data directory's files.  The sync thread renames and
+    removes files while we look: when one goes between the listing and its
+    stat, look again (it may have come back under another name)."""
+    while True:
+        try:
+            return sum(os.path.getsize(os.path.join(daemon.data_dir, name))
+                       for name in os.listdir(daemon.data_dir))
+        except FileNotFoundError:
+            continue
 
 
 def log_size(daemon):

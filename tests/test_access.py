@@ -33,31 +33,8 @@ def talk(path):
 
 
 def talk_as(uid, gid, path):
-    """talk() from a forked child running as uid:gid; returns its bytes, or
-    raises with what went wrong in the child."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-            os.write(w, b"OK " + talk(path))
-            status = 0
-        except BaseException as e:     # the parent reports it
-            os.write(w, ("EXC %s: %s" % (type(e).__name__, e)).encode())
-        finally:
-            os._exit(status)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        out = f.read()
-    _, status = os.waitpid(pid, 0)
-    if not out.startswith(b"OK ") or status != 0:
-        raise AssertionError("child as uid %d: %r (wait status %d)"
-                             % (uid, out, status))
-    return out[3:]
+    """talk() from a forked child running as uid:gid."""
+    return mqdtest.AsUser(uid, gid, talk, path).result()
 
 
 class SocketMode(mqdtest.MqdTestCase):

@@ -8,7 +8,6 @@ checkpoints.  The numbers asserted are counts (entries replayed, messages
 drained) and memory, never times: bench/compare measures those.
 """
 
-import os
 import re
 
 import mqdtest
@@ -24,15 +23,6 @@ MAX_REPLAYED = 2 * CHECKPOINT // SIZE
 
 def message(i):
     return (b"deep %07d " % i).ljust(SIZE, b"d")
-
-
-def slack(d):
-    """Red zones and quarantine make memory larger under a sanitizer or
-    valgrind."""
-    with open("/proc/%d/maps" % d.pid) as f:
-        maps = f.read()
-    return 4 if ("libasan" in maps or "vgpreload" in maps
-                 or os.environ.get("MQD_UNDER_VALGRIND")) else 1
 
 
 def vm_kb(d, field):
@@ -82,7 +72,7 @@ class Depth(mqdtest.MqdTestCase):
               flush=True)
         self.assertGreater(count, 0, log)
         self.assertLess(count, MAX_REPLAYED, log)
-        self.assertLess(vm_kb(d, "VmHWM"), 64 * 1024 * slack(d))
+        self.assertLess(vm_kb(d, "VmHWM"), 64 * 1024 * d.memory_slack())
         with d.client() as c:
             drain(self, c, 0, N)
 
@@ -99,12 +89,8 @@ class Depth(mqdtest.MqdTestCase):
     def test_memory_flat_in_depth(self):
         # Resident memory after 10,000 and after 100,000 messages: the
         # difference is what a queue's young tail and head may hold, not
-        # the depth.  (Under AddressSanitizer freed memory waits in a
-        # quarantine, 256 MiB by default: a small one keeps what is
-        # measured the daemon's.)
-        asan = os.environ.get("ASAN_OPTIONS", "")
-        os.environ["ASAN_OPTIONS"] = asan + ":quarantine_size_mb=4"
-        self.addCleanup(os.environ.__setitem__, "ASAN_OPTIONS", asan)
+        # the depth.
+        mqdtest.small_asan_quarantine(self)
         d = self.start_daemon(["--checkpoint-size", str(CHECKPOINT)])
         with d.client() as c:
             fill(c, 0, N // 10)
@@ -113,7 +99,7 @@ class Depth(mqdtest.MqdTestCase):
             deep = d.rss_kb()
             print("# VmRSS %d kB with %d queued, %d kB with %d"
                   % (shallow, N // 10, deep, N), flush=True)
-            self.assertLess(deep - shallow, 8 * 1024 * slack(d))
+            self.assertLess(deep - shallow, 8 * 1024 * d.memory_slack())
             drain(self, c, 0, N)
 
     def test_thousand_queues_at_depth(self):
@@ -127,7 +113,7 @@ class Depth(mqdtest.MqdTestCase):
                 c.expect(b"".join(set_cmd(q.decode(), message(i))
                                   for q in queues),
                          b"STORED\r\n" * len(queues))
-            self.assertLess(d.rss_kb(), 48 * 1024 * slack(d))
+            self.assertLess(d.rss_kb(), 48 * 1024 * d.memory_slack())
         d.kill9()
         d.start()
         with d.client() as c:

@@ -111,6 +111,33 @@ class Expiry(mqdtest.MqdTestCase):
             c.expect(b"get q\r\n", get_reply(("q", b"lives")))
             self.assertEqual(queuetest.stat(c, "queue_q_expired_items"), "1")
 
+    def test_exptime_far_ahead_never_expires(self):
+        # Issue 10, item 2: an exptime over 9223372036854775 (G_MAXINT64 /
+        # 1000) overflowed when turned into milliseconds, and the message
+        # expired at once.  Every Unix time ahead, however far, is in the
+        # future; 2^63 - 1 is the largest a set accepts.
+        far = [32503680000,                 # the year 3000
+               9223372036854775 - 10 ** 6,  # the last of the milliseconds
+               9223372036854775, 9223372036854776, 10 ** 17,
+               2 ** 63 - 1]
+        c = self.c
+        c.expect(b"".join(set_cmd("far", b"%d" % t, exptime=t) for t in far),
+                 b"STORED\r\n" * len(far))
+        c.expect(set_cmd("far", b"x", exptime=2 ** 63),
+                 b"CLIENT_ERROR bad command line format\r\n")
+        # Past the sweep that would drop an expired head.
+        poll_stat(c, "queue_far_items", str(len(far)))
+        idle_ms(c, 1100)
+        c.close()
+        self.d.restart()
+        with self.d.client() as c:
+            stats = c.stats()
+            self.assertEqual((stats["queue_far_items"],
+                              stats["queue_far_expired_items"]),
+                             (str(len(far)), "0"))
+            c.expect(b"get far\r\n" * len(far),
+                     b"".join(get_reply(("far", b"%d" % t)) for t in far))
+
     def test_sweep_clears_idle_queue(self):
         c = self.c
         c.expect(set_cmd("sw", b"a", exptime=1) + set_cmd("sw", b"bb",

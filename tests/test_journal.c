@@ -541,7 +541,7 @@ test_decode_refused (void)
       assert_refused (longer, s->body_len + 1);
     }
   assert_refused ("\0\1q", 3);
-  assert_refused ("\12\1q", 3);
+  assert_refused ("\77\1q", 3);
   assert_refused ("\377\1q", 3);
   /* A TAKE of no known mode. */
   assert_refused ("\3\1q\0\0\0\0\0\0\0\4\0\1\2\3\4", 16);

@@ -128,13 +128,15 @@ class Persistence(mqdtest.MqdTestCase):
         first = self.start_daemon()
         with first.client() as c:
             c.expect(set_cmd("one", b"1"), b"STORED\r\n")
-        second = mqdtest.Daemon(["-s", first.socket_path, "-H",
-                                 os.path.join(first.tmp, "data2")],
+        data2 = os.path.join(first.tmp, "data2")
+        second = mqdtest.Daemon(["-s", first.socket_path, "-H", data2],
                                 tmp=first.tmp)
         code, log = second.start_expect_failure()
         self.assertEqual(code, 1, log)  # see the note at the top
         self.assertIn("another mqd is already listening on %s"
                       % first.socket_path, log)
+        # Refused before it made anything (issue 10, item 13).
+        self.assertFalse(os.path.lexists(data2))
         # The live socket is still the first daemon's.
         self.assertTrue(stat.S_ISSOCK(os.lstat(first.socket_path).st_mode))
         with first.client() as c:
@@ -150,6 +152,7 @@ class Persistence(mqdtest.MqdTestCase):
         code, log = d.start_expect_failure()
         self.assertEqual(code, 1, log)  # see the note at the top
         self.assertIn("%s exists and is not a socket" % d.socket_path, log)
+        self.assertFalse(os.path.lexists(d.data_dir))
         after = os.lstat(d.socket_path)
         self.assertTrue(stat.S_ISREG(after.st_mode))
         self.assertEqual((after.st_ino, after.st_mode, after.st_mtime_ns),

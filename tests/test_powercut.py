@@ -8,9 +8,10 @@ directory at many cut points, starts the real daemon on each state (its
 normal start), drains it with plain gets and checks the result against
 what the clients were told; its docstring says what is checked.
 
-  test_default_mode  the load (tests/powercut/load.py) in two runs with a
-                     clean stop after each; durable, torn and missing-write
-                     states; no delivery before durability
+  test_default_mode  the load (tests/powercut/load.py: sets, gets of every
+                     kind, deletes) in two runs with a clean stop after
+                     each; durable, torn and missing-write states; no
+                     delivery before durability, no deleted queue back
   test_waiting_get   a get waiting on an empty queue, woken by a set: the
                      case of issue 10 item 6, every time
   test_disk_given_back
@@ -72,24 +73,38 @@ class PowerCut(mqdtest.MqdTestCase):
         loads = []
         for phase in range(2):
             d.start()
+            # Three producers and the deleter per phase.
             loads.append(load.Load(d.socket_path, SEED + phase, messages // 2,
-                                   first_producer=3 * phase))
+                                   first_producer=4 * phase))
             loads[-1].run()
             d.stop()
-        run = checker.Run(log, snapshot, load.QUEUES, SEED)
-        self.assertAccountsAgree(run, loads, messages // 2 * 2)
+        run = checker.Run(log, snapshot, load.ALL_QUEUES, SEED)
+        self.assertAccountsAgree(run, loads)
         return run
 
-    def assertAccountsAgree(self, run, loads, messages):
+    def assertAccountsAgree(self, run, loads):
         """The log's conversation is the clients': every set, every
-        STORED, every VALUE."""
+        STORED, every VALUE, every DELETED."""
         talk = run.talk.messages
-        self.assertEqual(len(talk), messages)
+        self.assertEqual(len(talk), sum(l.sent for l in loads))
         self.assertEqual({k for k, m in talk.items() if m.acked < INF},
-                         set().union(*(l.acked for l in loads)))
+                         set().union(*(l.acked | l.acked_dropped
+                                       for l in loads)))
         self.assertEqual(sorted(k for k, m in talk.items()
                                 for _ in m.deliveries),
                          sorted(sum((l.received for l in loads), [])))
+        # A load's first delete also takes what the one before left.
+        erased = {k for k, m in talk.items() if m.erased < INF}
+        expected, left = set(), set()
+        for l in loads:
+            if l.erased:
+                expected |= left | l.erased
+                left = set()
+            left |= l.acked_dropped - l.erased
+        self.assertEqual(erased, expected)
+        note("%d sets, %d messages deleted with their queue"
+             % (len(talk), len(erased)))
+        self.assertTrue(erased)
 
     def check_flavours(self, run, flavours, n=CUTS, tolerate=()):
         """Checks n states of each flavour; problems whose text holds one
@@ -150,7 +165,7 @@ class PowerCut(mqdtest.MqdTestCase):
                     ("%s/t=5000" % load.WAITED, m)))
                 producer.expect_reply(b"STORED\r\n")
         d.stop()
-        run = checker.Run(log, snapshot, load.QUEUES, SEED)
+        run = checker.Run(log, snapshot, load.ALL_QUEUES, SEED)
         self.assertEqual(len(run.talk.messages), len(msgs))
         self.check_flavours(run, ("durable",))
         self.check_deliveries(run)
@@ -178,7 +193,7 @@ class PowerCut(mqdtest.MqdTestCase):
             c.expect(set_cmd(load.QUEUES[0], load.payload(
                 load.QUEUES[0], 0, 1, 10)), b"STORED\r\n")
         d.stop()
-        run = checker.Run(log, snapshot, load.QUEUES, SEED)
+        run = checker.Run(log, snapshot, load.ALL_QUEUES, SEED)
         every = len(run.model.change_times()) + 1
         self.check_flavours(run, ("kill", "missing", "durable", "torn"),
                             n=every)
@@ -199,7 +214,7 @@ class PowerCut(mqdtest.MqdTestCase):
             for m in msgs[350:]:
                 c.expect(set_cmd("pcq0", m), b"STORED\r\n")
         d.stop()
-        run = checker.Run(log, snapshot, load.QUEUES, SEED)
+        run = checker.Run(log, snapshot, load.ALL_QUEUES, SEED)
         self.check_flavours(run, ("durable", "torn", "missing"))
 
 

@@ -263,9 +263,9 @@ attempt(os.rename, d + "/a", d + "/b")
 
 class DaemonFaults(mqdtest.MqdTestCase):
     """The faults reach the daemon, its sync thread included.  What the
-    daemon then does is issue 10's business (items 1 and 3): here only
-    that nothing is acknowledged that was not stored, and the daemon is
-    killed at the end whatever it chose to do."""
+    daemon then does is tested in test_failed_sync.py and test_faults.py:
+    here only that nothing is acknowledged that was not stored, and the
+    daemon is killed at the end whatever it chose to do."""
 
     def fault_daemon(self, faults):
         tmp = mqdtest.scratch_dir()

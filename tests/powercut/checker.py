@@ -7,8 +7,9 @@ A state holds for a range of cuts (the durable state changes only when a
 sync returns, the page cache only when a change returns), so each daemon
 run checks every cut of its range:
   - every message acknowledged (STORED sent) before the cut and not
-    released before it (taken by a plain get, or closed after an open
-    read) is there exactly once;
+    released before it (taken by a plain get, closed after an open read,
+    or its queue deleted) is there exactly once;
+  - no message whose queue's DELETED was sent before the cut is there;
   - nothing is there twice, nothing is there that was not sent, or damaged,
     or whose set the daemon read only after the cut;
   - FIFO: among the messages never handed out before the cut, each
@@ -226,6 +227,9 @@ class Run:
                 if m.received >= lo:
                     problems.append("%r is there although its set was read "
                                     "at %d" % (m, m.received))
+                if m.erased < hi:
+                    problems.append("%r is back although DELETED was sent "
+                                    "at %d" % (m, m.erased))
         for m in self.talk.messages.values():
             if self._required(m, lo, hi) and m.key not in seen:
                 problems.append(

@@ -8,7 +8,9 @@
   - a blocking consumer: get q/t=200 (a waiter, woken by a set), alone on
     its queue;
   - a reliable consumer: get q/open, then get q/close or q/close/open, now
-    and then q/abort.
+    and then q/abort;
+  - a deleter (one connection, a producer of its own): sets to a queue
+    nobody reads (DROPPED), and now and then `delete` of that queue.
 The plain and reliable consumers stay behind the producers (CONSUMED), so
 the queues have a depth to lose; the blocking one takes what comes.
 
@@ -23,6 +25,8 @@ from powercut import wire
 
 QUEUES = ("pcq0", "pcq1", "pcq2", "pcq3")
 WAITED = QUEUES[3]      # only the blocking consumer reads it
+DROPPED = "pcq4"        # only the deleter writes it, and deletes it
+ALL_QUEUES = QUEUES + (DROPPED,)
 TIMEOUT = 10.0
 CONSUMED = 0.6          # the share of what is stored consumers keep below
 
@@ -86,9 +90,12 @@ class Client:
 
 
 class Load:
-    """Runs `messages` sets in all, with the consumers, and keeps what the
-    clients saw: acked (payload keys that got STORED), received (payload
-    keys of every VALUE, in order)."""
+    """Runs `messages` sets in all, with the consumers and the deleter, and
+    keeps what the clients saw: acked (payload keys that got STORED;
+    the deleter's in acked_dropped), received (payload keys of every VALUE,
+    in order), erased (keys of the messages a DELETED took away), sent
+    (sets in all, the deleter's included).  The producers are numbered from first_producer, the
+    deleter after them."""
 
     def __init__(self, socket_path, seed, messages, first_producer=0,
                  producers=3):
@@ -100,6 +107,9 @@ class Load:
         self.lock = threading.Condition()
         self.acked = set()
         self.received = []
+        self.acked_dropped = set()
+        self.erased = set()
+        self.sent = messages
         self.failures = []
         self.done = threading.Event()
         self.numbers = [0] * producers
@@ -109,7 +119,7 @@ class Load:
                      for i in range(len(self.quota))]
         consumers = [self._thread(c) for c in (
             self._consume_plain, self._consume_blocking,
-            self._consume_reliable)]
+            self._consume_reliable, self._delete)]
         for t in producers:
             t.join()
         with self.lock:
@@ -166,6 +176,35 @@ class Load:
                     self.acked.add(wire.tag(p))
                     self.lock.notify_all()
             left -= len(batch)
+        c.close()
+
+    def _delete(self, rng):
+        c = Client(self.path)
+        producer = self.first_producer + len(self.quota)
+        number, stored = 0, []
+        # At the producers' pace: its sets and deletes wait for syncs too.
+        while not self.done.is_set():
+            batch = []
+            for _ in range(rng.randrange(1, 4)):
+                number += 1
+                batch.append(payload(DROPPED, producer, number,
+                                     payload_size(rng)))
+            c.sock.sendall(b"".join(b"set %s 0 0 %d\r\n%s\r\n" % (
+                DROPPED.encode(), len(p), p) for p in batch))
+            for p in batch:
+                line = c.line()
+                assert line == b"STORED", line
+                stored.append(wire.tag(p))
+            with self.lock:
+                self.sent += len(batch)
+                self.acked_dropped.update(stored[-len(batch):])
+            if rng.random() < 0.4:
+                c.sock.sendall(b"delete %s\r\n" % DROPPED.encode())
+                line = c.line()
+                assert line == b"DELETED", line
+                with self.lock:
+                    self.erased.update(stored)
+                stored = []
         c.close()
 
     def _consume_plain(self, rng):

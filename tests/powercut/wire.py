@@ -3,7 +3,8 @@ recorder's log (the bytes the daemon read and sent, in the order it did),
 turned into what happened to each message.
 
 Only the commands the power-cut tests send are understood (set, get/gets
-with Kestrel's options, version); anything else is an error of the test.
+with Kestrel's options, delete, version); anything else is an error of the
+test.
 Times are log places (pclog.Record.time):
   - a request's time is that of the read that brought its last byte (the
     daemon cannot act on it earlier);
@@ -36,6 +37,8 @@ class Message:
         self.acked = INF                # STORED's time
         self.deliveries = []            # (time, "get" | "open" | "peek")
         self.released = INF             # taken for good (see Conversation)
+        self.dropped = INF              # a delete of its queue arrived
+        self.erased = INF               # DELETED sent for that delete
 
     def __repr__(self):
         return "<%s %d/%d>" % self.key
@@ -90,9 +93,10 @@ class Conversation:
     """Everything the log says about the messages of the load.
 
     messages: key -> Message.  A message is released (taken for good, so a
-    power cut may lose it) when a plain get that took it, or the /close of
-    the open read that held it, reached the daemon; never before its set
-    did."""
+    power cut may lose it) when a plain get that took it, the /close of
+    the open read that held it, or a delete of its queue reached the
+    daemon; never before its set did.  Once DELETED is sent (erased), it
+    must never come back."""
 
     def __init__(self, records):
         self.messages = {}
@@ -118,6 +122,8 @@ class Conversation:
             for kind, what, data, time, reply in talk:
                 if kind == "get":
                     self._get(what, time, reply, opened)
+                elif kind == "delete":
+                    self._delete(what, time, reply)
 
     @staticmethod
     def _requests(stream):
@@ -133,6 +139,9 @@ class Conversation:
                 elif words[0] in (b"get", b"gets"):
                     keys = [w.decode() for w in words[1:]]
                     yield ("get", keys, None, stream.time_at(reader.pos - 1))
+                elif words[0] == b"delete":
+                    yield ("delete", words[1].decode(), None,
+                           stream.time_at(reader.pos - 1))
                 elif words == [b"version"]:
                     yield ("version", None, None, None)
                 else:
@@ -142,7 +151,8 @@ class Conversation:
 
     def _exchanges(self, requests, replies):
         """(kind, queue or keys, data, time, reply) per request answered:
-        a set's reply is (line, its time), a get's [(key, payload, time)]."""
+        a set's or a delete's reply is (line, its time), a get's [(key,
+        payload, time)]."""
         reader = Reader(replies)
         try:
             for kind, what, data, time in self._requests(requests):
@@ -175,6 +185,16 @@ class Conversation:
         m = self.messages[key] = Message(key, queue, data, time)
         if reply[0] == b"STORED":
             m.acked = reply[1]
+
+    def _delete(self, queue, time, reply):
+        """Every message of the queue whose set came before: only the
+        deleter writes to the queues it deletes, so that order is its."""
+        for m in self.messages.values():
+            if m.queue == queue and m.received < time and m.dropped == INF:
+                m.dropped = time
+                m.released = min(m.released, time)
+                if reply[0] == b"DELETED":
+                    m.erased = reply[1]
 
     def _get(self, keys, time, values, opened):
         waiting = list(keys)
