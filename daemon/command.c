@@ -56,12 +56,19 @@ hold_reply (MqConn *conn, guint64 lsn)
     conn_hold (conn, lsn);
 }
 
+/* What the client asked cannot be done: its error, not the daemon's. */
+#define MQ_CLIENT_ERROR (mq_client_error_quark ())
+static G_DEFINE_QUARK (mq-client-error, mq_client_error)
+
 static void
 reply_error (MqConn *conn, const GError *error)
 {
-  g_autofree char *line = g_strdup_printf ("SERVER_ERROR %s", error->message);
+  gboolean theirs = error->domain == MQ_CLIENT_ERROR;
+  g_autofree char *line = g_strdup_printf ("%s %s", theirs ? "CLIENT_ERROR"
+                                           : "SERVER_ERROR", error->message);
 
-  g_warning ("%s", error->message);
+  if (!theirs)
+    g_warning ("%s", error->message);
   /* A reply line cannot hold a line break. */
   g_strdelimit (line, "\r\n", ' ');
   conn_reply (conn, line);
@@ -75,8 +82,8 @@ run_set (MqConn *conn, const MqCommand *cmd, const char *data)
   guint64 lsn = 0;
 
   totals.cmd_set++;
-  switch (queue_push (queue, cmd->flags, cmd->exptime, data, cmd->data_len,
-                      &lsn, &error))
+  switch (queue_push (queue, cmd->flags, cmd->exptime, cmd->delay_ms, data,
+                      cmd->data_len, &lsn, &error))
     {
     case MQ_PUSH_STORED:
       conn_reply (conn, "STORED");
@@ -102,22 +109,65 @@ get_queue (const MqGetKey *key)
   return queue_lookup (key->name, key->name_len);
 }
 
-/* /close and /abort end the connection's reliable read of the queue. */
+static void
+set_lease_expired (const MqGetKey *key, GError **error)
+{
+  g_set_error (error, MQ_CLIENT_ERROR, 0,
+               "the lease of the reliable read of %.*s ran out: its message "
+               "went back to the queue", (int) key->name_len, key->name);
+}
+
+/* /touch gives the connection's reliable read of the queue a new lease. */
+static gboolean
+get_touch_open_read (MqConn *conn, const MqGetKey *key, GError **error)
+{
+  switch (conn_touch_open_read (conn, key->name, key->name_len,
+                                key->lease_ms))
+    {
+    case MQ_READ_OPEN:
+      return TRUE;
+    case MQ_READ_EXPIRED:
+      set_lease_expired (key, error);
+      return FALSE;
+    case MQ_READ_NONE:
+      break;
+    }
+  g_set_error (error, MQ_CLIENT_ERROR, 0,
+               "no reliable read of %.*s is open on this connection",
+               (int) key->name_len, key->name);
+  return FALSE;
+}
+
+/* /close and /abort end the connection's reliable read of the queue.  A
+ * close after its lease ran out is refused: someone else may hold the
+ * message now; an abort then has nothing left to do. */
 static gboolean
 get_end_open_read (MqConn *conn, const MqGetKey *key, GError **error)
 {
   MqQueue *queue;
   guint64 seq;
 
-  if (!(key->options & (MQ_GET_CLOSE | MQ_GET_ABORT))
-      || !conn_take_open_read (conn, key->name, key->name_len, &seq))
-    return TRUE;                  /* closing nothing is not an error */
+  if (key->options & MQ_GET_TOUCH)
+    return get_touch_open_read (conn, key, error);
+  if (!(key->options & (MQ_GET_CLOSE | MQ_GET_ABORT)))
+    return TRUE;
+  switch (conn_take_open_read (conn, key->name, key->name_len, &seq))
+    {
+    case MQ_READ_NONE:
+      return TRUE;                /* closing nothing is not an error */
+    case MQ_READ_EXPIRED:
+      if (key->options & MQ_GET_CLOSE)
+        set_lease_expired (key, error);
+      return !(key->options & MQ_GET_CLOSE);
+    case MQ_READ_OPEN:
+      break;
+    }
   queue = queue_lookup (key->name, key->name_len);
   if (queue == NULL)
     return TRUE;                  /* deleted meanwhile: nothing to keep */
   if (key->options & MQ_GET_CLOSE)
     return queue_close_read (queue, seq, error) || *error == NULL;
-  return queue_abort_read (queue, seq, error);
+  return queue_abort_read (queue, seq, key->delay_ms, error);
 }
 
 /* /peek wins over /open: a peek opens nothing. */
@@ -153,8 +203,10 @@ get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
     found = queue_pop (queue, &item, error);
   if (!found)
     return FALSE;
-  if ((key->options & (MQ_GET_OPEN | MQ_GET_PEEK)) == MQ_GET_OPEN)
-    conn_add_open_read (conn, key->name, key->name_len, item.seq);
+  if (get_opens (key))
+    conn_add_open_read (conn, key->name, key->name_len, item.seq,
+                        key->lease_ms > 0 ? key->lease_ms
+                        : (gint64) queue->rules->lease_ms);
   conn_reply_value (conn, key, &item, cmd->type == MQ_CMD_GETS);
   hold_reply (conn, item.lsn);
   item_clear (&item);
@@ -164,7 +216,7 @@ get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
 static gboolean
 get_only_ends_reads (const MqGetKey *key)
 {
-  return (key->options & (MQ_GET_CLOSE | MQ_GET_ABORT))
+  return (key->options & (MQ_GET_CLOSE | MQ_GET_ABORT | MQ_GET_TOUCH))
     && !(key->options & (MQ_GET_OPEN | MQ_GET_PEEK));
 }
 
@@ -357,6 +409,7 @@ stats_queue_lines (GString *out, MqQueue *queue)
     { "total_items", queue->meta.enqueued },
     { "dequeued", queue->meta.dequeued },
     { "open_transactions", queue->open_reads },
+    { "delayed", queue->delayed },
     { "waiters", g_queue_get_length (&queue->waiters) },
     { "expired_items", queue->meta.expired },
     { "discarded", queue->meta.discarded },

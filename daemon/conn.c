@@ -8,6 +8,7 @@
 
 #include "commit.h"
 #include "conn.h"
+#include "lease.h"
 #include "protocol.h"
 #include "waiter.h"
 
@@ -32,9 +33,14 @@ static ConnTable conns;
 
 typedef struct {
   guint64 seq;
+  MqLease *lease;                 /* NULL: none, or it ran out */
+  gint64 lease_ms;
+  gboolean expired;               /* given back when its lease ran out */
   gsize name_len;
   char name[];
 } MqOpenRead;
+
+static void open_read_free (gpointer data);
 
 #define MOVE(state) (1u << MQ_CONN_##state)
 
@@ -66,7 +72,7 @@ conn_new (GSocket *socket, MqWatchFunc on_event)
   conn->state = MQ_CONN_READING;
   conn->in = g_byte_array_new ();
   conn->out = g_string_new (NULL);
-  conn->open_reads = g_ptr_array_new_with_free_func (g_free);
+  conn->open_reads = g_ptr_array_new_with_free_func (open_read_free);
   session_init (&conn->session);
   conn->active_tick = conns.tick;
   conn->link.data = conn;
@@ -88,6 +94,29 @@ conn_set_state (MqConn *conn, MqConnState state)
   conn->state = state;
 }
 
+static void
+open_read_give_back (MqOpenRead *open)
+{
+  MqQueue *queue = queue_lookup (open->name, open->name_len);
+  g_autoptr (GError) error = NULL;
+
+  if (queue != NULL && !queue_abort_read (queue, open->seq, -1, &error))
+    g_warning ("cannot give back a read of %s: %s", queue->name,
+               error->message);
+}
+
+/* The lease ran out: the message goes back as if the read was aborted, and
+ * the read stays, expired, to answer the reader's late close. */
+static void
+open_read_expire (gpointer data)
+{
+  MqOpenRead *open = data;
+
+  open->lease = NULL;
+  open->expired = TRUE;
+  open_read_give_back (open);
+}
+
 /* A reader that goes away gives its reliable reads back. */
 static void
 conn_abort_open_reads (MqConn *conn)
@@ -95,12 +124,9 @@ conn_abort_open_reads (MqConn *conn)
   for (guint i = 0; i < conn->open_reads->len; i++)
     {
       MqOpenRead *open = g_ptr_array_index (conn->open_reads, i);
-      MqQueue *queue = queue_lookup (open->name, open->name_len);
-      g_autoptr (GError) error = NULL;
 
-      if (queue != NULL && !queue_abort_read (queue, open->seq, &error))
-        g_warning ("cannot give back a read of %s: %s", queue->name,
-                   error->message);
+      if (!open->expired)
+        open_read_give_back (open);
     }
   g_ptr_array_set_size (conn->open_reads, 0);
 }
@@ -524,6 +550,16 @@ conn_wait_done (MqConn *conn)
   conn_update_watch (conn);
 }
 
+static void
+open_read_free (gpointer data)
+{
+  MqOpenRead *open = data;
+
+  if (open->lease != NULL)
+    lease_end (open->lease);
+  g_free (open);
+}
+
 static gint
 conn_find_open_read (MqConn *conn, const char *name, gsize len)
 {
@@ -537,31 +573,76 @@ conn_find_open_read (MqConn *conn, const char *name, gsize len)
   return -1;
 }
 
+static MqReadState
+open_read_state (MqConn *conn, gint i)
+{
+  if (i < 0)
+    return MQ_READ_NONE;
+  return ((MqOpenRead *) g_ptr_array_index (conn->open_reads, i))->expired
+    ? MQ_READ_EXPIRED : MQ_READ_OPEN;
+}
+
 gboolean
 conn_has_open_read (MqConn *conn, const char *name, gsize len)
 {
-  return conn_find_open_read (conn, name, len) >= 0;
+  return open_read_state (conn, conn_find_open_read (conn, name, len))
+    == MQ_READ_OPEN;
+}
+
+static void
+open_read_lease (MqOpenRead *open, gint64 lease_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + lease_ms * 1000;
+
+  open->lease_ms = lease_ms;
+  if (open->lease != NULL)
+    lease_extend (open->lease, deadline);
+  else
+    open->lease = lease_start (deadline, open_read_expire, open);
 }
 
 void
-conn_add_open_read (MqConn *conn, const char *name, gsize len, guint64 seq)
+conn_add_open_read (MqConn *conn, const char *name, gsize len, guint64 seq,
+                    gint64 lease_ms)
 {
-  MqOpenRead *open = g_malloc (sizeof *open + len);
+  MqOpenRead *open = g_malloc0 (sizeof *open + len);
+  gint expired = conn_find_open_read (conn, name, len);
 
+  if (expired >= 0)
+    g_ptr_array_remove_index_fast (conn->open_reads, expired);
   open->seq = seq;
   open->name_len = len;
   memcpy (open->name, name, len);
+  if (lease_ms > 0)
+    open_read_lease (open, lease_ms);
   g_ptr_array_add (conn->open_reads, open);
 }
 
-gboolean
+MqReadState
 conn_take_open_read (MqConn *conn, const char *name, gsize len, guint64 *seq)
 {
   gint i = conn_find_open_read (conn, name, len);
+  MqReadState state = open_read_state (conn, i);
 
-  if (i < 0)
-    return FALSE;
+  if (state == MQ_READ_NONE)
+    return state;
   *seq = ((MqOpenRead *) g_ptr_array_index (conn->open_reads, i))->seq;
   g_ptr_array_remove_index_fast (conn->open_reads, i);
-  return TRUE;
+  return state;
+}
+
+MqReadState
+conn_touch_open_read (MqConn *conn, const char *name, gsize len,
+                      gint64 lease_ms)
+{
+  gint i = conn_find_open_read (conn, name, len);
+  MqReadState state = open_read_state (conn, i);
+  MqOpenRead *open;
+
+  if (state != MQ_READ_OPEN)
+    return state;
+  open = g_ptr_array_index (conn->open_reads, i);
+  if (lease_ms > 0 || open->lease_ms > 0)
+    open_read_lease (open, lease_ms > 0 ? lease_ms : open->lease_ms);
+  return state;
 }

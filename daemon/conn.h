@@ -144,13 +144,24 @@ void conn_block (MqConn *conn, MqQueue *const *queues, guint n_queues,
  * STORED, a DELETED, a message whose set is not synced yet. */
 void conn_hold (MqConn *conn, guint64 lsn);
 
-/* One reliable read per queue and connection; given back on close. */
+/* One reliable read per queue and connection; given back on close, or
+ * when its lease (lease_ms > 0) runs out: it then stays, expired, until
+ * the reader ends it or opens another. */
+typedef enum {
+  MQ_READ_NONE,
+  MQ_READ_OPEN,
+  MQ_READ_EXPIRED,
+} MqReadState;
+
 gboolean conn_has_open_read (MqConn *conn, const char *name, gsize len);
 void conn_add_open_read (MqConn *conn, const char *name, gsize len,
-                         guint64 seq);
-/* Removes the queue's open read; FALSE if there is none. */
-gboolean conn_take_open_read (MqConn *conn, const char *name, gsize len,
-                              guint64 *seq);
+                         guint64 seq, gint64 lease_ms);
+/* Removes the queue's open read, expired or not. */
+MqReadState conn_take_open_read (MqConn *conn, const char *name, gsize len,
+                                 guint64 *seq);
+/* A new lease of lease_ms from now (<= 0: as long as the last). */
+MqReadState conn_touch_open_read (MqConn *conn, const char *name, gsize len,
+                                  gint64 lease_ms);
 
 guint conns_count (void);
 guint64 conns_total (void);

@@ -182,7 +182,7 @@ load_item (GDBM_FILE dbf, MqQueue *queue, V1Queue *old, guint64 seq,
   guint8 key[MQ_MAX_NAME + 9];
   gsize len = strlen (old->name);
   datum k = { (char *) key, (int) (len + 9) }, v;
-  MqMsgHeader header;
+  MqMsgHeader header = { 0 };
   gboolean ok;
 
   memcpy (key, old->name, len);

@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "daemon.h"
 #include "dispatch.h"
+#include "due.h"
 #include "loop.h"
 #include "queue.h"
 #include "server.h"
@@ -69,6 +70,7 @@ on_pass_end (gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
+  due_serve ();
   dispatch_serve_ready ();
   dispatch_expire (g_get_monotonic_time ());
   dispatch_resume ();
@@ -90,7 +92,7 @@ on_pass_end (gpointer user_data)
                          checkpoint_part_bytes ()));
   conns_release (commit_synced ());
   conns_flush ();
-  loop_set_deadline (waiters_next_deadline ());
+  loop_set_deadline (due_next_deadline ());
   if (stopping || command_shutdown_requested ())
     g_main_loop_quit (main_loop);
 }

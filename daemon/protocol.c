@@ -146,6 +146,7 @@ protocol_parse_get_key (const char *p, gsize len, MqGetKey *key)
   key->name_len = (gsize) ((slash ? slash : end) - p);
   key->key_len = len;
   key->timeout_ms = -1;
+  key->lease_ms = key->delay_ms = -1;
   key->options = 0;
   while (slash)
     {
@@ -168,6 +169,7 @@ protocol_command_reset (MqCommand *cmd)
   cmd->name_len = 0;
   cmd->flags = 0;
   cmd->exptime = 0;
+  cmd->delay_ms = -1;
   cmd->data_len = 0;
   cmd->data_end = 0;
   cmd->level = 0;

@@ -41,6 +41,7 @@ typedef enum {
   MQ_GET_CLOSE = 1 << 1,
   MQ_GET_ABORT = 1 << 2,
   MQ_GET_PEEK = 1 << 3,
+  MQ_GET_TOUCH = 1 << 4,
 } MqGetOptions;
 
 typedef struct {
@@ -49,6 +50,8 @@ typedef struct {
   gsize key_len;                  /* the whole key, options included */
   gint64 timeout_ms;              /* -1: do not wait */
   guint options;                  /* MqGetOptions */
+  gint64 lease_ms;                /* -1: none */
+  gint64 delay_ms;                /* -1: none */
 } MqGetKey;
 
 typedef enum {
@@ -91,6 +94,7 @@ typedef struct {
   /* set */
   guint32 flags;
   gint64 exptime;
+  gint64 delay_ms;                /* set: -1 when the key has no delay */
   gsize data_len;
   guint8 data_end;                /* bytes after the data: "\r\n" on a line */
   /* verbosity */

@@ -41,6 +41,9 @@ static GQueue heads = G_QUEUE_INIT;       /* loaded heads, oldest use first */
 static gsize head_bytes;
 static GPtrArray *touched;        /* queues whose tail changed this pass */
 static GByteArray *scratch;
+static MqWheel *wheel;            /* delay buckets, in time order */
+/* Buckets take what their queue accepted: no limits of their own. */
+static const MqQueueRules bucket_rules;
 
 /* ---- journal ------------------------------------------------------------ */
 
@@ -296,19 +299,45 @@ queues_memory (void)
 static void queue_link_parent (MqQueue *queue);
 static void queue_adopt_children (MqQueue *parent);
 
+/* A delay bucket belongs to its queue, and waits for its time in the
+ * wheel. */
+static void
+queue_make_bucket (MqQueue *bucket, gsize queue_len, guint level,
+                   gint64 start)
+{
+  MqQueue *queue = queue_lookup_or_create (bucket->name, queue_len);
+
+  bucket->bucket_of = queue;
+  bucket->level = level;
+  bucket->start = start;
+  bucket->rules = &bucket_rules;
+  bucket->slot = wheel_add (wheel, start, level, bucket);
+  if (queue->buckets == NULL)
+    queue->buckets = g_ptr_array_new ();
+  g_ptr_array_add (queue->buckets, bucket);
+}
+
 static MqQueue *
 queue_new (const char *name, gsize name_len)
 {
   MqQueue *queue = g_new0 (MqQueue, 1);
+  gsize queue_len;
+  guint level;
+  gint64 start;
 
   queue->name = g_strndup (name, name_len);
   queue->name_len = name_len;
   queue->meta.head = queue->meta.tail = queue->meta.head_seg = 1;
   queue->tail_start = 1;
   queue->held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
-  queue->rules = rules_lookup (rule_book, name, name_len);
   g_queue_init (&queue->waiters);
   g_hash_table_insert (queues, queue->name, queue);
+  if (record_bucket_name (name, name_len, &queue_len, &level, &start))
+    {
+      queue_make_bucket (queue, queue_len, level, start);
+      return queue;
+    }
+  queue->rules = rules_lookup (rule_book, name, name_len);
   queue_link_parent (queue);
   queue_adopt_children (queue);
   return queue;
@@ -324,6 +353,14 @@ queue_free (gpointer data)
   head_drop (queue);
   if (queue->touched)
     g_ptr_array_remove (touched, queue);
+  if (queue->slot != NULL)
+    wheel_remove (wheel, queue->slot);
+  if (queue->bucket_of != NULL)
+    g_ptr_array_remove (queue->bucket_of->buckets, queue);
+  /* All queues go at a stop, in any order. */
+  for (guint i = 0; queue->buckets != NULL && i < queue->buckets->len; i++)
+    ((MqQueue *) g_ptr_array_index (queue->buckets, i))->bucket_of = NULL;
+  g_clear_pointer (&queue->buckets, g_ptr_array_unref);
   g_array_unref (queue->held);
   g_clear_pointer (&queue->unsynced, g_array_unref);
   g_clear_pointer (&queue->children, g_ptr_array_unref);
@@ -422,9 +459,9 @@ queue_unlink_family (MqQueue *queue)
 MqQueue *
 queue_lookup (const char *name, gsize name_len)
 {
-  char key[MQ_MAX_NAME + 1];
+  char key[MQ_MAX_STORED_NAME + 1];
 
-  if (name_len > MQ_MAX_NAME)
+  if (name_len > MQ_MAX_STORED_NAME)
     return NULL;
   memcpy (key, name, name_len);
   key[name_len] = '\0';
@@ -470,6 +507,7 @@ queues_open (MqStore *the_store, MqRuleBook *rules,
                                    (GDestroyNotify) g_ptr_array_unref);
   touched = g_ptr_array_new ();
   scratch = g_byte_array_new ();
+  wheel = wheel_new ();
 }
 
 void
@@ -479,6 +517,7 @@ queues_close (void)
   g_clear_pointer (&queues, g_hash_table_unref);
   g_clear_pointer (&touched, g_ptr_array_unref);
   g_clear_pointer (&scratch, g_byte_array_unref);
+  g_clear_pointer (&wheel, wheel_free);
   store = NULL;
 }
 
@@ -506,6 +545,8 @@ queues_set_rules (MqRuleBook *rules)
     {
       MqQueue *queue = value;
 
+      if (queue->bucket_of != NULL)
+        continue;
       queue->rules = rules_lookup (rules, queue->name, queue->name_len);
       queue->may_expire |= queue->rules->max_age_ms > 0;
     }
@@ -533,7 +574,8 @@ queue_full (MqQueue *queue, gsize len)
 {
   const MqQueueRules *rules = queue->rules;
 
-  return (rules->max_items > 0 && queue->count >= rules->max_items)
+  return (rules->max_items > 0
+          && queue->count + queue->delayed >= rules->max_items)
     || (rules->max_bytes > 0 && queue->meta.bytes + len > rules->max_bytes);
 }
 
@@ -568,9 +610,11 @@ queue_make_room (MqQueue *queue, gsize len, GError **error)
   return MQ_PUSH_STORED;
 }
 
+/* op PUSH: a new message; MOVE: one counted already, on its way into or
+ * out of a delay bucket. */
 static gboolean
-apply_push (MqQueue *queue, guint64 seq, const MqMsgHeader *header,
-            const guint8 *data, GError **error)
+apply_push (MqQueue *queue, MqEntryOp op, guint64 seq,
+            const MqMsgHeader *header, const guint8 *data, GError **error)
 {
   gsize before = queue->tail_run != NULL ? run_bytes (queue->tail_run) : 0;
 
@@ -585,9 +629,16 @@ apply_push (MqQueue *queue, guint64 seq, const MqMsgHeader *header,
   tail_set_bytes (queue, before);
   queue_touch (queue);
   queue->meta.tail++;
-  queue->meta.enqueued++;
   queue->meta.bytes += header->len;
   queue->count++;
+  if (queue->bucket_of != NULL)
+    {
+      queue->bucket_of->delayed++;
+      if (op == MQ_ENTRY_PUSH)
+        queue->bucket_of->meta.enqueued++;
+    }
+  else if (op == MQ_ENTRY_PUSH)
+    queue->meta.enqueued++;
   queue->may_expire |= header->expires_ms != 0
     || queue->rules->max_age_ms > 0;
   return TRUE;
@@ -634,48 +685,92 @@ queue_unsynced_lsn (MqQueue *queue, guint64 seq)
   return 0;
 }
 
-static MqPushResult
-queue_store (MqQueue *queue, const MqMsgHeader *header, const char *data,
-             guint64 *lsn, GError **error)
+/* Puts a message at the tail, past the queue's limits (the caller checked
+ * them), and journals it. */
+static gboolean
+queue_append (MqQueue *queue, MqEntryOp op, const MqMsgHeader *header,
+              const char *data, guint64 *lsn, GError **error)
 {
-  MqPushResult result = queue_make_room (queue, header->len, error);
   guint64 seq = queue->meta.tail;
   MqEntry entry = {
-    .op = MQ_ENTRY_PUSH,
+    .op = op,
     .seq = seq,
     .header = *header,
     .payload = (const guint8 *) data,
   };
 
-  if (result != MQ_PUSH_STORED)
-    return result;
   if (!space_check_set (header->len, tail_bytes, error))
-    return MQ_PUSH_FAILED;
+    return FALSE;
   queue_persist (queue);
-  if (!apply_push (queue, seq, header, (const guint8 *) data, error))
-    return MQ_PUSH_FAILED;
+  if (!apply_push (queue, op, seq, header, (const guint8 *) data, error))
+    return FALSE;
   *lsn = queue_log (queue, &entry);
+  if (queue->bucket_of != NULL)
+    return TRUE;                  /* no reader sees a bucket */
   if (commit_holds_replies ())
     queue_note_unsynced (queue, seq, *lsn);
   ready (queue);
+  return TRUE;
+}
+
+static MqPushResult
+queue_store (MqQueue *queue, const MqMsgHeader *header, const char *data,
+             guint64 *lsn, GError **error)
+{
+  MqPushResult result = queue_make_room (queue, header->len, error);
+
+  if (result != MQ_PUSH_STORED)
+    return result;
+  if (!queue_append (queue, MQ_ENTRY_PUSH, header, data, lsn, error))
+    return MQ_PUSH_FAILED;
   return MQ_PUSH_STORED;
 }
 
-MqPushResult
-queue_push (MqQueue *queue, guint32 flags, gint64 exptime, const char *data,
-            gsize len, guint64 *lsn, GError **error)
+/* The first millisecond at which a message delayed by delay_ms at now_us
+ * may go: never before. */
+static gint64
+due_after (gint64 now_us, gint64 delay_ms)
 {
-  gint64 now_ms = g_get_real_time () / 1000;
-  MqMsgHeader header = {
-    .len = (guint32) len,
-    .flags = flags,
-    .created_ms = now_ms,
-    .expires_ms = expiry_from_exptime (exptime, now_ms),
-  };
-  MqPushResult result = queue_store (queue, &header, data, lsn, error);
+  return (now_us + 999) / 1000 + delay_ms;
+}
 
-  if (result != MQ_PUSH_STORED || queue->children == NULL)
+/* The bucket of the queue where a message due at due_ms waits, at now_ms
+ * (wheel.h). */
+static MqQueue *
+queue_bucket (MqQueue *queue, gint64 due_ms, gint64 now_ms)
+{
+  char name[MQ_MAX_STORED_NAME + 1];
+  guint level = wheel_level (due_ms, now_ms);
+  gsize len = record_bucket_name_make (name, queue->name, queue->name_len,
+                                       level, wheel_start (due_ms, level));
+
+  queue_persist (queue);
+  return queue_lookup_or_create (name, len);
+}
+
+/* A delayed set is admitted by its queue's limits, and waits in a bucket. */
+static MqPushResult
+queue_store_later (MqQueue *queue, const MqMsgHeader *header,
+                   const char *data, gint64 now_ms, guint64 *lsn,
+                   GError **error)
+{
+  MqPushResult result = queue_make_room (queue, header->len, error);
+
+  if (result != MQ_PUSH_STORED)
     return result;
+  if (!queue_append (queue_bucket (queue, header->due_ms, now_ms),
+                     MQ_ENTRY_PUSH, header, data, lsn, error))
+    return MQ_PUSH_FAILED;
+  return MQ_PUSH_STORED;
+}
+
+/* Each fanout child gets a copy of a new message of its parent. */
+static void
+queue_copy_to_children (MqQueue *queue, const MqMsgHeader *header,
+                        const char *data, guint64 *lsn)
+{
+  if (queue->children == NULL)
+    return;
   /* By index: a waiter woken here may name, and so create, a new child. */
   for (guint i = 0; i < queue->children->len; i++)
     {
@@ -683,7 +778,7 @@ queue_push (MqQueue *queue, guint32 flags, gint64 exptime, const char *data,
       g_autoptr (GError) local = NULL;
       guint64 child_lsn = 0;
 
-      switch (queue_store (child, &header, data, &child_lsn, &local))
+      switch (queue_store (child, header, data, &child_lsn, &local))
         {
         case MQ_PUSH_STORED:
           *lsn = MAX (*lsn, child_lsn);
@@ -697,6 +792,32 @@ queue_push (MqQueue *queue, guint32 flags, gint64 exptime, const char *data,
           break;
         }
     }
+}
+
+MqPushResult
+queue_push (MqQueue *queue, guint32 flags, gint64 exptime, gint64 delay_ms,
+            const char *data, gsize len, guint64 *lsn, GError **error)
+{
+  gint64 now_us = g_get_real_time ();
+  gint64 now_ms = now_us / 1000;
+  MqMsgHeader header = {
+    .len = (guint32) len,
+    .flags = flags,
+    .created_ms = now_ms,
+    .expires_ms = expiry_from_exptime (exptime, now_ms),
+  };
+  MqPushResult result;
+
+  if (delay_ms < 0)
+    delay_ms = (gint64) queue->rules->default_delay_ms;
+  if (delay_ms > 0)
+    {
+      header.due_ms = due_after (now_us, delay_ms);
+      return queue_store_later (queue, &header, data, now_ms, lsn, error);
+    }
+  result = queue_store (queue, &header, data, lsn, error);
+  if (result == MQ_PUSH_STORED)
+    queue_copy_to_children (queue, &header, data, lsn);
   return result;
 }
 
@@ -742,7 +863,13 @@ count_taken (MqQueue *queue, MqTakeMode mode, guint32 len)
 {
   queue->count--;
   queue->meta.bytes -= MIN (queue->meta.bytes, len);
-  if (mode == MQ_TAKE_POP)
+  if (queue->bucket_of != NULL)
+    {
+      queue->bucket_of->delayed--;
+      if (mode == MQ_TAKE_EXPIRE)
+        queue->bucket_of->meta.expired++;
+    }
+  else if (mode == MQ_TAKE_POP)
     queue->meta.dequeued++;
   else if (mode == MQ_TAKE_DISCARD)
     queue->meta.discarded++;
@@ -762,10 +889,11 @@ held_give_back (MqQueue *queue, MqHeld *held)
   queue->may_expire = TRUE;
 }
 
-/* Message seq leaves the waiting line. */
+/* Message seq, given back deliveries times before, leaves the waiting
+ * line. */
 static gboolean
 apply_take (MqQueue *queue, guint64 seq, MqTakeMode mode, guint32 len,
-            GError **error)
+            guint16 deliveries, GError **error)
 {
   MqHeld *held = held_find (queue, seq);
 
@@ -785,6 +913,7 @@ apply_take (MqQueue *queue, guint64 seq, MqTakeMode mode, guint32 len,
         .seg_start = seq < queue->tail_start ? queue->meta.head_seg : 0,
         .len = len,
         .open = TRUE,
+        .deliveries = deliveries,
       };
 
       if (!queue_advance_head (queue, error))
@@ -822,17 +951,19 @@ queue_next (MqQueue *queue, guint64 *seq, guint64 *seg_start)
 }
 
 static gboolean
-queue_take_one (MqQueue *queue, guint64 seq, MqTakeMode mode, guint32 len,
+queue_take_one (MqQueue *queue, const MqItem *item, MqTakeMode mode,
                 GError **error)
 {
   MqEntry entry = {
     .op = MQ_ENTRY_TAKE,
-    .seq = seq,
+    .seq = item->seq,
     .mode = mode,
-    .len = len,
+    .len = item->header.len,
+    .deliveries = item->header.deliveries,
   };
 
-  if (!apply_take (queue, seq, mode, len, error))
+  if (!apply_take (queue, entry.seq, mode, entry.len, entry.deliveries,
+                   error))
     return FALSE;
   queue_log (queue, &entry);
   return TRUE;
@@ -852,15 +983,14 @@ queue_take (MqQueue *queue, MqTakeMode mode, gboolean peek, MqItem *item,
         return FALSE;
       if (item_expired (item, queue->rules, now_ms))
         {
-          guint32 len = item->header.len;
+          gboolean ok = queue_take_one (queue, item, MQ_TAKE_EXPIRE, error);
 
           item_clear (item);
-          if (!queue_take_one (queue, seq, MQ_TAKE_EXPIRE, len, error))
+          if (!ok)
             return FALSE;
           continue;
         }
-      if (!peek
-          && !queue_take_one (queue, seq, mode, item->header.len, error))
+      if (!peek && !queue_take_one (queue, item, mode, error))
         {
           item_clear (item);
           return FALSE;
@@ -966,17 +1096,74 @@ queue_bury (MqQueue *queue, MqHeld *held, GError **error)
   return TRUE;
 }
 
-gboolean
-queue_abort_read (MqQueue *queue, guint64 seq, GError **error)
+/* A message given back for the deliveries-th time goes to the dead-letter
+ * queue. */
+static gboolean
+queue_gives_up (MqQueue *queue, guint deliveries)
 {
   const MqQueueRules *rules = queue->rules;
-  MqHeld *held = apply_abort (queue, seq);
 
-  if (held == NULL)
+  return rules->max_deliveries > 0 && deliveries >= rules->max_deliveries
+    && strcmp (rules->dead_letter, queue->name) != 0;
+}
+
+static void
+apply_retry (MqQueue *queue, MqHeld *held)
+{
+  held_remove (queue, held);
+  queue->open_reads--;
+  queue_touch (queue);
+}
+
+/* An open read given back for later: a copy waits in a bucket, with its
+ * delivery count, and the read is gone. */
+static gboolean
+queue_retry_later (MqQueue *queue, MqHeld *held, gint64 delay_ms,
+                   GError **error)
+{
+  gint64 now_us = g_get_real_time ();
+  guint64 seq = held->seq, lsn;
+  MqItem item;
+  gboolean ok;
+
+  if (!queue_read (queue, seq, held->seg_start, &item, error))
+    return FALSE;
+  item.header.deliveries = MIN (held->deliveries + 1, G_MAXUINT16);
+  item.header.due_ms = due_after (now_us, delay_ms);
+  ok = queue_append (queue_bucket (queue, item.header.due_ms, now_us / 1000),
+                     MQ_ENTRY_MOVE, &item.header, item.data, &lsn, error);
+  item_clear (&item);
+  if (!ok)
+    return FALSE;
+  apply_retry (queue, held_find (queue, seq));
+  queue_log_op (queue, MQ_ENTRY_RETRY, seq);
+  return TRUE;
+}
+
+gboolean
+queue_abort_read (MqQueue *queue, guint64 seq, gint64 delay_ms,
+                  GError **error)
+{
+  MqHeld *held = held_find (queue, seq);
+  guint deliveries;
+
+  if (held == NULL || !held->open)
     return TRUE;                  /* gone with a flush or a delete */
+  deliveries = MIN (held->deliveries + 1, G_MAXUINT16);
+  if (delay_ms < 0)
+    delay_ms = (gint64) rules_retry_delay_ms (queue->rules, deliveries);
+  if (delay_ms > 0 && !queue_gives_up (queue, deliveries))
+    {
+      g_autoptr (GError) local = NULL;
+
+      if (queue_retry_later (queue, held, delay_ms, &local))
+        return TRUE;
+      g_warning ("message %" G_GUINT64_FORMAT " of %s is given back at "
+                 "once, not later: %s", seq, queue->name, local->message);
+    }
+  held = apply_abort (queue, seq);
   queue_log_op (queue, MQ_ENTRY_ABORT, seq);
-  if (rules->max_deliveries > 0 && held->deliveries >= rules->max_deliveries
-      && strcmp (rules->dead_letter, queue->name) != 0
+  if (queue_gives_up (queue, held->deliveries)
       && !queue_bury (queue, held, error))
     return FALSE;
   if (held_find (queue, seq) != NULL)
@@ -986,9 +1173,20 @@ queue_abort_read (MqQueue *queue, guint64 seq, GError **error)
 
 /* ---- emptying ----------------------------------------------------------- */
 
+static void apply_drop (MqQueue *queue);
+
+/* Delayed messages go with their queue's waiting ones. */
+static void
+apply_drop_buckets (MqQueue *queue)
+{
+  while (queue->buckets != NULL && queue->buckets->len > 0)
+    apply_drop (g_ptr_array_index (queue->buckets, queue->buckets->len - 1));
+}
+
 static void
 apply_flush (MqQueue *queue)
 {
+  apply_drop_buckets (queue);
   for (guint i = queue->held->len; i-- > 0;)
     if (!g_array_index (queue->held, MqHeld, i).open)
       g_array_remove_index (queue->held, i);
@@ -1011,7 +1209,11 @@ queue_flush (MqQueue *queue, GError **error)
 static void
 apply_drop (MqQueue *queue)
 {
-  queue_unlink_family (queue);
+  apply_drop_buckets (queue);
+  if (queue->bucket_of != NULL)
+    queue->bucket_of->delayed -= queue->count;
+  else
+    queue_unlink_family (queue);
   g_hash_table_remove (queues, queue->name);
 }
 
@@ -1068,6 +1270,8 @@ queue_restore (const char *name, gsize name_len, const MqQueueMeta *meta,
         queue->count++;
     }
   queue->may_expire = queue->count > 0;
+  if (queue->bucket_of != NULL)
+    queue->bucket_of->delayed += queue->count;
 }
 
 gboolean
@@ -1076,7 +1280,8 @@ queue_load (MqQueue *queue, const MqMsgHeader *header, const guint8 *payload,
 {
   if (!queue->persistent)
     apply_create (queue, next_inc);
-  return apply_push (queue, queue->meta.tail, header, payload, error);
+  return apply_push (queue, MQ_ENTRY_PUSH, queue->meta.tail, header, payload,
+                     error);
 }
 
 void
@@ -1108,10 +1313,18 @@ replay_entry (MqQueue *queue, const MqEntry *entry, GError **error)
       apply_create (queue, entry->inc);
       return TRUE;
     case MQ_ENTRY_PUSH:
-      return apply_push (queue, entry->seq, &entry->header, entry->payload,
-                         error);
+    case MQ_ENTRY_MOVE:
+      return apply_push (queue, entry->op, entry->seq, &entry->header,
+                         entry->payload, error);
     case MQ_ENTRY_TAKE:
-      return apply_take (queue, entry->seq, entry->mode, entry->len, error);
+      return apply_take (queue, entry->seq, entry->mode, entry->len,
+                         entry->deliveries, error);
+    case MQ_ENTRY_RETRY:
+      held = held_find (queue, entry->seq);
+      if (held == NULL || !held->open)
+        return out_of_step (queue, "a retry of message", entry->seq, error);
+      apply_retry (queue, held);
+      return TRUE;
     case MQ_ENTRY_CLOSE:
       return apply_close (queue, entry->seq)
         || out_of_step (queue, "a close of message", entry->seq, error);
@@ -1145,7 +1358,7 @@ queues_replay (const MqEntry *entry, GError **error)
   MqQueue *queue;
   gboolean ok;
 
-  if (!protocol_valid_name (entry->name, entry->name_len))
+  if (!record_valid_name (entry->name, entry->name_len))
     {
       g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT,
                    "journal entry with an invalid queue name");
@@ -1184,11 +1397,73 @@ queues_give_back_open (void)
 
 /* ---- the whole set ------------------------------------------------------ */
 
+/* The first message of a bucket whose time has come goes on: into its
+ * queue when due (a delayed set's copies to the fanout children then), or
+ * into a bucket closer to its time.  Time is the bucket's start, not the
+ * clock: buckets late by a stop or a stall are still emptied level by
+ * level, in time order, so messages join their queue in due order.  Stored
+ * there before it leaves here: a crash in between delivers it twice, never
+ * not at all. */
+static gboolean
+queue_release_one (MqQueue *bucket, GError **error)
+{
+  MqQueue *queue = bucket->bucket_of;
+  guint64 lsn;
+  MqItem item;
+  gboolean ok;
+
+  if (!queue_take (bucket, MQ_TAKE_MOVE, TRUE, &item, error))
+    return bucket->count == 0;    /* the rest had expired */
+  if (item.header.due_ms > bucket->start)
+    ok = queue_append (queue_bucket (queue, item.header.due_ms,
+                                     bucket->start),
+                       MQ_ENTRY_MOVE, &item.header, item.data, &lsn, error);
+  else if ((ok = queue_append (queue, MQ_ENTRY_MOVE, &item.header, item.data,
+                               &lsn, error))
+           && item.header.deliveries == 0)
+    queue_copy_to_children (queue, &item.header, item.data, &lsn);
+  ok = ok && queue_take_one (bucket, &item, MQ_TAKE_MOVE, error);
+  item_clear (&item);
+  return ok;
+}
+
+gboolean
+queues_release_due (gint64 now_ms, guint budget, gboolean *more,
+                    GError **error)
+{
+  MqQueue *bucket;
+
+  *more = FALSE;
+  while ((bucket = wheel_due (wheel, now_ms)) != NULL)
+    {
+      if (bucket->count == 0)
+        {
+          queue_log_op (bucket, MQ_ENTRY_DROP, 0);
+          apply_drop (bucket);
+          continue;
+        }
+      if (budget-- == 0)
+        {
+          *more = TRUE;
+          return TRUE;
+        }
+      if (!queue_release_one (bucket, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gint64
+queues_next_due_ms (void)
+{
+  return wheel_next (wheel);
+}
+
 static gboolean
 queue_unused (MqQueue *queue)
 {
   return !queue->persistent && queue->count == 0 && queue->held->len == 0
-    && g_queue_is_empty (&queue->waiters) && queue->children == NULL;
+    && queue->delayed == 0 && g_queue_is_empty (&queue->waiters) && queue->children == NULL;
 }
 
 gboolean
@@ -1349,7 +1624,8 @@ queues_sorted (void)
 
   g_hash_table_iter_init (&iter, queues);
   while (g_hash_table_iter_next (&iter, NULL, &queue))
-    g_ptr_array_add (all, queue);
+    if (((MqQueue *) queue)->bucket_of == NULL)
+      g_ptr_array_add (all, queue);
   g_ptr_array_sort (all, compare_names);
   return all;
 }

@@ -21,6 +21,7 @@
 #include "rules.h"
 #include "segment.h"
 #include "store.h"
+#include "wheel.h"
 
 typedef struct _MqQueue MqQueue;
 
@@ -46,6 +47,13 @@ struct _MqQueue {
   GPtrArray *children;
   gboolean persistent;            /* saved: it held a message, or is a
                                      fanout child */
+  /* Delayed messages wait in hidden queues, buckets of time (wheel.h). */
+  MqQueue *bucket_of;             /* a bucket: the queue it delays for */
+  MqWheelSlot *slot;              /* a bucket's place in time */
+  guint level;
+  gint64 start;
+  GPtrArray *buckets;             /* a queue's buckets */
+  guint64 delayed;                /* messages in its buckets */
   gboolean may_expire;            /* the expiry sweep looks at its head */
 };
 
@@ -113,11 +121,13 @@ gboolean queue_is_fanout_child (const char *name, gsize name_len);
 MqQueue *queue_lookup (const char *name, gsize name_len);
 MqQueue *queue_lookup_or_create (const char *name, gsize name_len);
 
-/* exptime as on a memcache set line.  Fanout children get a copy.  *lsn is
- * the journal position the acknowledgement waits for. */
+/* exptime as on a memcache set line; delay_ms: milliseconds before it may
+ * be handed out (-1: the queue's default_delay).  Fanout children get a
+ * copy (a delayed message, when it is due).  *lsn is the journal position
+ * the acknowledgement waits for. */
 MqPushResult queue_push (MqQueue *queue, guint32 flags, gint64 exptime,
-                         const char *data, gsize len, guint64 *lsn,
-                         GError **error);
+                         gint64 delay_ms, const char *data, gsize len,
+                         guint64 *lsn, GError **error);
 /* Each returns FALSE without an error when the queue has nothing to give. */
 gboolean queue_pop (MqQueue *queue, MqItem *item, GError **error);
 gboolean queue_peek (MqQueue *queue, MqItem *item, GError **error);
@@ -125,9 +135,11 @@ gboolean queue_peek (MqQueue *queue, MqItem *item, GError **error);
 gboolean queue_open_read (MqQueue *queue, MqItem *item, GError **error);
 /* FALSE without an error when seq is not an open read of the queue. */
 gboolean queue_close_read (MqQueue *queue, guint64 seq, GError **error);
-/* Gives the message back to the head, or to the dead-letter queue once it
- * was given back max_deliveries times. */
-gboolean queue_abort_read (MqQueue *queue, guint64 seq, GError **error);
+/* Gives the message back: to the head, or after delay_ms (-1: the
+ * queue's retry_delay for its delivery count), or to the dead-letter
+ * queue once it was given back max_deliveries times. */
+gboolean queue_abort_read (MqQueue *queue, guint64 seq, gint64 delay_ms,
+                           GError **error);
 void item_clear (MqItem *item);
 
 /* Drops every waiting message of the queue and keeps the queue. */
@@ -138,6 +150,15 @@ gboolean queue_delete (MqQueue *queue, GError **error);
 gint64 queue_age_ms (MqQueue *queue);
 
 /* ---- the whole set ----------------------------------------------------- */
+
+/* Moves up to budget delayed messages whose time has come (at now_ms, the
+ * wall clock): into their queue, or a bucket closer to their time.  *more
+ * when more are due. */
+gboolean queues_release_due (gint64 now_ms, guint budget, gboolean *more,
+                             GError **error);
+/* When the next bucket of delayed messages is due (wall clock, ms), or
+ * G_MAXINT64. */
+gint64 queues_next_due_ms (void);
 
 /* Removes expired messages from the head of every queue, and forgets
  * queues that were only named (by a waiting get) and are unused now. */
@@ -157,5 +178,6 @@ gboolean queues_all_empty (void);
 /* Bytes of messages in memory: young tails and loaded heads. */
 gsize queues_memory (void);
 
-/* Every queue, sorted by name; free the array with g_ptr_array_unref. */
+/* Every queue clients can name (no delay bucket), sorted by name; free the
+ * array with g_ptr_array_unref. */
 GPtrArray *queues_sorted (void);

@@ -27,6 +27,55 @@ record_get_be (const guint8 *in, guint width)
   return value;
 }
 
+gboolean
+record_bucket_name (const char *name, gsize len, gsize *queue_len,
+                    guint *level, gint64 *start)
+{
+  const char *slash = memrchr (name, '/', len);
+  char digits[32];
+  guint64 l, s;
+  gchar **parts;
+  gboolean ok;
+
+  if (slash == NULL || slash == name || len - (gsize) (slash - name) < 5
+      || slash[1] != 'd' || len - (gsize) (slash - name) - 2 >= sizeof digits
+      || !protocol_valid_name (name, (gsize) (slash - name)))
+    return FALSE;
+  memcpy (digits, slash + 2, len - (gsize) (slash - name) - 2);
+  digits[len - (gsize) (slash - name) - 2] = '\0';
+  parts = g_strsplit (digits, ".", 3);
+  ok = g_strv_length (parts) == 2
+    && g_ascii_string_to_unsigned (parts[0], 10, 0, 9, &l, NULL)
+    && g_ascii_string_to_unsigned (parts[1], 10, 0, G_MAXINT64, &s, NULL);
+  g_strfreev (parts);
+  if (!ok)
+    return FALSE;
+  *queue_len = (gsize) (slash - name);
+  *level = (guint) l;
+  *start = (gint64) s;
+  return TRUE;
+}
+
+gsize
+record_bucket_name_make (char *out, const char *queue, gsize queue_len,
+                         guint level, gint64 start)
+{
+  return (gsize) g_snprintf (out, MQ_MAX_STORED_NAME + 1, "%.*s/d%u.%"
+                             G_GINT64_FORMAT, (int) queue_len, queue, level,
+                             start);
+}
+
+gboolean
+record_valid_name (const char *name, gsize len)
+{
+  gsize queue_len;
+  guint level;
+  gint64 start;
+
+  return protocol_valid_name (name, len)
+    || record_bucket_name (name, len, &queue_len, &level, &start);
+}
+
 void
 record_msg_encode (const MqMsgHeader *header, guint8 out[MQ_MSG_HEADER_SIZE])
 {
@@ -34,6 +83,9 @@ record_msg_encode (const MqMsgHeader *header, guint8 out[MQ_MSG_HEADER_SIZE])
   record_put_be (out + 4, header->flags, 4);
   record_put_be (out + 8, (guint64) header->created_ms, 8);
   record_put_be (out + 16, (guint64) header->expires_ms, 8);
+  /* Due times fit 48 bits of milliseconds: 8,900 years. */
+  record_put_be (out + 24, (guint64) header->due_ms, 6);
+  record_put_be (out + 30, header->deliveries, 2);
 }
 
 gboolean
@@ -45,6 +97,8 @@ record_msg_decode (const guint8 *in, gsize avail, MqMsgHeader *header)
   header->flags = (guint32) record_get_be (in + 4, 4);
   header->created_ms = (gint64) record_get_be (in + 8, 8);
   header->expires_ms = (gint64) record_get_be (in + 16, 8);
+  header->due_ms = (gint64) record_get_be (in + 24, 6);
+  header->deliveries = (guint16) record_get_be (in + 30, 2);
   return header->len <= avail - MQ_MSG_HEADER_SIZE;
 }
 
@@ -111,7 +165,7 @@ record_key_decode (const guint8 *key, gsize len, const char **name,
       return MQ_KEY_META_CHUNK;
     }
   if (len >= 18 && key[len - 17] == 0
-      && protocol_valid_name ((const char *) key, len - 17))
+      && record_valid_name ((const char *) key, len - 17))
     {
       *name = (const char *) key;
       *name_len = len - 17;
@@ -133,11 +187,12 @@ record_queue_encode (GByteArray *out, const char *name, gsize name_len,
   gsize at = out->len;
   guint8 *p;
 
-  g_byte_array_set_size (out, at + 2 + name_len + 8 * QUEUE_META_FIELDS + 4
+  g_byte_array_set_size (out, at + 3 + name_len + 8 * QUEUE_META_FIELDS + 4
                          + (gsize) n_held * HELD_SIZE);
   p = out->data + at;
   *p++ = QUEUE_STATE_VERSION;
-  *p++ = (guint8) name_len;
+  record_put_be (p, name_len, 2);
+  p += 2;
   memcpy (p, name, name_len);
   p += name_len;
   for (guint i = 0; i < QUEUE_META_FIELDS; i++, p += 8)
@@ -161,20 +216,21 @@ record_queue_decode (const guint8 *in, gsize len, const char **name,
   guint64 *fields[QUEUE_META_FIELDS] = { &meta->inc, &meta->head,
     &meta->tail, &meta->head_seg, &meta->enqueued, &meta->dequeued,
     &meta->bytes, &meta->expired, &meta->discarded };
-  gsize fixed, n_held;
+  gsize fixed, n_held, nlen;
   const guint8 *p;
 
-  if (len < 2 || in[0] != QUEUE_STATE_VERSION)
+  if (len < 3 || in[0] != QUEUE_STATE_VERSION)
     return 0;
-  fixed = 2 + (gsize) in[1] + 8 * QUEUE_META_FIELDS + 4;
-  if (len < fixed || !protocol_valid_name ((const char *) in + 2, in[1]))
+  nlen = record_get_be (in + 1, 2);
+  fixed = 3 + nlen + 8 * QUEUE_META_FIELDS + 4;
+  if (len < fixed || !record_valid_name ((const char *) in + 3, nlen))
     return 0;
   n_held = record_get_be (in + fixed - 4, 4);
   if (n_held > (len - fixed) / HELD_SIZE)
     return 0;
-  *name = (const char *) in + 2;
-  *name_len = in[1];
-  p = in + 2 + in[1];
+  *name = (const char *) in + 3;
+  *name_len = nlen;
+  p = in + 3 + nlen;
   for (guint i = 0; i < QUEUE_META_FIELDS; i++, p += 8)
     *fields[i] = record_get_be (p, 8);
   for (gsize i = 0, at = fixed; i < n_held; i++, at += HELD_SIZE)

@@ -3,8 +3,9 @@
  *
  * Pure code, no I/O.  Every number is big-endian.
  *
- * Message record: a 24-byte header (payload length, memcache flags, created
- * and expiry times) then the payload exactly as sent.  The same record
+ * Message record: a 32-byte header (payload length, memcache flags, created
+ * and expiry times, the time it is due (delayed messages) and how often it
+ * was given back) then the payload exactly as sent.  The same record
  * stands in a queue's young tail in memory, in a segment and in the
  * journal.
  *
@@ -23,10 +24,13 @@
 
 #include "protocol.h"
 
-#define MQ_MSG_HEADER_SIZE 24
+#define MQ_MSG_HEADER_SIZE 32
 #define MQ_SEGMENT_HEADER_SIZE 24
 #define MQ_SEGMENT_VERSION 2
-#define MQ_SEGMENT_KEY_MAX (MQ_MAX_NAME + 17)
+/* Names stored: a client's queue names, and the names of delay buckets
+ * ("<queue>/d<level>.<start>", wheel.h), which no client can name. */
+#define MQ_MAX_STORED_NAME (MQ_MAX_NAME + 32)
+#define MQ_SEGMENT_KEY_MAX (MQ_MAX_STORED_NAME + 17)
 #define MQ_META_KEY_MAX 6
 #define MQ_INSTANCE_ID_SIZE 16
 
@@ -35,6 +39,8 @@ typedef struct {
   guint32 flags;                  /* memcache flags, returned as sent */
   gint64 created_ms;              /* wall clock, ms since the epoch */
   gint64 expires_ms;              /* 0: never */
+  gint64 due_ms;                  /* not handed out before; 0: at once */
+  guint16 deliveries;             /* times given back before */
 } MqMsgHeader;
 
 /* A message below its queue's head that is still stored: out on a
@@ -77,6 +83,15 @@ typedef enum {
 } MqKeyKind;
 
 void record_put_be (guint8 *out, guint64 value, guint width);
+
+/* A queue name as stored: a client's, or a delay bucket's.  The bucket's
+ * level and start, and its queue's name length, when it is one. */
+gboolean record_valid_name (const char *name, gsize len);
+gboolean record_bucket_name (const char *name, gsize len, gsize *queue_len,
+                             guint *level, gint64 *start);
+/* out holds MQ_MAX_STORED_NAME + 1 bytes; returns the length. */
+gsize record_bucket_name_make (char *out, const char *queue, gsize queue_len,
+                               guint level, gint64 start);
 guint64 record_get_be (const guint8 *in, guint width);
 
 void record_msg_encode (const MqMsgHeader *header,

@@ -246,3 +246,13 @@ rules_lookup (MqRuleBook *book, const char *name, gsize name_len)
   rules = g_hash_table_lookup (book->queues, key);
   return rules != NULL ? rules : &book->defaults;
 }
+
+guint64
+rules_retry_delay_ms (const MqQueueRules *rules, guint deliveries)
+{
+  guint64 delay = rules->retry_delay_min_ms;
+
+  for (guint i = 1; i < deliveries && delay < rules->retry_delay_max_ms; i++)
+    delay *= 2;
+  return MIN (delay, rules->retry_delay_max_ms);
+}

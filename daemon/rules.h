@@ -14,6 +14,10 @@ typedef struct {
   gboolean discard_old;           /* full: drop the oldest, not the new */
   guint max_deliveries;           /* 0: never dead-letter */
   char *dead_letter;              /* queue given the item after that */
+  guint64 default_delay_ms;       /* 0: a set is handed out at once */
+  guint64 lease_ms;               /* 0: an open read has no lease */
+  guint64 retry_delay_min_ms;     /* 0: a read given back is due at once */
+  guint64 retry_delay_max_ms;
 } MqQueueRules;
 
 typedef struct _MqRuleBook MqRuleBook;
@@ -33,3 +37,6 @@ const MqQueueRules *rules_lookup (MqRuleBook *book, const char *name,
 gboolean rules_is_key (const char *key);
 
 #define MQ_RULES_DEFAULT_GROUP "default"
+/* The delay before a message given back for the deliveries-th time is
+ * handed out again: retry_delay_min doubled per delivery, up to max. */
+guint64 rules_retry_delay_ms (const MqQueueRules *rules, guint deliveries);

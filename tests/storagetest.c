@@ -418,7 +418,7 @@ st_push_full (const char *queue, guint i, guint32 flags, gint64 exptime)
   g_autofree char *data = st_payload (i, &len);
   guint64 lsn = 0;
 
-  g_assert_cmpint (queue_push (st_queue (queue), flags, exptime, data, len,
+  g_assert_cmpint (queue_push (st_queue (queue), flags, exptime, -1, data, len,
                                &lsn, &error), ==, MQ_PUSH_STORED);
   g_assert_no_error (error);
   return lsn;

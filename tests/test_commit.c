@@ -19,10 +19,10 @@
 
 /* Bytes of journal entries: length and CRC, op and name length, then
  * each op's fields (entry.h). */
-#define ENTRY(fields) (8 + 2 + (fields))
+#define ENTRY(fields) (8 + 3 + (fields))
 #define CREATE_Q ENTRY (1 + 8)
-#define PUSH_Q(len) ENTRY (1 + 8 + 24 + (len))
-#define TAKE_Q ENTRY (1 + 8 + 1 + 4)
+#define PUSH_Q(len) ENTRY (1 + 8 + MQ_MSG_HEADER_SIZE + (len))
+#define TAKE_Q ENTRY (1 + 8 + 1 + 4 + 2)
 #define END_ENTRY ENTRY (0)
 
 typedef struct {

@@ -215,7 +215,7 @@ push (const char *name, const char *data, gsize len)
   MqQueue *queue = queue_lookup_or_create (name, strlen (name));
   guint64 lsn;
 
-  g_assert_cmpint (queue_push (queue, 0, 0, data, len, &lsn, &error), ==,
+  g_assert_cmpint (queue_push (queue, 0, 0, -1, data, len, &lsn, &error), ==,
                    MQ_PUSH_STORED);
 }
 

@@ -103,7 +103,7 @@ put_push (MqJournal *journal, guint64 seq, gsize len)
 static gsize
 push_size (gsize len)
 {
-  return MQ_JOURNAL_ENTRY_PREFIX + 2 + 1 + 8 + MQ_MSG_HEADER_SIZE + len;
+  return MQ_JOURNAL_ENTRY_PREFIX + 3 + 1 + 8 + MQ_MSG_HEADER_SIZE + len;
 }
 
 static void
@@ -426,38 +426,53 @@ static const guint8 binary[] = { 0, 0xff, '\r', '\n', 'E', 'N', 'D', 0x80 };
 static const Sample samples[] = {
   { { .op = MQ_ENTRY_CREATE, .name = "jobs", .name_len = 4,
       .inc = G_GUINT64_CONSTANT (0x0102030405060708) },
-    BODY ("\1\4jobs\1\2\3\4\5\6\7\10") },
+    BODY ("\1\0\4jobs\1\2\3\4\5\6\7\10") },
   { { .op = MQ_ENTRY_PUSH, .name = "jobs", .name_len = 4, .seq = 258,
       .header = { .len = sizeof binary, .flags = 0xfffffffe,
                   .created_ms = 1, .expires_ms = 2 }, .payload = binary },
-    BODY ("\2\4jobs\0\0\0\0\0\0\1\2" "\0\0\0\10\377\377\377\376"
-          "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\2" "\0\377\r\nEND\200") },
+    BODY ("\2\0\4jobs\0\0\0\0\0\0\1\2" "\0\0\0\10\377\377\377\376"
+          "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\2" "\0\0\0\0\0\0\0\0"
+          "\0\377\r\nEND\200") },
   { { .op = MQ_ENTRY_PUSH, .name = "q", .name_len = 1, .seq = 3,
       .header = { .len = 0, .flags = 7 } },
-    BODY ("\2\1q\0\0\0\0\0\0\0\3" "\0\0\0\0\0\0\0\7"
-          "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0") },
+    BODY ("\2\0\1q\0\0\0\0\0\0\0\3" "\0\0\0\0\0\0\0\7"
+          "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0" "\0\0\0\0\0\0\0\0") },
   { { .op = MQ_ENTRY_TAKE, .name = "q", .name_len = 1, .seq = 4,
       .mode = MQ_TAKE_POP, .len = 0x01020304 },
-    BODY ("\3\1q\0\0\0\0\0\0\0\4\1\1\2\3\4") },
+    BODY ("\3\0\1q\0\0\0\0\0\0\0\4\1\1\2\3\4\0\0") },
   { { .op = MQ_ENTRY_TAKE, .name = "q", .name_len = 1, .seq = 5,
-      .mode = MQ_TAKE_OPEN, .len = 0 },
-    BODY ("\3\1q\0\0\0\0\0\0\0\5\2\0\0\0\0") },
+      .mode = MQ_TAKE_OPEN, .len = 0, .deliveries = 0x0102 },
+    BODY ("\3\0\1q\0\0\0\0\0\0\0\5\2\0\0\0\0\1\2") },
   { { .op = MQ_ENTRY_TAKE, .name = "q", .name_len = 1, .seq = 6,
       .mode = MQ_TAKE_DISCARD, .len = 1 },
-    BODY ("\3\1q\0\0\0\0\0\0\0\6\3\0\0\0\1") },
+    BODY ("\3\0\1q\0\0\0\0\0\0\0\6\3\0\0\0\1\0\0") },
   { { .op = MQ_ENTRY_TAKE, .name = "q", .name_len = 1, .seq = 7,
-      .mode = MQ_TAKE_EXPIRE, .len = G_MAXUINT32 },
-    BODY ("\3\1q\0\0\0\0\0\0\0\7\4\377\377\377\377") },
+      .mode = MQ_TAKE_EXPIRE, .len = G_MAXUINT32, .deliveries = 0xffff },
+    BODY ("\3\0\1q\0\0\0\0\0\0\0\7\4\377\377\377\377\377\377") },
+  { { .op = MQ_ENTRY_TAKE, .name = "q/d1.64", .name_len = 7, .seq = 1,
+      .mode = MQ_TAKE_MOVE, .len = 2, .deliveries = 3 },
+    BODY ("\3\0\7q/d1.64\0\0\0\0\0\0\0\1\5\0\0\0\2\0\3") },
   { { .op = MQ_ENTRY_CLOSE, .name = "q", .name_len = 1, .seq = 8 },
-    BODY ("\4\1q\0\0\0\0\0\0\0\10") },
+    BODY ("\4\0\1q\0\0\0\0\0\0\0\10") },
   { { .op = MQ_ENTRY_ABORT, .name = "q", .name_len = 1, .seq = 9 },
-    BODY ("\5\1q\0\0\0\0\0\0\0\11") },
+    BODY ("\5\0\1q\0\0\0\0\0\0\0\11") },
   { { .op = MQ_ENTRY_BURY, .name = "q", .name_len = 1,
       .seq = G_MAXUINT64 },
-    BODY ("\6\1q\377\377\377\377\377\377\377\377") },
-  { { .op = MQ_ENTRY_FLUSH, .name = "q", .name_len = 1 }, BODY ("\7\1q") },
-  { { .op = MQ_ENTRY_DROP, .name = "q", .name_len = 1 }, BODY ("\10\1q") },
-  { { .op = MQ_ENTRY_END }, BODY ("\11\0") },
+    BODY ("\6\0\1q\377\377\377\377\377\377\377\377") },
+  { { .op = MQ_ENTRY_FLUSH, .name = "q", .name_len = 1 },
+    BODY ("\7\0\1q") },
+  { { .op = MQ_ENTRY_DROP, .name = "q", .name_len = 1 },
+    BODY ("\10\0\1q") },
+  { { .op = MQ_ENTRY_END }, BODY ("\11\0\0") },
+  { { .op = MQ_ENTRY_REFUSE, .name = "q", .name_len = 1 },
+    BODY ("\12\0\1q") },
+  { { .op = MQ_ENTRY_RETRY, .name = "q", .name_len = 1, .seq = 10 },
+    BODY ("\13\0\1q\0\0\0\0\0\0\0\12") },
+  { { .op = MQ_ENTRY_MOVE, .name = "q/d0.5", .name_len = 6, .seq = 2,
+      .header = { .len = 1, .created_ms = 1, .due_ms = 5,
+                  .deliveries = 2 }, .payload = binary },
+    BODY ("\14\0\6q/d0.5\0\0\0\0\0\0\0\2" "\0\0\0\1\0\0\0\0"
+          "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\0" "\0\0\0\0\0\5\0\2" "\0") },
 };
 
 static void
@@ -473,6 +488,9 @@ assert_entry_equal (const MqEntry *got, const MqEntry *want)
   g_assert_cmpuint (got->header.flags, ==, want->header.flags);
   g_assert_cmpint (got->header.created_ms, ==, want->header.created_ms);
   g_assert_cmpint (got->header.expires_ms, ==, want->header.expires_ms);
+  g_assert_cmpint (got->header.due_ms, ==, want->header.due_ms);
+  g_assert_cmpuint (got->header.deliveries, ==, want->header.deliveries);
+  g_assert_cmpuint (got->deliveries, ==, want->deliveries);
   g_assert_cmpmem (got->payload, got->header.len, want->payload,
                    want->header.len);
 }
@@ -540,16 +558,18 @@ test_decode_refused (void)
       memcpy (longer, s->body, s->body_len);
       assert_refused (longer, s->body_len + 1);
     }
-  assert_refused ("\0\1q", 3);
-  assert_refused ("\77\1q", 3);
-  assert_refused ("\377\1q", 3);
+  assert_refused ("\0\0\1q", 4);
+  assert_refused ("\77\0\1q", 4);
+  assert_refused ("\377\0\1q", 4);
   /* A TAKE of no known mode. */
-  assert_refused ("\3\1q\0\0\0\0\0\0\0\4\0\1\2\3\4", 16);
-  assert_refused ("\3\1q\0\0\0\0\0\0\0\4\5\1\2\3\4", 16);
+  assert_refused ("\3\0\1q\0\0\0\0\0\0\0\4\0\1\2\3\4\0\0", 19);
+  assert_refused ("\3\0\1q\0\0\0\0\0\0\0\4\6\1\2\3\4\0\0", 19);
+  /* A name longer than the body. */
+  assert_refused ("\7\1\0q", 4);
   /* END names no queue; everything else names one. */
-  assert_refused ("\11\1q", 3);
-  assert_refused ("\7\0", 2);
-  assert_refused ("\4\0\0\0\0\0\0\0\0\10", 10);
+  assert_refused ("\11\0\1q", 4);
+  assert_refused ("\7\0\0", 3);
+  assert_refused ("\4\0\0\0\0\0\0\0\0\0\10", 11);
 }
 
 /* ---- replay and damage ------------------------------------------------ */

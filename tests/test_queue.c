@@ -334,7 +334,7 @@ test_abort_counts_deliveries (Fixture *f, gconstpointer data)
       guint ready = st_ready_calls;
 
       seq = st_expect_open ("q", 1);
-      g_assert_true (queue_abort_read (st_queue ("q"), seq, NULL));
+      g_assert_true (queue_abort_read (st_queue ("q"), seq, -1, NULL));
       g_assert_cmpuint (st_ready_calls, ==, ready + 1);
       g_assert_cmpuint (held ("q", 0)->deliveries, ==, n);
       g_assert_false (held ("q", 0)->open);
@@ -343,7 +343,7 @@ test_abort_counts_deliveries (Fixture *f, gconstpointer data)
   seq = st_expect_open ("q", 1);
   g_assert_true (queue_close_read (st_queue ("q"), seq, NULL));
   seq = st_expect_open ("q", 2);
-  g_assert_true (queue_abort_read (st_queue ("q"), seq, NULL));
+  g_assert_true (queue_abort_read (st_queue ("q"), seq, -1, NULL));
   reopen (f, REOPEN_KILLED);
   queue = st_queue ("q");
   g_assert_cmpuint (queue->held->len, ==, 1);
@@ -351,7 +351,7 @@ test_abort_counts_deliveries (Fixture *f, gconstpointer data)
   g_assert_cmpuint (held ("q", 0)->deliveries, ==, 1);
   expect_counters ("q", 1, 2, 1, 0, 0);
   seq = st_expect_open ("q", 2);
-  g_assert_true (queue_abort_read (st_queue ("q"), seq, NULL));
+  g_assert_true (queue_abort_read (st_queue ("q"), seq, -1, NULL));
   g_assert_cmpuint (held ("q", 0)->deliveries, ==, 2);
   /* No max_deliveries: it stays. */
   st_expect_pop ("q", 2);
@@ -376,7 +376,7 @@ test_dead_letter (Fixture *f, gconstpointer data)
   for (guint n = 1; n <= 2; n++)
     {
       seq = st_expect_open ("flaky", 1);
-      g_assert_true (queue_abort_read (st_queue ("flaky"), seq, NULL));
+      g_assert_true (queue_abort_read (st_queue ("flaky"), seq, -1, NULL));
     }
   expect_counters ("flaky", 1, 2, 0, 0, 1);
   g_assert_cmpuint (st_queue ("flaky")->held->len, ==, 0);
@@ -597,7 +597,7 @@ test_discard_old (Fixture *f, gconstpointer data)
   expect_counters ("capped", 3, 5, 0, 0, 2);
   st_push ("full", 1);
   st_push ("full", 2);
-  g_assert_cmpint (queue_push (st_queue ("full"), 0, 0, payload, len, &lsn,
+  g_assert_cmpint (queue_push (st_queue ("full"), 0, 0, -1, payload, len, &lsn,
                                &error), ==, MQ_PUSH_FULL);
   g_assert_no_error (error);
   expect_counters ("full", 2, 2, 0, 0, 0);
@@ -686,7 +686,7 @@ test_age (Fixture *f, gconstpointer data)
   created = item.header.created_ms;
   item_clear (&item);
   seq = st_expect_open ("q", 1);
-  g_assert_true (queue_abort_read (queue, seq, NULL));
+  g_assert_true (queue_abort_read (queue, seq, -1, NULL));
   reopen (f, REOPEN_KILLED);
   queue = st_queue ("q");
   before = g_get_real_time () / 1000;
@@ -811,7 +811,7 @@ test_memory_budget (Fixture *f, gconstpointer data)
 
         g_snprintf (name, sizeof name, "m%u", q);
         budget_message (buf, q, i);
-        g_assert_cmpint (queue_push (st_queue (name), 0, 0, buf,
+        g_assert_cmpint (queue_push (st_queue (name), 0, 0, -1, buf,
                                      BUDGET_MESSAGE, &lsn, NULL), ==,
                          MQ_PUSH_STORED);
         budget_op_done (f, &peak);
@@ -839,6 +839,174 @@ test_memory_budget (Fixture *f, gconstpointer data)
   g_test_message ("peak overall: %" G_GSIZE_FORMAT " KiB", peak / 1024);
   g_assert_cmpuint (peak, <=, BUDGET_LIMIT + 100 * (BUDGET_MESSAGE + 24));
   g_assert_true (queues_all_empty ());
+}
+
+/* ---- delays and retries ---- */
+
+static void
+push_later (const char *queue, guint i, gint64 delay_ms)
+{
+  g_autoptr (GError) error = NULL;
+  gsize len;
+  g_autofree char *data = st_payload (i, &len);
+  guint64 lsn = 0;
+
+  g_assert_cmpint (queue_push (st_queue (queue), 0, 0, delay_ms, data, len,
+                               &lsn, &error), ==, MQ_PUSH_STORED);
+  g_assert_no_error (error);
+}
+
+/* Moves every delayed message due at now_ms, one a call at most; returns
+ * the calls. */
+static guint
+release (gint64 now_ms)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean more = TRUE;
+  guint rounds = 0;
+
+  while (more)
+    {
+      g_assert_true (queues_release_due (now_ms, 1, &more, &error));
+      g_assert_no_error (error);
+      rounds++;
+      st_pass_end ();
+    }
+  return rounds;
+}
+
+static gint64
+now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+/* Delayed sets are counted as set but wait out of sight; each joins the
+ * queue when due, in due order, moving down the wheel's levels at most
+ * once a level.  Across a stop or a kill too. */
+static void
+test_delays (Fixture *f, gconstpointer data)
+{
+  const Reopen *how = data;
+  static const gint64 delays[] = { 5000, 70, 600000, 2, 3000000000 };
+  gint64 start = now_ms ();
+  guint moves;
+
+  for (guint i = 0; i < G_N_ELEMENTS (delays); i++)
+    push_later ("q", i + 1, delays[i]);
+  st_push ("q", 9);
+  expect_counters ("q", 1, 6, 0, 0, 0);
+  g_assert_cmpuint (st_queue ("q")->delayed, ==, 5);
+  g_assert_cmpint (queues_next_due_ms (), >, start);
+  g_assert_cmpint (queues_next_due_ms (), <=, start + 3);
+  reopen (f, *how);
+  g_assert_cmpuint (st_queue ("q")->delayed, ==, 5);
+  expect_counters ("q", 1, 6, 0, 0, 0);
+  /* Nothing is due before its time. */
+  g_assert_cmpuint (release (start), ==, 1);
+  st_expect_pop ("q", 9);
+  st_expect_empty ("q");
+  moves = release (start + 10000);
+  g_assert_cmpuint (moves, >=, 3);
+  g_assert_cmpuint (moves, <=, 3 * MQ_WHEEL_LEVELS + 1);
+  st_expect_pop ("q", 4);
+  st_expect_pop ("q", 2);
+  st_expect_pop ("q", 1);
+  st_expect_empty ("q");
+  g_assert_cmpuint (st_queue ("q")->delayed, ==, 2);
+  reopen (f, *how);
+  release (start + 4000000000);
+  st_expect_pop ("q", 3);
+  st_expect_pop ("q", 5);
+  expect_counters ("q", 0, 6, 6, 0, 0);
+  g_assert_cmpuint (st_queue ("q")->delayed, ==, 0);
+  g_assert_cmpint (queues_next_due_ms (), ==, G_MAXINT64);
+  g_assert_true (queues_all_empty ());
+}
+
+/* Delays at random, all due long before the release: they still come in
+ * due order, though the wheel put them in buckets of many levels. */
+static void
+test_delays_late (Fixture *f, gconstpointer data)
+{
+  gint64 due = 0;
+
+  for (guint i = 0; i < 300; i++)
+    push_later ("r", i, g_test_rand_int_range (1, 20000));
+  release (now_ms () + 30000);
+  for (guint i = 0; i < 300; i++)
+    {
+      MqItem item;
+
+      g_assert_true (queue_pop (st_queue ("r"), &item, NULL));
+      g_assert_cmpint (item.header.due_ms, >=, due);
+      due = item.header.due_ms;
+      item_clear (&item);
+    }
+  st_expect_empty ("r");
+}
+
+/* A read given back with a delay leaves the queue until then, keeps its
+ * delivery count, and is counted as set once. */
+static void
+test_retry_later (Fixture *f, gconstpointer data)
+{
+  const Reopen *how = data;
+  gint64 start = now_ms ();
+  guint64 seq;
+
+  st_push ("q", 1);
+  st_push ("q", 2);
+  seq = st_expect_open ("q", 1);
+  g_assert_true (queue_abort_read (st_queue ("q"), seq, 60000, NULL));
+  g_assert_cmpuint (st_queue ("q")->open_reads, ==, 0);
+  g_assert_cmpuint (st_queue ("q")->delayed, ==, 1);
+  expect_counters ("q", 1, 2, 0, 0, 0);
+  reopen (f, *how);
+  g_assert_cmpuint (st_queue ("q")->delayed, ==, 1);
+  st_expect_pop ("q", 2);
+  st_expect_empty ("q");
+  release (start + 61000);
+  seq = st_expect_open ("q", 1);
+  g_assert_cmpuint (held ("q", 0)->deliveries, ==, 1);
+  g_assert_true (queue_abort_read (st_queue ("q"), seq, 0, NULL));
+  g_assert_cmpuint (held ("q", 0)->deliveries, ==, 2);
+  st_expect_pop ("q", 1);
+  expect_counters ("q", 0, 2, 2, 0, 0);
+}
+
+/* flush and delete take the delayed messages with the waiting ones. */
+static void
+test_delays_emptied (Fixture *f, gconstpointer data)
+{
+  const Reopen *how = data;
+
+  push_later ("a", 1, 60000);
+  push_later ("b", 2, 60000);
+  push_later ("b", 3, 6000000);
+  g_assert_true (queue_flush (st_queue ("a"), NULL));
+  g_assert_true (queue_delete (st_queue ("b"), NULL));
+  g_assert_cmpuint (st_queue ("a")->delayed, ==, 0);
+  reopen (f, *how);
+  g_assert_cmpuint (st_queue ("a")->delayed, ==, 0);
+  g_assert_cmpuint (st_queue ("b")->delayed, ==, 0);
+  g_assert_cmpint (queues_next_due_ms (), ==, G_MAXINT64);
+  release (now_ms () + 7000000);
+  st_expect_empty ("a");
+  st_expect_empty ("b");
+}
+
+/* A delayed message of a fanout parent is copied to the children when it
+ * is due, not before. */
+static void
+test_delayed_fanout (Fixture *f, gconstpointer data)
+{
+  st_queue ("jobs+log");
+  push_later ("jobs", 1, 1000);
+  st_expect_empty ("jobs+log");
+  release (now_ms () + 2000);
+  st_expect_pop ("jobs", 1);
+  st_expect_pop ("jobs+log", 1);
 }
 
 #define ADD(path, func) \
@@ -876,6 +1044,11 @@ main (int argc, char *argv[])
   g_test_add ("/queue/fanout/refused-counted/killed", Fixture, &killed,
               set_up, test_fanout_refused_counted, tear_down);
   ADD ("age", test_age);
+  ADD_BOTH ("delay/order", test_delays);
+  ADD_BOTH ("delay/retry-later", test_retry_later);
+  ADD_BOTH ("delay/emptied", test_delays_emptied);
+  ADD ("delay/fanout", test_delayed_fanout);
+  ADD ("delay/late", test_delays_late);
   ADD ("segments/live", test_segment_live);
   ADD ("segments/evacuated", test_segments_evacuated);
   ADD ("memory/budgets", test_memory_budget);

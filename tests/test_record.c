@@ -12,7 +12,7 @@
 #include "record.h"
 
 #define HELD_SIZE 23   /* seq 8, seg_start 8, len 4, deliveries 2, open 1 */
-#define STATE_FIXED(name_len) (2 + (name_len) + 9 * 8 + 4)
+#define STATE_FIXED(name_len) (3 + (name_len) + 9 * 8 + 4)
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -291,7 +291,7 @@ test_segment_key_names (void)
     }
   g_assert_cmpuint (record_segment_key (longest, MQ_MAX_NAME, 1, 1,
                                         (guint8[MQ_SEGMENT_KEY_MAX]) { 0 }),
-                    ==, MQ_SEGMENT_KEY_MAX);
+                    ==, MQ_MAX_NAME + 17);
 }
 
 /* A name no queue may have makes a key of no known kind: every byte a name
@@ -390,8 +390,8 @@ assert_held_equal (GArray *got, const MqHeld *want, guint n)
 static void
 test_queue_layout (void)
 {
-  static const guint8 want_start[] = { 1, 2, 'q', '1', 0, 0, 0, 0, 0, 0, 0,
-    7 };
+  static const guint8 want_start[] = { 1, 0, 2, 'q', '1', 0, 0, 0, 0, 0, 0,
+    0, 7 };
   static const guint8 want_held[] = { 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0,
     0, 0, 9, 0, 0x10, 0, 0, 0xff, 0xff, 0 };
   g_autoptr (GByteArray) out = g_byte_array_new ();
@@ -430,7 +430,7 @@ test_queue_round_trip (void)
 
   used = record_queue_decode (in, len, &name, &name_len, &meta, held);
   g_assert_cmpuint (used, ==, STATE_FIXED (all->len) + 3 * HELD_SIZE);
-  g_assert_true (name == (const char *) in + 2);
+  g_assert_true (name == (const char *) in + 3);
   g_assert_cmpmem (name, name_len, all->str, all->len);
   assert_meta_equal (&meta, &sample_meta);
   assert_held_equal (held, sample_held, 3);

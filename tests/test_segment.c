@@ -360,18 +360,18 @@ test_encode_split (void)
   MqRun *run = run_new (1);
   g_autoptr (GByteArray) out = g_byte_array_new ();
 
-  /* 124-byte records: 265 reach 32 KiB (32,860 bytes). */
+  /* 132-byte records: 249 reach 32 KiB (32,868 bytes). */
   append (run, 1000, len_100);
-  g_assert_cmpuint (run_encode_segment (run, TARGET, out), ==, 266);
-  g_assert_cmpuint (out->len, ==, MQ_SEGMENT_HEADER_SIZE + 265 * 124);
-  g_assert_cmpuint (seal_all (run, TARGET, len_100), ==, 4);
+  g_assert_cmpuint (run_encode_segment (run, TARGET, out), ==, 250);
+  g_assert_cmpuint (out->len, ==, MQ_SEGMENT_HEADER_SIZE + 249 * 132);
+  g_assert_cmpuint (seal_all (run, TARGET, len_100), ==, 5);
   g_assert_cmpuint (run_first (run), ==, 1001);
   run_unref (run);
 
-  /* A target met exactly: ten records of 124 bytes. */
+  /* A target met exactly: ten records of 132 bytes. */
   run = run_new (1);
   append (run, 100, len_100);
-  g_assert_cmpuint (seal_all (run, 1240, len_100), ==, 10);
+  g_assert_cmpuint (seal_all (run, 1320, len_100), ==, 10);
   run_unref (run);
 
   run = run_new (1);
