@@ -409,11 +409,11 @@ stats_queue_lines (GString *out, MqQueue *queue)
     { "total_items", queue->meta.enqueued },
     { "dequeued", queue->meta.dequeued },
     { "open_transactions", queue->open_reads },
-    { "delayed", queue->delayed },
     { "waiters", g_queue_get_length (&queue->waiters) },
     { "expired_items", queue->meta.expired },
     { "discarded", queue->meta.discarded },
     { "age", (guint64) queue_age_ms (queue) },
+    { "delayed", queue->delayed },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (lines); i++)

@@ -639,6 +639,8 @@ conn_touch_open_read (MqConn *conn, const char *name, gsize len,
   MqReadState state = open_read_state (conn, i);
   MqOpenRead *open;
 
+  if (state == MQ_READ_EXPIRED)
+    g_ptr_array_remove_index_fast (conn->open_reads, i);
   if (state != MQ_READ_OPEN)
     return state;
   open = g_ptr_array_index (conn->open_reads, i);

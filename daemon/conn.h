@@ -159,7 +159,8 @@ void conn_add_open_read (MqConn *conn, const char *name, gsize len,
 /* Removes the queue's open read, expired or not. */
 MqReadState conn_take_open_read (MqConn *conn, const char *name, gsize len,
                                  guint64 *seq);
-/* A new lease of lease_ms from now (<= 0: as long as the last). */
+/* A new lease of lease_ms from now (<= 0: as long as the last); an
+ * expired read is removed, once told. */
 MqReadState conn_touch_open_read (MqConn *conn, const char *name, gsize len,
                                   gint64 lease_ms);
 

@@ -290,6 +290,9 @@ start (GError **error)
     return FALSE;
   if (!storage_open (&storage, error))
     return FALSE;
+  /* Messages that came due while the daemon was down join their queues
+   * before any client's set (a first batch; the passes do the rest). */
+  due_serve ();
   loop_init (on_pass_end, NULL);
   loop_watch (&sync_watch, storage_wake_fd (), EPOLLIN, on_synced);
   command_init (&limits);

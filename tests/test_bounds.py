@@ -247,7 +247,7 @@ def kestrel_lines(name):
                         (b"total_items", b"1"), (b"dequeued", b"1"),
                         (b"open_transactions", b"0"), (b"waiters", b"0"),
                         (b"expired_items", b"0"), (b"discarded", b"0"),
-                        (b"age", b"0")))
+                        (b"age", b"0"), (b"delayed", b"0")))
 
 
 class Stats(mqdtest.MqdTestCase):
@@ -333,7 +333,7 @@ class Stats(mqdtest.MqdTestCase):
             b"queue_%s_%s" % (self.name(i), what) for i in range(n)
             for what in (b"items", b"bytes", b"total_items", b"dequeued",
                          b"open_transactions", b"waiters", b"expired_items",
-                         b"discarded", b"age")])
+                         b"discarded", b"age", b"delayed")])
         # In step: a NOOP is answered next.
         c.expect(struct.pack(">BBHBBHIIQ", 0x80, 0x0a, 0, 0, 0, 0, 0, 7, 0),
                  struct.pack(">BBHBBHIIQ", 0x81, 0x0a, 0, 0, 0, 0, 0, 7, 0))

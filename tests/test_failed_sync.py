@@ -33,8 +33,9 @@ def note(text):
 
 
 def entry_bytes(op, queue):
-    """The start of a journal entry's body: op, name length, name."""
-    return bytes((op, len(queue))) + queue.encode()
+    """The start of a journal entry's body: op, name length (2 bytes),
+    name."""
+    return bytes((op,)) + len(queue).to_bytes(2, "big") + queue.encode()
 
 
 class Log:

@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""Delayed messages (set q/delay=ms) and retries with backoff
+(get q/abort/delay=ms, the retry_delay rule): out of sight until due, never
+early, in due order, across kill -9 and a restart, from pymemcache and PHP's
+memcache extension as from the raw socket."""
+
+import random
+import subprocess
+import time
+
+from pymemcache.client.base import Client as Pymemcache
+
+import clienttest
+import mqdtest
+import queuetest
+from mqdtest import get_reply, set_cmd
+
+
+def ms_since(t):
+    return (time.monotonic() - t) * 1000
+
+
+class Delays(mqdtest.MqdTestCase):
+    def setUp(self):
+        self.d = self.start_daemon()
+        self.c = self.d.client()
+        self.addCleanup(self.c.close)
+
+    def test_out_of_sight_until_due(self):
+        c = self.c
+        sent = time.monotonic()
+        c.expect(set_cmd("q/delay=300", b"later") + set_cmd("q", b"now"),
+                 b"STORED\r\n" * 2)
+        stats = c.stats()
+        self.assertEqual((stats["queue_q_items"], stats["queue_q_delayed"],
+                          stats["queue_q_total_items"]), ("1", "1", "2"))
+        c.expect(b"get q/peek\r\n", get_reply(("q/peek", b"now")))
+        c.expect(b"get q\r\n", get_reply(("q", b"now")))
+        c.expect(b"get q\r\nget q/peek\r\n", b"END\r\nEND\r\n")
+        # A waiting get takes it when it is due, not before.
+        c.expect(b"get q/t=5000\r\n", get_reply(("q/t=5000", b"later")))
+        self.assertGreaterEqual(ms_since(sent), 300)
+        stats = c.stats()
+        self.assertEqual((stats["queue_q_items"], stats["queue_q_delayed"],
+                          stats["queue_q_dequeued"]), ("0", "0", "2"))
+        c.expect(b"stats queue\r\n", b"STAT q 2/2\r\nEND\r\n")
+
+    def test_delay_zero_and_errors(self):
+        c = self.c
+        c.expect(set_cmd("q/delay=0", b"at once"), b"STORED\r\n")
+        c.expect(b"get q\r\n", get_reply(("q", b"at once")))
+        c.expect(b"set q/delay=-1 0 0 1\r\nx\r\n",
+                 b"CLIENT_ERROR bad command line format\r\n")
+        c.expect(b"get q/delay=5\r\n",
+                 b"CLIENT_ERROR bad command line format\r\n")
+        c.expect(b"stats queue\r\n", b"STAT q 1/1\r\nEND\r\n")
+
+    def test_ten_thousand_random_delays(self):
+        """10,000 messages with delays up to 2 s: each is delivered once, none
+        before its time, and they come in due order."""
+        rnd = random.Random(14)
+        n, batch = 10000, 500
+        due = {}            # i -> (earliest, latest) possible due, ms
+        c = self.c
+        for start in range(0, n, batch):
+            delays = [rnd.randrange(0, 2000) for _ in range(batch)]
+            before = time.monotonic() * 1000
+            c.expect(b"".join(set_cmd("q/delay=%d" % d, b"%d" % (start + k))
+                              for k, d in enumerate(delays)),
+                     b"STORED\r\n" * batch)
+            after = time.monotonic() * 1000
+            for k, d in enumerate(delays):
+                due[start + k] = (before + d, after + d)
+        got = []
+        while len(got) < n:
+            c.send(b"get q/t=3000\r\n")
+            line = c.recv_line()
+            now = time.monotonic() * 1000
+            self.assertTrue(line.startswith(b"VALUE q/t=3000 0 "), line)
+            i = int(c.recv_exact(int(line.split()[3]) + 2)[:-2])
+            self.assertEqual(c.recv_line(), b"END")
+            self.assertGreaterEqual(now, due[i][0],
+                                    "message %d %.1f ms early"
+                                    % (i, due[i][0] - now))
+            got.append(i)
+        self.assertEqual(sorted(got), list(range(n)))
+        for a, b in zip(got, got[1:]):
+            self.assertLessEqual(due[a][0], due[b][1],
+                                 "%d (due %r) came before %d (due %r)"
+                                 % (a, due[a], b, due[b]))
+        c.expect(b"get q\r\n", b"END\r\n")
+        stats = c.stats()
+        self.assertEqual((stats["queue_q_delayed"], stats["queue_q_items"],
+                          stats["queue_q_total_items"],
+                          stats["queue_q_dequeued"]),
+                         ("0", "0", str(n), str(n)))
+
+    def test_flush_and_delete_take_delayed(self):
+        c = self.c
+        c.expect(set_cmd("a/delay=60000", b"x") + set_cmd("b/delay=60000", b"y")
+                 + b"flush_all\r\ndelete b\r\n",
+                 b"STORED\r\n" * 2 + b"OK\r\nDELETED\r\n")
+        self.assertEqual(queuetest.stat(c, "queue_a_delayed"), "0")
+        self.d.restart()
+        with self.d.client() as c:
+            c.expect(b"stats queue\r\n", b"STAT a 1/0\r\nEND\r\n")
+            self.assertEqual(queuetest.stat(c, "queue_a_delayed"), "0")
+
+
+class DelaysAcrossRestarts(mqdtest.MqdTestCase):
+    def test_kill9_keeps_delayed_and_due_come_first(self):
+        d = self.start_daemon()
+        with d.client() as c:
+            c.expect(b"".join(set_cmd("q/delay=%d" % (200 + i), b"soon%d" % i)
+                              for i in range(200))
+                     + b"".join(set_cmd("q/delay=3600000", b"late%d" % i)
+                                for i in range(300)),
+                     b"STORED\r\n" * 500)
+            self.assertEqual(queuetest.stat(c, "queue_q_delayed"), "500")
+        sent = time.monotonic()
+        d.kill9()
+        # The time passing while the daemon is down is what is tested.
+        time.sleep(max(0.0, 0.5 - (time.monotonic() - sent)))
+        d.start()
+        with d.client() as c:
+            c.expect(set_cmd("q", b"after the start"), b"STORED\r\n")
+            for i in range(200):
+                c.expect(b"get q\r\n", get_reply(("q", b"soon%d" % i)))
+            c.expect(b"get q\r\n", get_reply(("q", b"after the start")))
+            c.expect(b"get q\r\n", b"END\r\n")
+            stats = c.stats()
+            self.assertEqual((stats["queue_q_delayed"],
+                              stats["queue_q_total_items"]), ("300", "501"))
+        d.restart()
+        with d.client() as c:
+            self.assertEqual(queuetest.stat(c, "queue_q_delayed"), "300")
+
+
+class Retry(mqdtest.MqdTestCase):
+    CONFIG = ("[backoff]\nretry_delay = 100ms..400ms\n"
+              "[work]\nmax_deliveries = 2\ndead_letter = dlq\n"
+              "retry_delay = 50ms\n")
+
+    def setUp(self):
+        self.d, _ = queuetest.start_with_config(self.CONFIG)
+        self.c = self.d.client()
+        self.addCleanup(self.c.close)
+
+    def test_abort_with_delay(self):
+        c = self.c
+        c.expect(set_cmd("q", b"job") + set_cmd("q", b"next"),
+                 b"STORED\r\n" * 2)
+        c.expect(b"get q/open\r\n", get_reply(("q/open", b"job")))
+        aborted = time.monotonic()
+        c.expect(b"get q/abort/delay=300\r\n", b"END\r\n")
+        stats = c.stats()
+        self.assertEqual((stats["queue_q_delayed"], stats["queue_q_items"],
+                          stats["queue_q_open_transactions"]), ("1", "1", "0"))
+        c.expect(b"get q\r\n", get_reply(("q", b"next")))
+        c.expect(b"get q/t=5000\r\n", get_reply(("q/t=5000", b"job")))
+        self.assertGreaterEqual(ms_since(aborted), 300)
+        # Counted once as set, once as taken.
+        c.expect(b"stats queue\r\n", b"STAT q 2/2\r\nEND\r\n")
+
+    def test_rule_doubles_per_delivery(self):
+        c = self.c
+        c.expect(set_cmd("backoff", b"flaky"), b"STORED\r\n")
+        gaps = []
+        for _ in range(4):
+            c.expect(b"get backoff/open/t=5000\r\n",
+                     get_reply(("backoff/open/t=5000", b"flaky")))
+            if gaps:
+                gaps[-1] = ms_since(gaps[-1])
+            c.expect(b"get backoff/abort\r\n", b"END\r\n")
+            gaps.append(time.monotonic())
+        for gap, want in zip(gaps[:3], (100, 200, 400)):
+            self.assertGreaterEqual(gap, want)
+            self.assertLess(gap, want + 1000)
+
+    def test_retries_then_dead_letter(self):
+        c = self.c
+        c.expect(set_cmd("work", b"poison"), b"STORED\r\n")
+        c.expect(b"get work/open\r\n", get_reply(("work/open", b"poison")))
+        c.expect(b"get work/abort\r\n", b"END\r\n")
+        self.assertEqual(queuetest.stat(c, "queue_work_delayed"), "1")
+        c.expect(b"get work/open/t=5000\r\n",
+                 get_reply(("work/open/t=5000", b"poison")))
+        # The second give-back reaches max_deliveries: no delay, dlq.
+        c.expect(b"get work/abort\r\n", b"END\r\n")
+        c.expect(b"get dlq\r\n", get_reply(("dlq", b"poison")))
+        stats = c.stats()
+        self.assertEqual((stats["queue_work_delayed"],
+                          stats["queue_work_items"]), ("0", "0"))
+
+
+class RealClients(mqdtest.MqdTestCase):
+    """The key options through clients that check keys themselves."""
+
+    def test_pymemcache(self):
+        d = self.start_daemon()
+        mq = Pymemcache(d.socket_path, default_noreply=False,
+                        connect_timeout=mqdtest.TIMEOUT,
+                        timeout=mqdtest.TIMEOUT)
+        self.addCleanup(mq.close)
+        sent = time.monotonic()
+        self.assertIs(mq.set("jobs/delay=200", b"later"), True)
+        self.assertIsNone(mq.get("jobs"))
+        self.assertEqual(mq.get("jobs/t=5000"), b"later")
+        self.assertGreaterEqual(ms_since(sent), 200)
+        self.assertIs(mq.set("jobs", b"leased"), True)
+        self.assertEqual(mq.get("jobs/open/lease=60000"), b"leased")
+        self.assertIsNone(mq.get("jobs/touch/lease=60000"))
+        self.assertIsNone(mq.get("jobs/abort/delay=100"))
+        self.assertIsNone(mq.get("jobs"))
+        self.assertEqual(mq.get("jobs/t=5000"), b"leased")
+
+    def test_php_memcache(self):
+        d = self.start_daemon()
+        script = r"""
+$m = new Memcache();
+$m->connect('unix://' . $argv[1], 0);
+$t = microtime(true);
+var_dump($m->set('jobs/delay=200', 'later'));
+var_dump($m->get('jobs'));
+var_dump($m->get('jobs/t=5000'));
+var_dump(microtime(true) - $t >= 0.2);
+var_dump($m->set('jobs', 'leased'));
+var_dump($m->get('jobs/open/lease=60000'));
+var_dump($m->get('jobs/touch'));
+var_dump($m->get('jobs/abort/delay=100'));
+var_dump($m->get('jobs/t=5000'));
+"""
+        r = subprocess.run([clienttest.php(), "-r", script, "--",
+                            d.socket_path], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True,
+                           timeout=mqdtest.TIMEOUT)
+        self.assertEqual((r.returncode, r.stderr), (0, ""), r.stdout)
+        self.assertEqual(r.stdout.split("\n"), [
+            "bool(true)", "bool(false)", 'string(5) "later"', "bool(true)",
+            "bool(true)", 'string(6) "leased"', "bool(false)", "bool(false)",
+            'string(6) "leased"', ""])
+
+
+if __name__ == "__main__":
+    mqdtest.main()
