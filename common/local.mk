@@ -1,5 +1,6 @@
 # common/local.mk: the rules the daemon and libmqclient share (queue names,
-# protocol limits, the default socket), built once and linked into both.
+# protocol limits, durations, the default socket), built once and linked
+# into both.
 # Included from the top Makefile.am after its `noinst_LTLIBRARIES =` line.
 # Plain libc and MIT-licensed like the client: its own CPPFLAGS keep GLib
 # out.

@@ -14,6 +14,16 @@
 #define ERR_NAME_LONG "CLIENT_ERROR queue name too long"
 #define ERR_NAME_BAD "CLIENT_ERROR invalid queue name"
 #define ERR_GET_OPTION "CLIENT_ERROR bad get option"
+#define ERR_SET_OPTION "CLIENT_ERROR bad set option: a set takes only " \
+  "/delay=<ms>"
+#define ERR_DUPLICATE "CLIENT_ERROR duplicate option"
+#define ERR_DELAY "CLIENT_ERROR bad delay: 0 to " \
+  MQ_SHARED_STR (MQ_MAX_DELAY_MS) " ms"
+#define ERR_LEASE "CLIENT_ERROR bad lease: 1 to " \
+  MQ_SHARED_STR (MQ_MAX_DELAY_MS) " ms"
+#define ERR_LEASE_ALONE "CLIENT_ERROR lease= needs /open or /touch"
+#define ERR_DELAY_ALONE "CLIENT_ERROR delay= on a get needs /abort"
+#define ERR_TOUCH "CLIENT_ERROR /touch takes no other option but lease="
 
 /* ---- tokens and numbers ---- */
 
@@ -103,35 +113,111 @@ protocol_check_name (const char *name, gsize len)
   return protocol_valid_name (name, len) ? NULL : ERR_NAME_BAD;
 }
 
+/* ---- keys: name[/option]... ---- */
+
+/* The option after *slash, up to the next '/' or end; *slash moves on to
+ * that next '/', or NULL after the last option. */
+static MqToken
+next_option (const char **slash, const char *end)
+{
+  const char *opt = *slash + 1;
+
+  *slash = memchr (opt, '/', (gsize) (end - opt));
+  return (MqToken) { opt, (gsize) ((*slash ? *slash : end) - opt) };
+}
+
+/* An option with a number, <word>=<ms>: t=, lease=, delay=. */
+typedef struct {
+  const char *prefix;             /* "t=" */
+  guint64 min, max;
+  gboolean once;                  /* given twice is an error (t= is not:
+                                     its last one counts, as it always
+                                     has) */
+  const char *error;              /* the reply to a bad number */
+} NumberOption;
+
+static const NumberOption timeout_option = {
+  "t=", 0, MQ_MAX_TIMEOUT_MS, FALSE, ERR_GET_OPTION
+};
+static const NumberOption lease_option = {
+  "lease=", 1, MQ_MAX_DELAY_MS, TRUE, ERR_LEASE
+};
+static const NumberOption delay_option = {
+  "delay=", 0, MQ_MAX_DELAY_MS, TRUE, ERR_DELAY
+};
+
+/* Whether opt is number's option; if so, *error is NULL and *ms its value
+ * (-1 until one is given), or *error the reply. */
+static gboolean
+take_number (const MqToken *opt, const NumberOption *number, gint64 *ms,
+             const char **error)
+{
+  gsize n = strlen (number->prefix);
+  guint64 v;
+
+  if (opt->len < n || memcmp (opt->p, number->prefix, n) != 0)
+    return FALSE;
+  if (!protocol_parse_uint (opt->p + n, opt->len - n, number->max, &v)
+      || v < number->min)
+    *error = number->error;
+  else if (number->once && *ms >= 0)
+    *error = ERR_DUPLICATE;
+  else
+    {
+      *ms = (gint64) v;
+      *error = NULL;
+    }
+  return TRUE;
+}
+
 /* ---- get ---- */
 
 static const struct {
   const char *word;
   MqGetOptions flag;
+  gboolean once;                  /* the options before touch may repeat */
 } get_options[] = {
-  { "open", MQ_GET_OPEN },
-  { "close", MQ_GET_CLOSE },
-  { "abort", MQ_GET_ABORT },
-  { "peek", MQ_GET_PEEK },
+  { "open", MQ_GET_OPEN, FALSE },
+  { "close", MQ_GET_CLOSE, FALSE },
+  { "abort", MQ_GET_ABORT, FALSE },
+  { "peek", MQ_GET_PEEK, FALSE },
+  { "touch", MQ_GET_TOUCH, TRUE },
 };
 
-static gboolean
-apply_get_option (const char *p, gsize len, MqGetKey *key)
+/* NULL, or the reply to a bad option. */
+static const char *
+apply_get_option (const MqToken *opt, MqGetKey *key)
 {
-  guint64 ms;
+  const char *error = ERR_GET_OPTION;
 
   for (gsize i = 0; i < G_N_ELEMENTS (get_options); i++)
-    if (bytes_equal (p, len, get_options[i].word))
+    if (protocol_token_is (opt, get_options[i].word))
       {
+        if (get_options[i].once && (key->options & get_options[i].flag))
+          return ERR_DUPLICATE;
         key->options |= get_options[i].flag;
-        return TRUE;
+        return NULL;
       }
-  if (len < 2 || memcmp (p, "t=", 2) != 0)
-    return FALSE;
-  if (!protocol_parse_uint (p + 2, len - 2, MQ_MAX_TIMEOUT_MS, &ms))
-    return FALSE;
-  key->timeout_ms = (gint64) ms;
-  return TRUE;
+  if (take_number (opt, &timeout_option, &key->timeout_ms, &error)
+      || take_number (opt, &lease_option, &key->lease_ms, &error)
+      || take_number (opt, &delay_option, &key->delay_ms, &error))
+    return error;
+  return ERR_GET_OPTION;
+}
+
+/* The options that only mean something beside another. */
+static const char *
+check_get_options (const MqGetKey *key)
+{
+  if ((key->options & MQ_GET_TOUCH)
+      && (key->options != MQ_GET_TOUCH || key->timeout_ms >= 0
+          || key->delay_ms >= 0))
+    return ERR_TOUCH;
+  if (key->lease_ms >= 0 && !(key->options & (MQ_GET_OPEN | MQ_GET_TOUCH)))
+    return ERR_LEASE_ALONE;
+  if (key->delay_ms >= 0 && !(key->options & MQ_GET_ABORT))
+    return ERR_DELAY_ALONE;
+  return NULL;
 }
 
 /* Options are checked before the name, as a set checks its numbers before
@@ -141,21 +227,50 @@ protocol_parse_get_key (const char *p, gsize len, MqGetKey *key)
 {
   const char *end = p + len;
   const char *slash = memchr (p, '/', len);
+  const char *error;
 
   key->name = p;
   key->name_len = (gsize) ((slash ? slash : end) - p);
   key->key_len = len;
   key->timeout_ms = -1;
-  key->lease_ms = key->delay_ms = -1;
+  key->lease_ms = -1;
+  key->delay_ms = -1;
   key->options = 0;
   while (slash)
     {
-      const char *opt = slash + 1;
-      slash = memchr (opt, '/', (gsize) (end - opt));
-      if (!apply_get_option (opt, (gsize) ((slash ? slash : end) - opt), key))
-        return ERR_GET_OPTION;
+      MqToken opt = next_option (&slash, end);
+
+      error = apply_get_option (&opt, key);
+      if (error != NULL)
+        return error;
     }
-  return protocol_check_name (key->name, key->name_len);
+  error = check_get_options (key);
+  return error != NULL ? error : protocol_check_name (key->name,
+                                                      key->name_len);
+}
+
+/* ---- set ---- */
+
+const char *
+protocol_parse_set_key (const char *p, gsize len, MqCommand *cmd)
+{
+  const char *end = p + len;
+  const char *slash = memchr (p, '/', len);
+  const char *error = NULL;
+
+  cmd->name = p;
+  cmd->name_len = (gsize) ((slash ? slash : end) - p);
+  cmd->delay_ms = -1;
+  while (slash)
+    {
+      MqToken opt = next_option (&slash, end);
+
+      if (!take_number (&opt, &delay_option, &cmd->delay_ms, &error))
+        return ERR_SET_OPTION;
+      if (error != NULL)
+        return error;
+    }
+  return protocol_check_name (cmd->name, cmd->name_len);
 }
 
 /* Only the scalar fields: keys[] is written up to n_keys by a get, and

@@ -8,7 +8,8 @@
 
 #include <glib.h>
 
-#include "mqshared.h"             /* MQ_MAX_NAME, MQ_MAX_LINE, MQ_MAX_KEYS */
+#include "mqshared.h"             /* MQ_MAX_NAME, MQ_MAX_LINE, MQ_MAX_KEYS,
+                                     MQ_MAX_DELAY_MS */
 /* A set's length must fit gint64 and, on 32-bit hosts, gsize. */
 #define MQ_MAX_DATA_LEN \
   ((guint64) G_MAXINT64 < (guint64) G_MAXSIZE ? (guint64) G_MAXINT64 \
@@ -41,7 +42,8 @@ typedef enum {
   MQ_GET_CLOSE = 1 << 1,
   MQ_GET_ABORT = 1 << 2,
   MQ_GET_PEEK = 1 << 3,
-  MQ_GET_TOUCH = 1 << 4,
+  MQ_GET_TOUCH = 1 << 4,          /* extend the lease of this connection's
+                                     open read; alone, or with lease= */
 } MqGetOptions;
 
 typedef struct {
@@ -49,9 +51,11 @@ typedef struct {
   gsize name_len;
   gsize key_len;                  /* the whole key, options included */
   gint64 timeout_ms;              /* -1: do not wait */
+  gint64 lease_ms;                /* lease=, with /open or /touch: 1 to
+                                     MQ_MAX_DELAY_MS; -1: none given */
+  gint64 delay_ms;                /* delay=, with /abort: 0 to
+                                     MQ_MAX_DELAY_MS; -1: none given */
   guint options;                  /* MqGetOptions */
-  gint64 lease_ms;                /* -1: none */
-  gint64 delay_ms;                /* -1: none */
 } MqGetKey;
 
 typedef enum {
@@ -94,7 +98,8 @@ typedef struct {
   /* set */
   guint32 flags;
   gint64 exptime;
-  gint64 delay_ms;                /* set: -1 when the key has no delay */
+  gint64 delay_ms;                /* the key's /delay=<ms>, 0 to
+                                     MQ_MAX_DELAY_MS; -1: none given */
   gsize data_len;
   guint8 data_end;                /* bytes after the data: "\r\n" on a line */
   /* verbosity */
@@ -153,6 +158,9 @@ gboolean protocol_parse_int64 (const char *p, gsize len, gint64 *out);
 const char *protocol_check_name (const char *name, gsize len);
 /* One get key, name[/option]...: NULL, or the error reply. */
 const char *protocol_parse_get_key (const char *p, gsize len, MqGetKey *key);
+/* A set's key, name[/delay=<ms>], into cmd's name and delay_ms: NULL, or
+ * the error reply. */
+const char *protocol_parse_set_key (const char *p, gsize len, MqCommand *cmd);
 
 /* Replies, appended to out. */
 void protocol_append_line (GString *out, const char *line);

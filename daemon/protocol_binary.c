@@ -184,7 +184,7 @@ take_request (const Opcode *op, const Header *h, const char *extras,
       cmd->flags = (guint32) get_be (extras, 4);
       cmd->exptime = (gint64) get_be (extras + 4, 4);
       cmd->data_len = h->body_len - h->extras_len - h->key_len;
-      G_GNUC_FALLTHROUGH;
+      return protocol_parse_set_key (key, h->key_len, cmd);
     case MQ_CMD_DELETE:
       cmd->name = key;
       cmd->name_len = h->key_len;

@@ -114,7 +114,8 @@ take_flags (const MqTokens *t, guint first, const char *allowed,
   return NULL;
 }
 
-/* ms and md: a queue name, then flags from t->tok[first] on. */
+/* ms and md: a queue name (a set's key may carry /delay=<ms>), then flags
+ * from t->tok[first] on. */
 static const char *
 take_queue (const MqTokens *t, char command, guint first, const char *allowed,
             MqCommand *cmd)
@@ -122,9 +123,14 @@ take_queue (const MqTokens *t, char command, guint first, const char *allowed,
   const char *err;
 
   start (t, command, cmd);
-  cmd->name = t->tok[1].p;
-  cmd->name_len = t->tok[1].len;
-  err = protocol_check_name (cmd->name, cmd->name_len);
+  if (command == 's')
+    err = protocol_parse_set_key (t->tok[1].p, t->tok[1].len, cmd);
+  else
+    {
+      cmd->name = t->tok[1].p;
+      cmd->name_len = t->tok[1].len;
+      err = protocol_check_name (cmd->name, cmd->name_len);
+    }
   return err != NULL ? err : take_flags (t, first, allowed, cmd);
 }
 
@@ -143,10 +149,10 @@ protocol_meta_parse_get (const MqTokens *t, MqCommand *cmd)
   if (err != NULL)
     return err;
   /* Without v the value would be lost: nothing is taken, the head is
-   * peeked.  A key that only closes or aborts a read takes nothing
-   * anyway. */
+   * peeked.  A key that only closes, aborts or touches a read takes
+   * nothing anyway. */
   if (!cmd->form.value
-      && !((key->options & (MQ_GET_CLOSE | MQ_GET_ABORT))
+      && !((key->options & (MQ_GET_CLOSE | MQ_GET_ABORT | MQ_GET_TOUCH))
            && !(key->options & MQ_GET_OPEN)))
     key->options |= MQ_GET_PEEK;
   cmd->n_keys = 1;

@@ -29,10 +29,12 @@ take_name (const MqToken *t, MqCommand *cmd)
 /* ---- commands ---- */
 
 /* <word> <q> <flags> <exptime> <bytes> [<cas unique>] [noreply], where
- * words counts the words before noreply.  Length first: once it is known,
- * the caller can skip the data on any error. */
+ * words counts the words before noreply, and take_key reads <q>.  Length
+ * first: once it is known, the caller can skip the data on any error. */
 static const char *
-parse_storage (const MqTokens *t, guint words, MqCommand *cmd)
+parse_storage (const MqTokens *t, guint words,
+               const char *(*take_key) (const MqToken *t, MqCommand *cmd),
+               MqCommand *cmd)
 {
   guint64 v;
 
@@ -53,17 +55,24 @@ parse_storage (const MqTokens *t, guint words, MqCommand *cmd)
   if (words > 5
       && !protocol_parse_uint (t->tok[5].p, t->tok[5].len, G_MAXUINT64, &v))
     return ERR_FORMAT;
-  return take_name (&t->tok[1], cmd);
+  return take_key (&t->tok[1], cmd);
 
 no_length:
   cmd->type = MQ_CMD_NONE;
   return ERR_FORMAT;
 }
 
+/* A set's key may carry /delay=<ms>. */
+static const char *
+take_set_key (const MqToken *t, MqCommand *cmd)
+{
+  return protocol_parse_set_key (t->p, t->len, cmd);
+}
+
 static const char *
 parse_set (const MqTokens *t, MqCommand *cmd)
 {
-  return parse_storage (t, 5, cmd);
+  return parse_storage (t, 5, take_set_key, cmd);
 }
 
 
@@ -235,7 +244,7 @@ parse_store_other (const MqTokens *t, MqCommand *cmd)
 {
   guint words = protocol_token_is (&t->tok[0], "cas") ? 6 : 5;
 
-  return named_error (&t->tok[0], parse_storage (t, words, cmd));
+  return named_error (&t->tok[0], parse_storage (t, words, take_name, cmd));
 }
 
 /* touch <q> <exptime> [noreply], incr|decr <q> <delta> [noreply] */

@@ -109,6 +109,14 @@ check_command (const MqCommand *cmd, const char *buf, gsize head)
              "invalid name accepted");
       break;
     case MQ_CMD_SET:
+      /* The key is the name, or the name and /delay=<ms>. */
+      CHECK (cmd->name == key && (cmd->name_len == key_len)
+             == (cmd->delay_ms == -1), "set name");
+      CHECK (cmd->name_len == key_len || key[cmd->name_len] == '/',
+             "set name");
+      CHECK (protocol_valid_name (cmd->name, cmd->name_len),
+             "invalid name accepted");
+      break;
     case MQ_CMD_DELETE:
       CHECK (cmd->name == key && cmd->name_len == key_len, "name");
       CHECK (protocol_valid_name (cmd->name, cmd->name_len),
@@ -139,11 +147,14 @@ check_alone (const char *buf, gsize head, const MqCommand *cmd)
          == MQ_PARSE_COMMAND && consumed == head, "not a command alone");
   CHECK (again->type == cmd->type && again->data_len == cmd->data_len
          && again->flags == cmd->flags && again->exptime == cmd->exptime
+         && again->delay_ms == cmd->delay_ms
          && again->form.quiet == cmd->form.quiet
          && again->n_keys == cmd->n_keys
          && (cmd->n_keys == 0
              || (again->keys[0].options == cmd->keys[0].options
-                 && again->keys[0].timeout_ms == cmd->keys[0].timeout_ms)),
+                 && again->keys[0].timeout_ms == cmd->keys[0].timeout_ms
+                 && again->keys[0].lease_ms == cmd->keys[0].lease_ms
+                 && again->keys[0].delay_ms == cmd->keys[0].delay_ms)),
          "parsed alone differently");
   g_free (again);
   g_free (copy);

@@ -56,6 +56,13 @@ static const char *const known_errors[] = {
   "CLIENT_ERROR invalid queue name",
   "CLIENT_ERROR too many keys",
   "CLIENT_ERROR bad get option",
+  "CLIENT_ERROR bad set option: a set takes only /delay=<ms>",
+  "CLIENT_ERROR duplicate option",
+  "CLIENT_ERROR bad delay: 0 to 315360000000 ms",
+  "CLIENT_ERROR bad lease: 1 to 315360000000 ms",
+  "CLIENT_ERROR lease= needs /open or /touch",
+  "CLIENT_ERROR delay= on a get needs /abort",
+  "CLIENT_ERROR /touch takes no other option but lease=",
   "CLIENT_ERROR bad command line format for add",
   "CLIENT_ERROR bad command line format for replace",
   "CLIENT_ERROR bad command line format for append",
@@ -164,6 +171,111 @@ word_is (const Word *w, const char *s)
   return w->len == strlen (s) && memcmp (w->p, s, w->len) == 0;
 }
 
+#define REF_MAX_DELAY 315360000000    /* ten years of milliseconds */
+
+/* An option <prefix><digits> of w: -1 when w is not one, -2 when its
+ * number is not 0..max, else the number. */
+static gint64
+ref_number_option (const Word *w, const char *prefix, guint64 max)
+{
+  gsize n = strlen (prefix);
+  guint64 v;
+
+  if (w->len < n || memcmp (w->p, prefix, n) != 0)
+    return -1;
+  return ref_number (w->p + n, w->len - n, max, &v) ? (gint64) v : -2;
+}
+
+/* A key's options, after its name: the next option of the key ending at
+ * end, after the '/' at *o; *o moves to the next '/', or NULL. */
+static Word
+ref_next_option (const char **o, const char *end)
+{
+  const char *opt = *o + 1;
+  const char *next = memchr (opt, '/', (gsize) (end - opt));
+
+  *o = next;
+  return (Word) { opt, (gsize) ((next ? next : end) - opt) };
+}
+
+/* "A set's key is the queue name, or name/delay=<ms>: 0 to 315360000000,
+ * once; any other option is refused, the options before the name." */
+static const char *
+ref_set_key (const Word *key, gint64 *delay)
+{
+  const char *end = key->p + key->len;
+  const char *slash = memchr (key->p, '/', key->len);
+
+  *delay = -1;
+  for (const char *o = slash; o != NULL;)
+    {
+      Word ow = ref_next_option (&o, end);
+      gint64 v = ref_number_option (&ow, "delay=", REF_MAX_DELAY);
+
+      if (v == -1)
+        return "CLIENT_ERROR bad set option: a set takes only /delay=<ms>";
+      if (v == -2)
+        return "CLIENT_ERROR bad delay: 0 to 315360000000 ms";
+      if (*delay >= 0)
+        return "CLIENT_ERROR duplicate option";
+      *delay = v;
+    }
+  return ref_name_error (key->p, (gsize) ((slash ? slash : end) - key->p));
+}
+
+/* "open, close, abort, peek, t=<ms> may repeat; touch, lease=<ms> (1 to
+ * 315360000000) and delay=<ms> (0 to 315360000000) come once.  lease=
+ * needs open or touch, delay= needs abort, touch goes with nothing but
+ * lease=.  Options are checked before the name." */
+static const char *
+ref_get_key (const Word *key)
+{
+  const char *end = key->p + key->len;
+  const char *slash = memchr (key->p, '/', key->len);
+  gboolean open = FALSE, abort = FALSE, touch = FALSE, others = FALSE;
+  gint64 lease = -1, delay = -1;
+
+  for (const char *o = slash; o != NULL;)
+    {
+      Word ow = ref_next_option (&o, end);
+      gint64 t = ref_number_option (&ow, "t=", G_MAXINT32);
+      gint64 l = ref_number_option (&ow, "lease=", REF_MAX_DELAY);
+      gint64 d = ref_number_option (&ow, "delay=", REF_MAX_DELAY);
+
+      if (word_is (&ow, "open") || word_is (&ow, "abort"))
+        {
+          open |= word_is (&ow, "open");
+          abort |= word_is (&ow, "abort");
+          others = TRUE;
+        }
+      else if (word_is (&ow, "close") || word_is (&ow, "peek") || t >= 0)
+        others = TRUE;
+      else if (word_is (&ow, "touch") && touch)
+        return "CLIENT_ERROR duplicate option";
+      else if (word_is (&ow, "touch"))
+        touch = TRUE;
+      else if (l == -2 || l == 0)
+        return "CLIENT_ERROR bad lease: 1 to 315360000000 ms";
+      else if (d == -2)
+        return "CLIENT_ERROR bad delay: 0 to 315360000000 ms";
+      else if ((l > 0 && lease >= 0) || (d >= 0 && delay >= 0))
+        return "CLIENT_ERROR duplicate option";
+      else if (l > 0)
+        lease = l;
+      else if (d >= 0)
+        delay = d;
+      else
+        return "CLIENT_ERROR bad get option";
+    }
+  if (touch && (others || delay >= 0))
+    return "CLIENT_ERROR /touch takes no other option but lease=";
+  if (lease >= 0 && !open && !touch)
+    return "CLIENT_ERROR lease= needs /open or /touch";
+  if (delay >= 0 && !abort)
+    return "CLIENT_ERROR delay= on a get needs /abort";
+  return ref_name_error (key->p, (gsize) ((slash ? slash : end) - key->p));
+}
+
 /* What the reference expects of a set or get line: the reply (NULL for a
  * command), and for a set the length to skip (-1: none). */
 typedef struct {
@@ -172,6 +284,7 @@ typedef struct {
   gint64 skip;                    /* set: data_len, or -1 */
   guint32 flags;
   gint64 exptime;
+  gint64 delay;                   /* set: the key's delay=, or -1 */
   guint n_keys;
 } RefResult;
 
@@ -180,7 +293,7 @@ ref_parse (const char *text, gsize len)
 {
   Word w[REF_MAX_WORDS];
   gsize n = ref_words (text, len, w);
-  RefResult r = { FALSE, NULL, -1, 0, 0, 0 };
+  RefResult r = { FALSE, NULL, -1, 0, 0, -1, 0 };
   guint64 v;
 
   if (n == 0)
@@ -217,7 +330,7 @@ ref_parse (const char *text, gsize len)
               r.error = "CLIENT_ERROR bad command line format";
               return r;
             }
-          r.error = ref_name_error (w[1].p, w[1].len);
+          r.error = ref_set_key (&w[1], &r.delay);
         }
       return r;
     }
@@ -236,29 +349,7 @@ ref_parse (const char *text, gsize len)
         }
       for (gsize k = 1; k < n; k++)
         {
-          const char *p = w[k].p, *end = w[k].p + w[k].len;
-          const char *slash = memchr (p, '/', w[k].len);
-          gsize name_len = (gsize) ((slash ? slash : end) - p);
-
-          /* Options first, each one of the known words or t=<digits>. */
-          for (const char *o = slash; o != NULL;)
-            {
-              const char *opt = o + 1;
-              const char *next = memchr (opt, '/', (gsize) (end - opt));
-              Word ow = { opt, (gsize) ((next ? next : end) - opt) };
-
-              if (!(word_is (&ow, "open") || word_is (&ow, "close")
-                    || word_is (&ow, "abort") || word_is (&ow, "peek")
-                    || (ow.len > 2 && memcmp (ow.p, "t=", 2) == 0
-                        && ref_number (ow.p + 2, ow.len - 2, G_MAXINT32,
-                                       &v))))
-                {
-                  r.error = "CLIENT_ERROR bad get option";
-                  return r;
-                }
-              o = next;
-            }
-          r.error = ref_name_error (p, name_len);
+          r.error = ref_get_key (&w[k]);
           if (r.error != NULL)
             return r;
         }
@@ -307,6 +398,31 @@ check_name (const char *name, gsize len, const char *line, gsize text_len)
          "accepted name %.*s is not valid", (int) MIN (len, 300), name);
 }
 
+/* A set's key: its name, then nothing or /delay=<ms>. */
+static void
+check_set_key (const MqCommand *cmd, const char *line, gsize text_len)
+{
+  const char *end = line + text_len;
+  gsize key_len = cmd->name_len;
+
+  while (cmd->name + key_len < end && !is_separator (cmd->name[key_len]))
+    key_len++;
+  check_token (cmd->name, key_len, line, text_len, "set key");
+  CHECK (protocol_valid_name (cmd->name, cmd->name_len)
+         && ref_valid_name (cmd->name, cmd->name_len),
+         "accepted set name %.*s is not valid", (int) MIN (cmd->name_len, 300),
+         cmd->name);
+  CHECK ((key_len == cmd->name_len) == (cmd->delay_ms == -1),
+         "delay %" G_GINT64_FORMAT " with a key of %zu bytes", cmd->delay_ms,
+         key_len);
+  CHECK (key_len == cmd->name_len
+         || (key_len > cmd->name_len + 7
+             && memcmp (cmd->name + cmd->name_len, "/delay=", 7) == 0),
+         "set key %.*s", (int) MIN (key_len, 300), cmd->name);
+  CHECK (cmd->delay_ms >= -1 && cmd->delay_ms <= MQ_MAX_DELAY_MS,
+         "delay %" G_GINT64_FORMAT, cmd->delay_ms);
+}
+
 static void
 check_get_key (const MqGetKey *key, const char *line, gsize text_len)
 {
@@ -323,8 +439,19 @@ check_get_key (const MqGetKey *key, const char *line, gsize text_len)
   CHECK (key->timeout_ms >= -1 && key->timeout_ms <= G_MAXINT32,
          "timeout %" G_GINT64_FORMAT, key->timeout_ms);
   CHECK ((key->options & ~(guint) (MQ_GET_OPEN | MQ_GET_CLOSE | MQ_GET_ABORT
-                                   | MQ_GET_PEEK)) == 0,
+                                   | MQ_GET_PEEK | MQ_GET_TOUCH)) == 0,
          "options %#x", key->options);
+  CHECK (key->lease_ms == -1 || (key->lease_ms >= 1
+                                 && key->lease_ms <= MQ_MAX_DELAY_MS),
+         "lease %" G_GINT64_FORMAT, key->lease_ms);
+  CHECK (key->delay_ms >= -1 && key->delay_ms <= MQ_MAX_DELAY_MS,
+         "delay %" G_GINT64_FORMAT, key->delay_ms);
+  CHECK (key->lease_ms == -1 || (key->options & (MQ_GET_OPEN | MQ_GET_TOUCH)),
+         "a lease without open or touch");
+  CHECK (key->delay_ms == -1 || (key->options & MQ_GET_ABORT),
+         "a delay without abort");
+  CHECK (!(key->options & MQ_GET_TOUCH) || key->options == MQ_GET_TOUCH,
+         "touch with options %#x", key->options);
   /* Every option word is one of the known ones. */
   for (const char *p = key->name + key->name_len, *end = key->name
        + key->key_len; p < end;)
@@ -338,7 +465,10 @@ check_get_key (const MqGetKey *key, const char *line, gsize text_len)
              || (len == 5 && memcmp (opt, "close", 5) == 0)
              || (len == 5 && memcmp (opt, "abort", 5) == 0)
              || (len == 4 && memcmp (opt, "peek", 4) == 0)
-             || (len > 2 && memcmp (opt, "t=", 2) == 0),
+             || (len == 5 && memcmp (opt, "touch", 5) == 0)
+             || (len > 2 && memcmp (opt, "t=", 2) == 0)
+             || (len > 6 && memcmp (opt, "lease=", 6) == 0)
+             || (len > 6 && memcmp (opt, "delay=", 6) == 0),
              "option %.*s was accepted", (int) len, opt);
       p = slash ? slash : end;
     }
@@ -414,7 +544,7 @@ check_meta_command (const MqCommand *cmd, const char *line, gsize text_len)
     case 's':
       CHECK (protocol_takes_data (cmd) && cmd->data_end == 2, "ms: %d",
              cmd->type);
-      check_name (cmd->name, cmd->name_len, line, text_len);
+      check_set_key (cmd, line, text_len);
       break;
     case 'd':
       CHECK (cmd->type == MQ_CMD_DELETE, "md: %d", cmd->type);
@@ -451,7 +581,7 @@ check_command (const MqCommand *cmd, const char *line, gsize text_len)
              cmd->noreply, words);
       CHECK ((guint64) cmd->data_len <= (guint64) G_MAXINT64, "data_len %zu",
              cmd->data_len);
-      check_name (cmd->name, cmd->name_len, line, text_len);
+      check_set_key (cmd, line, text_len);
       break;
     case MQ_CMD_GET:
     case MQ_CMD_GETS:
@@ -551,19 +681,22 @@ log_event (GString *log, const char *kind, const MqCommand *cmd,
   if (cmd != NULL)
     {
       g_string_append_printf (log, " t%d nr%d f%u e%" G_GINT64_FORMAT
-                              " d%zu l%u k%u", (int) cmd->type,
-                              cmd->noreply, cmd->flags, cmd->exptime,
-                              cmd->data_len, cmd->level, cmd->n_keys);
+                              " w%" G_GINT64_FORMAT " d%zu l%u k%u",
+                              (int) cmd->type, cmd->noreply, cmd->flags,
+                              cmd->exptime, cmd->delay_ms, cmd->data_len,
+                              cmd->level, cmd->n_keys);
       if (cmd->name != NULL)
         {
           g_string_append_c (log, ' ');
           g_string_append_len (log, cmd->name, (gssize) cmd->name_len);
         }
       for (guint i = 0; i < cmd->n_keys; i++)
-        g_string_append_printf (log, " %.*s:%zu:%" G_GINT64_FORMAT ":%u",
-                                (int) cmd->keys[i].key_len,
+        g_string_append_printf (log, " %.*s:%zu:%" G_GINT64_FORMAT
+                                ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT
+                                ":%u", (int) cmd->keys[i].key_len,
                                 cmd->keys[i].name, cmd->keys[i].name_len,
                                 cmd->keys[i].timeout_ms,
+                                cmd->keys[i].lease_ms, cmd->keys[i].delay_ms,
                                 cmd->keys[i].options);
     }
   g_string_append_c (log, '\n');
@@ -636,10 +769,12 @@ check_reference (const char *line, gsize text_len, MqParseStatus status,
            "line %.*s: a set length to skip where none can be read",
            (int) MIN (text_len, 300), line);
   if (status == MQ_PARSE_COMMAND && cmd->type == MQ_CMD_SET)
-    CHECK (cmd->flags == ref.flags && cmd->exptime == ref.exptime,
-           "line %.*s: flags %u exptime %" G_GINT64_FORMAT ", the reference "
-           "%u %" G_GINT64_FORMAT, (int) MIN (text_len, 300), line,
-           cmd->flags, cmd->exptime, ref.flags, ref.exptime);
+    CHECK (cmd->flags == ref.flags && cmd->exptime == ref.exptime
+           && cmd->delay_ms == ref.delay,
+           "line %.*s: flags %u exptime %" G_GINT64_FORMAT " delay %"
+           G_GINT64_FORMAT ", the reference %u %" G_GINT64_FORMAT " %"
+           G_GINT64_FORMAT, (int) MIN (text_len, 300), line, cmd->flags,
+           cmd->exptime, cmd->delay_ms, ref.flags, ref.exptime, ref.delay);
   if (status == MQ_PARSE_COMMAND && (cmd->type == MQ_CMD_GET
                                      || cmd->type == MQ_CMD_GETS))
     CHECK (cmd->n_keys == ref.n_keys, "%u keys, the reference %u",

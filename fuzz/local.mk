@@ -13,6 +13,7 @@ EXTRA_DIST += \
 	fuzz/corpus/binary-bad-magic \
 	fuzz/corpus/binary-bad-names \
 	fuzz/corpus/binary-cas \
+	fuzz/corpus/binary-delay-lease \
 	fuzz/corpus/binary-delete-flush \
 	fuzz/corpus/binary-get \
 	fuzz/corpus/binary-huge-set \
@@ -34,10 +35,12 @@ EXTRA_DIST += \
 	fuzz/corpus/get-128-keys \
 	fuzz/corpus/get-129-keys \
 	fuzz/corpus/get-abort \
+	fuzz/corpus/get-abort-delay \
 	fuzz/corpus/get-bad-option \
 	fuzz/corpus/get-bad-timeout \
 	fuzz/corpus/get-close-open \
 	fuzz/corpus/get-fanout \
+	fuzz/corpus/get-lease \
 	fuzz/corpus/get-no-key \
 	fuzz/corpus/get-open \
 	fuzz/corpus/get-peek \
@@ -46,6 +49,7 @@ EXTRA_DIST += \
 	fuzz/corpus/high-bytes \
 	fuzz/corpus/line-8192 \
 	fuzz/corpus/line-too-long \
+	fuzz/corpus/meta-delay \
 	fuzz/corpus/meta-get \
 	fuzz/corpus/meta-other \
 	fuzz/corpus/meta-set \
@@ -59,6 +63,7 @@ EXTRA_DIST += \
 	fuzz/corpus/set-bad-name \
 	fuzz/corpus/set-bare-lf \
 	fuzz/corpus/set-binary \
+	fuzz/corpus/set-delay \
 	fuzz/corpus/set-empty \
 	fuzz/corpus/set-exptime \
 	fuzz/corpus/set-leading-zeros \

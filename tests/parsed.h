@@ -20,6 +20,12 @@ typedef struct {
   const char *error;
 } Parsed;
 
+/* A key, and the error reply it must get. */
+typedef struct {
+  const char *key;
+  const char *error;
+} KeyError;
+
 static inline void
 parsed_free (Parsed *p)
 {

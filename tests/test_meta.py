@@ -100,7 +100,8 @@ class Meta(mqdtest.MqdTestCase):
                              b"command line format"),
                             (b"ms q 5 MX", b"CLIENT_ERROR invalid mode for "
                              b"ms"),
-                            (b"ms q/x 5", b"CLIENT_ERROR invalid queue name")):
+                            (b"ms q/x 5", b"CLIENT_ERROR bad set option: a "
+                             b"set takes only /delay=<ms>")):
             with self.subTest(line=line):
                 # The data looks like a command: skipped, not run.
                 c.expect(line + b"\r\nmn\r\nx\r\nmn\r\n",

@@ -14,6 +14,14 @@
 #define E_NAME_BAD "CLIENT_ERROR invalid queue name"
 #define E_KEYS "CLIENT_ERROR too many keys"
 #define E_GET_OPTION "CLIENT_ERROR bad get option"
+#define E_SET_OPTION \
+  "CLIENT_ERROR bad set option: a set takes only /delay=<ms>"
+#define E_DUPLICATE "CLIENT_ERROR duplicate option"
+#define E_DELAY "CLIENT_ERROR bad delay: 0 to 315360000000 ms"
+#define E_LEASE "CLIENT_ERROR bad lease: 1 to 315360000000 ms"
+#define E_LEASE_ALONE "CLIENT_ERROR lease= needs /open or /touch"
+#define E_DELAY_ALONE "CLIENT_ERROR delay= on a get needs /abort"
+#define E_TOUCH "CLIENT_ERROR /touch takes no other option but lease="
 
 static Parsed *
 parse_len (const char *s, gsize len)
@@ -264,6 +272,7 @@ test_set_basic (void)
   g_assert_cmpuint (p->cmd.flags, ==, 1);
   g_assert_cmpint (p->cmd.exptime, ==, 2);
   g_assert_cmpuint (p->cmd.data_len, ==, 3);
+  g_assert_cmpint (p->cmd.delay_ms, ==, -1);
   g_assert_false (p->cmd.noreply);
   g_assert_cmpuint (p->cmd.n_keys, ==, 0);
   g_assert_true (p->cmd.name >= p->buf && p->cmd.name < p->buf + p->len);
@@ -370,8 +379,12 @@ test_set_precedence (void)
   check_set_error ("set q/x 0 0 4 junk\r\n", E_FORMAT, 4);
   check_set_error (long_bad_flags, E_FORMAT, 4);
   check_set_error (long_ok, E_NAME_LONG, 4);
-  check_set_error ("set q/x 0 0 4\r\n", E_NAME_BAD, 4);
-  check_set_error ("set q/x 0 0 4 noreply\r\n", E_NAME_BAD, 4);
+  check_set_error ("set q/x 0 0 4\r\n", E_SET_OPTION, 4);
+  check_set_error ("set q/x 0 0 4 noreply\r\n", E_SET_OPTION, 4);
+  /* The key's options before its name. */
+  check_set_error ("set /x 0 0 4\r\n", E_SET_OPTION, 4);
+  check_set_error ("set a\x01/delay=x 0 0 4\r\n", E_DELAY, 4);
+  check_set_error ("set /delay=1 0 0 4\r\n", E_NAME_BAD, 4);
 }
 
 static void
@@ -390,7 +403,7 @@ test_set_name (void)
   check_set_error ("set a\x01z 0 0 1\r\n", E_NAME_BAD, 1);
   check_set_error ("set a\x7fz 0 0 1\r\n", E_NAME_BAD, 1);
   check_set_error ("set \x1b 0 0 1\r\n", E_NAME_BAD, 1);
-  check_set_error ("set a/b 0 0 1\r\n", E_NAME_BAD, 1);
+  check_set_error ("set a/b 0 0 1\r\n", E_SET_OPTION, 1);
   check_set_error ("set a\rb 0 0 1\r\n", E_NAME_BAD, 1);
   check_set_error ("set a\x0b 0 0 1\r\n", E_NAME_BAD, 1);
 
@@ -404,6 +417,74 @@ test_set_name (void)
   g_assert_cmpuint (n->cmd.data_len, ==, 1);
 }
 
+/* ---- set <q>/delay=<ms> ---- */
+
+static void
+check_set_delay (const char *key, const char *name, gint64 delay_ms)
+{
+  g_autofree char *line = g_strdup_printf ("set %s 5 0 2 noreply\r\n", key);
+  g_autoptr (Parsed) p = parse_ok (line, MQ_CMD_SET);
+
+  assert_name (&p->cmd, name);
+  g_assert_true (p->cmd.name == p->buf + 4);
+  g_assert_cmpint (p->cmd.delay_ms, ==, delay_ms);
+  g_assert_cmpuint (p->cmd.flags, ==, 5);
+  g_assert_cmpuint (p->cmd.data_len, ==, 2);
+  g_assert_true (p->cmd.noreply);
+}
+
+static void
+test_set_delay (void)
+{
+  g_autofree char *n250 = repeat ('d', MQ_MAX_NAME);
+  g_autofree char *at250 = g_strdup_printf ("%s/delay=1", n250);
+
+  check_set_delay ("q", "q", -1);
+  check_set_delay ("q/delay=0", "q", 0);
+  check_set_delay ("q/delay=5000", "q", 5000);
+  check_set_delay ("q/delay=007", "q", 7);
+  check_set_delay ("jobs+x/delay=315360000000", "jobs+x", 315360000000);
+  check_set_delay (at250, n250, 1);
+}
+
+static void
+test_set_delay_errors (void)
+{
+  static const KeyError bad[] = {
+    { "q/delay=", E_DELAY }, { "q/delay=-1", E_DELAY },
+    { "q/delay=+1", E_DELAY }, { "q/delay=1x", E_DELAY },
+    { "q/delay=1s", E_DELAY }, { "q/delay=315360000001", E_DELAY },
+    { "q/delay=99999999999999999999999", E_DELAY },
+    { "q/delay=1/delay=1", E_DUPLICATE }, { "q/delay=0/delay=5", E_DUPLICATE },
+    { "q/delay", E_SET_OPTION }, { "q/Delay=1", E_SET_OPTION },
+    { "q/", E_SET_OPTION },
+    { "q//delay=1", E_SET_OPTION }, { "q/delay=1/", E_SET_OPTION },
+    { "q/open", E_SET_OPTION }, { "q/t=5", E_SET_OPTION },
+    { "q/lease=5", E_SET_OPTION }, { "q/delay=1/peek", E_SET_OPTION },
+    { "/delay=5", E_NAME_BAD }, { "a\x7f/delay=5", E_NAME_BAD },
+  };
+  g_autofree char *n251 = repeat ('d', MQ_MAX_NAME + 1);
+  g_autofree char *long_line = g_strdup_printf ("set %s/delay=1 0 0 3\r\n",
+                                                n251);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *line = g_strdup_printf ("set %s 0 0 3\r\n",
+                                               bad[i].key);
+      g_autofree char *quiet = g_strdup_printf ("set %s 0 0 3 noreply\r\n",
+                                                bad[i].key);
+      /* Refused, answered even under noreply, and its data skipped. */
+      check_set_error (line, bad[i].error, 3);
+      check_set_error (quiet, bad[i].error, 3);
+    }
+  check_set_error (long_line, E_NAME_LONG, 3);
+  /* The numbers are checked first, as before. */
+  check_set_error ("set q/delay=x y 0 3\r\n", E_FORMAT, 3);
+  /* Only a set takes the option: add stores nothing anyway. */
+  check_data_error ("add q/delay=5 0 0 3\r\n", E_NAME_BAD,
+                    MQ_CMD_STORE_OTHER, 3);
+}
+
 /* ---- get, gets ---- */
 
 static void
@@ -415,6 +496,8 @@ test_get_basic (void)
   assert_bytes (p->cmd.keys[0].name, p->cmd.keys[0].name_len, "work");
   g_assert_cmpuint (p->cmd.keys[0].key_len, ==, 4);
   g_assert_cmpint (p->cmd.keys[0].timeout_ms, ==, -1);
+  g_assert_cmpint (p->cmd.keys[0].lease_ms, ==, -1);
+  g_assert_cmpint (p->cmd.keys[0].delay_ms, ==, -1);
   g_assert_cmpuint (p->cmd.keys[0].options, ==, 0);
   g_assert_false (p->cmd.noreply);
   g_assert_null (p->cmd.name);
@@ -500,6 +583,21 @@ check_get_key (const char *key, gint64 timeout_ms, guint options)
 
   g_assert_cmpint (k.timeout_ms, ==, timeout_ms);
   g_assert_cmpuint (k.options, ==, options);
+  g_assert_cmpint (k.lease_ms, ==, -1);
+  g_assert_cmpint (k.delay_ms, ==, -1);
+}
+
+/* A key with lease= or delay=. */
+static void
+check_get_times (const char *key, gint64 lease_ms, gint64 delay_ms,
+                 guint options)
+{
+  MqGetKey k = get_key (key);
+
+  g_assert_cmpint (k.lease_ms, ==, lease_ms);
+  g_assert_cmpint (k.delay_ms, ==, delay_ms);
+  g_assert_cmpuint (k.options, ==, options);
+  g_assert_cmpuint (k.key_len, ==, strlen (key));
 }
 
 static void
@@ -555,6 +653,108 @@ test_get_bad_options (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     check_error (bad[i], E_GET_OPTION);
+}
+
+static void
+test_get_lease_touch_delay (void)
+{
+  check_get_times ("q/open/lease=30000", 30000, -1, MQ_GET_OPEN);
+  check_get_times ("q/lease=1/open", 1, -1, MQ_GET_OPEN);
+  check_get_times ("q/open/lease=315360000000", 315360000000, -1,
+                   MQ_GET_OPEN);
+  check_get_times ("q/close/open/lease=07", 7, -1,
+                   MQ_GET_CLOSE | MQ_GET_OPEN);
+  check_get_times ("q/open/peek/lease=5", 5, -1, MQ_GET_OPEN | MQ_GET_PEEK);
+  check_get_times ("q/touch", -1, -1, MQ_GET_TOUCH);
+  check_get_times ("q/touch/lease=60000", 60000, -1, MQ_GET_TOUCH);
+  check_get_times ("q/lease=60000/touch", 60000, -1, MQ_GET_TOUCH);
+  check_get_times ("q/abort/delay=5000", -1, 5000, MQ_GET_ABORT);
+  check_get_times ("q/delay=0/abort", -1, 0, MQ_GET_ABORT);
+  check_get_times ("q/abort/delay=315360000000", -1, 315360000000,
+                   MQ_GET_ABORT);
+  /* Give the read back for later and open the next, with a lease. */
+  check_get_times ("q/abort/delay=5000/open/lease=100", 100, 5000,
+                   MQ_GET_ABORT | MQ_GET_OPEN);
+  check_get_times ("q/close/abort/delay=1", -1, 1,
+                   MQ_GET_CLOSE | MQ_GET_ABORT);
+
+  MqGetKey t = get_key ("q/t=500/open/lease=9");
+  g_assert_cmpint (t.timeout_ms, ==, 500);
+  g_assert_cmpint (t.lease_ms, ==, 9);
+
+  g_autoptr (Parsed) p = parse_ok ("get a/open/lease=5 b/touch "
+                                   "c/abort/delay=0 d\r\n", MQ_CMD_GET);
+  static const struct {
+    const char *key;
+    gint64 lease_ms, delay_ms;
+    guint options;
+  } want[] = {
+    { "a/open/lease=5", 5, -1, MQ_GET_OPEN },
+    { "b/touch", -1, -1, MQ_GET_TOUCH },
+    { "c/abort/delay=0", -1, 0, MQ_GET_ABORT },
+    { "d", -1, -1, 0 },
+  };
+
+  g_assert_cmpuint (p->cmd.n_keys, ==, G_N_ELEMENTS (want));
+  for (guint i = 0; i < G_N_ELEMENTS (want); i++)
+    {
+      const MqGetKey *k = &p->cmd.keys[i];
+
+      assert_bytes (k->name, k->key_len, want[i].key);
+      g_assert_cmpuint (k->name_len, ==, 1);
+      g_assert_cmpint (k->lease_ms, ==, want[i].lease_ms);
+      g_assert_cmpint (k->delay_ms, ==, want[i].delay_ms);
+      g_assert_cmpuint (k->options, ==, want[i].options);
+    }
+}
+
+static void
+test_get_lease_touch_delay_errors (void)
+{
+  static const KeyError bad[] = {
+    /* Numbers: digits only, in range. */
+    { "q/open/lease=0", E_LEASE }, { "q/open/lease=", E_LEASE },
+    { "q/open/lease=-1", E_LEASE }, { "q/open/lease=+5", E_LEASE },
+    { "q/open/lease=1x", E_LEASE }, { "q/open/lease=5s", E_LEASE },
+    { "q/open/lease=315360000001", E_LEASE },
+    { "q/open/lease=99999999999999999999999", E_LEASE },
+    { "q/touch/lease=0", E_LEASE }, { "q/lease=0", E_LEASE },
+    { "q/abort/delay=", E_DELAY }, { "q/abort/delay=-1", E_DELAY },
+    { "q/abort/delay=x", E_DELAY }, { "q/abort/delay=315360000001", E_DELAY },
+    { "q/abort/delay=18446744073709551616", E_DELAY },
+    /* Each at most once. */
+    { "q/open/lease=1/lease=1", E_DUPLICATE },
+    { "q/abort/delay=1/delay=2", E_DUPLICATE },
+    { "q/touch/touch", E_DUPLICATE },
+    /* Unknown words. */
+    { "q/lease", E_GET_OPTION }, { "q/delay", E_GET_OPTION },
+    { "q/Lease=5", E_GET_OPTION }, { "q/touched", E_GET_OPTION },
+    { "q/TOUCH", E_GET_OPTION }, { "q/open/lease=5/", E_GET_OPTION },
+    { "q/lease=5/bogus", E_GET_OPTION },
+    /* Each beside what it belongs to. */
+    { "q/lease=5", E_LEASE_ALONE }, { "q/close/lease=5", E_LEASE_ALONE },
+    { "q/abort/lease=5", E_LEASE_ALONE }, { "q/peek/lease=5", E_LEASE_ALONE },
+    { "q/t=5/lease=5", E_LEASE_ALONE },
+    { "q/delay=5", E_DELAY_ALONE }, { "q/open/delay=5", E_DELAY_ALONE },
+    { "q/close/delay=5", E_DELAY_ALONE }, { "q/t=1/delay=0", E_DELAY_ALONE },
+    { "q/touch/open", E_TOUCH }, { "q/close/touch", E_TOUCH },
+    { "q/touch/abort", E_TOUCH }, { "q/touch/peek", E_TOUCH },
+    { "q/touch/t=0", E_TOUCH }, { "q/touch/delay=5", E_TOUCH },
+    { "q/abort/delay=5/touch", E_TOUCH },
+    /* Options before the name. */
+    { "/touch", E_NAME_BAD }, { "/open/lease=5", E_NAME_BAD },
+    { "/lease=5", E_LEASE_ALONE }, { "a\x01/open/lease=0", E_LEASE },
+  };
+  g_autofree char *n251 = repeat ('g', MQ_MAX_NAME + 1);
+  g_autofree char *long_line = g_strdup_printf ("get %s/touch\r\n", n251);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *line = g_strdup_printf ("get ok %s\r\n", bad[i].key);
+
+      check_error (line, bad[i].error);
+    }
+  check_error (long_line, E_NAME_LONG);
 }
 
 static void
@@ -968,6 +1168,8 @@ static const char *const seeds[] = {
   "shutdown graceful\r\n", "get q/t=2147483647\n", "\r\n",
   "add q 0 0 2\r\nab\r\n", "cas q 1 2 3 4 noreply\r\n", "touch q 1\r\n",
   "incr q 5\r\n", "gats 0 a b\r\n", "stats cachedump 1 0\r\n",
+  "set q/delay=5000 0 0 1\r\nx\r\n",
+  "get a/open/lease=500 b/touch/lease=9 c/abort/delay=0\r\n",
 };
 
 /* Bytes that steer the parser: separators, ends, digits, signs, options. */
@@ -1101,6 +1303,8 @@ check_command (const Parsed *p)
       || c->type == MQ_CMD_FLUSH || c->type == MQ_CMD_STORE_OTHER
       || c->type == MQ_CMD_UPDATE)
     g_assert_true (protocol_valid_name (c->name, c->name_len));
+  if (c->type == MQ_CMD_SET)
+    g_assert_true (c->delay_ms >= -1 && c->delay_ms <= MQ_MAX_DELAY_MS);
   if (c->type != MQ_CMD_GET && c->type != MQ_CMD_GETS)
     return;
   g_assert_cmpuint (c->n_keys, >=, 1);
@@ -1112,6 +1316,11 @@ check_command (const Parsed *p)
                                           c->keys[i].name_len));
       g_assert_cmpint (c->keys[i].timeout_ms, >=, -1);
       g_assert_cmpint (c->keys[i].timeout_ms, <=, G_MAXINT32);
+      g_assert_cmpint (c->keys[i].lease_ms, !=, 0);
+      g_assert_cmpint (c->keys[i].lease_ms, >=, -1);
+      g_assert_cmpint (c->keys[i].lease_ms, <=, MQ_MAX_DELAY_MS);
+      g_assert_cmpint (c->keys[i].delay_ms, >=, -1);
+      g_assert_cmpint (c->keys[i].delay_ms, <=, MQ_MAX_DELAY_MS);
     }
 }
 
@@ -1158,6 +1367,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/protocol/set/token-count", test_set_token_count);
   g_test_add_func ("/protocol/set/precedence", test_set_precedence);
   g_test_add_func ("/protocol/set/name", test_set_name);
+  g_test_add_func ("/protocol/set/delay", test_set_delay);
+  g_test_add_func ("/protocol/set/delay-errors", test_set_delay_errors);
   g_test_add_func ("/protocol/get/basic", test_get_basic);
   g_test_add_func ("/protocol/gets/basic", test_gets_basic);
   g_test_add_func ("/protocol/get/no-key", test_get_no_key);
@@ -1166,6 +1377,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/protocol/get/options", test_get_options);
   g_test_add_func ("/protocol/get/options-combined", test_get_options_combined);
   g_test_add_func ("/protocol/get/bad-options", test_get_bad_options);
+  g_test_add_func ("/protocol/get/lease-touch-delay",
+                   test_get_lease_touch_delay);
+  g_test_add_func ("/protocol/get/lease-touch-delay-errors",
+                   test_get_lease_touch_delay_errors);
   g_test_add_func ("/protocol/get/names", test_get_names);
   g_test_add_func ("/protocol/delete/ok", test_delete);
   g_test_add_func ("/protocol/delete/errors", test_delete_errors);

@@ -210,6 +210,104 @@ test_set (void)
   g_assert_cmpint (pf->cmd.exptime, ==, G_MAXUINT32);
 }
 
+/* A set's key may carry /delay=<ms>; the name is the queue's, the key
+ * (echoed by GETK-style replies) stays as sent. */
+static void
+test_set_delay (void)
+{
+  Request r = REQUEST (0x01, .key = "jobs/delay=5000", .extras = flags_ttl,
+                       .extras_len = 8, .value = "hello", .value_len = 5);
+  Request q = REQUEST (0x11, .key = "q/delay=0", .extras = flags_ttl,
+                       .extras_len = 8);
+  Request plain = REQUEST (0x01, .key = "q", .extras = flags_ttl,
+                           .extras_len = 8);
+  g_autoptr (Parsed) p = parse_ok (&r, MQ_CMD_SET);
+  g_autoptr (Parsed) pq = parse_ok (&q, MQ_CMD_SET);
+  g_autoptr (Parsed) pp = parse_ok (&plain, MQ_CMD_SET);
+
+  g_assert_cmpuint (p->consumed, ==, 24 + 8 + 15);
+  g_assert_cmpmem (p->cmd.name, p->cmd.name_len, "jobs", 4);
+  g_assert_true (p->cmd.name == p->buf + 24 + 8);
+  g_assert_cmpint (p->cmd.delay_ms, ==, 5000);
+  g_assert_cmpuint (p->cmd.data_len, ==, 5);
+  g_assert_cmpuint (p->cmd.flags, ==, 42);
+  g_assert_cmpmem (p->cmd.form.key, p->cmd.form.key_len, "jobs/delay=5000",
+                   15);
+  g_assert_cmpmem (pq->cmd.name, pq->cmd.name_len, "q", 1);
+  g_assert_cmpint (pq->cmd.delay_ms, ==, 0);
+  g_assert_true (pq->cmd.form.quiet);
+  g_assert_cmpint (pp->cmd.delay_ms, ==, -1);
+}
+
+static void
+test_set_delay_errors (void)
+{
+  static const KeyError bad[] = {
+    { "q/bogus", "CLIENT_ERROR bad set option: a set takes only "
+      "/delay=<ms>" },
+    { "q/open", "CLIENT_ERROR bad set option: a set takes only "
+      "/delay=<ms>" },
+    { "q/delay=x", "CLIENT_ERROR bad delay: 0 to 315360000000 ms" },
+    { "q/delay=315360000001", "CLIENT_ERROR bad delay: 0 to 315360000000 "
+      "ms" },
+    { "q/delay=1/delay=1", "CLIENT_ERROR duplicate option" },
+    { "/delay=1", "CLIENT_ERROR invalid queue name" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      gsize key_len = strlen (bad[i].key);
+      Request set = REQUEST (0x01, .key = bad[i].key, .extras = flags_ttl,
+                             .extras_len = 8, .value = "hello",
+                             .value_len = 5, .opaque = 3);
+      Request setq = REQUEST (0x11, .key = bad[i].key, .extras = flags_ttl,
+                              .extras_len = 8, .value = "hello",
+                              .value_len = 5, .opaque = 4);
+
+      /* Answered with its opaque, quiet or not, and the value skipped. */
+      check_error (&set, bad[i].error, 0x0004, 24 + 8 + key_len, 5);
+      check_error (&setq, bad[i].error, 0x0004, 24 + 8 + key_len, 5);
+    }
+}
+
+/* The get keys' lease=, touch and delay= are the text protocol's. */
+static void
+test_get_lease_touch_delay (void)
+{
+  static const struct {
+    guint8 opcode;
+    const char *key;
+    gint64 lease_ms, delay_ms;
+    guint options;
+  } good[] = {
+    { 0x00, "jobs/open/lease=500", 500, -1, MQ_GET_OPEN },
+    { 0x0c, "jobs/touch", -1, -1, MQ_GET_TOUCH },
+    { 0x0d, "jobs/touch/lease=60000", 60000, -1, MQ_GET_TOUCH },
+    { 0x09, "jobs/abort/delay=5000", -1, 5000, MQ_GET_ABORT },
+  };
+  Request alone = REQUEST (0x00, .key = "q/lease=5", .opaque = 8);
+  Request touch = REQUEST (0x0c, .key = "q/touch/peek");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      Request r = REQUEST (good[i].opcode, .key = good[i].key);
+      g_autoptr (Parsed) p = parse_ok (&r, MQ_CMD_GET);
+      const MqGetKey *k = &p->cmd.keys[0];
+
+      g_assert_cmpmem (k->name, k->name_len, "jobs", 4);
+      g_assert_cmpuint (k->key_len, ==, strlen (good[i].key));
+      g_assert_cmpint (k->lease_ms, ==, good[i].lease_ms);
+      g_assert_cmpint (k->delay_ms, ==, good[i].delay_ms);
+      g_assert_cmpuint (k->options, ==, good[i].options);
+      g_assert_cmpmem (p->cmd.form.key, p->cmd.form.key_len, good[i].key,
+                       strlen (good[i].key));
+    }
+  check_error (&alone, "CLIENT_ERROR lease= needs /open or /touch", 0x0004,
+               24 + 9, 0);
+  check_error (&touch, "CLIENT_ERROR /touch takes no other option but "
+               "lease=", 0x0004, 24 + 12, 0);
+}
+
 static void
 test_other_opcodes (void)
 {
@@ -625,6 +723,10 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/binary/request/get-family", test_get_family);
   g_test_add_func ("/binary/request/set", test_set);
+  g_test_add_func ("/binary/request/set-delay", test_set_delay);
+  g_test_add_func ("/binary/request/set-delay-errors", test_set_delay_errors);
+  g_test_add_func ("/binary/request/get-lease-touch-delay",
+                   test_get_lease_touch_delay);
   g_test_add_func ("/binary/request/other-opcodes", test_other_opcodes);
   g_test_add_func ("/binary/request/not-supported", test_not_supported);
   g_test_add_func ("/binary/request/unknown", test_unknown_opcodes);

@@ -74,13 +74,34 @@ class ProtocolErrors(mqdtest.MqdTestCase):
     def test_invalid_queue_names(self):
         c = self.c
         bad = b"CLIENT_ERROR invalid queue name\r\n"
-        for name in (b"a/b", b"a\x01b", b"a\x7fb", b"\x1b", b"q\x00"):
+        for name in (b"a\x01b", b"a\x7fb", b"\x1b", b"q\x00"):
             with self.subTest(name=name):
                 c.expect(set_cmd(name, b"xyz") + b"version\r\n", bad + VERSION)
         for name in (b"a\x01b", b"a\x7fb"):
             with self.subTest(get=name):
                 c.expect(b"get ok " + name + b"\r\n", bad)
         self.assertNothingStored()
+
+    def test_bad_set_options_skip_the_data(self):
+        """A set's key takes /delay=<ms> and nothing else; whatever is wrong
+        with it, the data block (here a command line) is skipped."""
+        c = self.c
+        option = b"CLIENT_ERROR bad set option: a set takes only /delay=<ms>"
+        delay = b"CLIENT_ERROR bad delay: 0 to 315360000000 ms"
+        for key, reply in ((b"a/b", option), (b"q/open", option),
+                           (b"q/", option), (b"q/delay=x", delay),
+                           (b"q/delay=315360000001", delay),
+                           (b"q/delay=-5", delay),
+                           (b"q/delay=1/delay=1",
+                            b"CLIENT_ERROR duplicate option"),
+                           (b"/delay=1", b"CLIENT_ERROR invalid queue name")):
+            with self.subTest(key=key):
+                c.expect(b"set " + key + b" 0 0 9 noreply\r\nversion\r\n"
+                         b"\r\nversion\r\n", reply + b"\r\n" + VERSION)
+        self.assertNothingStored()
+        # delay=0 is no delay: stored, and there at once.
+        c.expect(set_cmd("q/delay=0", b"now") + b"get q\r\n",
+                 b"STORED\r\n" + get_reply(("q", b"now")))
 
     def test_line_too_long_closes(self):
         # 10,000 bytes and no end of line: over the 8192-byte limit.

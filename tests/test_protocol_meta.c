@@ -16,6 +16,14 @@
 #define E_NAME_BAD "CLIENT_ERROR invalid queue name"
 #define E_NAME_LONG "CLIENT_ERROR queue name too long"
 #define E_GET_OPTION "CLIENT_ERROR bad get option"
+#define E_SET_OPTION \
+  "CLIENT_ERROR bad set option: a set takes only /delay=<ms>"
+#define E_DUPLICATE_OPTION "CLIENT_ERROR duplicate option"
+#define E_DELAY "CLIENT_ERROR bad delay: 0 to 315360000000 ms"
+#define E_LEASE "CLIENT_ERROR bad lease: 1 to 315360000000 ms"
+#define E_LEASE_ALONE "CLIENT_ERROR lease= needs /open or /touch"
+#define E_DELAY_ALONE "CLIENT_ERROR delay= on a get needs /abort"
+#define E_TOUCH "CLIENT_ERROR /touch takes no other option but lease="
 
 static Parsed *
 parse (const char *line)
@@ -98,6 +106,41 @@ test_mg_without_value_peeks (void)
   g_assert_cmpuint (close->cmd.keys[0].options, ==, MQ_GET_CLOSE);
   g_assert_cmpuint (take->cmd.keys[0].options, ==,
                     MQ_GET_CLOSE | MQ_GET_OPEN);
+}
+
+/* lease=, touch and delay= as in a text get; a touch, like a close or an
+ * abort, takes nothing, so no peek is added for want of v. */
+static void
+test_mg_lease_touch_delay (void)
+{
+  g_autoptr (Parsed) open = parse_ok ("mg q/open/lease=500 v\r\n",
+                                      MQ_CMD_GET, 'g');
+  g_autoptr (Parsed) open_nv = parse_ok ("mg q/open/lease=5\r\n", MQ_CMD_GET,
+                                         'g');
+  g_autoptr (Parsed) touch = parse_ok ("mg q/touch\r\n", MQ_CMD_GET, 'g');
+  g_autoptr (Parsed) touch_lease = parse_ok ("mg q/touch/lease=9 k q\r\n",
+                                             MQ_CMD_GET, 'g');
+  g_autoptr (Parsed) abort = parse_ok ("mg q/abort/delay=100\r\n",
+                                       MQ_CMD_GET, 'g');
+
+  g_assert_cmpint (open->cmd.keys[0].lease_ms, ==, 500);
+  g_assert_cmpuint (open->cmd.keys[0].options, ==, MQ_GET_OPEN);
+  g_assert_cmpuint (open_nv->cmd.keys[0].options, ==,
+                    MQ_GET_OPEN | MQ_GET_PEEK);
+  g_assert_cmpuint (touch->cmd.keys[0].options, ==, MQ_GET_TOUCH);
+  g_assert_cmpint (touch->cmd.keys[0].lease_ms, ==, -1);
+  g_assert_cmpuint (touch_lease->cmd.keys[0].options, ==, MQ_GET_TOUCH);
+  g_assert_cmpint (touch_lease->cmd.keys[0].lease_ms, ==, 9);
+  g_assert_cmpmem (touch_lease->cmd.form.key, touch_lease->cmd.form.key_len,
+                   "q/touch/lease=9", 15);
+  g_assert_cmpuint (abort->cmd.keys[0].options, ==, MQ_GET_ABORT);
+  g_assert_cmpint (abort->cmd.keys[0].delay_ms, ==, 100);
+  check_error ("mg q/lease=5 v\r\n", E_LEASE_ALONE, 0);
+  check_error ("mg q/open/lease=0 v\r\n", E_LEASE, 0);
+  check_error ("mg q/open/delay=5 v\r\n", E_DELAY_ALONE, 0);
+  check_error ("mg q/touch/open v\r\n", E_TOUCH, 0);
+  check_error ("mg q/abort/delay=1/delay=1\r\n", E_DUPLICATE_OPTION, 0);
+  check_error ("mg q/abort/delay=-1\r\n", E_DELAY, 0);
 }
 
 static void
@@ -202,8 +245,42 @@ test_ms_errors (void)
   check_error ("ms q 4 F4294967296\r\n", E_TOKEN, 4);
   check_error ("ms q 4 F\r\n", E_TOKEN, 4);
   check_error ("ms q 4 T1.5\r\n", E_TOKEN, 4);
-  check_error ("ms q/x 4\r\n", E_NAME_BAD, 4);
-  check_error ("ms q/x 4 zz\r\n", E_NAME_BAD, 4);
+  check_error ("ms q/x 4\r\n", E_SET_OPTION, 4);
+  check_error ("ms q/x 4 zz\r\n", E_SET_OPTION, 4);
+  check_error ("ms a\x01 4\r\n", E_NAME_BAD, 4);
+}
+
+/* The key may carry /delay=<ms>; k returns it as sent. */
+static void
+test_ms_delay (void)
+{
+  g_autoptr (Parsed) p = parse_ok ("ms jobs/delay=5000 5 k T0\r\n",
+                                   MQ_CMD_SET, 's');
+  g_autoptr (Parsed) zero = parse_ok ("ms q/delay=0 1\r\n", MQ_CMD_SET, 's');
+  g_autoptr (Parsed) plain = parse_ok ("ms q 1\r\n", MQ_CMD_SET, 's');
+  g_autoptr (Parsed) other = parse_ok ("ms q/delay=9 3 ME\r\n",
+                                       MQ_CMD_STORE_OTHER, 's');
+  g_autoptr (GString) stored = NULL;
+
+  g_assert_cmpmem (p->cmd.name, p->cmd.name_len, "jobs", 4);
+  g_assert_cmpint (p->cmd.delay_ms, ==, 5000);
+  g_assert_cmpuint (p->cmd.data_len, ==, 5);
+  g_assert_cmpmem (p->cmd.form.key, p->cmd.form.key_len, "jobs/delay=5000",
+                   15);
+  g_assert_cmpint (zero->cmd.delay_ms, ==, 0);
+  g_assert_cmpint (plain->cmd.delay_ms, ==, -1);
+  g_assert_cmpuint (other->cmd.data_len, ==, 3);
+  stored = g_string_new (NULL);
+  protocol_meta_append_line (stored, &p->cmd.form, "STORED");
+  g_assert_cmpstr (stored->str, ==, "HD kjobs/delay=5000\r\n");
+
+  /* The data is skipped, the key checked before the flags. */
+  check_error ("ms q/delay= 4\r\n", E_DELAY, 4);
+  check_error ("ms q/delay=315360000001 4\r\n", E_DELAY, 4);
+  check_error ("ms q/delay=1/delay=1 4\r\n", E_DUPLICATE_OPTION, 4);
+  check_error ("ms q/delay=1/open 4 v\r\n", E_SET_OPTION, 4);
+  check_error ("ms /delay=1 4\r\n", E_NAME_BAD, 4);
+  check_error ("ms q/delay=1 4 c\r\n", E_FLAG, 4);
 }
 
 /* ---- md, mn, me ---- */
@@ -328,10 +405,12 @@ main (int argc, char *argv[])
   g_test_add_func ("/meta/mg/flags", test_mg);
   g_test_add_func ("/meta/mg/peek", test_mg_without_value_peeks);
   g_test_add_func ("/meta/mg/opaque", test_mg_flags_ignored_and_opaque);
+  g_test_add_func ("/meta/mg/lease-touch-delay", test_mg_lease_touch_delay);
   g_test_add_func ("/meta/mg/errors", test_mg_errors);
   g_test_add_func ("/meta/ms/flags", test_ms);
   g_test_add_func ("/meta/ms/modes", test_ms_modes);
   g_test_add_func ("/meta/ms/errors", test_ms_errors);
+  g_test_add_func ("/meta/ms/delay", test_ms_delay);
   g_test_add_func ("/meta/md-mn-me", test_md_mn_me);
   g_test_add_func ("/meta/reply/mg", test_reply_mg);
   g_test_add_func ("/meta/reply/ms-md-mn", test_reply_ms_md_mn);
