@@ -8,7 +8,7 @@ bench_mqbench_CPPFLAGS =
 bench_mqbench_CFLAGS = $(AM_CFLAGS) -pthread
 bench_mqbench_LDADD = -lpthread
 
-EXTRA_DIST += bench/compare bench/RESULTS.md
+EXTRA_DIST += bench/compare bench/delayed bench/RESULTS.md
 
 # The instrument's own test: mqbench's counts against the real daemon.
 TESTS += bench/test_mqbench.py
