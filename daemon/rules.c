@@ -63,6 +63,55 @@ set_max_deliveries (MqQueueRules *rules, const char *value, GError **error)
 }
 
 static gboolean
+set_default_delay (MqQueueRules *rules, const char *value, GError **error)
+{
+  return value_parse_duration (value, MQ_MAX_DELAY_MS,
+                               &rules->default_delay_ms, error);
+}
+
+static gboolean
+set_lease (MqQueueRules *rules, const char *value, GError **error)
+{
+  return value_parse_duration (value, MQ_MAX_DELAY_MS, &rules->lease_ms,
+                               error);
+}
+
+static gboolean
+retry_delay_error (const char *value, GError **error, const char *why)
+{
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "'%s' %s", value, why);
+  return FALSE;
+}
+
+/* One duration, or MIN..MAX: the delay doubles from MIN up to MAX. */
+static gboolean
+set_retry_delay (MqQueueRules *rules, const char *value, GError **error)
+{
+  const char *dots = strstr (value, "..");
+  g_autofree char *first = dots != NULL
+    ? g_strndup (value, (gsize) (dots - value)) : g_strdup (value);
+  guint64 min, max;
+
+  if (!mq_shared_parse_duration (first, MQ_MAX_DELAY_MS, &min)
+      || !mq_shared_parse_duration (dots != NULL ? dots + 2 : value,
+                                    MQ_MAX_DELAY_MS, &max))
+    return retry_delay_error (value, error, "is not a duration or MIN..MAX "
+                              "(as in 30s or 1s..10m: a number and a unit, "
+                              "ms, s, m or h, up to "
+                              G_STRINGIFY (MQ_MAX_DELAY_MS) "ms)");
+  if (min > max)
+    return retry_delay_error (value, error, "starts above its maximum");
+  /* Doubling 0 gives 0: a rule that would never delay. */
+  if (min == 0 && max > 0)
+    return retry_delay_error (value, error, "must start above 0 (0 alone: "
+                              "no delay)");
+  rules->retry_delay_min_ms = min;
+  rules->retry_delay_max_ms = max;
+  return TRUE;
+}
+
+static gboolean
 set_dead_letter (MqQueueRules *rules, const char *value, GError **error)
 {
   if (!protocol_valid_name (value, strlen (value)))
@@ -87,6 +136,9 @@ static const struct {
   { "discard_old", set_discard_old },
   { "max_deliveries", set_max_deliveries },
   { "dead_letter", set_dead_letter },
+  { "default_delay", set_default_delay },
+  { "lease", set_lease },
+  { "retry_delay", set_retry_delay },
 };
 
 static RuleSetter
@@ -189,7 +241,8 @@ rules_read_group (MqConfigFile *file, const char *group, MqQueueRules *rules,
           configfile_error (file, group, keys[i], error,
                             "unknown key (a queue's group takes max_items, "
                             "max_bytes, max_message_size, max_age, "
-                            "discard_old, max_deliveries, dead_letter)");
+                            "discard_old, max_deliveries, dead_letter, "
+                            "default_delay, lease, retry_delay)");
           return FALSE;
         }
       value = configfile_value (file, group, keys[i]);
@@ -251,8 +304,11 @@ guint64
 rules_retry_delay_ms (const MqQueueRules *rules, guint deliveries)
 {
   guint64 delay = rules->retry_delay_min_ms;
+  guint64 max = rules->retry_delay_max_ms;
 
-  for (guint i = 1; i < deliveries && delay < rules->retry_delay_max_ms; i++)
-    delay *= 2;
-  return MIN (delay, rules->retry_delay_max_ms);
+  /* Each turn doubles a delay above 0 or reaches max: at most 64 turns,
+   * however many deliveries. */
+  for (guint i = 1; i < deliveries && delay > 0 && delay < max; i++)
+    delay = delay > max / 2 ? max : delay * 2;
+  return MIN (delay, max);
 }

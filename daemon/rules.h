@@ -1,5 +1,6 @@
-/* rules.h: per-queue rules (limits, expiry, dead letters) from the
- * configuration file: a [default] group and one group per queue name. */
+/* rules.h: per-queue rules (limits, expiry, dead letters, delays, leases,
+ * retries) from the configuration file: a [default] group and one group
+ * per queue name. */
 #pragma once
 
 #include <glib.h>
@@ -14,10 +15,10 @@ typedef struct {
   gboolean discard_old;           /* full: drop the oldest, not the new */
   guint max_deliveries;           /* 0: never dead-letter */
   char *dead_letter;              /* queue given the item after that */
-  guint64 default_delay_ms;       /* 0: a set is handed out at once */
-  guint64 lease_ms;               /* 0: an open read has no lease */
-  guint64 retry_delay_min_ms;     /* 0: a read given back is due at once */
-  guint64 retry_delay_max_ms;
+  guint64 default_delay_ms;       /* a set without /delay=: 0, none */
+  guint64 lease_ms;               /* an open read without lease=: 0, none */
+  guint64 retry_delay_min_ms;     /* a message given back waits min, */
+  guint64 retry_delay_max_ms;     /* doubling up to max; 0: none */
 } MqQueueRules;
 
 typedef struct _MqRuleBook MqRuleBook;
@@ -34,9 +35,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MqRuleBook, rules_free)
 /* The rules for a queue: its own group, else [default]. */
 const MqQueueRules *rules_lookup (MqRuleBook *book, const char *name,
                                   gsize name_len);
+/* How long a message given back the deliveries-th time (this time
+ * included; 0 counts as 1) waits before it is due again under the
+ * retry_delay rule: min * 2^(deliveries - 1), at most max; 0 without the
+ * rule.  Pure. */
+guint64 rules_retry_delay_ms (const MqQueueRules *rules, guint deliveries);
 gboolean rules_is_key (const char *key);
 
 #define MQ_RULES_DEFAULT_GROUP "default"
-/* The delay before a message given back for the deliveries-th time is
- * handed out again: retry_delay_min doubled per delivery, up to max. */
-guint64 rules_retry_delay_ms (const MqQueueRules *rules, guint deliveries);

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "mqshared.h"
 #include "values.h"
 
 gboolean
@@ -55,6 +56,18 @@ value_parse_size (const char *text, guint64 max, guint64 *out, GError **error)
     }
   *out = number << shift;
   return TRUE;
+}
+
+gboolean
+value_parse_duration (const char *text, guint64 max_ms, guint64 *ms,
+                      GError **error)
+{
+  if (mq_shared_parse_duration (text, max_ms, ms))
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "'%s' is not a duration from 0 to %" G_GUINT64_FORMAT "ms (a "
+               "number and a unit: ms, s, m or h, as in 30s)", text, max_ms);
+  return FALSE;
 }
 
 gboolean

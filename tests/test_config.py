@@ -35,7 +35,8 @@ class ConfigErrors(mqdtest.MqdTestCase):
         self.refused("# queues\n\n[jobs]\nmax_items = 5\nmax_itmes = 6\n",
                      "5: [jobs] max_itmes: unknown key (a queue's group "
                      "takes max_items, max_bytes, max_message_size, max_age, "
-                     "discard_old, max_deliveries, dead_letter)")
+                     "discard_old, max_deliveries, dead_letter, "
+                     "default_delay, lease, retry_delay)")
 
     def test_unknown_key_in_default_group(self):
         self.refused("[default]\nmask = 0700\n# comment\nsokcet = /tmp/x\n",
@@ -75,6 +76,15 @@ class ConfigErrors(mqdtest.MqdTestCase):
         self.refused("[jobs]\nmax_deliveries = 3\ndead_letter = jobs\n",
                      "3: [jobs] dead_letter: a queue cannot be its own "
                      "dead-letter queue")
+
+    def test_bad_durations(self):
+        self.refused("[default]\nlease = 30s\n[jobs]\nlease = 30 s\n",
+                     "4: [jobs] lease: '30 s' is not a duration from 0 to "
+                     "315360000000ms (a number and a unit: ms, s, m or h, "
+                     "as in 30s)")
+        self.refused("[jobs]\nretry_delay = 10m..1s\n",
+                     "2: [jobs] retry_delay: '10m..1s' starts above its "
+                     "maximum")
 
     def test_bad_dead_letter_name(self):
         self.refused("[jobs]\nmax_deliveries = 3\n"
