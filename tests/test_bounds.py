@@ -72,13 +72,20 @@ class Timeouts(mqdtest.MqdTestCase):
         until = mqdtest.deadline()
         while len(closed) < len(tricklers) and not until.expired():
             for s in tricklers:
-                if s not in closed:
+                if s in closed:
+                    continue
+                try:
                     s.send(line[sent % len(line):][:1])
+                except (BrokenPipeError, ConnectionResetError):
+                    # Closed by the daemon since the last select.
+                    closed[s] = time.monotonic() - started
             sent += 1
             # A byte a second, or sooner if the daemon closes one.
             ready, _, _ = select.select(
                 [s for s in tricklers if s not in closed], [], [], 1.0)
             for s in ready:
+                if s in closed:
+                    continue
                 self.assertEqual(s.recv(100), b"", "a trickler got a reply")
                 closed[s] = time.monotonic() - started
         self.assertEqual(len(closed), len(tricklers),
