@@ -534,6 +534,20 @@ stats_server (GString *out, GPtrArray *all)
                                limits.max_message);
 }
 
+/* memcached's `stats settings`, for the clients that ask (Dalli's
+ * stats(:settings)): what of them a queue has. */
+static void
+stats_settings (GString *out)
+{
+  protocol_append_stat_printf (out, "item_size_max", "%" G_GSIZE_FORMAT,
+                               limits.max_message);
+  protocol_append_stat (out, "evictions", "off");
+  protocol_append_stat (out, "cas_enabled", "no");
+  protocol_append_stat (out, "binding_protocol", "auto-negotiate");
+  protocol_append_stat_printf (out, "fsync_per_write", "%d",
+                               !limits.no_sync);
+}
+
 /* memcached's groups of its cache: a queue has none, so they are empty,
  * as they are in an empty memcached, and its tools find nothing to list. */
 static gboolean
@@ -557,6 +571,13 @@ run_stats (MqConn *conn, const MqCommand *cmd)
   gboolean queue_group = cmd->name_len == 5
     && memcmp (cmd->name, "queue", 5) == 0;
 
+  if (cmd->name_len == 8 && memcmp (cmd->name, "settings", 8) == 0)
+    {
+      stats_settings (lines);
+      conn_reply_stats (conn, lines);
+      conn_reply (conn, "END");
+      return;
+    }
   if (cmd->name != NULL && !queue_group)
     {
       conn_reply (conn, stats_cache_group (cmd) ? "END"

@@ -39,6 +39,7 @@ def expected(path):
         "stats curr_items string:0",
         "stats items " + servers,
         "stats slabs " + servers,
+        'stats settings ["1048576", "off", "no"]',
         "open string:job 1",
         "abort nil",
         "open again string:job 1",

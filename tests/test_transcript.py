@@ -128,6 +128,13 @@ class Transcript(mqdtest.MqdTestCase):
         self.c.expect(b"verbosity 1\r\n", b"OK\r\n")
         self.c.expect(b"verbosity 0\r\n", b"OK\r\n")
 
+    def test_stats_settings(self):
+        self.c.expect(b"stats settings\r\n",
+                      b"STAT item_size_max 1048576\r\nSTAT evictions off\r\n"
+                      b"STAT cas_enabled no\r\n"
+                      b"STAT binding_protocol auto-negotiate\r\n"
+                      b"STAT fsync_per_write 1\r\nEND\r\n")
+
     def test_stats_values(self):
         c = self.c
         c.expect(set_cmd("s1", b"aaa") + set_cmd("s1", b"bbbb")

@@ -64,6 +64,9 @@ out('stats curr_items', stats['curr_items'])
 # Dalli asks for no group but items, slabs and settings.
 out('stats items', mq.stats(:items))
 out('stats slabs', mq.stats(:slabs))
+settings = mq.stats(:settings)[path]
+out('stats settings', settings.values_at('item_size_max', 'evictions',
+                                         'cas_enabled'))
 
 # A reliable read: given back by abort, taken for good by close.
 mq.set('work', 'job 1', 0, raw: true)
