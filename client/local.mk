@@ -48,7 +48,8 @@ client_mqctl_SOURCES = client/mqctl.c client/mqctl.h \
 	client/mqctl-stats.c \
 	client/mqctl-work.c
 client_mqctl_CPPFLAGS = -I$(top_srcdir)/client -I$(top_srcdir)/common
-client_mqctl_LDADD = client/libmqclient.la
+# common/'s duration parser too: the library does not export it.
+client_mqctl_LDADD = client/libmqclient.la common/libmqshared.la
 
 dist_man_MANS += doc/mqctl.1 doc/libmqclient.3
 EXTRA_DIST += client/COPYING client/libmqclient.pc.in client/libmqclient.sym \
