@@ -12,6 +12,7 @@
 #include "config.h"
 #endif
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,17 @@ check_timeout (mq_client *c, int timeout_ms)
 {
   if (timeout_ms < MQ_WAIT_FOREVER)
     return mqc_set_error (c, MQ_INVALID, "invalid timeout %d ms", timeout_ms);
+  return MQ_OK;
+}
+
+/* A delay (min 0) or a lease (min 1), or MQ_QUEUE_RULE. */
+static mq_status
+check_ms (mq_client *c, int64_t ms, int64_t min, const char *what)
+{
+  if (ms != MQ_QUEUE_RULE && (ms < min || ms > MQ_MAX_DELAY_MS))
+    return mqc_set_error (c, MQ_INVALID, "invalid %s %" PRId64 " ms: %"
+                          PRId64 " to " MQ_SHARED_STR (MQ_MAX_DELAY_MS)
+                          ", or MQ_QUEUE_RULE", what, ms, min);
   return MQ_OK;
 }
 
@@ -192,9 +204,10 @@ check_messages (mq_client *c, const mq_buffer *messages, size_t count)
 }
 
 mq_status
-mq_push_many (mq_client *c, const char *queue, const mq_buffer *messages,
-              size_t count, uint32_t flags, int64_t exptime,
-              mq_status *results, size_t *stored)
+mq_push_many_delayed (mq_client *c, const char *queue,
+                      const mq_buffer *messages, size_t count, uint32_t flags,
+                      int64_t exptime, int64_t delay_ms, mq_status *results,
+                      size_t *stored)
 {
   mq_status st;
 
@@ -205,22 +218,43 @@ mq_push_many (mq_client *c, const char *queue, const mq_buffer *messages,
   st = enter_queue (c, queue);
   if (st == MQ_OK)
     st = check_messages (c, messages, count);
+  if (st == MQ_OK)
+    st = check_ms (c, delay_ms, 0, "delay");
   if (st != MQ_OK || count == 0)
     {
       mqc_push_fail_all (results, count, st);
       return st;
     }
-  return mqc_push_many (c, queue, messages, count, flags, exptime, results,
-                        stored);
+  return mqc_push_many (c, queue, messages, count, flags, exptime, delay_ms,
+                        results, stored);
+}
+
+mq_status
+mq_push_many (mq_client *c, const char *queue, const mq_buffer *messages,
+              size_t count, uint32_t flags, int64_t exptime,
+              mq_status *results, size_t *stored)
+{
+  return mq_push_many_delayed (c, queue, messages, count, flags, exptime,
+                               MQ_QUEUE_RULE, results, stored);
+}
+
+mq_status
+mq_push_delayed (mq_client *c, const char *queue, const void *data,
+                 size_t len, uint32_t flags, int64_t exptime,
+                 int64_t delay_ms)
+{
+  mq_buffer one = { data, len };
+
+  return mq_push_many_delayed (c, queue, &one, 1, flags, exptime, delay_ms,
+                               NULL, NULL);
 }
 
 mq_status
 mq_push (mq_client *c, const char *queue, const void *data, size_t len,
          uint32_t flags, int64_t exptime)
 {
-  mq_buffer one = { data, len };
-
-  return mq_push_many (c, queue, &one, 1, flags, exptime, NULL, NULL);
+  return mq_push_delayed (c, queue, data, len, flags, exptime,
+                          MQ_QUEUE_RULE);
 }
 
 /* ---- get ---------------------------------------------------------------- */
@@ -232,21 +266,27 @@ mq_message_free (mq_message *message)
 }
 
 static mq_status
-check_get_options (mq_client *c, unsigned options)
+check_read (mq_client *c, const mqc_read *r)
 {
-  if (options & ~(MQ_READ_OPEN | MQ_READ_CLOSE | MQ_READ_ABORT
-                  | MQ_READ_PEEK))
+  if (r->options & ~(MQ_READ_OPEN | MQ_READ_CLOSE | MQ_READ_ABORT
+                     | MQ_READ_PEEK | MQ_READ_TOUCH))
     return mqc_set_error (c, MQ_INVALID, "unknown get options 0x%x",
-                          options);
-  if ((options & MQ_READ_CLOSE) && (options & MQ_READ_ABORT))
+                          r->options);
+  if ((r->options & MQ_READ_CLOSE) && (r->options & MQ_READ_ABORT))
     return mqc_set_error (c, MQ_INVALID, "a read cannot be both acked and "
                           "aborted");
-  return MQ_OK;
+  if ((r->options & MQ_READ_TOUCH) && r->options != MQ_READ_TOUCH)
+    return mqc_set_error (c, MQ_INVALID, "a touch goes with no other "
+                          "option");
+  if (check_ms (c, r->lease_ms, 1, "lease") != MQ_OK)
+    return MQ_INVALID;
+  return check_ms (c, r->delay_ms, 0, "delay");
 }
 
-mq_status
-mq_get (mq_client *c, const char *queue, unsigned options, int timeout_ms,
-        mq_message **message)
+/* Every get: its arguments checked, then sent. */
+static mq_status
+get_checked (mq_client *c, const char *queue, const mqc_read *r,
+             int timeout_ms, mq_message **message)
 {
   mq_status st;
 
@@ -254,14 +294,23 @@ mq_get (mq_client *c, const char *queue, unsigned options, int timeout_ms,
     *message = NULL;
   st = enter_queue (c, queue);
   if (st == MQ_OK)
-    st = check_get_options (c, options);
-  st = check_place (c, st, message != NULL || !mqc_get_hands_out (options),
+    st = check_read (c, r);
+  st = check_place (c, st, message != NULL || !mqc_get_hands_out (r->options),
                     "message");
   if (st == MQ_OK)
     st = check_timeout (c, timeout_ms);
   if (st != MQ_OK)
     return st;
-  return mqc_get (c, queue, options, timeout_ms, message);
+  return mqc_get (c, queue, r, timeout_ms, message);
+}
+
+mq_status
+mq_get (mq_client *c, const char *queue, unsigned options, int timeout_ms,
+        mq_message **message)
+{
+  mqc_read r = { options, MQ_QUEUE_RULE, MQ_QUEUE_RULE };
+
+  return get_checked (c, queue, &r, timeout_ms, message);
 }
 
 mq_status
@@ -294,6 +343,31 @@ mq_status
 mq_abort (mq_client *c, const char *queue)
 {
   return mq_get (c, queue, MQ_READ_ABORT, 0, NULL);
+}
+
+mq_status
+mq_pop_open_lease (mq_client *c, const char *queue, int timeout_ms,
+                   int64_t lease_ms, mq_message **message)
+{
+  mqc_read r = { MQ_READ_OPEN, lease_ms, MQ_QUEUE_RULE };
+
+  return get_checked (c, queue, &r, timeout_ms, message);
+}
+
+mq_status
+mq_touch (mq_client *c, const char *queue, int64_t lease_ms)
+{
+  mqc_read r = { MQ_READ_TOUCH, lease_ms, MQ_QUEUE_RULE };
+
+  return get_checked (c, queue, &r, 0, NULL);
+}
+
+mq_status
+mq_abort_delayed (mq_client *c, const char *queue, int64_t delay_ms)
+{
+  mqc_read r = { MQ_READ_ABORT, MQ_QUEUE_RULE, delay_ms };
+
+  return get_checked (c, queue, &r, 0, NULL);
 }
 
 mq_status

@@ -11,6 +11,7 @@
 #include "config.h"
 #endif
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,30 +24,44 @@
 #include "reply.h"
 #include "request.h"
 
-#define SUFFIX_SIZE 64            /* "/close/abort/open/peek/t=<ms>" */
+/* "/close/abort/open/peek/touch/delay=<ms>/lease=<ms>/t=<ms>" */
+#define SUFFIX_SIZE 128
+
+/* Ack, abort and touch settle a read open on the connection. */
+#define SETTLES (MQ_READ_CLOSE | MQ_READ_ABORT | MQ_READ_TOUCH)
+
+static const mqc_read plain_read = { 0, MQ_QUEUE_RULE, MQ_QUEUE_RULE };
 
 int
 mqc_get_hands_out (unsigned options)
 {
-  return (options & (MQ_READ_OPEN | MQ_READ_PEEK))
-    || !(options & (MQ_READ_CLOSE | MQ_READ_ABORT));
+  return (options & (MQ_READ_OPEN | MQ_READ_PEEK)) || !(options & SETTLES);
 }
 
 static void
-option_suffix (char *buf, size_t size, unsigned options, int timeout_ms)
+option_suffix (char *buf, size_t size, const mqc_read *r, int timeout_ms)
 {
+  static const struct {
+    unsigned option;
+    const char *word;
+  } words[] = {
+    /* close/abort come first on the daemon's side whatever the order. */
+    { MQ_READ_CLOSE, "/close" }, { MQ_READ_ABORT, "/abort" },
+    { MQ_READ_OPEN, "/open" }, { MQ_READ_PEEK, "/peek" },
+    { MQ_READ_TOUCH, "/touch" },
+  };
   size_t n = 0;
 
   buf[0] = '\0';
-  /* close/abort come first on the daemon's side whatever the order. */
-  if (options & MQ_READ_CLOSE)
-    n += (size_t) snprintf (buf + n, size - n, "/close");
-  if (options & MQ_READ_ABORT)
-    n += (size_t) snprintf (buf + n, size - n, "/abort");
-  if (options & MQ_READ_OPEN)
-    n += (size_t) snprintf (buf + n, size - n, "/open");
-  if (options & MQ_READ_PEEK)
-    n += (size_t) snprintf (buf + n, size - n, "/peek");
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+    if (r->options & words[i].option)
+      n += (size_t) snprintf (buf + n, size - n, "%s", words[i].word);
+  if (r->delay_ms >= 0)
+    n += (size_t) snprintf (buf + n, size - n, "/delay=%" PRId64,
+                            r->delay_ms);
+  if (r->lease_ms >= 0)
+    n += (size_t) snprintf (buf + n, size - n, "/lease=%" PRId64,
+                            r->lease_ms);
   if (timeout_ms > 0)
     snprintf (buf + n, size - n, "/t=%d", timeout_ms);
 }
@@ -108,7 +123,7 @@ get_answers (mq_client *c, const char *queue, const char *what, size_t lines,
 /* One round trip: up to max messages into msgs[*count..].  retry: repeat
  * on a new connection when nothing went out. */
 static mq_status
-get_round (mq_client *c, const char *queue, unsigned options, int timeout_ms,
+get_round (mq_client *c, const char *queue, const mqc_read *r, int timeout_ms,
            int retry, const char *what, mq_message **msgs, size_t max,
            size_t *count)
 {
@@ -116,7 +131,7 @@ get_round (mq_client *c, const char *queue, unsigned options, int timeout_ms,
   size_t lines;
   mq_status st;
 
-  option_suffix (suffix, sizeof suffix, options, timeout_ms);
+  option_suffix (suffix, sizeof suffix, r, timeout_ms);
   st = get_request (c, queue, suffix, max, &lines);
   if (st != MQ_OK)
     return st;
@@ -131,7 +146,7 @@ get_round (mq_client *c, const char *queue, unsigned options, int timeout_ms,
       mqc_conn_close (c);
       return mqc_prefix_error (c, MQ_IO, "%s: the connection broke before "
                                "the whole answer came%s", what,
-                               options & (MQ_READ_PEEK | MQ_READ_OPEN)
+                               r->options & (MQ_READ_PEEK | MQ_READ_OPEN)
                                ? "" : " (a message taken meanwhile is lost)");
     }
   if (st != MQ_OK)
@@ -144,6 +159,7 @@ get_what (char *what, unsigned options, const char *queue)
 {
   const char *verb = options & MQ_READ_CLOSE ? "ack of"
     : options & MQ_READ_ABORT ? "abort of"
+    : options & MQ_READ_TOUCH ? "touch of"
     : options & MQ_READ_PEEK ? "peek at"
     : options & MQ_READ_OPEN ? "reliable pop from" : "pop from";
 
@@ -168,28 +184,29 @@ get_taken (mq_client *c, const char *queue, unsigned options, mq_message *m,
 /* One get; MQ_EMPTY with *waited set when it waited as long as the daemon
  * allows and found nothing: the caller asks again. */
 static mq_status
-get_once (mq_client *c, const char *queue, unsigned options, int timeout_ms,
+get_once (mq_client *c, const char *queue, const mqc_read *r, int timeout_ms,
           const char *what, mq_message **message, int *waited)
 {
-  unsigned ends = options & (MQ_READ_CLOSE | MQ_READ_ABORT);
+  unsigned options = r->options;
   int hands_out = mqc_get_hands_out (options);
   int forever = timeout_ms == MQ_WAIT_FOREVER && hands_out;
   int wait_ms = forever ? MQ_MAX_TIMEOUT_MS : timeout_ms;
   mq_message *m = NULL;
   size_t got = 0;
-  /* A broken connection has given the open read back: it cannot be acked
-   * on a new one, so an ack is not repeated. */
-  mq_status st = get_round (c, queue, options, hands_out ? wait_ms : 0,
-                            !ends, what, &m, 1, &got);
+  /* A broken connection has given the open read back: it cannot be
+   * settled on a new one, so a settling get is not repeated. */
+  mq_status st = get_round (c, queue, r, hands_out ? wait_ms : 0,
+                            !(options & SETTLES), what, &m, 1, &got);
 
   *waited = 0;
-  if (ends)
+  if (options & (MQ_READ_CLOSE | MQ_READ_ABORT))
     mqc_open_read_forget (c, queue);
   if (got > 0 && !hands_out)
     {
       /* A message nobody asked for: the daemon is out of step. */
       free (m);
-      return mqc_protocol_error (c, "a message in answer to an ack/abort");
+      return mqc_protocol_error (c, "a message in answer to an ack, abort "
+                                 "or touch");
     }
   if (got > 0)
     return get_taken (c, queue, options, m, message, st);
@@ -200,18 +217,19 @@ get_once (mq_client *c, const char *queue, unsigned options, int timeout_ms,
 }
 
 mq_status
-mqc_get (mq_client *c, const char *queue, unsigned options, int timeout_ms,
-         mq_message **message)
+mqc_get (mq_client *c, const char *queue, const mqc_read *read,
+         int timeout_ms, mq_message **message)
 {
+  mqc_read r = *read;
   char what[MQC_WHAT_SIZE];
   int waited;
   mq_status st;
 
-  get_what (what, options, queue);
+  get_what (what, r.options, queue);
   st = mqc_call_begin (c);
   if (st != MQ_OK)
     return mqc_prefix_error (c, st, "%s", what);
-  if (options & (MQ_READ_CLOSE | MQ_READ_ABORT))
+  if (r.options & SETTLES)
     {
       st = mqc_open_read_check (c, queue, what);
       if (st != MQ_OK)
@@ -219,11 +237,12 @@ mqc_get (mq_client *c, const char *queue, unsigned options, int timeout_ms,
     }
   for (;;)
     {
-      st = get_once (c, queue, options, timeout_ms, what, message, &waited);
+      st = get_once (c, queue, &r, timeout_ms, what, message, &waited);
       if (!waited)
         return st;
       /* Waiting on: the read, if any, is already closed. */
-      options &= ~(MQ_READ_CLOSE | MQ_READ_ABORT);
+      r.options &= ~(MQ_READ_CLOSE | MQ_READ_ABORT);
+      r.delay_ms = MQ_QUEUE_RULE;
       st = mqc_call_begin (c);
       if (st != MQ_OK)
         return mqc_prefix_error (c, st, "%s", what);
@@ -245,7 +264,8 @@ mqc_get_many (mq_client *c, const char *queue, int timeout_ms,
       st = mqc_call_begin (c);
       if (st != MQ_OK)
         return mqc_prefix_error (c, st, "%s", what);
-      st = get_round (c, queue, 0, wait_ms, 1, what, messages, max, count);
+      st = get_round (c, queue, &plain_read, wait_ms, 1, what, messages, max,
+                      count);
       if (st != MQ_EMPTY || timeout_ms != MQ_WAIT_FOREVER)
         return st;
     }

@@ -5,13 +5,23 @@
  */
 #pragma once
 
+#include <stdint.h>
+
 #include "handle.h"
 
-/* Whether a get with these options hands a message out (ack and abort
- * alone do not). */
+/* What one get asks: MQ_READ_* options, and the numbers of lease= (with
+ * open or touch) and delay= (with abort); MQ_QUEUE_RULE: not sent. */
+typedef struct {
+  unsigned options;
+  int64_t lease_ms;
+  int64_t delay_ms;
+} mqc_read;
+
+/* Whether a get with these options hands a message out (ack, abort and
+ * touch alone do not). */
 int mqc_get_hands_out (unsigned options);
 
-mq_status mqc_get (mq_client *c, const char *queue, unsigned options,
+mq_status mqc_get (mq_client *c, const char *queue, const mqc_read *read,
                    int timeout_ms, mq_message **message);
 
 /* max >= 1. */

@@ -11,7 +11,8 @@
 # exactly the symbols listed there are exported (tests/test_mqctl.py checks
 # the built library against it), so adding a function to mqclient.h means
 # adding it there too, on purpose.  -version-info current:revision:age, see
-# libtool's manual: change it with every release whose interface changed.
+# libtool's manual: change it with every release whose interface changed
+# (1:0:1: the delayed pushes, leases, touch and delayed aborts added).
 lib_LTLIBRARIES += client/libmqclient.la
 client_libmqclient_la_SOURCES = client/mqclient.h \
 	client/api.c \
@@ -27,7 +28,7 @@ client_libmqclient_la_SOURCES = client/mqclient.h \
 	client/stats.c client/stats.h
 client_libmqclient_la_CPPFLAGS = -I$(top_srcdir)/client \
 	-I$(top_srcdir)/common
-client_libmqclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+client_libmqclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 1:0:1 \
 	-export-symbols $(top_srcdir)/client/libmqclient.sym -no-undefined
 EXTRA_client_libmqclient_la_DEPENDENCIES = \
 	$(top_srcdir)/client/libmqclient.sym
@@ -47,7 +48,8 @@ client_mqctl_SOURCES = client/mqctl.c client/mqctl.h \
 	client/mqctl-stats.c \
 	client/mqctl-work.c
 client_mqctl_CPPFLAGS = -I$(top_srcdir)/client -I$(top_srcdir)/common
-client_mqctl_LDADD = client/libmqclient.la
+# common/'s duration parser too: the library does not export it.
+client_mqctl_LDADD = client/libmqclient.la common/libmqshared.la
 
 dist_man_MANS += doc/mqctl.1 doc/libmqclient.3
 EXTRA_DIST += client/COPYING client/libmqclient.pc.in client/libmqclient.sym \

@@ -34,6 +34,9 @@
  * - Timeouts are in milliseconds: MQ_NO_WAIT (0) answers at once,
  *   1 to 2147483647 waits up to that long for a message, MQ_WAIT_FOREVER
  *   waits until one comes.
+ * - Delays and leases are in milliseconds too, int64_t: 0 to 315360000000
+ *   (ten years; a lease at least 1), or MQ_QUEUE_RULE to leave them to the
+ *   queue's rules (see "delays, leases and retries" below).
  * - Memory handed to the caller is released with the matching *_free()
  *   function of this library.
  *
@@ -94,7 +97,8 @@ typedef enum mq_status {
   MQ_INVALID = 9,      /* a bad argument (e.g. an invalid queue name), or a
                           request the daemon refused (CLIENT_ERROR, its text
                           kept) */
-  MQ_NOT_FOUND = 10,   /* no such queue; or no reliable read to ack/abort */
+  MQ_NOT_FOUND = 10,   /* no such queue; or no reliable read to ack, abort
+                          or touch */
   MQ_MAYBE_STORED = 11 /* the connection broke after a push was sent and
                           before the daemon answered: it may or may not be
                           stored.  Not sent again. */
@@ -242,19 +246,69 @@ mq_status mq_ack (mq_client *client, const char *queue);
  * queue.  MQ_NOT_FOUND as mq_ack(). */
 mq_status mq_abort (mq_client *client, const char *queue);
 
-/* Options of mq_get(), combined with |; they are Kestrel's get options. */
+/* Options of mq_get(), combined with |; they are Kestrel's get options,
+ * and mqd's touch. */
 #define MQ_READ_OPEN 0x1u   /* open a reliable read (mq_pop_open) */
 #define MQ_READ_CLOSE 0x2u  /* first ack the read open on the queue */
 #define MQ_READ_ABORT 0x4u  /* first give back the read open on the queue */
 #define MQ_READ_PEEK 0x8u   /* return the head without removing it */
+#define MQ_READ_TOUCH 0x10u /* extend the lease of the read open on the
+                               queue (mq_touch); goes alone */
 
 /* The general form of the calls above: one get of queue with options.
  * MQ_READ_CLOSE | MQ_READ_OPEN acks the open read and opens the next one in
- * one round trip.  With only MQ_READ_CLOSE or MQ_READ_ABORT nothing is
- * handed out: message may be NULL and MQ_OK is returned.  MQ_NOT_FOUND, as
- * mq_ack(), when CLOSE or ABORT names no open read. */
+ * one round trip.  With only MQ_READ_CLOSE, MQ_READ_ABORT or MQ_READ_TOUCH
+ * nothing is handed out: message may be NULL and MQ_OK is returned.
+ * MQ_NOT_FOUND, as mq_ack(), when CLOSE, ABORT or TOUCH names no open
+ * read. */
 mq_status mq_get (mq_client *client, const char *queue, unsigned options,
                   int timeout_ms, mq_message **message);
+
+/* ---- delays, leases and retries ------------------------------------- */
+
+/* For a delay or a lease: none of the call's own, the queue's rule
+ * (default_delay, lease, retry_delay in mqd(8)) applies, or nothing. */
+#define MQ_QUEUE_RULE (-1)
+
+/* mq_push(), but the message is held back: it is stored (MQ_OK means the
+ * same) but no get, peek or item count sees it until delay_ms milliseconds
+ * have passed; then it joins the tail of the queue.  0 stores it for at
+ * once, whatever the queue's default_delay; MQ_QUEUE_RULE leaves it to
+ * default_delay, as mq_push() does.  MQ_INVALID, sending nothing, for a
+ * delay out of range. */
+mq_status mq_push_delayed (mq_client *client, const char *queue,
+                           const void *data, size_t len, uint32_t flags,
+                           int64_t exptime, int64_t delay_ms);
+
+/* mq_push_many(), with every message held back as mq_push_delayed()
+ * says. */
+mq_status mq_push_many_delayed (mq_client *client, const char *queue,
+                                const mq_buffer *messages, size_t count,
+                                uint32_t flags, int64_t exptime,
+                                int64_t delay_ms, mq_status *results,
+                                size_t *stored);
+
+/* mq_pop_open() with a lease: a read not acked within lease_ms
+ * milliseconds (1 to 315360000000; MQ_QUEUE_RULE: the queue's lease rule,
+ * if any) is given back by the daemon, counted as a failed delivery, and
+ * may go to another reader; an mq_ack() after that is refused (MQ_INVALID,
+ * with the daemon's words).  mq_touch() extends a lease. */
+mq_status mq_pop_open_lease (mq_client *client, const char *queue,
+                             int timeout_ms, int64_t lease_ms,
+                             mq_message **message);
+
+/* Extends the lease of the read open on queue: lease_ms milliseconds from
+ * now (1 to 315360000000), or, with MQ_QUEUE_RULE, as the daemon renews a
+ * lease it gave.  MQ_NOT_FOUND, sending nothing, as mq_ack(); MQ_INVALID,
+ * with the daemon's words, when the lease had already run out. */
+mq_status mq_touch (mq_client *client, const char *queue, int64_t lease_ms);
+
+/* mq_abort(), but the message comes back only after delay_ms milliseconds:
+ * a retry that backs off.  0 gives it back at once, whatever the queue's
+ * retry_delay; MQ_QUEUE_RULE leaves it to retry_delay, as mq_abort()
+ * does. */
+mq_status mq_abort_delayed (mq_client *client, const char *queue,
+                            int64_t delay_ms);
 
 /* ---- managing queues ------------------------------------------------- */
 

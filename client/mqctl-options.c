@@ -152,6 +152,42 @@ ctl_parse_flags (const mqctl *ctl, const char *option, const char *arg,
   return EXIT_DONE;
 }
 
+/* mq_shared_parse_duration's text, up to the daemon's longest delay. */
+static int
+parse_duration (const mqctl *ctl, const char *option, const char *arg,
+                const char *least, int64_t *ms)
+{
+  uint64_t v;
+
+  if (!mq_shared_parse_duration (arg, MQ_MAX_DELAY_MS, &v))
+    return ctl_usage_error (ctl, "%s wants a duration%s such as 500ms, 30s, "
+                            "5m or 2h (up to " MQ_SHARED_STR (MQ_MAX_DELAY_MS)
+                            "ms), not '%s'", option, least, arg);
+  *ms = (int64_t) v;
+  return EXIT_DONE;
+}
+
+int
+ctl_parse_duration (const mqctl *ctl, const char *option, const char *arg,
+                    void *target)
+{
+  return parse_duration (ctl, option, arg, "", target);
+}
+
+int
+ctl_parse_lease (const mqctl *ctl, const char *option, const char *arg,
+                 void *target)
+{
+  int64_t *ms = target;
+
+  if (parse_duration (ctl, option, arg, " above 0,", ms) != EXIT_DONE)
+    return EXIT_USAGE;
+  if (*ms == 0)
+    return ctl_usage_error (ctl, "%s wants a duration above 0, not '%s'",
+                            option, arg);
+  return EXIT_DONE;
+}
+
 int
 ctl_parse_exptime (const mqctl *ctl, const char *option, const char *arg,
                    void *target)

@@ -22,6 +22,7 @@ typedef struct {
   const char *queue;
   uint32_t flags;
   int64_t exptime;
+  int64_t delay_ms;               /* -D; MQ_QUEUE_RULE: the queue's */
   unsigned long long pushed;      /* messages handed to the library */
   unsigned long long stored;      /* of which stored */
   int code;                       /* worst exit code so far */
@@ -84,8 +85,8 @@ push_batch (push_state *ps, const mq_buffer *msgs, size_t n)
       ps->stop = 1;
       return;
     }
-  st = mq_push_many (ps->ctl->client, ps->queue, msgs, n, ps->flags,
-                     ps->exptime, results, &stored);
+  st = mq_push_many_delayed (ps->ctl->client, ps->queue, msgs, n, ps->flags,
+                             ps->exptime, ps->delay_ms, results, &stored);
   ps->stored += stored;
   if (st != MQ_OK)
     push_report (ps, results, n);
@@ -253,13 +254,14 @@ push_arguments (push_state *ps, int argc, char **argv)
 static int
 run_push (mqctl *ctl, int argc, char **argv)
 {
-  push_state ps = { .ctl = ctl };
+  push_state ps = { .ctl = ctl, .delay_ms = MQ_QUEUE_RULE };
   int sep = -1;
   const ctl_option options[] = {
     { 'l', "lines", NULL, &sep, '\n' },
     { '0', "null", NULL, &sep, '\0' },
     { 'F', "flags", ctl_parse_flags, &ps.flags, 0 },
     { 'e', "expire", ctl_parse_exptime, &ps.exptime, 0 },
+    { 'D', "delay", ctl_parse_duration, &ps.delay_ms, 0 },
   };
   int code = ctl_parse_options (ctl, argc, argv, options,
                                 sizeof options / sizeof options[0]);
@@ -284,7 +286,8 @@ run_push (mqctl *ctl, int argc, char **argv)
 }
 
 const ctl_command ctl_push = {
-  "push", run_push, "[-l|-0] [-F FLAGS] [-e EXPTIME] QUEUE [MESSAGE...]",
+  "push", run_push, "[-l|-0] [-F FLAGS] [-e EXPTIME] [-D DURATION] QUEUE "
+  "[MESSAGE...]",
 "Adds messages to the tail of QUEUE (created by its first message).  Each\n"
 "MESSAGE argument is one message.  Without arguments, standard input is\n"
 "read: the whole of it is one message, or, with -l or -0, each line or\n"
@@ -294,6 +297,9 @@ const ctl_command ctl_push = {
 "  -0, --null          one message per NUL-terminated part\n"
 "  -F, --flags=FLAGS   a number from 0 to 4294967295 kept with each message\n"
 "  -e, --expire=SECS   expire after SECS seconds (over 2592000: a Unix time)\n"
+"  -D, --delay=DURATION  hold each message back this long (500ms, 30s, 5m,\n"
+"                      2h): no get sees it before; 0: at once, whatever the\n"
+"                      queue's default_delay\n"
 "\n"
 "Many messages are sent pipelined, without waiting for each answer.\n"
 "Exit status: 0 all stored; 3 cannot connect or the connection broke;\n"

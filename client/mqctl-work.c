@@ -160,27 +160,33 @@ typedef struct {
   const char *queue;
   char **command;
   int wait_ms;                    /* -w */
-  int delay_ms;                   /* -d */
+  int pause_ms;                   /* -d; -1: not given */
+  int64_t lease_ms;               /* -L; MQ_QUEUE_RULE: the queue's */
+  int64_t retry_delay_ms;         /* -R; MQ_QUEUE_RULE: the queue's */
   unsigned long long count;       /* -n; 0: no limit */
   unsigned long long done, handled;
 } work_run;
 
-/* The command failed with status: the message goes back, and the next
- * waits a little. */
+/* The command failed with status: the message goes back (to come again
+ * after -R, or the queue's retry_delay), and the next waits a little. */
 static void
 work_give_back (mqctl *ctl, const work_run *w, int status)
 {
-  mq_status st = mq_abort (ctl->client, w->queue);
+  mq_status st = mq_abort_delayed (ctl->client, w->queue, w->retry_delay_ms);
 
   if (st != MQ_OK)
     ctl_warn ("%s exited with status %d, and giving the message back "
               "failed: %s", w->command[0], status,
               mq_client_error (ctl->client));
+  else if (w->retry_delay_ms > 0)
+    ctl_warn ("%s exited with status %d: the message was given back to %s, "
+              "due again in %" PRId64 "ms", w->command[0], status, w->queue,
+              w->retry_delay_ms);
   else
     ctl_warn ("%s exited with status %d: the message was given back to %s",
               w->command[0], status, w->queue);
-  if (w->delay_ms > 0)
-    ctl_pause_ms (w->delay_ms);
+  if (w->pause_ms > 0)
+    ctl_pause_ms (w->pause_ms);
 }
 
 /* Acks the message when the command exited 0, else gives it back:
@@ -215,7 +221,8 @@ work_loop (mqctl *ctl, work_run *w)
     {
       mq_message *m;
       int status;
-      mq_status st = mq_pop_open (ctl->client, w->queue, w->wait_ms, &m);
+      mq_status st = mq_pop_open_lease (ctl->client, w->queue, w->wait_ms,
+                                        w->lease_ms, &m);
 
       if (st == MQ_EMPTY)
         break;
@@ -239,11 +246,14 @@ work_loop (mqctl *ctl, work_run *w)
 static int
 run_work (mqctl *ctl, int argc, char **argv)
 {
-  work_run w = { .wait_ms = MQ_WAIT_FOREVER, .delay_ms = 1000 };
+  work_run w = { .wait_ms = MQ_WAIT_FOREVER, .pause_ms = -1,
+                 .lease_ms = MQ_QUEUE_RULE, .retry_delay_ms = MQ_QUEUE_RULE };
   const ctl_option options[] = {
     { 'w', "wait", ctl_parse_seconds, &w.wait_ms, 0 },
     { 'n', "count", ctl_parse_count, &w.count, 0 },
-    { 'd', "delay", ctl_parse_seconds, &w.delay_ms, 0 },
+    { 'd', "delay", ctl_parse_seconds, &w.pause_ms, 0 },
+    { 'L', "lease", ctl_parse_lease, &w.lease_ms, 0 },
+    { 'R', "retry-delay", ctl_parse_duration, &w.retry_delay_ms, 0 },
   };
   struct sigaction ignore;
   int code = ctl_parse_options (ctl, argc, argv, options,
@@ -251,6 +261,9 @@ run_work (mqctl *ctl, int argc, char **argv)
 
   if (code != CTL_GO_ON)
     return code;
+  /* With -R the daemon spaces the tries: no pause of our own. */
+  if (w.pause_ms < 0)
+    w.pause_ms = w.retry_delay_ms == MQ_QUEUE_RULE ? 1000 : 0;
   code = ctl_queue_argument (ctl, argc, argv,
                              "work needs a queue name and a command",
                              &w.queue);
@@ -269,18 +282,23 @@ run_work (mqctl *ctl, int argc, char **argv)
 }
 
 const ctl_command ctl_work = {
-  "work", run_work, "[-w SECONDS] [-n COUNT] [-d SECONDS] QUEUE -- COMMAND "
-  "[ARG...]",
+  "work", run_work, "[-w SECONDS] [-n COUNT] [-d SECONDS] [-L DURATION] "
+  "[-R DURATION] QUEUE -- COMMAND [ARG...]",
 "Runs COMMAND once for each message of QUEUE, with the message on its\n"
 "standard input, and $MQCTL_QUEUE and $MQCTL_FLAGS in its environment.\n"
 "The message is taken with a reliable read: it is deleted when COMMAND\n"
-"exits with status 0, and given back to the head of the queue otherwise.\n"
+"exits with status 0, and given back to the queue otherwise.\n"
 "If mqctl itself dies meanwhile, the daemon gives the message back.\n"
 "\n"
 "  -w, --wait=SECONDS  stop once the queue stayed empty this long\n"
 "                      (default: wait for ever)\n"
 "  -n, --count=COUNT   stop after COUNT messages were done\n"
-"  -d, --delay=SECONDS pause after a failed COMMAND (default 1)\n"
+"  -d, --delay=SECONDS pause after a failed COMMAND (default 1; 0 with -R)\n"
+"  -L, --lease=DURATION  a COMMAND still running after DURATION (500ms,\n"
+"                      30s, 5m, 2h) loses its message: the daemon gives\n"
+"                      it back (default: the queue's lease rule)\n"
+"  -R, --retry-delay=DURATION  a message given back comes again after\n"
+"                      DURATION (default: the queue's retry_delay rule)\n"
 "\n"
 "A broken connection is reconnected every second.\n"
 "Exit status: 0 messages were handled; 1 none came within -w; 2 COMMAND\n"

@@ -88,6 +88,11 @@ int ctl_parse_flags (const mqctl *ctl, const char *option, const char *arg,
                      void *target);        /* uint32_t */
 int ctl_parse_exptime (const mqctl *ctl, const char *option,
                        const char *arg, void *target);  /* int64_t */
+/* Durations as in mqd's rules (500ms, 30s, 5m, 2h), in ms: */
+int ctl_parse_duration (const mqctl *ctl, const char *option,
+                        const char *arg, void *target);  /* int64_t */
+int ctl_parse_lease (const mqctl *ctl, const char *option, const char *arg,
+                     void *target);        /* int64_t, above 0 */
 
 /* The next argument, a queue name, into *queue: EXIT_DONE, or the usage
  * error said (missing: what to say when there is none). */

@@ -11,6 +11,7 @@
 #endif
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,14 +43,18 @@ mqc_push_fail_all (mq_status *results, size_t count, mq_status st)
 
 static mq_status
 push_build (mq_client *c, push_run *p, const char *queue,
-            const mq_buffer *messages, uint32_t flags, int64_t exptime)
+            const mq_buffer *messages, uint32_t flags, int64_t exptime,
+            int64_t delay_ms)
 {
+  char option[32] = "";
   mq_status st = MQ_OK;
 
+  if (delay_ms >= 0)
+    snprintf (option, sizeof option, "/delay=%" PRId64, delay_ms);
   for (size_t i = 0; i < p->count && st == MQ_OK; i++)
     {
-      st = mqc_out_printf (c, "set %s %" PRIu32 " %" PRId64 " %zu\r\n", queue,
-                           flags, exptime, messages[i].len);
+      st = mqc_out_printf (c, "set %s%s %" PRIu32 " %" PRId64 " %zu\r\n",
+                           queue, option, flags, exptime, messages[i].len);
       if (st == MQ_OK)
         st = mqc_out_data (c, messages[i].data, messages[i].len);
       if (st == MQ_OK)
@@ -141,7 +146,7 @@ push_count (const mq_client *c, push_run *p, size_t i, mq_status r)
 mq_status
 mqc_push_many (mq_client *c, const char *queue, const mq_buffer *messages,
                size_t count, uint32_t flags, int64_t exptime,
-               mq_status *results, size_t *stored)
+               int64_t delay_ms, mq_status *results, size_t *stored)
 {
   push_run p = { .count = count, .first = MQ_OK };
   mq_status st;
@@ -151,7 +156,7 @@ mqc_push_many (mq_client *c, const char *queue, const mq_buffer *messages,
     : mqc_set_error (c, MQ_NOMEM, "out of memory");
   mqc_format_into (p.what, sizeof p.what, "push to %s", queue);
   if (st == MQ_OK)
-    st = push_build (c, &p, queue, messages, flags, exptime);
+    st = push_build (c, &p, queue, messages, flags, exptime, delay_ms);
   if (st != MQ_OK)
     {
       mqc_push_fail_all (results, count, st);

@@ -10,10 +10,10 @@
 
 #include "handle.h"
 
-/* count >= 1. */
+/* count >= 1; delay_ms >= 0 is sent as the key's /delay=. */
 mq_status mqc_push_many (mq_client *c, const char *queue,
                          const mq_buffer *messages, size_t count,
-                         uint32_t flags, int64_t exptime,
+                         uint32_t flags, int64_t exptime, int64_t delay_ms,
                          mq_status *results, size_t *stored);
 
 /* Every message's outcome is st (results may be NULL). */

@@ -175,7 +175,9 @@ take_number (const MqToken *opt, const NumberOption *number, gint64 *ms,
 static const struct {
   const char *word;
   MqGetOptions flag;
-  gboolean once;                  /* the options before touch may repeat */
+  gboolean once;                  /* given twice is an error; the older
+                                     words may repeat, as they always
+                                     could */
 } get_options[] = {
   { "open", MQ_GET_OPEN, FALSE },
   { "close", MQ_GET_CLOSE, FALSE },

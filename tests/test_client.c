@@ -1367,6 +1367,197 @@ test_reliable (void)
   mqd_free (d);
 }
 
+/* ---- delays, leases and retries ------------------------------------------ */
+
+#define MAX_DELAY G_GINT64_CONSTANT (315360000000)
+
+/* Whether the daemon (-vv) logged the command line "<fd> line". */
+static gboolean
+logged (Mqd *d, const char *line)
+{
+  g_autofree char *log = read_log (d);
+  g_auto (GStrv) lines = g_strsplit (log, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *p = strstr (lines[i], ": <");
+
+      if (p == NULL)
+        continue;
+      for (p += 3; g_ascii_isdigit (*p); p++)
+        ;
+      if (*p == ' ' && strcmp (p + 1, line) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+assert_logged (Mqd *d, const char *line)
+{
+  if (!logged (d, line))
+    {
+      g_autofree char *log = read_log (d);
+
+      g_error ("the daemon was not sent \"%s\"; its log:\n%s", line, log);
+    }
+}
+
+/* Delays and leases out of range, a touch with other options or nothing
+ * to touch: refused before anything is sent. */
+static void
+test_delay_lease_arguments (void)
+{
+  Mqd *d = mqd_run ();
+  mq_client *c = connect_to (d->sock);
+  mq_buffer two[2] = { { "a", 1 }, { "b", 1 } };
+  mq_status results[2] = { MQ_OK, MQ_OK };
+  size_t stored = 9;
+  mq_message *m = (mq_message *) &m;
+  static const gint64 bad_delays[] = { -2, G_MININT64, MAX_DELAY + 1,
+                                       G_MAXINT64 };
+  static const gint64 bad_leases[] = { 0, -2, MAX_DELAY + 1 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_delays); i++)
+    {
+      g_autofree char *want = g_strdup_printf (
+        "invalid delay %" G_GINT64_FORMAT " ms: 0 to 315360000000, or "
+        "MQ_QUEUE_RULE", bad_delays[i]);
+
+      assert_status (mq_push_delayed (c, "q", "x", 1, 0, 0, bad_delays[i]),
+                     MQ_INVALID, c);
+      g_assert_cmpstr (mq_client_error (c), ==, want);
+      assert_status (mq_push_many_delayed (c, "q", two, 2, 0, 0,
+                                           bad_delays[i], results, &stored),
+                     MQ_INVALID, c);
+      g_assert_cmpint (results[0], ==, MQ_INVALID);
+      g_assert_cmpint (results[1], ==, MQ_INVALID);
+      g_assert_cmpuint (stored, ==, 0);
+      assert_status (mq_abort_delayed (c, "q", bad_delays[i]), MQ_INVALID, c);
+      g_assert_cmpstr (mq_client_error (c), ==, want);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_leases); i++)
+    {
+      g_autofree char *want = g_strdup_printf (
+        "invalid lease %" G_GINT64_FORMAT " ms: 1 to 315360000000, or "
+        "MQ_QUEUE_RULE", bad_leases[i]);
+
+      assert_status (mq_pop_open_lease (c, "q", 0, bad_leases[i], &m),
+                     MQ_INVALID, c);
+      g_assert_cmpstr (mq_client_error (c), ==, want);
+      g_assert_null (m);
+      assert_status (mq_touch (c, "q", bad_leases[i]), MQ_INVALID, c);
+      g_assert_cmpstr (mq_client_error (c), ==, want);
+    }
+  assert_status (mq_pop_open_lease (c, "q", -2, 5, &m), MQ_INVALID, c);
+  assert_status (mq_pop_open_lease (c, "q", 0, 5, NULL), MQ_INVALID, c);
+  assert_status (mq_get (c, "q", MQ_READ_TOUCH | MQ_READ_OPEN, 0, &m),
+                 MQ_INVALID, c);
+  g_assert_cmpstr (mq_client_error (c), ==, "a touch goes with no other "
+                   "option");
+  assert_status (mq_get (c, "q", MQ_READ_TOUCH | MQ_READ_ABORT, 0, NULL),
+                 MQ_INVALID, c);
+  assert_status (mq_get (c, "q", 0x20, 0, &m), MQ_INVALID, c);
+  /* Names as everywhere. */
+  assert_status (mq_push_delayed (c, "q/delay=5", "x", 1, 0, 0, 5),
+                 MQ_INVALID, c);
+  assert_status (mq_pop_open_lease (c, "a b", 0, 5, &m), MQ_INVALID, c);
+  assert_status (mq_touch (c, NULL, 5), MQ_INVALID, c);
+  assert_status (mq_abort_delayed (c, "", 5), MQ_INVALID, c);
+  g_assert_cmpint (mq_touch (NULL, "q", 5), ==, MQ_INVALID);
+  g_assert_cmpint (mq_push_delayed (NULL, "q", "x", 1, 0, 0, 5), ==,
+                   MQ_INVALID);
+  /* Nothing open: as an ack. */
+  assert_status (mq_touch (c, "q", MQ_QUEUE_RULE), MQ_NOT_FOUND, c);
+  g_assert_nonnull (strstr (mq_client_error (c), "touch of q: no reliable "
+                            "read"));
+  assert_status (mq_get (c, "q", MQ_READ_TOUCH, 0, NULL), MQ_NOT_FOUND, c);
+  assert_status (mq_abort_delayed (c, "q", 0), MQ_NOT_FOUND, c);
+  g_assert_nonnull (strstr (mq_client_error (c), "abort of q: no reliable "
+                            "read"));
+  /* None of it reached the daemon. */
+  g_assert_cmpuint (server_stat (c, "cmd_set"), ==, 0);
+  g_assert_cmpuint (server_stat (c, "cmd_get"), ==, 0);
+  g_assert_cmpuint (server_stat (c, "curr_queues"), ==, 0);
+  mq_client_free (c);
+  mqd_free (d);
+}
+
+/* What each call sends, as the daemon logs it (-vv), and the outcomes
+ * that hold whatever the delays: 0 is no delay. */
+static void
+test_delay_lease_requests (void)
+{
+  Mqd *d = mqd_new ("-vv", NULL);
+  mq_client *c;
+  mq_buffer two[2] = { { "l1", 2 }, { "l2", 2 } };
+  mq_status results[2];
+  size_t stored = 0;
+  mq_message *m;
+
+  mqd_start (d);
+  c = connect_to (d->sock);
+  assert_status (mq_push_delayed (c, "d", "now", 3, 7, 0, 0), MQ_OK, c);
+  assert_status (mq_push_delayed (c, "later", "x", 1, 0, 3600, 60000), MQ_OK,
+                 c);
+  assert_status (mq_push_many_delayed (c, "later", two, 2, 1, 0, MAX_DELAY,
+                                       results, &stored), MQ_OK, c);
+  g_assert_cmpuint (stored, ==, 2);
+  g_assert_cmpint (results[1], ==, MQ_OK);
+  assert_logged (d, "set d/delay=0 7 0 3");
+  assert_logged (d, "set later/delay=60000 0 3600 1");
+  assert_logged (d, "set later/delay=315360000000 1 0 2");
+
+  /* A lease, touched two ways, then the read given back at once. */
+  assert_status (mq_pop_open_lease (c, "d", 0, 30000, &m), MQ_OK, c);
+  g_assert_cmpstr (m->data, ==, "now");
+  g_assert_cmpuint (m->flags, ==, 7);
+  mq_message_free (m);
+  assert_status (mq_touch (c, "d", 60000), MQ_OK, c);
+  assert_status (mq_touch (c, "d", MQ_QUEUE_RULE), MQ_OK, c);
+  assert_status (mq_get (c, "d", MQ_READ_TOUCH, 0, NULL), MQ_OK, c);
+  assert_status (mq_abort_delayed (c, "d", 0), MQ_OK, c);
+  assert_logged (d, "get d/open/lease=30000");
+  assert_logged (d, "get d/touch/lease=60000");
+  assert_logged (d, "get d/touch");
+  assert_logged (d, "get d/abort/delay=0");
+  /* Given back and open again (the queue's lease, if any), acked. */
+  assert_status (mq_pop_open_lease (c, "d", 0, MQ_QUEUE_RULE, &m), MQ_OK, c);
+  g_assert_cmpstr (m->data, ==, "now");
+  mq_message_free (m);
+  assert_status (mq_ack (c, "d"), MQ_OK, c);
+  assert_logged (d, "get d/open");
+  assert_logged (d, "get d/close");
+  assert_status (mq_push_delayed (c, "d", "rule", 4, 0, 0, MQ_QUEUE_RULE),
+                 MQ_OK, c);
+  assert_logged (d, "set d 0 0 4");
+  pop_expect (c, "d", "rule");
+  /* The wait goes with the lease; the longest lease is taken. */
+  assert_status (mq_pop_open_lease (c, "e", 20, MAX_DELAY, &m), MQ_EMPTY, c);
+  g_assert_null (m);
+  assert_logged (d, "get e/open/lease=315360000000/t=20");
+  /* An abort with the queue's retry_delay is a plain one. */
+  push_str (c, "f", "again");
+  assert_status (mq_pop_open_lease (c, "f", 0, 30000, &m), MQ_OK, c);
+  mq_message_free (m);
+  assert_status (mq_abort_delayed (c, "f", MQ_QUEUE_RULE), MQ_OK, c);
+  assert_logged (d, "get f/abort");
+  g_assert_false (logged (d, "get f/abort/delay=0"));
+
+  /* A connection that ended gave the read back (if its shortest lease
+   * did not): nothing to touch. */
+  push_str (c, "g", "gone");
+  assert_status (mq_pop_open_lease (c, "g", 0, 1, &m), MQ_OK, c);
+  mq_message_free (m);
+  assert_logged (d, "get g/open/lease=1");
+  mq_disconnect (c);
+  assert_status (mq_touch (c, "g", 30000), MQ_NOT_FOUND, c);
+  g_assert_nonnull (strstr (mq_client_error (c), "gave the message back"));
+  g_assert_false (logged (d, "get g/touch/lease=30000"));
+  mq_client_free (c);
+  mqd_free (d);
+}
+
 /* ---- managing queues ------------------------------------------------------ */
 
 static void
@@ -1859,6 +2050,8 @@ main (int argc, char **argv)
   add_test ("/client/eintr/blocking-pop", test_eintr_blocking_pop);
   add_test ("/client/eintr/storm", test_eintr_storm);
   add_test ("/client/reliable/open-ack-abort", test_reliable);
+  add_test ("/client/delays/arguments", test_delay_lease_arguments);
+  add_test ("/client/delays/requests", test_delay_lease_requests);
   add_test ("/client/queues/delete-flush", test_delete_flush);
   add_test ("/client/queues/list", test_list_queues);
   add_test ("/client/stats/server-and-queue", test_stats);

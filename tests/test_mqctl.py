@@ -5,6 +5,7 @@ installed (make install DESTDIR=..., then pkg-config and examples/).
 Environment: MQCTL, the mqctl to test (make check sets it), plus what
 mqdtest needs (MQD, PYTHONPATH)."""
 
+import contextlib
 import json
 import os
 import re
@@ -75,6 +76,36 @@ class MqctlCase(mqdtest.MqdTestCase):
     def stat(self, name):
         with self.d.client() as c:
             return c.stats().get(name)
+
+    @contextlib.contextmanager
+    def blocked_worker(self, seconds, *work_args):
+        """mqctl work work_args... jobs, whose command takes its message,
+        says so on a pipe and sleeps for seconds.  Yields the worker once
+        the command runs; kills them both at the end."""
+        started_r, started_w = os.pipe()
+        cmd = 'cat > /dev/null; echo $$ >&%d; exec sleep %d' % (started_w,
+                                                               seconds)
+        # Its own process group, so that nothing outlives the test.
+        worker = subprocess.Popen(
+            [self.mqctl, "work"] + list(work_args)
+            + ["jobs", "--", "sh", "-c", cmd], env=self.env(),
+            pass_fds=[started_w], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+        os.close(started_w)
+        try:
+            ready, _, _ = select.select([started_r], [], [], mqdtest.TIMEOUT)
+            self.assertTrue(ready, "the command did not start")
+            self.assertRegex(os.read(started_r, 100), rb"^[0-9]+\n$")
+            yield worker
+        finally:
+            os.close(started_r)
+            try:
+                os.killpg(worker.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            worker.wait()
+            worker.stderr.close()
 
     def poll_stat(self, name, want):
         limit = mqdtest.deadline()
@@ -258,19 +289,7 @@ class Work(MqctlCase):
     def test_killed_worker_leaves_the_message(self):
         self.daemon()
         self.ok("push", "jobs", "precious")
-        started_r, started_w = os.pipe()
-        # The command takes the message, says so on a pipe, and blocks.
-        cmd = 'cat > /dev/null; echo $$ >&%d; exec sleep 100' % started_w
-        # Its own process group, so that nothing outlives the test.
-        worker = subprocess.Popen(
-            [self.mqctl, "work", "jobs", "--", "sh", "-c", cmd],
-            env=self.env(), pass_fds=[started_w], stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, start_new_session=True)
-        os.close(started_w)
-        try:
-            ready, _, _ = select.select([started_r], [], [], mqdtest.TIMEOUT)
-            self.assertTrue(ready, "the command did not start")
-            self.assertRegex(os.read(started_r, 100), rb"^[0-9]+\n$")
+        with self.blocked_worker(100) as worker:
             self.assertEqual(self.stat("queue_jobs_open_transactions"), "1")
             self.assertEqual(self.stat("queue_jobs_items"), "0")
             # mqctl alone dies; its command still runs.
@@ -278,13 +297,6 @@ class Work(MqctlCase):
             worker.wait()
             # The daemon gives the open read back when it sees the close.
             self.poll_stat("queue_jobs_items", "1")
-        finally:
-            os.close(started_r)
-            try:
-                os.killpg(worker.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            worker.wait()
         self.assertEqual(self.stat("queue_jobs_open_transactions"), "0")
         self.assertEqual(self.ok("pop", "jobs"), b"precious")
 
@@ -305,6 +317,92 @@ class Work(MqctlCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"cannot run /nonexistent/command", r.stderr)
         self.assertEqual(self.ok("pop", "jobs"), b"keep me")
+
+
+class DelaysAndLeases(MqctlCase):
+    """What push -D, work -L and -R send (in the daemon's -vv log), their
+    usage errors, and the outcomes that hold whatever the daemon does with
+    the delays (0 is no delay).  tests/test_mqctl_delay.py has the rest."""
+
+    def sent(self, line):
+        """How often the daemon was sent the command line."""
+        return len(re.findall(r": <[0-9]+ %s$" % re.escape(line),
+                              self.d.log_text(), re.M))
+
+    def test_push_delay_goes_in_the_key(self):
+        self.daemon(["-vv"])
+        self.ok("push", "-D", "0", "q", "now")
+        self.assertEqual(self.ok("pop", "q"), b"now")
+        self.ok("push", "--delay=1500ms", "-l", "later", input=b"a\nb\n")
+        self.ok("push", "-F", "3", "-D", "2h", "later", "xyz")
+        self.ok("push", "-D", "45", "later", "x")
+        self.ok("push", "later", "plain")
+        self.assertEqual(self.sent("set q/delay=0 0 0 3"), 1)
+        self.assertEqual(self.sent("set later/delay=1500 0 0 1"), 2)
+        self.assertEqual(self.sent("set later/delay=7200000 3 0 3"), 1)
+        self.assertEqual(self.sent("set later/delay=45000 0 0 1"), 1)
+        self.assertEqual(self.sent("set later 0 0 5"), 1)
+        self.assertEqual(self.stat("queue_later_total_items"), "5")
+
+    def test_durations_are_checked_before_connecting(self):
+        self.daemon()
+        for args, option, value, least in (
+                (["push", "-D", "x", "q", "m"], "-D", "x", ""),
+                (["push", "--delay=", "q", "m"], "-D", "", ""),
+                (["push", "-D", "-1s", "q", "m"], "-D", "-1s", ""),
+                (["push", "-D", "1.5s", "q", "m"], "-D", "1.5s", ""),
+                (["push", "-D", "5d", "q", "m"], "-D", "5d", ""),
+                (["push", "-D", "87601h", "q", "m"], "-D", "87601h", ""),
+                (["work", "-R", "10x", "q", "--", "true"], "-R", "10x", ""),
+                (["work", "--lease=1 s", "q", "--", "true"], "-L", "1 s",
+                 " above 0,"),
+                (["work", "-L", "315360000001ms", "q", "--", "true"], "-L",
+                 "315360000001ms", " above 0,")):
+            r = self.run_mqctl(*args)
+            self.assertEqual(
+                (r.returncode, r.stderr),
+                (2, b"mqctl: %s wants a duration%s such as 500ms, 30s, 5m or "
+                 b"2h (up to 315360000000ms), not '%s'\nTry 'mqctl %s "
+                 b"--help'.\n" % (option.encode(), least.encode(),
+                                  value.encode(), args[0].encode())), args)
+        r = self.run_mqctl("work", "-L", "0ms", "q", "--", "true")
+        self.assertEqual((r.returncode, r.stderr),
+                         (2, b"mqctl: -L wants a duration above 0, not '0ms'"
+                          b"\nTry 'mqctl work --help'.\n"))
+        self.assertEqual(self.stat("total_connections"), "1")
+
+    def test_work_opens_with_the_lease_and_retries_with_the_delay(self):
+        self.daemon(["-vv"])
+        state = mqdtest.scratch_dir()
+        self.ok("push", "jobs", "m1")
+        r = subprocess.run([self.mqctl, "work", "-n", "1", "-w", "10",
+                            "--lease=30s", "-R", "0", "jobs", "--", "sh",
+                            "-c", FAIL_ONCE], capture_output=True,
+                           timeout=60, env=self.env(STATE=state))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(state, "done")) as f:
+            self.assertEqual(f.read(), "m1 jobs 0\n")
+        self.assertEqual(r.stderr, b"mqctl: sh exited with status 1: the "
+                         b"message was given back to jobs\n")
+        self.assertEqual(self.sent("get jobs/open/lease=30000/t=10000"), 2)
+        self.assertEqual(self.sent("get jobs/abort/delay=0"), 1)
+        self.assertEqual(self.sent("get jobs/close"), 1)
+        self.assertEqual(self.stat("queue_jobs_items"), "0")
+        self.assertEqual(self.stat("queue_jobs_open_transactions"), "0")
+
+    def test_work_without_options_leaves_it_to_the_queue(self):
+        self.daemon(["-vv"])
+        state = mqdtest.scratch_dir()
+        self.ok("push", "jobs", "m1")
+        r = subprocess.run([self.mqctl, "work", "-n", "1", "-d", "0", "-w",
+                            "10", "jobs", "--", "sh", "-c", FAIL_ONCE],
+                           capture_output=True, timeout=60,
+                           env=self.env(STATE=state))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.sent("get jobs/open/t=10000"), 2)
+        self.assertEqual(self.sent("get jobs/abort"), 1)
+        self.assertNotIn("lease=", self.d.log_text())
+        self.assertNotIn("delay=", self.d.log_text())
 
 
 class ExitCodes(MqctlCase):

@@ -73,6 +73,25 @@ class PhpMemcache(mqdtest.MqdTestCase):
             c.expect(b"get left q4 bin gone\r\n",
                      get_reply(("left", b"leftover")))
 
+    def test_delay_and_lease_options_pass_the_key_check(self):
+        """Issue 14's options travel in the key ('/', '=' and digits), which
+        the extension sends as they are.  With delay=0 (no delay) the
+        outcome does not depend on the delays' own tests."""
+        d = self.start_daemon()
+        code = ('$m = new Memcache; $m->connect("unix://" . $argv[1], 0);'
+                'var_export(array($m->set("opts/delay=0", "now"),'
+                ' $m->get("opts/open/lease=30000"),'
+                ' $m->get("opts/abort/delay=0"), $m->get("opts")));')
+        r = subprocess.run([clienttest.php(), "-r", code, "--",
+                            d.socket_path], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True,
+                           timeout=mqdtest.TIMEOUT)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertEqual(r.stdout, "array (\n  0 => true,\n  1 => 'now',\n"
+                         "  2 => false,\n  3 => 'now',\n)")
+        with d.client() as c:
+            c.expect(b"stats queue\r\n", b"STAT opts 1/1\r\nEND\r\n")
+
     def test_php_reads_what_raw_client_wrote(self):
         d = self.start_daemon()
         with d.client() as c:

@@ -55,6 +55,18 @@ class Pymemcache(mqdtest.MqdTestCase):
         self.assertIsNone(mq.get("fifo"))
         self.assertEqual(self.raw_stats_queue(), b"STAT fifo 5/5\r\nEND\r\n")
 
+    def test_delay_and_lease_options_pass_the_key_check(self):
+        """Issue 14's options travel in the key ('/', '=' and digits), which
+        pymemcache's key check lets through and whose replies it matches.
+        With delay=0 (no delay) the outcome does not depend on the delays'
+        own tests."""
+        mq = self.mq
+        self.assertIs(mq.set("opts/delay=0", b"now"), True)
+        self.assertEqual(mq.get("opts/open/lease=30000"), b"now")
+        self.assertIsNone(mq.get("opts/abort/delay=0"))
+        self.assertEqual(mq.get("opts"), b"now")
+        self.assertEqual(self.raw_stats_queue(), b"STAT opts 1/1\r\nEND\r\n")
+
     def test_get_empty_and_unknown(self):
         self.assertIsNone(self.mq.get("never-used"))
         self.assertEqual(self.mq.get("never-used", default=b"d"), b"d")
