@@ -89,6 +89,11 @@ def data_bytes(daemon):
             continue
 
 
+def ms_since(t):
+    """Milliseconds since t, a time.monotonic()."""
+    return (time.monotonic() - t) * 1000
+
+
 def log_size(daemon):
     try:
         return os.path.getsize(daemon.log_path)

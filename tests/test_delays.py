@@ -13,11 +13,8 @@ from pymemcache.client.base import Client as Pymemcache
 import clienttest
 import mqdtest
 import queuetest
+from queuetest import ms_since
 from mqdtest import get_reply, set_cmd
-
-
-def ms_since(t):
-    return (time.monotonic() - t) * 1000
 
 
 class Delays(mqdtest.MqdTestCase):

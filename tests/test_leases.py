@@ -8,14 +8,11 @@ import time
 
 import mqdtest
 import queuetest
+from queuetest import ms_since
 from mqdtest import get_reply, set_cmd
 
 EXPIRED = (b"CLIENT_ERROR the lease of the reliable read of q ran out: its "
            b"message went back to the queue\r\n")
-
-
-def ms_since(t):
-    return (time.monotonic() - t) * 1000
 
 
 class Leases(mqdtest.MqdTestCase):
