@@ -392,11 +392,11 @@ class Worker(threading.Thread):
 
 
 class Producer(Worker):
-    def __init__(self, harness, socket_path, index):
+    def __init__(self, harness, socket_path, index, queue):
         super().__init__(harness, socket_path, "P%d" % index)
         self.index = index
-        self.deep = PRODUCER_QUEUES[index] == DEEP
-        self.queue = QUEUES[PRODUCER_QUEUES[index]].encode()
+        self.deep = queue == QUEUES[DEEP]
+        self.queue = queue.encode()
         self.rng = random.Random(harness.seed * 100 + index)
         self.seq = 0
 
@@ -405,24 +405,35 @@ class Producer(Worker):
         # its connection would give its open read back, and the message would
         # go to another one in the same round.  The kill ends every session.
         while True:
-            batch = []
-            out = []
-            for _ in range(self.rng.choice((1, 1, 2, 4, 8))):
-                self.seq += 1
-                payload = make_payload(self.rng, self.index, self.seq,
-                                       self.deep)
-                batch.append((self.index, self.seq))
-                self.h.record_sent(self.index, self.seq, payload)
-                out.append(b"set %s %d 0 %d\r\n" % (
-                    self.queue, payload_flags(self.index, self.seq),
-                    len(payload)) + payload + b"\r\n")
-            conn.send(b"".join(out))
-            for i, key in enumerate(batch):
-                reply = conn.line()
-                if reply != b"STORED":
-                    raise ProtocolViolation("set P%d S%d answered %r"
-                                            % (key + (reply,)))
-                self.h.record_acked([key])
+            self.send_batch(conn)
+
+    def send_batch(self, conn):
+        batch = []
+        out = []
+        for _ in range(self.rng.choice((1, 1, 2, 4, 8))):
+            self.seq += 1
+            batch.append((self.index, self.seq))
+            out.append(self.set_command(self.seq))
+        conn.send(b"".join(out))
+        for key in batch:
+            reply = conn.line()
+            if reply != b"STORED":
+                raise ProtocolViolation("set P%d S%d answered %r"
+                                        % (key + (reply,)))
+            self.acked(key)
+
+    def set_command(self, seq):
+        payload = make_payload(self.rng, self.index, seq, self.deep)
+        self.h.record_sent(self.index, seq, payload)
+        return self.set_line(self.queue, seq, payload)
+
+    def set_line(self, key, seq, payload):
+        return b"set %s %d 0 %d\r\n" % (
+            key, payload_flags(self.index, seq), len(payload)) + payload \
+            + b"\r\n"
+
+    def acked(self, key):
+        self.h.record_acked([key])
 
 
 class Consumer(Worker):
@@ -510,8 +521,8 @@ class CrashHarness(mqdtest.MqdTestCase):
         note("crash harness %s: seed %d (MQD_CRASH_SEED=%d repeats it), "
              "%d rounds" % (" ".join(args) or "default mode", seed, SEED,
                             ROUNDS))
-        workers = ([Producer(h, d.socket_path, i)
-                    for i in range(len(PRODUCER_QUEUES))]
+        workers = ([Producer(h, d.socket_path, i, QUEUES[q])
+                    for i, q in enumerate(PRODUCER_QUEUES)]
                    + [Consumer(h, d.socket_path, j)
                       for j in range(len(CONSUMER_QUEUES))])
         for w in workers:
@@ -648,30 +659,32 @@ class CrashHarness(mqdtest.MqdTestCase):
         with d.client() as c:
             for q in QUEUES:
                 key = q.encode()
-                while True:
-                    # A queue gives one message per line: 64 lines at once.
-                    c.send(b"get %s\r\n" % key * 64)
-                    n, ends = 0, 0
-                    while ends < 64:
-                        line = c.recv_line()
-                        if line == b"END\r\n":
-                            ends += 1
-                            continue
-                        parts = line.split(b" ")
-                        self.assertEqual(parts[:2], [b"VALUE", key], line)
-                        flags, size = int(parts[2]), int(parts[3])
-                        data = c.recv_exact(size + 2)
-                        self.assertEqual(data[-2:], b"\r\n")
-                        h.record_receipt("drain", h.round, data[:-2], flags,
-                                         "drain")
-                        n += 1
-                    if n == 0:
-                        break
+                # A queue gives one message per line: 64 lines at once.
+                while self.drain_lines(c, h, key, 64):
+                    pass
             stats = c.stats()
             for q in QUEUES:
                 self.assertEqual(stats.get("queue_%s_items" % q, "0"), "0")
                 self.assertEqual(
                     stats.get("queue_%s_open_transactions" % q, "0"), "0")
+
+    def drain_lines(self, c, h, key, lines):
+        """Sends lines plain gets of key; returns the messages they gave."""
+        c.send(b"get %s\r\n" % key * lines)
+        n, ends = 0, 0
+        while ends < lines:
+            line = c.recv_line()
+            if line == b"END\r\n":
+                ends += 1
+                continue
+            parts = line.split(b" ")
+            self.assertEqual(parts[:2], [b"VALUE", key], line)
+            flags, size = int(parts[2]), int(parts[3])
+            data = c.recv_exact(size + 2)
+            self.assertEqual(data[-2:], b"\r\n")
+            h.record_receipt("drain", h.round, data[:-2], flags, "drain")
+            n += 1
+        return n
 
     def check(self, h, d):
         problems = list(h.start_refusals) + list(h.corrupt)
