@@ -20,6 +20,17 @@ they never close a connection themselves, so only the kill ends a reader):
   - reliable consumers: `get[s] q/open/t=...`, then `get q/close` or
     `get[s] q/close/open/t=...`; a close counts as acknowledged once its END
     has been read.  gets gives the daemon's sequence number, for the report.
+  - delayed producers, on queues of their own: as the producers, with
+    `set q/delay=<0..500>` (some `/delay=0`, some with no option); each
+    payload carries its earliest due time, the wall clock in ms read before
+    the set was sent plus the delay (mqd's due time is the set's time,
+    rounded up to the ms, plus the delay: never sooner).
+  - lease readers of those queues: `get[s] q/open/lease=<50..300>/t=...`,
+    then a close in time, a `/touch[/lease=]` then a close, a hang past the
+    lease (a blocking get on a queue nobody writes, so mqd's own clock says
+    when the lease ran out) then a close or touch that must be refused with
+    the lease's error, or `get q/abort/delay=<0..200>`.  A refused close
+    acknowledges nothing: the message went back to the queue.
 
 Checks, after the drain:
   - every byte of every message is as sent (producer id, sequence number,
@@ -33,8 +44,25 @@ Checks, after the drain:
   - first deliveries come in FIFO order per producer stream, for each
     consumer and for the drain, and the drain only holds messages newer than
     anything a consumer already took for the first time;
-  - after the drain the daemon reports no items and no open reads, also
-    after one more clean restart.
+  - on the delayed queues, instead of FIFO: no receipt of a message before
+    its earliest due time, nor of a message given back with /abort/delay=
+    before that delay ran out; a message handed out again in the same round
+    only once the lease of the read that held it could have run out (a
+    read given back by /abort or a refused close excepted); a refused
+    close or touch no sooner than the lease allows; every read whose lease
+    ran out, or that was aborted, delivered again; a close or touch after
+    a hang past the lease refused; and due order: a consumer (or the drain)
+    that takes two delayed messages for the first time, neither handed to
+    another reader, never takes first one that was due strictly later;
+  - after the drain the daemon reports no items, no open reads and no
+    delayed messages, also after one more clean restart.  The drain of a
+    delayed queue ends only when a blocking get has waited longer than any
+    delay with nothing coming due.
+
+Each round lasts a random number of events (acknowledged sets, receipts,
+acknowledged closes); now and then it also waits for a few outcomes of
+lease reads, and every fifth round for a lease that ran out, so that the
+leases' timescale is covered too.
 
 Default mode (ack after fsync) and -N (ack before fsync): a kill is a crash
 of the process, not of the machine, so nothing acknowledged may be lost in
@@ -51,6 +79,7 @@ Environment: MQD_CRASH_ROUNDS (default 30) rounds per mode, MQD_CRASH_SEED
 to repeat a run (the seed is printed as a TAP comment).
 """
 
+import math
 import os
 import random
 import re
@@ -77,9 +106,26 @@ PRODUCER_QUEUES = [0, 1, 2, 0, 3]
 CONSUMER_QUEUES = [0, 1, 2, 0]
 DEEP = 3
 
+# Delayed producer i (producer id FIRST_DELAYED + i) writes to
+# DELAYED_QUEUES[DELAYED_PRODUCER_QUEUES[i]], lease reader j reads
+# DELAYED_QUEUES[LEASE_READER_QUEUES[j]]: "later0" gets two interleaved
+# streams and two readers, so a lease that runs out hands the message to
+# the other one.
+DELAYED_QUEUES = ["later0", "later1"]
+DELAYED_PRODUCER_QUEUES = [0, 1, 0]
+LEASE_READER_QUEUES = [0, 1, 0]
+FIRST_DELAYED = len(PRODUCER_QUEUES)
+ALL_QUEUES = QUEUES + DELAYED_QUEUES
+MAX_DELAY = 500             # ms, of a delayed set
+MAX_RETRY_DELAY = 200       # ms, of an /abort/delay=
+BACKLOG = 6                 # acknowledged, undelivered delayed messages
+# A queue nobody writes to: a blocking get on it lets time pass by mqd's
+# own clock.
+CLOCK = b"clock"
+
 TIMEOUT = mqdtest.TIMEOUT
 
-HEADER = re.compile(rb"P(\d+) S(\d+) L(\d+) ")
+HEADER = re.compile(rb"P(\d+) S(\d+) L(\d+) (?:D\d+ )?")
 
 
 def note(text):
@@ -90,7 +136,9 @@ def note(text):
 
 # ---- payloads ---------------------------------------------------------------
 
-def make_payload(rng, producer, seq, deep=False):
+def make_payload(rng, producer, seq, deep=False, due=None):
+    """due: the earliest due time (ms) of a delayed message, in its header
+    (D<ms>) for whoever reads the kept data directory."""
     r = rng.random()
     if deep:
         size = rng.randrange(512, 4096)
@@ -105,6 +153,8 @@ def make_payload(rng, producer, seq, deep=False):
         min(size, 64))) * (size // 64 + 1)
     pad = pad[:size]
     head = b"P%d S%d L%d " % (producer, seq, size)
+    if due is not None:
+        head += b"D%d " % due
     return head + pad + b" C%08x" % zlib.crc32(head + pad)
 
 
@@ -195,16 +245,29 @@ class Conn:
 # ---- the shared record ------------------------------------------------------
 
 class Receipt:
-    __slots__ = ("order", "who", "round", "state", "seq")
+    __slots__ = ("order", "who", "round", "state", "seq", "wall", "mono",
+                 "free_from", "due_again")
 
     def __init__(self, order, who, rnd, state, seq):
         self.order = order        # global order of receipts
-        self.who = who            # "C<j>" or "drain"
+        self.who = who            # "C<j>", "L<j>" or "drain"
         self.round = rnd
         self.seq = seq            # the daemon's sequence number (gets)
         # "open": close never sent; "close-sent": sent, its END not read;
-        # "closed": acknowledged; "drain": taken by the final plain get.
+        # "closed": acknowledged; "drain": taken by the final plain get;
+        # lease reads also "aborted": /abort sent; "expired": a close or
+        # touch refused because the lease ran out.
         self.state = state
+        # When it was read in full: it was handed out before.
+        self.wall = time.time()
+        self.mono = time.monotonic()
+        # A lease read: its message cannot be given back (its lease run
+        # out, or an /abort sent) before this moment (monotonic, the clock
+        # of mqd's leases); else None.
+        self.free_from = None
+        # Given back by an /abort/delay= that surely came before the lease
+        # ran out: due again no sooner than this (wall clock, ms).
+        self.due_again = None
 
 
 class Harness:
@@ -226,8 +289,19 @@ class Harness:
         self.receipts = {}        # (producer, seq) -> [Receipt]
         self.first = {}           # who -> list of (producer, seq) first seen
         self.order = 0
-        self.counts = dict(sets_sent=0, sets_acked=0, closes_acked=0,
-                           opens=0, startup_kills=0, kills=0)
+        self.counts = dict(startup_kills=0, kills=0,
+                           closes=0, touches=0, aborts=0,
+                           refused_close=0, refused_touch=0,
+                           late_refusals=0)
+        # Delayed messages: (producer, seq) -> [earliest due, delay, latest
+        # due or None before its STORED was read], in wall-clock ms.
+        self.due = {}
+        self.waiting = {}         # producer -> those acknowledged, undelivered
+        self.problems = []        # what lease readers and the drain saw
+        self.lease_outcomes = 0   # answered closes, touches, aborts
+        self.expiries_told = 0    # closes and touches refused
+        # Draws of the rounds' lease goals, apart from the rounds' own.
+        self.lease_rng = random.Random(seed * 100 + 99)
 
     # -- called by workers, under no lock --
 
@@ -260,17 +334,29 @@ class Harness:
         with self.cond:
             return gen != self.generation or self.killing or self.stopping
 
-    def record_sent(self, producer, seq, payload):
+    def record_sent(self, producer, seq, payload, due=None, delay=None):
         with self.cond:
             self.sent[(producer, seq)] = [zlib.crc32(payload), len(payload),
                                           False]
-            self.counts["sets_sent"] += 1
+            if due is not None:
+                self.due[(producer, seq)] = [due, delay, None]
+
+    def undelivered(self, producer):
+        with self.cond:
+            return len(self.waiting.get(producer, ()))
+
+    def record_latest_due(self, key, stored_by):
+        """The STORED of a delayed set was read by stored_by (ms, rounded
+        up): mqd's due time is at most that plus the delay."""
+        with self.cond:
+            self.due[key][2] = stored_by + self.due[key][1]
 
     def record_acked(self, ids):
         with self.cond:
             for key in ids:
                 self.sent[key][2] = True
-            self.counts["sets_acked"] += len(ids)
+                if key in self.due and key not in self.receipts:
+                    self.waiting.setdefault(key[0], set()).add(key)
             self.events += len(ids)
             self.cond.notify_all()
 
@@ -305,11 +391,50 @@ class Harness:
             previous = self.receipts.setdefault(decoded, [])
             if not previous:
                 self.first.setdefault(who, []).append(decoded)
+                self.waiting.get(decoded[0], set()).discard(decoded)
             previous.append(receipt)
-            self.counts["opens"] += state == "open"
             self.events += 1
             self.cond.notify_all()
             return decoded, receipt
+
+    def set_free_from(self, receipt, mono):
+        if isinstance(receipt, Receipt):
+            with self.cond:
+                receipt.free_from = mono
+
+    def set_due_again(self, receipt, wall_ms):
+        if isinstance(receipt, Receipt):
+            with self.cond:
+                receipt.due_again = wall_ms
+
+    def lease_outcome(self, what):
+        """A lease reader's close, touch or abort was answered."""
+        with self.cond:
+            self.counts[what] += 1
+            self.lease_outcomes += 1
+            self.events += 1
+            self.cond.notify_all()
+
+    def problem(self, text):
+        """Something mqd did wrong, recorded: the run goes on, and the check
+        reports it with the evidence."""
+        with self.cond:
+            self.problems.append(text)
+
+    def lease_refused(self, who, receipt, expires, what, hung):
+        """A close or touch of who's read was refused with the lease's
+        error; expires: the lease could not run out before (monotonic)."""
+        now = time.monotonic()
+        if now < expires:
+            self.problem("lease: %s's %s was refused %.1f ms before its "
+                         "lease could run out"
+                         % (who, what, (expires - now) * 1000))
+        with self.cond:
+            if isinstance(receipt, Receipt):
+                receipt.state = "expired"
+            self.counts["late_refusals"] += not hung
+            self.expiries_told += 1
+        self.lease_outcome("refused_" + what)
 
     def set_state(self, receipt, state):
         if not isinstance(receipt, Receipt):
@@ -317,16 +442,21 @@ class Harness:
         with self.cond:
             receipt.state = state
             if state == "closed":
-                self.counts["closes_acked"] += 1
                 self.events += 1
                 self.cond.notify_all()
 
 
-def read_get_reply(conn, harness, who, rnd, key, state, gets=False):
+REFUSED = "refused"
+
+
+def read_get_reply(conn, harness, who, rnd, key, state, gets=False,
+                   refusal=None):
     """Reads a get's (or gets') reply: at most one VALUE block, then END.
     Returns (id, receipt) or None; (None, None) for a message too damaged
-    to tell which it was."""
+    to tell which it was; REFUSED when the reply is the line refusal."""
     line = conn.line()
+    if refusal is not None and line == refusal:
+        return REFUSED
     got = None
     if line.startswith(b"VALUE "):
         parts = line.split(b" ")
@@ -392,11 +522,11 @@ class Worker(threading.Thread):
 
 
 class Producer(Worker):
-    def __init__(self, harness, socket_path, index):
+    def __init__(self, harness, socket_path, index, queue):
         super().__init__(harness, socket_path, "P%d" % index)
         self.index = index
-        self.deep = PRODUCER_QUEUES[index] == DEEP
-        self.queue = QUEUES[PRODUCER_QUEUES[index]].encode()
+        self.deep = queue == QUEUES[DEEP]
+        self.queue = queue.encode()
         self.rng = random.Random(harness.seed * 100 + index)
         self.seq = 0
 
@@ -405,24 +535,64 @@ class Producer(Worker):
         # its connection would give its open read back, and the message would
         # go to another one in the same round.  The kill ends every session.
         while True:
-            batch = []
-            out = []
-            for _ in range(self.rng.choice((1, 1, 2, 4, 8))):
-                self.seq += 1
-                payload = make_payload(self.rng, self.index, self.seq,
-                                       self.deep)
-                batch.append((self.index, self.seq))
-                self.h.record_sent(self.index, self.seq, payload)
-                out.append(b"set %s %d 0 %d\r\n" % (
-                    self.queue, payload_flags(self.index, self.seq),
-                    len(payload)) + payload + b"\r\n")
-            conn.send(b"".join(out))
-            for i, key in enumerate(batch):
-                reply = conn.line()
-                if reply != b"STORED":
-                    raise ProtocolViolation("set P%d S%d answered %r"
-                                            % (key + (reply,)))
-                self.h.record_acked([key])
+            self.send_batch(conn)
+
+    def send_batch(self, conn):
+        batch = []
+        out = []
+        for _ in range(self.rng.choice((1, 1, 2, 4, 8))):
+            self.seq += 1
+            batch.append((self.index, self.seq))
+            out.append(self.set_command(self.seq))
+        conn.send(b"".join(out))
+        for key in batch:
+            reply = conn.line()
+            if reply != b"STORED":
+                raise ProtocolViolation("set P%d S%d answered %r"
+                                        % (key + (reply,)))
+            self.acked(key)
+
+    def set_command(self, seq):
+        payload = make_payload(self.rng, self.index, seq, self.deep)
+        self.h.record_sent(self.index, seq, payload)
+        return self.set_line(self.queue, seq, payload)
+
+    def set_line(self, key, seq, payload):
+        return b"set %s %d 0 %d\r\n" % (
+            key, payload_flags(self.index, seq), len(payload)) + payload \
+            + b"\r\n"
+
+    def acked(self, key):
+        self.h.record_acked([key])
+
+
+class DelayedProducer(Producer):
+    """Sets into a delayed queue: most with /delay=<1..500>, some with
+    /delay=0, some with no option (due at once).  Only a few of its
+    acknowledged messages wait for their first reader at a time, so that
+    the queue runs dry and the readers take messages as they come due,
+    where one handed out early would show."""
+
+    def session(self, conn, gen):
+        while True:
+            while self.h.undelivered(self.index) >= BACKLOG:
+                idle(conn, self.rng.randrange(20, 101))
+            self.send_batch(conn)
+
+    def set_command(self, seq):
+        r = self.rng.random()
+        delay = 0 if r < 0.25 else self.rng.randrange(1, MAX_DELAY + 1)
+        key = self.queue + (b"" if r < 0.1 else b"/delay=%d" % delay)
+        # Read before the set is sent: mqd's own reading comes later.
+        due = int(time.time() * 1000) + delay
+        payload = make_payload(self.rng, self.index, seq, due=due)
+        self.h.record_sent(self.index, seq, payload, due, delay)
+        return self.set_line(key, seq, payload)
+
+    def acked(self, key):
+        stored_by = math.ceil(time.time() * 1000)
+        self.h.record_acked([key])
+        self.h.record_latest_due(key, stored_by)
 
 
 class Consumer(Worker):
@@ -473,6 +643,237 @@ class Consumer(Worker):
                     self.open = line_got[1] or "damaged"
 
 
+def idle(conn, ms):
+    """Lets ms milliseconds pass by mqd's own clock: a blocking get on a
+    queue nobody writes to."""
+    key = CLOCK + b"/t=%d" % ms
+    conn.send(b"get %s\r\n" % key)
+    reply = conn.line()
+    if reply != b"END":
+        raise ProtocolViolation("get %r answered %r" % (key, reply))
+
+
+class LeaseReader(Worker):
+    """Reliable reads with leases of a delayed queue.  It knows when the
+    lease of its read can run out at the soonest (self.expires, on the
+    monotonic clock that mqd's leases use): from the moment it sent the
+    open, or the touch mqd answered, plus the lease."""
+
+    def __init__(self, harness, socket_path, index, queue):
+        super().__init__(harness, socket_path, "L%d" % index)
+        self.queue = queue.encode()
+        self.rng = random.Random(harness.seed * 100 + 70 + index)
+        self.refusal = (b"CLIENT_ERROR the lease of the reliable read of %s "
+                        b"ran out: its message went back to the queue"
+                        % self.queue)
+        self.open = None          # Receipt of the open read, if any
+        self.message = None       # its message, for reports
+        self.lease_ms = 0         # its lease
+        self.expires = 0.0        # it cannot run out before (monotonic)
+
+    def after_kill(self):
+        self.open = None          # the daemon gave it back when it died
+
+    def session(self, conn, gen):
+        self.open = None
+        while True:
+            if self.open is None:
+                self.open_one(conn, gen)
+                continue
+            r = self.rng.random()
+            if r < 0.35:
+                self.close(conn, gen)
+            elif r < 0.55:
+                if self.touch(conn, gen):
+                    self.close(conn, gen)
+            elif r < 0.75:
+                self.hang(conn, gen)
+            else:
+                self.abort(conn, gen)
+
+    def get(self, conn, gen, key, gets=False):
+        conn.send((b"gets " if gets else b"get ") + key + b"\r\n")
+        return read_get_reply(conn, self.h, self.name, gen, key, "open",
+                              gets, self.refusal)
+
+    def get_nothing(self, conn, gen, key):
+        """A get that hands nothing out: END, or the lease's error."""
+        got = self.get(conn, gen, key)
+        if got is not None and got is not REFUSED:
+            raise ProtocolViolation("get %r handed out a message" % key)
+        return got
+
+    def renewed(self, asked, lease_ms):
+        self.lease_ms = lease_ms
+        self.expires = asked + lease_ms / 1000
+        self.h.set_free_from(self.open, self.expires)
+
+    def open_one(self, conn, gen):
+        lease = self.rng.randrange(50, 301)
+        wait = self.rng.choice((0, 50, 200, 600))
+        key = self.queue + b"/open/lease=%d" % lease
+        key += b"/t=%d" % wait if wait else b""
+        asked = time.monotonic()
+        got = self.get(conn, gen, key, self.rng.random() < 0.5)
+        if got is REFUSED:
+            raise ProtocolViolation("get %r answered %r" % (key, got))
+        if got is not None:
+            self.open = got[1] or "damaged"
+            self.message = "P%d S%d" % got[0] if got[0] else "a message"
+            self.renewed(asked, lease)
+
+    def close(self, conn, gen, hung=False):
+        """Closes the read; False when refused (the lease ran out)."""
+        receipt, self.open = self.open, None
+        self.h.set_state(receipt, "close-sent")
+        if self.get_nothing(conn, gen, self.queue + b"/close") is REFUSED:
+            self.h.lease_refused(self.name, receipt, self.expires, "close",
+                                 hung)
+            return False
+        self.h.set_state(receipt, "closed")
+        if not hung:
+            self.h.lease_outcome("closes")
+        return True
+
+    def touch(self, conn, gen, hung=False):
+        """Renews the lease (now and then with a new length), sometimes
+        halfway through it; False when refused (the lease ran out)."""
+        if not hung and self.rng.random() < 0.5:
+            idle(conn, self.lease_ms // 2)
+        new = self.rng.choice((0, self.rng.randrange(50, 301)))
+        lease = new or self.lease_ms
+        key = self.queue + b"/touch" + (b"/lease=%d" % new if new else b"")
+        asked = time.monotonic()
+        # Until the answer, either lease may hold: the sooner counts.
+        self.h.set_free_from(self.open,
+                             min(self.expires, asked + lease / 1000))
+        if self.get_nothing(conn, gen, key) is REFUSED:
+            receipt, self.open = self.open, None
+            self.h.lease_refused(self.name, receipt, self.expires, "touch",
+                                 hung)
+            return False
+        self.renewed(asked, lease)
+        if not hung:
+            self.h.lease_outcome("touches")
+        return True
+
+    def hang(self, conn, gen):
+        """Waits, by mqd's clock, past the lease: the close or touch that
+        follows must be refused."""
+        idle(conn, self.lease_ms + self.rng.randrange(50, 151))
+        what = "close" if self.rng.random() < 0.8 else "touch"
+        message = self.message
+        if (self.close(conn, gen, hung=True) if what == "close"
+                else self.touch(conn, gen, hung=True)):
+            self.h.problem(
+                "lease: %s's %s of %s in round %d was answered END though "
+                "mqd's own clock had passed the end of its %d ms lease"
+                % (self.name, what, message, gen, self.lease_ms))
+
+    def abort(self, conn, gen):
+        delay = self.rng.randrange(0, MAX_RETRY_DELAY + 1)
+        receipt, self.open = self.open, None
+        self.h.set_state(receipt, "aborted")
+        self.h.set_free_from(receipt, min(self.expires, time.monotonic()))
+        asked = time.time()
+        if self.get_nothing(conn, gen, self.queue + b"/abort/delay=%d"
+                            % delay) is REFUSED:
+            raise ProtocolViolation("an abort answered the lease's error")
+        if time.monotonic() < self.expires:
+            # Answered before the lease could run out: this abort gave the
+            # message back, due no sooner than the delay after it was sent.
+            self.h.set_due_again(receipt, int(asked * 1000) + delay)
+        self.h.lease_outcome("aborts")
+
+
+def redelivery_problem(name, earlier, later):
+    """What is wrong with later's receipt of the message after earlier's,
+    or None."""
+    if earlier.state not in ("open", "close-sent", "aborted", "expired"):
+        return ("%s: delivered again (to %s in round %d) after %s took it "
+                "in round %d and its read ended %s"
+                % (name, later.who, later.round, earlier.who, earlier.round,
+                   earlier.state))
+    if earlier.due_again is not None and later.wall * 1000 < \
+            earlier.due_again:
+        return ("%s: delivered to %s %.1f ms before the delay of %s's "
+                "/abort/delay= ran out" % (
+                    name, later.who, earlier.due_again - later.wall * 1000,
+                    earlier.who))
+    if later.round > earlier.round or (earlier.free_from is not None
+                                       and later.mono >= earlier.free_from):
+        return None
+    return ("%s: delivered to %s in round %d while the open read of %s "
+            "(same round) was not given back%s"
+            % (name, later.who, later.round, earlier.who,
+               "" if earlier.free_from is None else
+               " (%.1f ms before its lease could run out)"
+               % ((earlier.free_from - later.mono) * 1000)))
+
+
+def in_mqd_order(name, receipts):
+    """A message's receipts in the order mqd handed them out, as far as
+    it can be told.  They are in the order they were recorded, each once
+    read in full: a lease reader held up between its read and its record
+    longer than its lease may come after a reader that took the message
+    later, once the lease ran out.  Such neighbours are swapped when only
+    the swapped order is one mqd may have given."""
+    out = list(receipts)
+    for i in range(len(out) - 1):
+        a, b = out[i], out[i + 1]
+        if (a.round == b.round and b.free_from is not None
+                and b.free_from < a.mono
+                and redelivery_problem(name, a, b)
+                and not redelivery_problem(name, b, a)):
+            out[i], out[i + 1] = b, a
+    return out
+
+
+def due_order_problems(h):
+    """Delayed messages join their queue in due order.  When a reader (or
+    the drain) took a message for the first time, every message of that
+    queue due strictly sooner, and not yet handed out, was ahead of it.  So
+    of two messages with a delay that only this reader (and the drain)
+    ever had, the one surely due sooner comes first: its latest possible
+    due time (the STORED read, rounded up, plus the delay) before the
+    other's earliest."""
+    problems = []
+    for who, firsts in sorted(h.first.items()):
+        ahead = {}          # queue -> (earliest due, id) of the latest due
+        for key in firsts:
+            timing = h.due.get(key)
+            if timing is None or timing[1] == 0 or any(
+                    r.who not in (who, "drain") for r in h.receipts[key]):
+                continue
+            earliest, delay, latest = timing
+            queue = DELAYED_PRODUCER_QUEUES[key[0] - FIRST_DELAYED]
+            before = ahead.get(queue)
+            if before is not None and latest is not None \
+                    and latest < before[0]:
+                problems.append("due order: %s took P%d S%d (due by %d) "
+                                "after P%d S%d (due no sooner than %d)"
+                                % ((who,) + key + (latest,) + before[1]
+                                   + (before[0],)))
+            if before is None or earliest > before[0]:
+                ahead[queue] = (earliest, key)
+    return problems
+
+
+def mix_counts(h, delayed):
+    """What happened to the messages of the plain queues, or of the
+    delayed ones, for the report."""
+    keys = [key for key in h.sent if (key[0] >= FIRST_DELAYED) == delayed]
+    lists = [h.receipts.get(key, []) for key in keys]
+    receipts = [r for rs in lists for r in rs]
+    return dict(sent=len(keys), acked=sum(h.sent[key][2] for key in keys),
+                delivered=sum(1 for rs in lists if rs),
+                receipts=len(receipts),
+                redelivered=len(receipts) - sum(1 for rs in lists if rs),
+                opens=sum(r.who != "drain" for r in receipts),
+                closed=sum(r.state == "closed" for r in receipts),
+                drained=sum(1 for rs in lists if rs and rs[0].who == "drain"))
+
+
 def interesting_log(d):
     """The daemon's log over all rounds, without the lines every start
     writes."""
@@ -510,10 +911,15 @@ class CrashHarness(mqdtest.MqdTestCase):
         note("crash harness %s: seed %d (MQD_CRASH_SEED=%d repeats it), "
              "%d rounds" % (" ".join(args) or "default mode", seed, SEED,
                             ROUNDS))
-        workers = ([Producer(h, d.socket_path, i)
-                    for i in range(len(PRODUCER_QUEUES))]
+        workers = ([Producer(h, d.socket_path, i, QUEUES[q])
+                    for i, q in enumerate(PRODUCER_QUEUES)]
                    + [Consumer(h, d.socket_path, j)
-                      for j in range(len(CONSUMER_QUEUES))])
+                      for j in range(len(CONSUMER_QUEUES))]
+                   + [DelayedProducer(h, d.socket_path, FIRST_DELAYED + i,
+                                      DELAYED_QUEUES[q])
+                      for i, q in enumerate(DELAYED_PRODUCER_QUEUES)]
+                   + [LeaseReader(h, d.socket_path, j, DELAYED_QUEUES[q])
+                      for j, q in enumerate(LEASE_READER_QUEUES)])
         for w in workers:
             w.start()
         try:
@@ -538,24 +944,37 @@ class CrashHarness(mqdtest.MqdTestCase):
         d.restart()
         with d.client() as c:
             stats = c.stats()
-            for q in QUEUES:
+            for q in ALL_QUEUES:
                 self.assertEqual(stats.get("queue_%s_items" % q, "0"), "0")
-            for q in QUEUES:
+                self.assertEqual(stats.get("queue_%s_delayed" % q, "0"), "0")
+            for q in ALL_QUEUES:
                 c.expect(b"get %s\r\n" % q.encode(), b"END\r\n")
         d.stop()
-        counts = h.counts
-        delivered = sum(1 for r in h.receipts.values() if r)
-        redelivered = sum(len(r) - 1 for r in h.receipts.values())
+        plain, delayed = mix_counts(h, False), mix_counts(h, True)
         note("%s: %d rounds (%d kills while starting) in %.1f s: %d sets "
              "sent, %d acknowledged, %d messages delivered, %d opens, %d "
              "closes acknowledged, %d redeliveries after a kill, %d drained"
              % (" ".join(args) or "default mode", ROUNDS,
-                counts["startup_kills"], time.monotonic() - started,
-                counts["sets_sent"], counts["sets_acked"], delivered,
-                counts["opens"], counts["closes_acked"], redelivered,
-                len(h.first.get("drain", []))))
-        self.assertGreater(counts["sets_acked"], ROUNDS * 10)
-        self.assertGreater(counts["closes_acked"], ROUNDS * 5)
+                h.counts["startup_kills"], time.monotonic() - started,
+                plain["sent"], plain["acked"], plain["delivered"],
+                plain["opens"], plain["closed"], plain["redelivered"],
+                plain["drained"]))
+        note("delayed queues: %d sets sent, %d acknowledged, %d messages "
+             "delivered (%d receipts), %d lease reads, %d closes "
+             "acknowledged, %d touches, %d aborts with a delay, %d leases "
+             "that ran out told: %d refused closes and %d refused touches "
+             "(%d after no hang), %d drained"
+             % (delayed["sent"], delayed["acked"], delayed["delivered"],
+                delayed["receipts"], delayed["opens"], h.counts["closes"],
+                h.counts["touches"], h.counts["aborts"], h.expiries_told,
+                h.counts["refused_close"], h.counts["refused_touch"],
+                h.counts["late_refusals"], delayed["drained"]))
+        self.assertGreater(plain["acked"], ROUNDS * 10)
+        self.assertGreater(plain["closed"], ROUNDS * 5)
+        self.assertGreater(delayed["acked"], ROUNDS * 2)
+        self.assertGreater(h.counts["closes"], ROUNDS)
+        # Every fifth round waits for a lease that ran out.
+        self.assertGreaterEqual(h.expiries_told, ROUNDS // 5)
 
     def start_or_recover(self, d, h, rnd):
         """Starts mqd.  When it refuses to start after a kill (a defect in
@@ -610,19 +1029,32 @@ class CrashHarness(mqdtest.MqdTestCase):
         r = rng.random()
         target = (rng.randrange(0, 20) if r < 0.25
                   else rng.randrange(20, 800))
+        # Leases last 50 to 300 ms, longer than most rounds: some rounds
+        # also wait for a few of their outcomes, every fifth for one that
+        # ran out.
+        lease_target = h.lease_rng.choice((0, 0, 1, 2, 3))
+        told_target = int(rnd % 5 == 0)
         with h.cond:
             h.generation += 1
             h.up = True
             goal = h.events + target
+            lease_goal = h.lease_outcomes + lease_target
+            told_goal = h.expiries_told + told_target
             h.cond.notify_all()
             limit = mqdtest.deadline(TIMEOUT)
-            while h.events < goal and not h.failures:
+            while ((h.events < goal or h.lease_outcomes < lease_goal
+                    or h.expiries_told < told_goal) and not h.failures):
                 if d.proc.poll() is not None:
                     break
                 self.assertFalse(limit.expired(), "round %d: no progress for "
-                                 "%.0f s (%d of %d events)\n%s"
+                                 "%.0f s (%d of %d events, %d of %d lease "
+                                 "outcomes, %d of %d leases that ran out "
+                                 "told)\n%s"
                                  % (rnd, TIMEOUT, h.events - goal + target,
-                                    target, d.log_text()[-3000:]))
+                                    target, h.lease_outcomes - lease_goal
+                                    + lease_target, lease_target,
+                                    h.expiries_told - told_goal + told_target,
+                                    told_target, d.log_text()[-3000:]))
                 h.cond.wait(min(limit.left(), 0.5))
             h.killing = True
         code = d.proc.poll()
@@ -646,32 +1078,47 @@ class CrashHarness(mqdtest.MqdTestCase):
 
     def drain(self, d, h):
         with d.client() as c:
-            for q in QUEUES:
+            for q in ALL_QUEUES:
                 key = q.encode()
                 while True:
                     # A queue gives one message per line: 64 lines at once.
-                    c.send(b"get %s\r\n" % key * 64)
-                    n, ends = 0, 0
-                    while ends < 64:
-                        line = c.recv_line()
-                        if line == b"END\r\n":
-                            ends += 1
-                            continue
-                        parts = line.split(b" ")
-                        self.assertEqual(parts[:2], [b"VALUE", key], line)
-                        flags, size = int(parts[2]), int(parts[3])
-                        data = c.recv_exact(size + 2)
-                        self.assertEqual(data[-2:], b"\r\n")
-                        h.record_receipt("drain", h.round, data[:-2], flags,
-                                         "drain")
-                        n += 1
+                    n = self.drain_lines(c, h, key, 64)
+                    if n == 0 and q in DELAYED_QUEUES:
+                        # Some may not be due yet: the wait ends when one
+                        # is, or after longer than any delay.
+                        n = self.drain_lines(c, h, key + b"/t=%d"
+                                             % (MAX_DELAY + 100), 1)
                     if n == 0:
                         break
             stats = c.stats()
-            for q in QUEUES:
+            for q in ALL_QUEUES:
                 self.assertEqual(stats.get("queue_%s_items" % q, "0"), "0")
                 self.assertEqual(
                     stats.get("queue_%s_open_transactions" % q, "0"), "0")
+                # Reported with the evidence, by the check.
+                delayed = stats.get("queue_%s_delayed" % q, "0")
+                if delayed != "0":
+                    h.problem("%s: %s delayed messages after a wait longer "
+                              "than any delay, with nothing coming due"
+                              % (q, delayed))
+
+    def drain_lines(self, c, h, key, lines):
+        """Sends lines plain gets of key; returns the messages they gave."""
+        c.send(b"get %s\r\n" % key * lines)
+        n, ends = 0, 0
+        while ends < lines:
+            line = c.recv_line()
+            if line == b"END\r\n":
+                ends += 1
+                continue
+            parts = line.split(b" ")
+            self.assertEqual(parts[:2], [b"VALUE", key], line)
+            flags, size = int(parts[2]), int(parts[3])
+            data = c.recv_exact(size + 2)
+            self.assertEqual(data[-2:], b"\r\n")
+            h.record_receipt("drain", h.round, data[:-2], flags, "drain")
+            n += 1
+        return n
 
     def check(self, h, d):
         problems = list(h.start_refusals) + list(h.corrupt)
@@ -685,18 +1132,16 @@ class CrashHarness(mqdtest.MqdTestCase):
                     problems.append("%s: acknowledged (STORED) but never "
                                     "delivered" % name)
                 continue
-            for earlier, later in zip(receipts, receipts[1:]):
-                if earlier.state not in ("open", "close-sent"):
-                    problems.append(
-                        "%s: delivered again (to %s in round %d) after %s "
-                        "took it in round %d and its read ended %s"
-                        % (name, later.who, later.round, earlier.who,
-                           earlier.round, earlier.state))
-                elif later.round <= earlier.round:
-                    problems.append(
-                        "%s: delivered to %s in round %d while the open read "
-                        "of %s (same round) was not given back"
-                        % (name, later.who, later.round, earlier.who))
+            due = h.due.get(key, [None])[0]
+            if due is not None:
+                receipts = in_mqd_order(name, receipts)
+                problems += ["%s: delivered to %s in round %d %.1f ms before "
+                             "its earliest due time" % (
+                                 name, r.who, r.round, due - r.wall * 1000)
+                             for r in receipts if r.wall * 1000 < due]
+            problems += filter(None, (
+                redelivery_problem(name, earlier, later)
+                for earlier, later in zip(receipts, receipts[1:])))
             if len(problems) > before:
                 problems[-1] += " (receipts: %s)" % ", ".join(
                     "%s round %d %s%s" % (r.who, r.round, r.state,
@@ -708,12 +1153,18 @@ class CrashHarness(mqdtest.MqdTestCase):
                 problems.append("%s: %s opened it in round %d and died "
                                 "without sending a close, but it never came "
                                 "back" % (name, last.who, last.round))
+            elif last.state in ("aborted", "expired"):
+                problems.append("%s: %s's read of round %d ended %s, but the "
+                                "message never came back"
+                                % (name, last.who, last.round, last.state))
         # FIFO of first deliveries, per producer stream.
         drained_from = {}
         highest = {}
         for who, firsts in sorted(h.first.items()):
             seen = {}
             for producer, seq in firsts:
+                if producer >= FIRST_DELAYED:
+                    continue        # due order, checked below
                 prev = seen.get(producer, 0)
                 if seq <= prev:
                     problems.append("FIFO: %s took P%d S%d after P%d S%d"
@@ -729,6 +1180,7 @@ class CrashHarness(mqdtest.MqdTestCase):
                                 "P%d S%d that a consumer already took"
                                 % (producer, seq, producer,
                                    highest[producer]))
+        problems += due_order_problems(h) + h.problems
         if problems:
             kinds = [("refused to start after a kill", "refused to start"),
                      ("damaged deliveries", "corrupt: "),
@@ -736,7 +1188,12 @@ class CrashHarness(mqdtest.MqdTestCase):
                      ("open reads that never came back", "never came back"),
                      ("duplicate deliveries", "delivered again"),
                      ("duplicates within one run of mqd", "not given back"),
-                     ("FIFO violations", "FIFO")]
+                     ("FIFO violations", "FIFO"),
+                     ("early deliveries", "before its earliest due"),
+                     ("early retries", "before the delay of"),
+                     ("due order violations", "due order"),
+                     ("wrong answers about leases", "lease: "),
+                     ("delayed messages stuck", "nothing coming due")]
             summary = ", ".join("%d %s" % (n, what) for what, n in (
                 (what, sum(key in p for p in problems))
                 for what, key in kinds) if n)
