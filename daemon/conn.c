@@ -573,13 +573,23 @@ conn_find_open_read (MqConn *conn, const char *name, gsize len)
   return -1;
 }
 
+/* A lease that ran out since the last pass end runs out now: a close
+ * after the deadline is refused, whenever the loop gets to it. */
 static MqReadState
 open_read_state (MqConn *conn, gint i)
 {
+  MqOpenRead *open;
+
   if (i < 0)
     return MQ_READ_NONE;
-  return ((MqOpenRead *) g_ptr_array_index (conn->open_reads, i))->expired
-    ? MQ_READ_EXPIRED : MQ_READ_OPEN;
+  open = g_ptr_array_index (conn->open_reads, i);
+  if (open->lease != NULL
+      && lease_deadline (open->lease) <= g_get_monotonic_time ())
+    {
+      lease_end (open->lease);
+      open_read_expire (open);
+    }
+  return open->expired ? MQ_READ_EXPIRED : MQ_READ_OPEN;
 }
 
 gboolean

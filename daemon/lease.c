@@ -44,6 +44,12 @@ lease_extend (MqLease *lease, gint64 deadline_us)
   g_sequence_sort_changed (lease->iter, compare_leases, NULL);
 }
 
+gint64
+lease_deadline (const MqLease *lease)
+{
+  return lease->deadline_us;
+}
+
 void
 lease_end (MqLease *lease)
 {

@@ -15,6 +15,7 @@ typedef void (*MqLeaseFunc) (gpointer data);
  * lease is ended first. */
 MqLease *lease_start (gint64 deadline_us, MqLeaseFunc func, gpointer data);
 void lease_extend (MqLease *lease, gint64 deadline_us);
+gint64 lease_deadline (const MqLease *lease);
 void lease_end (MqLease *lease);
 
 /* Runs, and ends, every lease whose deadline has passed. */
