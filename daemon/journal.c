@@ -33,6 +33,8 @@ struct _MqJournal {
   GCond filled_changed;
   guint64 filled;                 /* bytes exist up to here */
   gboolean filling;               /* journal_fill is writing past filled */
+  gboolean topping_up;            /* filling back up to the whole reach */
+  guint claims_waiting;           /* journal_claim waits for a fill */
 };
 
 char *
@@ -345,8 +347,10 @@ static void
 journal_claim (MqJournal *journal, guint64 end)
 {
   g_mutex_lock (&journal->lock);
+  journal->claims_waiting++;
   while (journal->filling && end > journal->filled)
     g_cond_wait (&journal->filled_changed, &journal->lock);
+  journal->claims_waiting--;
   journal->filled = MAX (journal->filled, end);
   g_mutex_unlock (&journal->lock);
 }
@@ -380,13 +384,19 @@ journal_drop_pending (MqJournal *journal)
   g_byte_array_set_size (journal->pending, 0);
 }
 
+/* Once half the reach is used, back up to all of it: a fill after every
+ * write would cost the sync thread a pwrite and a wake-up per sync. */
 gboolean
 journal_wants_fill (MqJournal *journal)
 {
   gboolean wants;
 
   g_mutex_lock (&journal->lock);
-  wants = journal->filled < journal->written + MQ_JOURNAL_FILL_AHEAD;
+  if (journal->filled < journal->written + MQ_JOURNAL_FILL_AHEAD / 2)
+    journal->topping_up = TRUE;
+  else if (journal->filled >= journal->written + MQ_JOURNAL_FILL_AHEAD)
+    journal->topping_up = FALSE;
+  wants = journal->topping_up;
   g_mutex_unlock (&journal->lock);
   return wants;
 }
@@ -414,7 +424,8 @@ journal_fill (MqJournal *journal, gsize chunk, GError **error)
   if (ok)
     journal->filled = MAX (journal->filled, to);
   journal->filling = FALSE;
-  g_cond_broadcast (&journal->filled_changed);
+  if (journal->claims_waiting > 0)
+    g_cond_broadcast (&journal->filled_changed);
   g_mutex_unlock (&journal->lock);
   return ok ? TRUE : journal_error (error, saved, "extend", journal);
 }

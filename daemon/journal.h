@@ -72,5 +72,7 @@ void journal_drop_pending (MqJournal *journal);
  * when the disk refused.  Safe to call from the sync thread while
  * the loop appends: the two never write the same bytes. */
 gboolean journal_fill (MqJournal *journal, gsize chunk, GError **error);
-/* TRUE when journal_fill has something to do. */
+/* TRUE when journal_fill has something to do: from when less than half
+ * of MQ_JOURNAL_FILL_AHEAD is left past the end until all of it is there
+ * again. */
 gboolean journal_wants_fill (MqJournal *journal);
