@@ -15,6 +15,9 @@
 #define CHECKPOINT_GIVE_BACK_BYTES (1024 * 1024)
 /* Copying live segments out of an old generation, per pass. */
 #define CHECKPOINT_EVACUATE_BUDGET (512 * 1024)
+/* Keys of old generations counted per pass: reading one reads its segment
+ * too (GDBM reads a key with its value), about 32 KiB. */
+#define CHECKPOINT_SURVEY_BUDGET 16
 
 static MqDataDir *dir;
 static guint64 checkpoint_size;
@@ -84,9 +87,8 @@ checkpoint_write (guint64 number, GError **error)
   queues_save (states, &catalog.queues);
   if (!store_finish (store, &catalog, states, &gen_fd, error))
     return NULL;
-  retired = store_survey (store, queues_segment_live, NULL, error);
-  if (retired == NULL)
-    return NULL;
+  retired = store_retire_dead (store, !queues_need_segments ());
+  store_survey_start (store);
   job = g_new0 (MqCheckpointJob, 1);
   job->number = number;
   job->gen_fd = gen_fd;
@@ -226,8 +228,10 @@ checkpoint_give_back (GError **error)
 gboolean
 checkpoint_maintain (GError **error)
 {
-  return store_evacuate (store, queues_segment_live, NULL,
-                         CHECKPOINT_EVACUATE_BUDGET, error);
+  return store_survey_step (store, queues_segment_live, NULL,
+                            CHECKPOINT_SURVEY_BUDGET, error)
+    && store_evacuate (store, queues_segment_live, NULL,
+                       CHECKPOINT_EVACUATE_BUDGET, error);
 }
 
 gboolean

@@ -1580,6 +1580,18 @@ queue_needs_segment (MqQueue *queue, guint64 first)
   return FALSE;
 }
 
+/* queue_needs_segment for some segment: the head's, or a held message's. */
+static gboolean
+queue_needs_any_segment (MqQueue *queue)
+{
+  if (queue->meta.head < queue->tail_start)
+    return TRUE;
+  for (guint i = 0; i < queue->held->len; i++)
+    if (g_array_index (queue->held, MqHeld, i).seq < queue->tail_start)
+      return TRUE;
+  return FALSE;
+}
+
 gboolean
 queues_segment_live (const char *name, gsize name_len, guint64 inc,
                      guint64 first, gpointer user_data)
@@ -1588,6 +1600,23 @@ queues_segment_live (const char *name, gsize name_len, guint64 inc,
 
   return queue != NULL && queue->persistent && queue->meta.inc == inc
     && queue_needs_segment (queue, first);
+}
+
+gboolean
+queues_need_segments (void)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, queues);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      MqQueue *queue = value;
+
+      if (queue->persistent && queue_needs_any_segment (queue))
+        return TRUE;
+    }
+  return FALSE;
 }
 
 gboolean

@@ -173,6 +173,9 @@ void queues_save (GByteArray *states, guint64 *n);
 /* Whether the queue (name, inc) still needs its segment at first. */
 gboolean queues_segment_live (const char *name, gsize name_len, guint64 inc,
                               guint64 first, gpointer user_data);
+/* Whether any queue still needs a segment (queues_segment_live is TRUE
+ * for at least one). */
+gboolean queues_need_segments (void);
 /* TRUE when no queue holds a message. */
 gboolean queues_all_empty (void);
 /* Bytes of messages in memory: young tails and loaded heads. */

@@ -29,7 +29,8 @@ typedef struct {
   gboolean complete;              /* synced under its final name */
   guint64 segments;               /* at the last survey, or as written;
                                      G_MAXUINT64: not counted yet */
-  guint64 live;
+  guint64 live;                   /* at most this many: a segment once
+                                     dead stays dead */
   gboolean evacuated;             /* its live segments were all copied */
 } Gen;
 
@@ -41,6 +42,12 @@ struct _MqStore {
   guint64 part_bytes;
   Gen *evacuating;
   datum evac_key;                 /* the next key to look at, malloc'ed */
+  gboolean surveying;             /* a round of counting is under way */
+  guint64 surveyed;               /* its last generation counted */
+  Gen *counting;                  /* the one being counted, or NULL */
+  datum count_key;                /* its next key, malloc'ed */
+  guint64 count_segments;
+  guint64 count_live;
   GByteArray *scratch;
 };
 
@@ -143,7 +150,7 @@ gen_new (guint64 number, GDBM_FILE dbf, char *name, gboolean complete)
   gen->dbf = dbf;
   gen->name = name;
   gen->complete = complete;
-  gen->segments = complete ? G_MAXUINT64 : 0;
+  gen->segments = gen->live = complete ? G_MAXUINT64 : 0;
   return gen;
 }
 
@@ -236,6 +243,7 @@ store_close (MqStore *store)
   Gen *part = store->part;
 
   free (store->evac_key.dptr);
+  free (store->count_key.dptr);
   if (part != NULL && store->part_bytes == 0)
     {
       datadir_remove (store->dir, part->name, NULL);
@@ -562,6 +570,7 @@ store_completed (MqStore *store, guint64 number)
       if (gen->number == number)
         {
           gen->complete = TRUE;
+          gen->live = gen->segments;
           g_free (gen->name);
           gen->name = store_file_name (number);
         }
@@ -606,28 +615,11 @@ key_liveness (const datum *key, MqStoreLiveFunc live, gpointer user_data)
   return live (name, name_len, inc, first, user_data) ? 1 : 0;
 }
 
-static gboolean
-gen_count (MqStore *store, Gen *gen, MqStoreLiveFunc live,
-           gpointer user_data, GError **error)
+static void
+store_stop_counting (MqStore *store)
 {
-  datum key = gdbm_firstkey (gen->dbf);
-
-  gen->segments = gen->live = 0;
-  while (key.dptr != NULL)
-    {
-      int liveness = key_liveness (&key, live, user_data);
-      datum next;
-
-      gen->segments += liveness >= 0;
-      gen->live += liveness > 0;
-      next = gdbm_nextkey (gen->dbf, key);
-      free (key.dptr);
-      key = next;
-    }
-  if (gdbm_last_errno (gen->dbf) != GDBM_ITEM_NOT_FOUND
-      && gdbm_last_errno (gen->dbf) != GDBM_NO_ERROR)
-    return gen_error (store, gen, error, "read the keys of");
-  return TRUE;
+  store->counting = NULL;
+  g_clear_pointer (&store->count_key.dptr, free);
 }
 
 static MqStoreRetired *
@@ -640,6 +632,8 @@ store_retire (MqStore *store, Gen *gen)
       store->evacuating = NULL;
       g_clear_pointer (&store->evac_key.dptr, free);
     }
+  if (store->counting == gen)
+    store_stop_counting (store);
   retired->dbf = g_steal_pointer (&gen->dbf);
   retired->name = g_steal_pointer (&gen->name);
   g_ptr_array_remove (store->gens, gen);
@@ -673,8 +667,7 @@ store_pick_evacuee (MqStore *store)
 }
 
 GPtrArray *
-store_survey (MqStore *store, MqStoreLiveFunc live, gpointer user_data,
-              GError **error)
+store_retire_dead (MqStore *store, gboolean all_dead)
 {
   GPtrArray *retired = g_ptr_array_new_with_free_func (
     (GDestroyNotify) store_retired_free);
@@ -683,17 +676,7 @@ store_survey (MqStore *store, MqStoreLiveFunc live, gpointer user_data,
     {
       Gen *gen = store_gen (store, i);
 
-      if (!gen->complete)
-        {
-          i++;
-          continue;
-        }
-      if (!gen->evacuated && !gen_count (store, gen, live, user_data, error))
-        {
-          g_ptr_array_unref (retired);
-          return NULL;
-        }
-      if (gen->evacuated || gen->live == 0)
+      if (gen->complete && (all_dead || gen->evacuated || gen->live == 0))
         g_ptr_array_add (retired, store_retire (store, gen));
       else
         i++;
@@ -701,6 +684,85 @@ store_survey (MqStore *store, MqStoreLiveFunc live, gpointer user_data,
   if (store->evacuating == NULL)
     store->evacuating = store_pick_evacuee (store);
   return retired;
+}
+
+void
+store_survey_start (MqStore *store)
+{
+  if (store->surveying)
+    return;
+  store->surveying = TRUE;
+  store->surveyed = 0;
+}
+
+gboolean
+store_surveying (MqStore *store)
+{
+  return store->surveying;
+}
+
+/* Begins counting the round's next generation, or ends the round. */
+static void
+store_count_next (MqStore *store)
+{
+  for (guint i = 0; i < store->gens->len; i++)
+    {
+      Gen *gen = store_gen (store, i);
+
+      if (gen->complete && !gen->evacuated && gen->number > store->surveyed)
+        {
+          store->counting = gen;
+          store->count_key = gdbm_firstkey (gen->dbf);
+          store->count_segments = store->count_live = 0;
+          return;
+        }
+    }
+  store->surveying = FALSE;
+}
+
+/* Every key of the generation being counted has been looked at, or
+ * reading them failed: the round goes on with the next one. */
+static gboolean
+store_count_ended (MqStore *store, GError **error)
+{
+  Gen *gen = store->counting;
+  gdbm_error code = gdbm_last_errno (gen->dbf);
+
+  store->surveyed = gen->number;
+  store_stop_counting (store);
+  if (code != GDBM_ITEM_NOT_FOUND && code != GDBM_NO_ERROR)
+    return gen_error (store, gen, error, "read the keys of");
+  gen->segments = store->count_segments;
+  gen->live = store->count_live;
+  return TRUE;
+}
+
+gboolean
+store_survey_step (MqStore *store, MqStoreLiveFunc live, gpointer user_data,
+                   guint budget, GError **error)
+{
+  for (; store->surveying && budget > 0; budget--)
+    {
+      datum key = store->count_key;
+      int liveness;
+
+      if (store->counting == NULL)
+        store_count_next (store);
+      else if (key.dptr == NULL)
+        {
+          if (!store_count_ended (store, error))
+            return FALSE;
+        }
+      else
+        {
+          liveness = key_liveness (&key, live, user_data);
+          store->count_segments += liveness >= 0;
+          store->count_live += liveness > 0;
+          store->count_key = gdbm_nextkey (store->counting->dbf, key);
+          free (key.dptr);
+        }
+    }
+  return TRUE;
 }
 
 /* Copies the segment at key into the generation being written; returns

@@ -80,12 +80,22 @@ MqRun *store_fetch (MqStore *store, const char *name, gsize name_len,
 typedef gboolean (*MqStoreLiveFunc) (const char *name, gsize name_len,
                                      guint64 inc, guint64 first,
                                      gpointer user_data);
-/* At a checkpoint: counts the live segments of each complete generation
- * and takes out of use those with none, and those whose evacuation ended;
- * returns their file handles (MqStoreRetired), for the sync thread to
- * close and remove once the checkpoint is durable. */
-GPtrArray *store_survey (MqStore *store, MqStoreLiveFunc live,
-                         gpointer user_data, GError **error);
+/* At a checkpoint: takes out of use the complete generations whose last
+ * count found no live segment, those whose evacuation ended, and, when
+ * all_dead (no queue needs a segment), every complete one; returns their
+ * file handles (MqStoreRetired), for the sync thread to close and remove
+ * once the checkpoint is durable. */
+GPtrArray *store_retire_dead (MqStore *store, gboolean all_dead);
+/* Counting the live segments of every complete generation is spread over
+ * many calls of store_survey_step, budget keys each, so that no call reads
+ * a large share of the files: a round begins (unless one is under way),
+ * and store_surveying is TRUE until it ends.  Counts are never too low,
+ * since a segment once dead stays dead. */
+void store_survey_start (MqStore *store);
+gboolean store_surveying (MqStore *store);
+gboolean store_survey_step (MqStore *store, MqStoreLiveFunc live,
+                            gpointer user_data, guint budget,
+                            GError **error);
 /* Copies up to about budget bytes of live segments of the generation most
  * worth emptying into the one being written; FALSE only on an error. */
 gboolean store_evacuate (MqStore *store, MqStoreLiveFunc live,

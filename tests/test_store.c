@@ -258,15 +258,21 @@ generation (Fixture *f, guint64 number, const char *ids)
   complete (f, number, NULL);
 }
 
+/* A whole round of counting, one key a step, then what a checkpoint
+ * retires. */
 static GPtrArray *
 survey (Fixture *f, MqStoreLiveFunc live, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
-  GPtrArray *retired = store_survey (f->store, live, user_data, &error);
 
-  g_assert_no_error (error);
-  g_assert_nonnull (retired);
-  return retired;
+  store_survey_start (f->store);
+  while (store_surveying (f->store))
+    {
+      g_assert_true (store_survey_step (f->store, live, user_data, 1,
+                                        &error));
+      g_assert_no_error (error);
+    }
+  return store_retire_dead (f->store, FALSE);
 }
 
 /* The names in the data directory, in one string. */
@@ -997,6 +1003,73 @@ test_holds_evacuated (Fixture *f, gconstpointer data)
   g_assert_true (store_holds_segments (f->store));
 }
 
+/* Counting goes a few keys a step: a generation is retired only once a
+ * count that ended found it dead, one just completed counts as all live,
+ * and a checkpoint with no segment needed retires every complete one. */
+static void
+test_survey_steps (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GHashTable) none = live_set (NULL);
+  g_autoptr (GPtrArray) retired = NULL;
+  g_autoptr (GError) error = NULL;
+
+  generation (f, 1, "a/1/1 a/1/11 a/1/21");
+  generation (f, 2, "b/2/1");
+  reopen (f);
+  begin (f, 3);
+  finish (f);
+  store_survey_start (f->store);
+  /* Begin generation 1, read two of its four keys (three segments and
+   * the catalog): not counted yet. */
+  g_assert_true (store_survey_step (f->store, live_in, none, 3, &error));
+  retired = store_retire_dead (f->store, FALSE);
+  g_assert_cmpuint (retired->len, ==, 0);
+  complete (f, 3, retired);
+  /* Starting again does not restart a round under way. */
+  store_survey_start (f->store);
+  g_assert_true (store_survey_step (f->store, live_in, none, 3, &error));
+  g_assert_true (store_surveying (f->store));
+  begin (f, 4);
+  finish (f);
+  g_clear_pointer (&retired, g_ptr_array_unref);
+  retired = store_retire_dead (f->store, FALSE);
+  /* Generation 1 counted dead; 3 holds none; 2 is not counted yet. */
+  g_assert_cmpuint (retired->len, ==, 2);
+  g_assert_cmpstr (((MqStoreRetired *) g_ptr_array_index (retired, 0))->name,
+                   ==, "mqd-000001.gdbm");
+  g_assert_cmpstr (((MqStoreRetired *) g_ptr_array_index (retired, 1))->name,
+                   ==, "mqd-000003.gdbm");
+  complete (f, 4, retired);
+  /* Generation 5 is written with a segment: all live until counted. */
+  begin (f, 5);
+  put (f, "c/3/1");
+  finish (f);
+  complete (f, 5, NULL);
+  begin (f, 6);
+  finish (f);
+  g_clear_pointer (&retired, g_ptr_array_unref);
+  retired = store_retire_dead (f->store, FALSE);
+  g_assert_cmpuint (retired->len, ==, 1);
+  g_assert_cmpstr (((MqStoreRetired *) g_ptr_array_index (retired, 0))->name,
+                   ==, "mqd-000004.gdbm");
+  complete (f, 6, retired);
+  assert_listing (f, "mqd-000002.gdbm mqd-000005.gdbm mqd-000006.gdbm "
+                  "mqd.lock");
+  /* The round was counting generation 2: retiring it mid-count is safe. */
+  g_assert_true (store_survey_step (f->store, live_in, none, 1, &error));
+  begin (f, 7);
+  finish (f);
+  g_clear_pointer (&retired, g_ptr_array_unref);
+  retired = store_retire_dead (f->store, TRUE);
+  g_assert_cmpuint (retired->len, ==, 3);
+  complete (f, 7, retired);
+  assert_listing (f, "mqd-000007.gdbm mqd.lock");
+  while (store_surveying (f->store))
+    g_assert_true (store_survey_step (f->store, live_in, none, 1, &error));
+  g_assert_no_error (error);
+  g_assert_false (store_holds_segments (f->store));
+}
+
 /* ---- the data directory ----------------------------------------------- */
 
 static MqDataDir *
@@ -1267,6 +1340,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/store/names-overflow", test_names_overflow);
   ADD ("/store/fetch-first", test_fetch_first_mismatch);
   ADD ("/store/holds-evacuated", test_holds_evacuated);
+  ADD ("/store/survey-steps", test_survey_steps);
   ADD ("/datadir/file-open-fifo", test_file_open_fifo);
   return g_test_run ();
 }
