@@ -21,6 +21,8 @@
 #define HEAD_BUDGET (4 * 1024 * 1024)
 /* Replay tidies up this often, so that its memory stays bounded. */
 #define REPLAY_TIDY_EVERY 4096
+/* Expiry sweeps that read a head segment from disk, per sweep. */
+#define SWEEP_LOADS 64
 
 typedef struct {
   guint64 seq;
@@ -1466,10 +1468,24 @@ queue_unused (MqQueue *queue)
     && queue->delayed == 0 && g_queue_is_empty (&queue->waiters) && queue->children == NULL;
 }
 
+/* Whether a peek finds the head without reading the disk. */
+static gboolean
+queue_head_in_memory (MqQueue *queue)
+{
+  return queue->meta.head >= queue->tail_start
+    || (queue->head_run != NULL
+        && run_first (queue->head_run) == queue->meta.head_seg);
+}
+
 gboolean
 queues_sweep (GError **error)
 {
+  /* Queues loaded at a start may all expire: reading every head each
+   * second would read a segment a queue, so SWEEP_LOADS a sweep are read,
+   * the next sweep going on after the last one read. */
+  static guint loads_from;
   g_autoptr (GPtrArray) all = queues_sorted ();
+  guint loads = 0, next_from = 0;
 
   for (guint i = 0; i < all->len; i++)
     {
@@ -1485,6 +1501,13 @@ queues_sweep (GError **error)
       /* A peek drops the expired messages in front of the first live one. */
       if (!queue->may_expire || queue->count == 0)
         continue;
+      if (!queue_head_in_memory (queue))
+        {
+          if (i < loads_from || loads == SWEEP_LOADS)
+            continue;
+          if (++loads == SWEEP_LOADS)
+            next_from = i + 1;
+        }
       if (queue_peek (queue, &item, &local))
         item_clear (&item);
       else if (local != NULL)
@@ -1493,6 +1516,7 @@ queues_sweep (GError **error)
           return FALSE;
         }
     }
+  loads_from = next_from;
   return TRUE;
 }
 

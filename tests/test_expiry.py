@@ -155,6 +155,33 @@ class Expiry(mqdtest.MqdTestCase):
                           stats["queue_sw_bytes"], stats["queue_sw_dequeued"],
                           stats["curr_items"]), ("2", "0", "0", "0"))
 
+    def test_sweep_reads_heads_in_turn(self):
+        # After a start, every queue's head is on disk and may expire: a
+        # sweep reads at most 64 of them, and the next ones go on after the
+        # last it read, so that the 200 idle queues behind 100 whose heads
+        # live are all cleared.
+        c = self.c
+        lives = ["a%03d" % i for i in range(100)]
+        names = ["q%03d" % i for i in range(200)]
+        set_at = time.time()
+        c.expect(b"".join(set_cmd(n, b"lives") for n in lives)
+                 + b"".join(set_cmd(n, b"dies", exptime=2) for n in names),
+                 b"STORED\r\n" * 300)
+        c.close()
+        self.d.restart()
+        with self.d.client() as c:
+            self.assertEqual(queuetest.stat(c, "curr_items"), "300")
+            queuetest.wall_clock_past(set_at + 2.05)
+            poll_stat(c, "curr_items", "100", pace=lambda: idle_ms(c, 50))
+            stats = c.stats()
+            self.assertEqual(
+                [stats["queue_%s_expired_items" % n] for n in names],
+                ["1"] * len(names))
+            c.expect(b"".join(b"get %s\r\n" % n.encode() for n in names),
+                     b"END\r\n" * len(names))
+            c.expect(b"".join(b"get %s\r\n" % n.encode() for n in lives),
+                     b"".join(get_reply((n, b"lives")) for n in lives))
+
 
 class MaxAge(mqdtest.MqdTestCase):
     def test_max_age_from_config(self):
