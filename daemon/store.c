@@ -681,8 +681,6 @@ store_retire_dead (MqStore *store, gboolean all_dead)
       else
         i++;
     }
-  if (store->evacuating == NULL)
-    store->evacuating = store_pick_evacuee (store);
   return retired;
 }
 
@@ -734,6 +732,8 @@ store_count_ended (MqStore *store, GError **error)
     return gen_error (store, gen, error, "read the keys of");
   gen->segments = store->count_segments;
   gen->live = store->count_live;
+  if (store->evacuating == NULL)
+    store->evacuating = store_pick_evacuee (store);
   return TRUE;
 }
 

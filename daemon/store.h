@@ -90,7 +90,8 @@ GPtrArray *store_retire_dead (MqStore *store, gboolean all_dead);
  * many calls of store_survey_step, budget keys each, so that no call reads
  * a large share of the files: a round begins (unless one is under way),
  * and store_surveying is TRUE until it ends.  Counts are never too low,
- * since a segment once dead stays dead. */
+ * since a segment once dead stays dead.  Each count ended picks the
+ * generation to evacuate, when none is being evacuated. */
 void store_survey_start (MqStore *store);
 gboolean store_surveying (MqStore *store);
 gboolean store_survey_step (MqStore *store, MqStoreLiveFunc live,
