@@ -878,12 +878,14 @@ count_taken (MqQueue *queue, MqTakeMode mode, guint32 len)
     queue->meta.expired++;
 }
 
-/* A read open when the daemon stopped goes back to the waiting line
- * (queues_replayed), without counting as a delivery that failed. */
+/* An open read goes back to the waiting line: aborted, or open when the
+ * daemon stopped (queues_replayed, not counted as a delivery that
+ * failed). */
 static void
 held_give_back (MqQueue *queue, MqHeld *held)
 {
   held->open = FALSE;
+  queue->back_from = MIN (queue->back_from, held->seq);
   queue->open_reads--;
   queue->count++;
   queue->meta.bytes += held->len;
@@ -936,14 +938,17 @@ static gboolean
 queue_next (MqQueue *queue, guint64 *seq, guint64 *seg_start)
 {
   /* When every held message is out on a read (a window of them), there
-   * is nothing given back to look for: no scan of the window per take. */
-  for (guint i = 0; queue->held->len > queue->open_reads
-       && i < queue->held->len; i++)
+   * is nothing given back to look for; else the search starts where the
+   * last one ended: a window given back and taken again costs one pass,
+   * not one per message. */
+  for (guint i = held_index (queue, queue->back_from);
+       queue->held->len > queue->open_reads && i < queue->held->len; i++)
     {
       MqHeld *held = &g_array_index (queue->held, MqHeld, i);
 
       if (!held->open)
         {
+          queue->back_from = held->seq;
           *seq = held->seq;
           *seg_start = held->seg_start;
           return TRUE;
@@ -1096,13 +1101,9 @@ apply_abort (MqQueue *queue, guint64 seq)
 
   if (held == NULL || !held->open)
     return NULL;
-  held->open = FALSE;
   if (held->deliveries < G_MAXUINT16)
     held->deliveries++;
-  queue->open_reads--;
-  queue->count++;
-  queue->meta.bytes += held->len;
-  queue->may_expire = TRUE;
+  held_give_back (queue, held);
   return held;
 }
 
@@ -1305,6 +1306,7 @@ queue_restore (const char *name, gsize name_len, const MqQueueMeta *meta,
   next_inc = MAX (next_inc, meta->inc + 1);
   g_array_set_size (queue->held, 0);
   g_array_append_vals (queue->held, held->data, held->len);
+  queue->back_from = 0;
   queue->count = meta->tail - MIN (meta->head, meta->tail);
   queue->open_reads = 0;
   for (guint i = 0; i < held->len; i++)

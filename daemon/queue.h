@@ -33,6 +33,8 @@ struct _MqQueue {
   GArray *held;                   /* MqHeld by seq: out on reliable reads,
                                      or given back and waiting */
   guint open_reads;               /* held ones that are out */
+  guint64 back_from;              /* no held one given back is below this
+                                     seq (where queue_next looks first) */
   MqRun *tail_run;                /* the messages from tail_start on */
   guint64 tail_start;             /* the first message in no segment */
   GList tail_link;                /* in the list of non-empty tails */
