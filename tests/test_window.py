@@ -214,6 +214,27 @@ class Window(queuetest.OneDaemonCase):
         self.assert_queue("big", 0, 0)
 
 
+class LeasedWindow(mqdtest.MqdTestCase):
+    def test_confirm_counts_reads_whose_lease_ran_out(self):
+        d, _ = queuetest.start_with_config("[ruled]\nlease = 1000ms\n")
+        with d.client() as c:
+            fill(c, "ruled", 2)
+            first = monitor(c, b"ruled", 2)
+            queuetest.idle_ms(c, 1200)
+            # Both went back; the window keeps them, expired, before the
+            # read that hands message 0 out again, with its id.
+            again = monitor(c, b"ruled", 1)
+            self.assertEqual(again, first[:1])
+            c.expect(b"confirm ruled 3\r\n",
+                     b"CLIENT_ERROR the lease of 2 of the 3 reads of ruled "
+                     b"ran out: their messages went back to the queue\r\n")
+            stats = c.stats()
+            self.assertEqual((stats["queue_ruled_items"],
+                              stats["queue_ruled_dequeued"],
+                              stats["queue_ruled_open_transactions"]),
+                             ("1", "1", "0"))
+
+
 class StableIds(mqdtest.MqdTestCase):
     def head_id(self, c, queue=b"q"):
         c.send(b"get %s/peek/id\r\n" % queue)
