@@ -1,6 +1,7 @@
 /* queue.c: FIFO semantics over runs of messages; see queue.h. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "commit.h"
@@ -882,12 +883,14 @@ count_taken (MqQueue *queue, MqTakeMode mode, guint32 len)
     queue->meta.expired++;
 }
 
-/* A read open when the daemon stopped goes back to the waiting line
- * (queues_replayed), without counting as a delivery that failed. */
+/* An open read goes back to the waiting line: aborted, or open when the
+ * daemon stopped (queues_replayed, not counted as a delivery that
+ * failed). */
 static void
 held_give_back (MqQueue *queue, MqHeld *held)
 {
   held->open = FALSE;
+  queue->back_from = MIN (queue->back_from, held->seq);
   queue->open_reads--;
   queue->count++;
   queue->meta.bytes += held->len;
@@ -939,12 +942,18 @@ apply_take (MqQueue *queue, guint64 seq, MqTakeMode mode, guint32 len,
 static gboolean
 queue_next (MqQueue *queue, guint64 *seq, guint64 *seg_start)
 {
-  for (guint i = 0; i < queue->held->len; i++)
+  /* When every held message is out on a read (a window of them), there
+   * is nothing given back to look for; else the search starts where the
+   * last one ended: a window given back and taken again costs one pass,
+   * not one per message. */
+  for (guint i = held_index (queue, queue->back_from);
+       queue->held->len > queue->open_reads && i < queue->held->len; i++)
     {
       MqHeld *held = &g_array_index (queue->held, MqHeld, i);
 
       if (!held->open)
         {
+          queue->back_from = held->seq;
           *seq = held->seq;
           *seg_start = held->seg_start;
           return TRUE;
@@ -1040,13 +1049,54 @@ apply_close (MqQueue *queue, guint64 seq)
   return TRUE;
 }
 
-gboolean
-queue_close_read (MqQueue *queue, guint64 seq, GError **error)
+static int
+compare_seq (const void *a, const void *b)
 {
-  if (!apply_close (queue, seq))
-    return FALSE;
-  queue_log_op (queue, MQ_ENTRY_CLOSE, seq);
-  return TRUE;
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* One pass over the held messages from the first to close, the others
+ * moved down once: closing a window of n reads one by one would move the
+ * rest n times. */
+guint
+queue_close_reads (MqQueue *queue, guint64 *seqs, guint n)
+{
+  GArray *held = queue->held;
+  guint r, w, j = 0, closed = 0;
+
+  if (n == 0)
+    return 0;
+  qsort (seqs, n, sizeof *seqs, compare_seq);
+  for (r = w = held_index (queue, seqs[0]); r < held->len && j < n; r++)
+    {
+      MqHeld *h = &g_array_index (held, MqHeld, r);
+
+      while (j < n && seqs[j] < h->seq)
+        j++;
+      if (j < n && seqs[j] == h->seq && h->open)
+        {
+          queue_log_op (queue, MQ_ENTRY_CLOSE, h->seq);
+          closed++;
+          continue;
+        }
+      g_array_index (held, MqHeld, w++) = *h;
+    }
+  memmove (&g_array_index (held, MqHeld, w), &g_array_index (held, MqHeld, r),
+           (held->len - r) * sizeof (MqHeld));
+  g_array_set_size (held, held->len - (r - w));
+  queue->open_reads -= closed;
+  queue->meta.dequeued += closed;
+  if (closed > 0)
+    queue_touch (queue);
+  return closed;
+}
+
+gboolean
+queue_close_read (MqQueue *queue, guint64 seq, G_GNUC_UNUSED GError **error)
+{
+  return queue_close_reads (queue, &seq, 1) == 1;
 }
 
 static MqHeld *
@@ -1056,13 +1106,9 @@ apply_abort (MqQueue *queue, guint64 seq)
 
   if (held == NULL || !held->open)
     return NULL;
-  held->open = FALSE;
   if (held->deliveries < G_MAXUINT16)
     held->deliveries++;
-  queue->open_reads--;
-  queue->count++;
-  queue->meta.bytes += held->len;
-  queue->may_expire = TRUE;
+  held_give_back (queue, held);
   return held;
 }
 
@@ -1265,6 +1311,7 @@ queue_restore (const char *name, gsize name_len, const MqQueueMeta *meta,
   next_inc = MAX (next_inc, meta->inc + 1);
   g_array_set_size (queue->held, 0);
   g_array_append_vals (queue->held, held->data, held->len);
+  queue->back_from = 0;
   queue->count = meta->tail - MIN (meta->head, meta->tail);
   queue->open_reads = 0;
   for (guint i = 0; i < held->len; i++)

@@ -33,6 +33,8 @@ struct _MqQueue {
   GArray *held;                   /* MqHeld by seq: out on reliable reads,
                                      or given back and waiting */
   guint open_reads;               /* held ones that are out */
+  guint64 back_from;              /* no held one given back is below this
+                                     seq (where queue_next looks first) */
   MqRun *tail_run;                /* the messages from tail_start on */
   guint64 tail_start;             /* the first message in no segment */
   GList tail_link;                /* in the list of non-empty tails */
@@ -135,6 +137,9 @@ gboolean queue_peek (MqQueue *queue, MqItem *item, GError **error);
 gboolean queue_open_read (MqQueue *queue, MqItem *item, GError **error);
 /* FALSE without an error when seq is not an open read of the queue. */
 gboolean queue_close_read (MqQueue *queue, guint64 seq, GError **error);
+/* Closes those of seqs[0..n) that are open reads of the queue (sorting
+ * seqs); returns how many. */
+guint queue_close_reads (MqQueue *queue, guint64 *seqs, guint n);
 /* Gives the message back: to the head, or after delay_ms (-1: the
  * queue's retry_delay for its delivery count), or to the dead-letter
  * queue once it was given back max_deliveries times. */
