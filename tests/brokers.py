@@ -45,6 +45,8 @@ import mqdtest
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
 RABBITMQ_SBIN = "/usr/lib/rabbitmq/bin"
+RABBITMQ_HOME = os.path.realpath(os.path.join(RABBITMQ_SBIN, "rabbitmq-server",
+                                              "..", ".."))
 
 # A NATS message: payload and headers; an AMQP one: body and pika's
 # BasicProperties (message_id, headers, delivery_mode...).
@@ -238,6 +240,27 @@ class RabbitMQ(_Process):
         self._write("rabbitmq.conf", "\n".join(conf) + "\n")
         self._write("enabled_plugins", "[].\n")
         self._write("rabbitmq-env.conf", "")
+        self._slim_home()
+
+    def _slim_home(self):
+        """A RABBITMQ_HOME of links to the package's: the scripts, and the
+        broker's libraries without its optional plugins.  The VM searches
+        every library of its code path for each module it loads: with the
+        40 plugins left out, a node boots on 4.0 s of CPU instead of 6.2
+        (2 cores, a fresh node)."""
+        home = os.path.join(self.tmp, "rabbitmq-home")
+        if os.path.isdir(home):
+            return
+        for sub in ("sbin", "plugins"):
+            os.makedirs(os.path.join(home, sub))
+            real = os.path.join(RABBITMQ_HOME, sub)
+            for name in os.listdir(real):
+                if sub == "sbin" or not name.startswith("rabbitmq_") \
+                        or name.startswith("rabbitmq_prelaunch-"):
+                    os.symlink(os.path.join(real, name),
+                               os.path.join(home, sub, name))
+        os.symlink(os.path.join(RABBITMQ_HOME, "escript"),
+                   os.path.join(home, "escript"))
 
     def _write(self, name, text):
         with open(os.path.join(self.tmp, name), "w") as f:
@@ -247,6 +270,8 @@ class RabbitMQ(_Process):
         path = lambda name: os.path.join(self.tmp, name)
         return dict(
             os.environ,
+            # rabbitmq-env takes RABBITMQ_HOME from the scripts' directory.
+            RABBITMQ_SCRIPTS_DIR=path("rabbitmq-home/sbin"),
             HOME=self.tmp,
             ERL_EPMD_PORT=str(self.epmd.port),
             ERL_EPMD_ADDRESS="127.0.0.1",
