@@ -4,6 +4,9 @@ forwarder.  Every message arrives byte-exact with mqd's stable id as its
 Nats-Msg-Id, and the stream drops the copies a restart sends again."""
 
 import json
+import os
+import signal
+import subprocess
 
 import brokers
 import forwardtest
@@ -132,6 +135,65 @@ class TestIn(NatsCase):
             "back", lambda: forwardtest.items(d, "local") >= 1000,
             "1000 messages stored")
         forwardtest.check_arrived(self, d, "local", sent, WINDOW)
+
+
+class TestProgram(NatsCase):
+    def run_forward(self, *args):
+        return subprocess.run([forwardtest.forward_path()] + list(args),
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=mqdtest.TIMEOUT)
+
+    def test_bad_file_and_check(self):
+        """A bad file names its line and stops everything (exit 2);
+        --check says how many routes a good one has; --drain needs a
+        route of the file."""
+        d = self.start_daemon()
+        path = forwardtest.routes_file(self.tmp, d,
+                                       route_out(self.nats, window=0))
+        r = self.run_forward("-f", path)
+        self.assertEqual(r.returncode, 2)
+        line = open(path).read().split("\n").index("window = 0") + 1
+        self.assertEqual(r.stderr, "mqd-forward: %s:%d: [out] window: not a "
+                         "number of messages from 1 to 65535\n"
+                         % (path, line))
+        path = forwardtest.routes_file(self.tmp, d, route_out(self.nats))
+        r = self.run_forward("-f", path, "--check")
+        self.assertEqual((r.returncode, r.stdout, r.stderr),
+                         (0, "1 routes\n", ""))
+        r = self.run_forward("-f", path, "--drain", "nope")
+        self.assertEqual((r.returncode, r.stderr),
+                         (2, "mqd-forward: --drain nope: no such route in "
+                          "%s\n" % path))
+
+    def test_counters_and_stop(self):
+        """SIGUSR1 logs each route's counters; SIGTERM stops at once, even
+        in a long backoff, giving the window back to mqd."""
+        d = self.start_daemon()
+        sent = [payload(i) for i in range(100)]
+        forwardtest.push_all(d, "q", sent)
+        self.start_nats()
+        config = forwardtest.routes_file(self.tmp, d, route_out(self.nats))
+        fwd = Forwarder(self.tmp, config).start()
+        fwd.wait_until(lambda: self.nats.stream_info("S")["messages"] == 100,
+                       "100 forwarded")
+        fwd.proc.send_signal(signal.SIGUSR1)
+        fwd.wait_until(lambda: "out forwarded=100 confirmed=100 retried=0 "
+                       "nacked=0 lag=0 state=up %s" % self.nats.url
+                       in fwd.log_text(), "the counters logged")
+        fwd.stop()
+        # A broker that is down, and a backoff longer than the test.
+        self.nats.stop()
+        config = forwardtest.routes_file(self.tmp, d, route_out(self.nats),
+                                         backoff_min="1h", backoff_max="1h")
+        forwardtest.push_all(d, "q", sent)
+        fwd = Forwarder(self.tmp, config).start()
+        fwd.wait_until(lambda: "down %s" % self.nats.url in fwd.log_text(),
+                       "a failed connection logged")
+        fwd.stop()
+        self.assertEqual(forwardtest.items(d, "q"), 100)
+        self.assertIn("stopping on SIGTERM", fwd.log_text())
+        self.assertTrue(os.path.exists(os.path.join(self.tmp,
+                                                    "forward.status")))
 
 
 if __name__ == "__main__":
