@@ -100,12 +100,12 @@ start_routes (FwdRoute *only, gboolean drain)
       FwdRoute *route = only ? only : g_ptr_array_index (config->routes, i);
 
       fwd_run_init (&runs[i], config, route, drain);
-      g_message ("%s: %s %s %s, window %u", route->name,
-                 route->direction == FWD_OUT ? "local queue" : "from",
-                 route->direction == FWD_OUT ? route->local
-                 : fwd_kind_name (route->kind),
-                 route->direction == FWD_OUT ? fwd_kind_name (route->kind)
-                 : route->local, route->window);
+      if (route->direction == FWD_OUT)
+        g_message ("%s: local queue %s to %s, window %u", route->name,
+                   route->local, fwd_kind_name (route->kind), route->window);
+      else
+        g_message ("%s: %s to local queue %s, window %u", route->name,
+                   fwd_kind_name (route->kind), route->local, route->window);
       threads[i] = g_thread_new (route->name, route_thread, &runs[i]);
     }
   running = n_runs;
