@@ -153,15 +153,16 @@ window_end (MqConn *conn, const char *name, gsize len, guint n,
 
   *expired = window_take (&conn->reads, name, len, n, seqs);
   queue = queue_lookup (name, len);
-  for (guint i = 0; queue != NULL && i < seqs->len; i++)
+  if (queue != NULL && close)
+    queue_close_reads (queue, (guint64 *) (void *) seqs->data, seqs->len);
+  /* Oldest first: a retry later goes into its bucket in order. */
+  for (guint i = 0; queue != NULL && !close && i < seqs->len; i++)
     {
-      guint64 seq = g_array_index (seqs, guint64, i);
       g_autoptr (GError) local = NULL;
 
-      if (close ? queue_close_read (queue, seq, &local)
-          : queue_abort_read (queue, seq, delay_ms, &local))
-        continue;
-      if (local != NULL && error != NULL && *error == NULL)
+      if (!queue_abort_read (queue, g_array_index (seqs, guint64, i),
+                             delay_ms, &local)
+          && local != NULL && error != NULL && *error == NULL)
         g_propagate_error (error, g_steal_pointer (&local));
     }
   return error == NULL || *error == NULL;

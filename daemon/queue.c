@@ -1,6 +1,7 @@
 /* queue.c: FIFO semantics over runs of messages; see queue.h. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "commit.h"
@@ -1038,13 +1039,54 @@ apply_close (MqQueue *queue, guint64 seq)
   return TRUE;
 }
 
-gboolean
-queue_close_read (MqQueue *queue, guint64 seq, GError **error)
+static int
+compare_seq (const void *a, const void *b)
 {
-  if (!apply_close (queue, seq))
-    return FALSE;
-  queue_log_op (queue, MQ_ENTRY_CLOSE, seq);
-  return TRUE;
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* One pass over the held messages from the first to close, the others
+ * moved down once: closing a window of n reads one by one would move the
+ * rest n times. */
+guint
+queue_close_reads (MqQueue *queue, guint64 *seqs, guint n)
+{
+  GArray *held = queue->held;
+  guint r, w, j = 0, closed = 0;
+
+  if (n == 0)
+    return 0;
+  qsort (seqs, n, sizeof *seqs, compare_seq);
+  for (r = w = held_index (queue, seqs[0]); r < held->len && j < n; r++)
+    {
+      MqHeld *h = &g_array_index (held, MqHeld, r);
+
+      while (j < n && seqs[j] < h->seq)
+        j++;
+      if (j < n && seqs[j] == h->seq && h->open)
+        {
+          queue_log_op (queue, MQ_ENTRY_CLOSE, h->seq);
+          closed++;
+          continue;
+        }
+      g_array_index (held, MqHeld, w++) = *h;
+    }
+  memmove (&g_array_index (held, MqHeld, w), &g_array_index (held, MqHeld, r),
+           (held->len - r) * sizeof (MqHeld));
+  g_array_set_size (held, held->len - (r - w));
+  queue->open_reads -= closed;
+  queue->meta.dequeued += closed;
+  if (closed > 0)
+    queue_touch (queue);
+  return closed;
+}
+
+gboolean
+queue_close_read (MqQueue *queue, guint64 seq, G_GNUC_UNUSED GError **error)
+{
+  return queue_close_reads (queue, &seq, 1) == 1;
 }
 
 static MqHeld *

@@ -135,6 +135,9 @@ gboolean queue_peek (MqQueue *queue, MqItem *item, GError **error);
 gboolean queue_open_read (MqQueue *queue, MqItem *item, GError **error);
 /* FALSE without an error when seq is not an open read of the queue. */
 gboolean queue_close_read (MqQueue *queue, guint64 seq, GError **error);
+/* Closes those of seqs[0..n) that are open reads of the queue (sorting
+ * seqs); returns how many. */
+guint queue_close_reads (MqQueue *queue, guint64 *seqs, guint n);
 /* Gives the message back: to the head, or after delay_ms (-1: the
  * queue's retry_delay for its delivery count), or to the dead-letter
  * queue once it was given back max_deliveries times. */

@@ -141,15 +141,16 @@ set_instance (const guint8 id[MQ_INSTANCE_ID_SIZE])
     g_snprintf (instance_hex + 2 * i, 3, "%02x", id[i]);
 }
 
-/* Steps 3 and 4; a new directory gets a new instance id. */
+/* Steps 3 and 4; a new directory gets a new instance id (*made). */
 static gboolean
-storage_recover (guint8 instance[MQ_INSTANCE_ID_SIZE], GPtrArray *journals,
-                 GError **error)
+storage_recover (guint8 instance[MQ_INSTANCE_ID_SIZE], gboolean *made,
+                 GPtrArray *journals, GError **error)
 {
   guint64 newest = store_newest (store);
   g_autoptr (GError) local = NULL;
   MqCatalog catalog = { 0 };
 
+  *made = newest == 0;
   if (newest == 0)
     {
       if (getrandom (instance, MQ_INSTANCE_ID_SIZE, 0)
@@ -173,6 +174,7 @@ storage_recover (guint8 instance[MQ_INSTANCE_ID_SIZE], GPtrArray *journals,
       if (getrandom (catalog.instance, MQ_INSTANCE_ID_SIZE, 0)
           != MQ_INSTANCE_ID_SIZE)
         memset (catalog.instance, 0, MQ_INSTANCE_ID_SIZE);
+      *made = TRUE;
     }
   memcpy (instance, catalog.instance, MQ_INSTANCE_ID_SIZE);
   queues_raise_next_inc (catalog.next_inc);
@@ -184,6 +186,7 @@ storage_open (const MqStorageOptions *options, GError **error)
 {
   g_autoptr (GPtrArray) journals = g_ptr_array_new_with_free_func (g_free);
   guint8 instance[MQ_INSTANCE_ID_SIZE];
+  gboolean made = FALSE;
 
   dir = datadir_open (options->path, options->owner_uid, error);
   if (dir == NULL)
@@ -194,7 +197,7 @@ storage_open (const MqStorageOptions *options, GError **error)
     return FALSE;
   queues_open (store, options->rules, options->ready, 1);
   queues_begin_recovery ();
-  if (!storage_recover (instance, journals, error))
+  if (!storage_recover (instance, &made, journals, error))
     return FALSE;
   queues_replayed ();
   set_instance (instance);
@@ -203,7 +206,10 @@ storage_open (const MqStorageOptions *options, GError **error)
     return FALSE;
   checkpoint_init (dir, store, syncer, instance, store_newest (store),
                    journals, options->checkpoint_size);
+  /* A new instance id is durable before any message is acknowledged:
+   * ids made under it must survive a kill at once. */
   return checkpoint_first (options->no_sync, error)
+    && (!made || checkpoint_wait (error))
     && convert_finish (dir, error);
 }
 

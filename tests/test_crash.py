@@ -19,7 +19,8 @@ they never close a connection themselves, so only the kill ends a reader):
     whose STORED never came may be there or not, but never twice.
   - reliable consumers: `get[s] q/open/t=...`, then `get q/close` or
     `get[s] q/close/open/t=...`; a close counts as acknowledged once its END
-    has been read.  gets gives the daemon's sequence number, for the report.
+    has been read.  gets gives the daemon's sequence number, for the report;
+    `/id` (half the time) the message's stable id.
   - delayed producers, on queues of their own: as the producers, with
     `set q/delay=<0..500>` (some `/delay=0`, some with no option); each
     payload carries its earliest due time, the wall clock in ms read before
@@ -33,6 +34,8 @@ they never close a connection themselves, so only the kill ends a reader):
     acknowledges nothing: the message went back to the queue.
 
 Checks, after the drain:
+  - a message that came with its stable id (/id) always came with the same
+    one, through every kill, and no two messages came with the same one;
   - every byte of every message is as sent (producer id, sequence number,
     padding and a CRC in the payload; the flags carry them too);
   - every acknowledged message was delivered: its last receipt is a close
@@ -287,6 +290,10 @@ class Harness:
         # (producer, seq) -> [crc of payload, length, acked]
         self.sent = {}
         self.receipts = {}        # (producer, seq) -> [Receipt]
+        # Stable ids (get .../id): (producer, seq) -> the id it came with,
+        # and id -> (producer, seq); one each way, across every round.
+        self.ids = {}
+        self.id_owners = {}
         self.first = {}           # who -> list of (producer, seq) first seen
         self.order = 0
         self.counts = dict(startup_kills=0, kills=0,
@@ -360,7 +367,8 @@ class Harness:
             self.events += len(ids)
             self.cond.notify_all()
 
-    def record_receipt(self, who, rnd, data, flags, state, seq=None):
+    def record_receipt(self, who, rnd, data, flags, state, seq=None,
+                       msg_id=None):
         """A VALUE block read in full by who, on its connection of round
         rnd; returns (id, Receipt) (its state may change later), or None
         for a message too damaged to tell which it was.  Damage is recorded
@@ -386,6 +394,8 @@ class Harness:
             if damage is not None:
                 self.corrupt.append("corrupt: %s received P%d S%d damaged: "
                                     "%s" % ((where,) + decoded + (damage,)))
+            if msg_id is not None:
+                self.check_id(decoded, msg_id, where)
             self.order += 1
             receipt = Receipt(self.order, who, rnd, state, seq)
             previous = self.receipts.setdefault(decoded, [])
@@ -396,6 +406,21 @@ class Harness:
             self.events += 1
             self.cond.notify_all()
             return decoded, receipt
+
+    def check_id(self, decoded, msg_id, where):
+        """The same message always comes with the same stable id, and two
+        messages never share one, through kills and restarts (under the
+        lock)."""
+        known = self.ids.setdefault(decoded, msg_id)
+        owner = self.id_owners.setdefault(msg_id, decoded)
+        if known != msg_id:
+            self.problems.append("id: %s received P%d S%d with id %s, "
+                                 "before with %s" % ((where,) + decoded
+                                                     + (msg_id, known)))
+        if owner != decoded:
+            self.problems.append("id: %s received P%d S%d with id %s, the "
+                                 "id of P%d S%d" % ((where,) + decoded
+                                                    + (msg_id,) + owner))
 
     def set_free_from(self, receipt, mono):
         if isinstance(receipt, Receipt):
@@ -458,19 +483,21 @@ def read_get_reply(conn, harness, who, rnd, key, state, gets=False,
     if refusal is not None and line == refusal:
         return REFUSED
     got = None
+    with_id = b"id" in key.split(b"/")[1:]
     if line.startswith(b"VALUE "):
         parts = line.split(b" ")
-        if len(parts) != (5 if gets else 4) or parts[1] != key:
+        if len(parts) != 4 + gets + with_id or parts[1] != key:
             raise ProtocolViolation("%s: bad VALUE line %r" % (who, line))
         flags, size = int(parts[2]), int(parts[3])
         seq = int(parts[4]) if gets else None
+        msg_id = parts[-1].decode() if with_id else None
         data = conn.exact(size + 2)
         if data[-2:] != b"\r\n":
             raise ProtocolViolation("%s: data block of %d bytes not ended by "
                                     "CRLF" % (who, size))
         # A message too damaged to tell which it was is still open.
         got = harness.record_receipt(who, rnd, data[:-2], flags, state,
-                                     seq) or (None, None)
+                                     seq, msg_id) or (None, None)
         line = conn.line()
     if line != b"END":
         raise ProtocolViolation("%s: %r where END belongs (key %r)"
@@ -610,8 +637,11 @@ class Consumer(Worker):
         while True:
             wait = self.rng.choice((0, 50, 200))
             suffix = b"/t=%d" % wait if wait else b""
-            # gets tells the sequence number, which the report shows.
+            # gets tells the sequence number, which the report shows; /id
+            # the stable id, which must not change across kills.
             gets = self.rng.random() < 0.5
+            if self.rng.random() < 0.5:
+                suffix = b"/id" + suffix
             command = b"gets " if gets else b"get "
             if self.open is None:
                 key = self.queue + b"/open" + suffix

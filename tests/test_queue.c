@@ -295,6 +295,43 @@ test_holes_survive (Fixture *f, gconstpointer data)
   expect_counters ("q", 0, 20, 20, 0, 0);
 }
 
+/* A window closed at once (confirm): the reads named, in any order, are
+ * closed, a seq not open is skipped, the others stay held in order; a
+ * reopen (replaying the CLOSE entries) agrees. */
+static void
+test_close_window (Fixture *f, gconstpointer data)
+{
+  const Reopen *how = data;
+  guint64 seqs[6], confirm[4];
+  MqQueue *queue;
+
+  push_range (f, "q", 1, 10);
+  for (guint i = 0; i < 6; i++)
+    seqs[i] = st_expect_open ("q", i + 1);
+  /* Message 2 given back and handed out again: out of seq order in the
+   * reader's window. */
+  g_assert_true (queue_abort_read (st_queue ("q"), seqs[1], 0, NULL));
+  g_assert_cmpuint (st_expect_open ("q", 2), ==, seqs[1]);
+  confirm[0] = seqs[3];
+  confirm[1] = seqs[1];
+  confirm[2] = seqs[0];
+  confirm[3] = seqs[5] + 1;
+  queue = st_queue ("q");
+  g_assert_cmpuint (queue_close_reads (queue, confirm, 4), ==, 3);
+  g_assert_cmpuint (queue->held->len, ==, 3);
+  g_assert_cmpuint (held ("q", 0)->seq, ==, seqs[2]);
+  g_assert_cmpuint (held ("q", 1)->seq, ==, seqs[4]);
+  g_assert_cmpuint (held ("q", 2)->seq, ==, seqs[5]);
+  g_assert_cmpuint (queue->open_reads, ==, 3);
+  expect_counters ("q", 4, 10, 3, 0, 0);
+  reopen (f, *how);
+  expect_counters ("q", 7, 10, 3, 0, 0);
+  st_expect_pop ("q", 3);
+  st_expect_pop ("q", 5);
+  pop_range (f, "q", 6, 10);
+  st_expect_empty ("q");
+}
+
 /* A read out when the daemon was killed comes back after the start; if
  * it is then taken and closed, the next kill and start (the daemon killed
  * again while starting, too) do not bring it back. */
@@ -1026,6 +1063,7 @@ main (int argc, char *argv[])
   ADD ("fifo/interleaved", test_fifo_interleaved);
   ADD ("fifo/partly-consumed-segment", test_partly_consumed_segment);
   ADD_BOTH ("reliable/holes-survive", test_holes_survive);
+  ADD_BOTH ("reliable/close-window", test_close_window);
   ADD ("reliable/given-back-then-closed", test_given_back_then_closed);
   ADD ("reliable/abort-counts-deliveries", test_abort_counts_deliveries);
   ADD_BOTH ("reliable/dead-letter", test_dead_letter);
