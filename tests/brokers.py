@@ -225,7 +225,7 @@ class RabbitMQ(_Process):
 
     @property
     def url(self):
-        return "amqp://guest:guest@127.0.0.1:%d/" % self.port
+        return "amqp://guest:guest@127.0.0.1:%d" % self.port
 
     def _write_files(self):
         cookie = os.path.join(self.tmp, ".erlang.cookie")

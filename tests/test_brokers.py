@@ -70,7 +70,7 @@ class RabbitMQHarness(unittest.TestCase):
                             {(LOOPBACK4, rabbit.epmd.port),
                              (LOOPBACK6, rabbit.epmd.port)})
             self.assertEqual(rabbit.url,
-                             "amqp://guest:guest@127.0.0.1:%d/" % rabbit.port)
+                             "amqp://guest:guest@127.0.0.1:%d" % rabbit.port)
 
             rabbit.declare_queue("plain")
             for i in range(100):
