@@ -502,13 +502,18 @@ class NatsClient(mqdtest.Client):
         return self._message()
 
     def api(self, subject, request=None):
-        """A JetStream API call: the decoded JSON answer; raises on an
-        error answer."""
-        payload = b"" if request is None else json.dumps(request).encode()
-        headers, body = self.request(subject, payload)
-        if headers.get("Status") == "503":
-            raise AssertionError("%s: no responders (JetStream off?)"
-                                 % subject)
+        """A JetStream API call: the decoded JSON answer."""
+        return self.jetstream(subject, b"" if request is None
+                              else json.dumps(request).encode())
+
+    def jetstream(self, subject, payload, headers=None):
+        """A request JetStream answers in JSON (an API call, a publish):
+        the decoded answer; raises NatsApiError on an error answer, or when
+        nothing serves the subject (no stream, or none with a leader)."""
+        status, body = self.request(subject, payload, headers)
+        if status.get("Status") == "503":
+            raise NatsApiError(subject, {"err_code": 503,
+                                         "description": "no responders"})
         answer = json.loads(body)
         if "error" in answer:
             raise NatsApiError(subject, answer["error"])
@@ -606,11 +611,7 @@ class Nats(_Process):
         duplicate when the Nats-Msg-Id was seen within the window)."""
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
         with self.client() as c:
-            _, body = c.request(subject, payload, headers)
-        ack = json.loads(body)
-        if "error" in ack:
-            raise NatsApiError(subject, ack["error"])
-        return ack
+            return c.jetstream(subject, payload, headers)
 
     def read_all(self, stream):
         """Every message stored in stream, in sequence order, as
