@@ -24,6 +24,7 @@
 #include "mqshared.h"
 #include "push.h"
 #include "stats.h"
+#include "window.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -388,6 +389,50 @@ mq_pop_many (mq_client *c, const char *queue, int timeout_ms,
   if (max == 0)
     return MQ_EMPTY;
   return mqc_get_many (c, queue, timeout_ms, messages, max, count);
+}
+
+/* ---- windows of reliable reads ------------------------------------------ */
+
+mq_status
+mq_open_many (mq_client *c, const char *queue, int timeout_ms, size_t max,
+              mq_message **messages, size_t *count)
+{
+  mq_status st;
+
+  if (count != NULL)
+    *count = 0;
+  st = check_place (c, enter_queue (c, queue),
+                    count != NULL && messages != NULL, "messages");
+  if (st == MQ_OK)
+    st = check_timeout (c, timeout_ms);
+  if (st == MQ_OK && (max == 0 || max > MQ_MAX_OPEN_READS))
+    st = mqc_set_error (c, MQ_INVALID, "invalid window of %zu messages: 1 "
+                        "to " MQ_SHARED_STR (MQ_MAX_OPEN_READS), max);
+  if (st != MQ_OK)
+    return st;
+  return mqc_open_many (c, queue, timeout_ms, max, messages, count);
+}
+
+static mq_status
+window_end (mq_client *c, const char *command, const char *queue, size_t n)
+{
+  mq_status st = enter_queue (c, queue);
+
+  if (st != MQ_OK || n == 0)
+    return st;
+  return mqc_window_end (c, command, queue, n);
+}
+
+mq_status
+mq_confirm (mq_client *c, const char *queue, size_t n)
+{
+  return window_end (c, "confirm", queue, n);
+}
+
+mq_status
+mq_abort_oldest (mq_client *c, const char *queue, size_t n)
+{
+  return window_end (c, "abort", queue, n);
 }
 
 /* ---- managing queues ---------------------------------------------------- */

@@ -24,7 +24,7 @@
 #include "reply.h"
 #include "request.h"
 
-/* "/close/abort/open/peek/touch/delay=<ms>/lease=<ms>/t=<ms>" */
+/* "/close/abort/open/id/peek/touch/delay=<ms>/lease=<ms>/t=<ms>" */
 #define SUFFIX_SIZE 128
 
 /* Ack, abort and touch settle a read open on the connection. */
@@ -56,6 +56,9 @@ option_suffix (char *buf, size_t size, const mqc_read *r, int timeout_ms)
   for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
     if (r->options & words[i].option)
       n += (size_t) snprintf (buf + n, size - n, "%s", words[i].word);
+  /* A reliable read comes with its message's stable id. */
+  if ((r->options & (MQ_READ_OPEN | MQ_READ_PEEK)) == MQ_READ_OPEN)
+    n += (size_t) snprintf (buf + n, size - n, "/id");
   if (r->delay_ms >= 0)
     n += (size_t) snprintf (buf + n, size - n, "/delay=%" PRId64,
                             r->delay_ms);
@@ -172,7 +175,7 @@ get_taken (mq_client *c, const char *queue, unsigned options, mq_message *m,
            mq_message **message, mq_status st)
 {
   if (options & MQ_READ_OPEN && !(options & MQ_READ_PEEK)
-      && mqc_open_read_add (c, queue) != MQ_OK)
+      && mqc_open_read_add (c, queue, 1) != MQ_OK)
     {
       free (m);
       return MQ_NOMEM;
@@ -199,7 +202,10 @@ get_once (mq_client *c, const char *queue, const mqc_read *r, int timeout_ms,
                             !(options & SETTLES), what, &m, 1, &got);
 
   *waited = 0;
-  if (options & (MQ_READ_CLOSE | MQ_READ_ABORT))
+  /* An ack ends the oldest read of the queue, an abort all of them. */
+  if (options & MQ_READ_CLOSE)
+    mqc_open_read_drop (c, queue, 1);
+  if (options & MQ_READ_ABORT)
     mqc_open_read_forget (c, queue);
   if (got > 0 && !hands_out)
     {
@@ -231,7 +237,7 @@ mqc_get (mq_client *c, const char *queue, const mqc_read *read,
     return mqc_prefix_error (c, st, "%s", what);
   if (r.options & SETTLES)
     {
-      st = mqc_open_read_check (c, queue, what);
+      st = mqc_open_read_check (c, queue, 1, what);
       if (st != MQ_OK)
         return st;
     }
@@ -250,23 +256,40 @@ mqc_get (mq_client *c, const char *queue, const mqc_read *read,
 }
 
 mq_status
-mqc_get_many (mq_client *c, const char *queue, int timeout_ms,
-              mq_message **messages, size_t max, size_t *count)
+mqc_rounds (mq_client *c, const char *queue, int timeout_ms,
+            const char *what, mqc_round round, mq_message **messages,
+            size_t max, size_t *count)
 {
   int wait_ms = timeout_ms == MQ_WAIT_FOREVER ? MQ_MAX_TIMEOUT_MS
     : timeout_ms;
-  char what[MQC_WHAT_SIZE];
   mq_status st;
 
-  mqc_format_into (what, sizeof what, "pop from %s", queue);
   for (;;)
     {
       st = mqc_call_begin (c);
       if (st != MQ_OK)
         return mqc_prefix_error (c, st, "%s", what);
-      st = get_round (c, queue, &plain_read, wait_ms, 1, what, messages, max,
-                      count);
+      st = round (c, queue, wait_ms, what, messages, max, count);
       if (st != MQ_EMPTY || timeout_ms != MQ_WAIT_FOREVER)
         return st;
     }
+}
+
+static mq_status
+pop_round (mq_client *c, const char *queue, int wait_ms, const char *what,
+           mq_message **messages, size_t max, size_t *count)
+{
+  return get_round (c, queue, &plain_read, wait_ms, 1, what, messages, max,
+                    count);
+}
+
+mq_status
+mqc_get_many (mq_client *c, const char *queue, int timeout_ms,
+              mq_message **messages, size_t max, size_t *count)
+{
+  char what[MQC_WHAT_SIZE];
+
+  mqc_format_into (what, sizeof what, "pop from %s", queue);
+  return mqc_rounds (c, queue, timeout_ms, what, pop_round, messages, max,
+                     count);
 }

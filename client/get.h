@@ -27,3 +27,15 @@ mq_status mqc_get (mq_client *c, const char *queue, const mqc_read *read,
 /* max >= 1. */
 mq_status mqc_get_many (mq_client *c, const char *queue, int timeout_ms,
                         mq_message **messages, size_t max, size_t *count);
+
+/* One round trip that takes up to max messages of queue, waiting up to
+ * wait_ms for the first. */
+typedef mq_status (*mqc_round) (mq_client *c, const char *queue, int wait_ms,
+                                const char *what, mq_message **messages,
+                                size_t max, size_t *count);
+
+/* Rounds until one gives something or timeout_ms (MQ_WAIT_FOREVER: for
+ * ever, a round of the longest wait at a time) has passed. */
+mq_status mqc_rounds (mq_client *c, const char *queue, int timeout_ms,
+                      const char *what, mqc_round round,
+                      mq_message **messages, size_t max, size_t *count);

@@ -12,7 +12,8 @@
 # the built library against it), so adding a function to mqclient.h means
 # adding it there too, on purpose.  -version-info current:revision:age, see
 # libtool's manual: change it with every release whose interface changed
-# (1:0:1: the delayed pushes, leases, touch and delayed aborts added).
+# (1:0:1: the delayed pushes, leases, touch and delayed aborts added;
+# 2:0:2: windows of reliable reads, and mq_message's id appended).
 lib_LTLIBRARIES += client/libmqclient.la
 client_libmqclient_la_SOURCES = client/mqclient.h \
 	client/api.c \
@@ -25,10 +26,11 @@ client_libmqclient_la_SOURCES = client/mqclient.h \
 	client/push.c client/push.h \
 	client/reply.c client/reply.h \
 	client/request.c client/request.h \
-	client/stats.c client/stats.h
+	client/stats.c client/stats.h \
+	client/window.c client/window.h
 client_libmqclient_la_CPPFLAGS = -I$(top_srcdir)/client \
 	-I$(top_srcdir)/common
-client_libmqclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 1:0:1 \
+client_libmqclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 2:0:2 \
 	-export-symbols $(top_srcdir)/client/libmqclient.sym -no-undefined
 EXTRA_client_libmqclient_la_DEPENDENCIES = \
 	$(top_srcdir)/client/libmqclient.sym

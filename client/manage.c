@@ -35,21 +35,13 @@ one_line (mq_client *c, int retry, const char *what, char **line)
 }
 
 mq_status
-mqc_simple_command (mq_client *c, const char *command, const char *queue,
-                    const char *ok)
+mqc_line_command (mq_client *c, const char *what, const char *command,
+                  const char *ok)
 {
-  char what[MQC_WHAT_SIZE];
   char *line = NULL;
-  mq_status st = mqc_call_begin (c);
-
-  if (queue != NULL)
-    mqc_format_into (what, sizeof what, "%s %s", command, queue);
-  else
-    mqc_format_into (what, sizeof what, "%s", command);
-  if (st != MQ_OK)
-    return mqc_prefix_error (c, st, "%s", what);
   /* The request is the call's name: "delete jobs". */
-  st = mqc_out_printf (c, "%s\r\n", what);
+  mq_status st = mqc_out_printf (c, "%s\r\n", what);
+
   if (st == MQ_OK)
     st = one_line (c, 0, what, &line);
   if (st != MQ_OK)
@@ -59,6 +51,22 @@ mqc_simple_command (mq_client *c, const char *command, const char *queue,
   if (strcmp (line, "NOT_FOUND") == 0)
     return mqc_set_error (c, MQ_NOT_FOUND, "%s: no such queue", what);
   return mqc_unexpected_answer (c, line, what, command);
+}
+
+mq_status
+mqc_simple_command (mq_client *c, const char *command, const char *queue,
+                    const char *ok)
+{
+  char what[MQC_WHAT_SIZE];
+  mq_status st = mqc_call_begin (c);
+
+  if (queue != NULL)
+    mqc_format_into (what, sizeof what, "%s %s", command, queue);
+  else
+    mqc_format_into (what, sizeof what, "%s", command);
+  if (st != MQ_OK)
+    return mqc_prefix_error (c, st, "%s", what);
+  return mqc_line_command (c, what, command, ok);
 }
 
 mq_status

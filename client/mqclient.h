@@ -190,13 +190,25 @@ mq_status mq_push_many (mq_client *client, const char *queue,
 #define MQ_NO_WAIT 0
 #define MQ_WAIT_FOREVER (-1)
 
+/* Room for a message's stable id, its NUL included. */
+#define MQ_ID_SIZE 64
+
 /* A message handed out by the daemon.  data holds len bytes exactly as they
  * were pushed, followed by one NUL byte that is not part of the message (so
- * text messages can be used as C strings).  Free with mq_message_free(). */
+ * text messages can be used as C strings).  Free with mq_message_free().
+ *
+ * id is the message's stable id, a C string of printable ASCII without
+ * spaces, at most 63 bytes: "<instance>.<incarnation>.<seq>", e.g.
+ * "3f9a0c1d22e4b7a8.17.1042".  The same message delivered again (after an
+ * abort, a disconnect, a crash or a restart of the daemon) has the same id;
+ * two messages never share one.  Reliable reads (mq_pop_open(),
+ * mq_open_many(), mq_get() with MQ_READ_OPEN) fill it; the other calls
+ * leave it "". */
 typedef struct mq_message {
   void *data;
   size_t len;
   uint32_t flags;
+  char id[MQ_ID_SIZE];
 } mq_message;
 
 void mq_message_free (mq_message *message);
@@ -230,21 +242,56 @@ mq_status mq_peek (mq_client *client, const char *queue, int timeout_ms,
  * dies, mq_disconnect(), the daemon restarts), the message goes back to the
  * head of the queue: nothing is lost.
  *
- * One read per queue can be open on a handle at a time: a second
- * mq_pop_open() of the same queue is refused by the daemon (MQ_INVALID,
- * with its text) until the first is acked or aborted. */
+ * A second mq_pop_open() of the same queue is refused by the daemon
+ * (MQ_INVALID, with its text) while a read of it is open on the handle;
+ * mq_open_many() opens many at once. */
 mq_status mq_pop_open (mq_client *client, const char *queue, int timeout_ms,
                        mq_message **message);
 
-/* Deletes the message of the read open on queue.  MQ_NOT_FOUND, sending
- * nothing, when no read of queue is open on this handle's current
+/* Deletes the message of the (oldest) read open on queue.  MQ_NOT_FOUND,
+ * sending nothing, when no read of queue is open on this handle's current
  * connection; in particular after the connection broke, since the daemon
  * then gave the message back (it will be delivered again). */
 mq_status mq_ack (mq_client *client, const char *queue);
 
-/* Gives the message of the read open on queue back to the head of the
- * queue.  MQ_NOT_FOUND as mq_ack(). */
+/* Gives the messages of the reads open on queue back to the head of the
+ * queue, in order.  MQ_NOT_FOUND as mq_ack(). */
 mq_status mq_abort (mq_client *client, const char *queue);
+
+/* ---- windows of reliable reads --------------------------------------- */
+
+/* A handle may hold many reliable reads of a queue at once, its window on
+ * the queue, kept in the order they were handed out.  Acks and aborts end
+ * the oldest ones; a forwarder keeps a window in flight and confirms it as
+ * its destination acknowledges, in order.  mq_ack() ends the oldest read of
+ * the queue, mq_abort() gives all of them back (head first, in order), and
+ * so does the daemon when the connection closes.  mq_pop_open() is refused
+ * while a read of the queue is open, as before. */
+
+/* Opens up to max reliable reads of queue in one round trip (Kestrel's
+ * monitor): waits up to timeout_ms for the first, then takes only what is
+ * there.  messages[0..*count) receive them in queue order, each with its
+ * id; free each with mq_message_free().  Reads already open on the queue
+ * stay open, before these.  max: 1 to 65536 (all reads open on a
+ * connection count towards 65536).  MQ_OK (*count >= 1), MQ_EMPTY (none),
+ * MQ_IO when the connection broke: the daemon gave back what it handed
+ * out, and *count is 0. */
+mq_status mq_open_many (mq_client *client, const char *queue, int timeout_ms,
+                        size_t max, mq_message **messages, size_t *count);
+
+/* Acks (deletes) the oldest n reads of queue open on this handle's
+ * connection, in one line.  MQ_NOT_FOUND, sending nothing, when fewer than
+ * n are open on it (after a broken connection, none are: the daemon gave
+ * them back).  MQ_INVALID, with the daemon's words, when the lease of one
+ * of them ran out (they are all ended all the same).  n = 0 does
+ * nothing. */
+mq_status mq_confirm (mq_client *client, const char *queue, size_t n);
+
+/* Gives the oldest n reads of queue back to the queue, in order, e.g.
+ * messages their destination refused: each counts as a failed delivery, so
+ * the queue's max_deliveries and dead_letter rules apply.  MQ_NOT_FOUND as
+ * mq_confirm(). */
+mq_status mq_abort_oldest (mq_client *client, const char *queue, size_t n);
 
 /* Options of mq_get(), combined with |; they are Kestrel's get options,
  * and mqd's touch. */

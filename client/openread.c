@@ -9,10 +9,12 @@
 
 #include "openread.h"
 
-/* A reliable read opened on the handle; gen is the connection's. */
+/* The reliable reads of a queue opened on the handle; gen is the
+ * connection's. */
 struct mqc_open_read {
   struct mqc_open_read *next;
   unsigned gen;
+  size_t n;
   char name[];
 };
 
@@ -42,24 +44,43 @@ mqc_open_read_forget (mq_client *c, const char *queue)
 }
 
 mq_status
-mqc_open_read_add (mq_client *c, const char *queue)
+mqc_open_read_add (mq_client *c, const char *queue, size_t n)
 {
+  struct mqc_open_read **p = open_read_find (c, queue);
   size_t len = strlen (queue);
   struct mqc_open_read *r;
 
+  if (p != NULL && (*p)->gen == c->gen)
+    {
+      (*p)->n += n;
+      return MQ_OK;
+    }
   mqc_open_read_forget (c, queue);
   r = malloc (sizeof *r + len + 1);
   if (r == NULL)
     return mqc_set_error (c, MQ_NOMEM, "out of memory");
   r->gen = c->gen;
+  r->n = n;
   memcpy (r->name, queue, len + 1);
   r->next = c->open_reads;
   c->open_reads = r;
   return MQ_OK;
 }
 
+void
+mqc_open_read_drop (mq_client *c, const char *queue, size_t n)
+{
+  struct mqc_open_read **p = open_read_find (c, queue);
+
+  if (p != NULL && (*p)->n > n)
+    (*p)->n -= n;
+  else
+    mqc_open_read_forget (c, queue);
+}
+
 mq_status
-mqc_open_read_check (mq_client *c, const char *queue, const char *what)
+mqc_open_read_check (mq_client *c, const char *queue, size_t n,
+                     const char *what)
 {
   struct mqc_open_read **p = open_read_find (c, queue);
 
@@ -74,6 +95,10 @@ mqc_open_read_check (mq_client *c, const char *queue, const char *what)
                             "daemon gave the message back to the queue, and "
                             "it will be delivered again", what);
     }
+  if ((*p)->n < n)
+    return mqc_set_error (c, MQ_NOT_FOUND, "%s: only %zu reliable reads of "
+                          "%s are open on this connection", what, (*p)->n,
+                          queue);
   return MQ_OK;
 }
 

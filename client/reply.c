@@ -65,10 +65,26 @@ parse_u64 (const char *s, char **end, uint64_t *out)
   return p > s;
 }
 
-/* Checks "VALUE <key> <flags> <bytes>[ <cas>]", a message of queue. */
+/* The stable id a VALUE line may end with: printable ASCII, no space,
+ * shorter than MQ_ID_SIZE. */
+static int
+valid_id (const char *id)
+{
+  size_t len = strlen (id);
+
+  if (len == 0 || len >= MQ_ID_SIZE)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (id[i] <= ' ' || id[i] > '~')
+      return 0;
+  return 1;
+}
+
+/* Checks "VALUE <key> <flags> <bytes>[ <id>]", a message of queue; *id
+ * points to the id, or to "". */
 static mq_status
 parse_value_line (mq_client *c, char *line, const char *queue,
-                  uint64_t *flags, uint64_t *bytes)
+                  uint64_t *flags, uint64_t *bytes, const char **id)
 {
   char *key = line + 6;
   char *space = strchr (key, ' ');
@@ -85,8 +101,10 @@ parse_value_line (mq_client *c, char *line, const char *queue,
   if (!parse_u64 (space + 1, &end, flags) || *end != ' '
       || *flags > UINT32_MAX || !parse_u64 (end + 1, &end, bytes)
       || (*end != '\0' && *end != ' ')
-      || *bytes > SIZE_MAX - sizeof (mq_message) - 1)
+      || *bytes > SIZE_MAX - sizeof (mq_message) - 1
+      || (*end == ' ' && !valid_id (end + 1)))
     return mqc_protocol_error (c, "\"%.100s\"", line);
+  *id = *end == ' ' ? end + 1 : "";
   return MQ_OK;
 }
 
@@ -97,9 +115,10 @@ read_value (mq_client *c, char *line, const char *queue, const char *what,
             mq_message **out)
 {
   uint64_t flags = 0, bytes = 0;
+  const char *id = "";
   mq_message *m;
   char crlf[2];
-  mq_status st = parse_value_line (c, line, queue, &flags, &bytes);
+  mq_status st = parse_value_line (c, line, queue, &flags, &bytes, &id);
 
   *out = NULL;
   if (st != MQ_OK)
@@ -117,6 +136,8 @@ read_value (mq_client *c, char *line, const char *queue, const char *what,
   m->data = m + 1;
   m->len = (size_t) bytes;
   m->flags = (uint32_t) flags;
+  /* The line is in the input buffer, which the data may move. */
+  memcpy (m->id, id, strlen (id) + 1);
   st = mqc_read_exact (c, m->data, m->len);
   if (st == MQ_OK)
     st = mqc_read_exact (c, crlf, 2);

@@ -16,6 +16,12 @@
 #define MQ_MAX_LINE 8192          /* longest command line, "\r\n" included */
 #define MQ_MAX_KEYS 128           /* most queues named by one get */
 #define MQ_MAX_TIMEOUT_MS 2147483647  /* longest wait of a get, /t=<ms> */
+/* Most reliable reads one connection holds open, over all its queues: a
+ * window of 256 on 256 queues. */
+#define MQ_MAX_OPEN_READS 65536
+/* A message's stable id, <instance>.<incarnation>.<seq>: 16 hex digits and
+ * two numbers of at most 20 digits, and the NUL. */
+#define MQ_SHARED_ID_SIZE 64
 /* Longest delay or lease, /delay=<ms> and /lease=<ms>: ten years.  No
  * suffix: C99 gives a decimal constant a type it fits (64 bits), and
  * MQ_SHARED_STR spells it in messages. */

@@ -8,6 +8,7 @@
 #include "command.h"
 #include "commit.h"
 #include "queue.h"
+#include "storage.h"
 #include "waiter.h"
 
 typedef struct {
@@ -117,12 +118,12 @@ set_lease_expired (const MqGetKey *key, GError **error)
                "went back to the queue", (int) key->name_len, key->name);
 }
 
-/* /touch gives the connection's reliable read of the queue a new lease. */
+/* /touch gives the connection's reliable reads of the queue a new lease. */
 static gboolean
 get_touch_open_read (MqConn *conn, const MqGetKey *key, GError **error)
 {
-  switch (conn_touch_open_read (conn, key->name, key->name_len,
-                                key->lease_ms))
+  switch (window_touch (&conn->reads, key->name, key->name_len,
+                        key->lease_ms))
     {
     case MQ_READ_OPEN:
       return TRUE;
@@ -138,36 +139,55 @@ get_touch_open_read (MqConn *conn, const MqGetKey *key, GError **error)
   return FALSE;
 }
 
-/* /close and /abort end the connection's reliable read of the queue.  A
- * close after its lease ran out is refused: someone else may hold the
- * message now; an abort then has nothing left to do. */
+/* Ends the oldest n reliable reads of the queue on this connection:
+ * closes them, or gives them back (after delay_ms; -1: as the queue's
+ * rules say).  *expired counts those whose lease ran out (their messages
+ * went back already).  Every read is ended even when one fails. */
+static gboolean
+window_end (MqConn *conn, const char *name, gsize len, guint n,
+            gboolean close, gint64 delay_ms, guint *expired, GError **error)
+{
+  g_autoptr (GArray) seqs = g_array_sized_new (FALSE, FALSE,
+                                               sizeof (guint64), n);
+  MqQueue *queue;
+
+  *expired = window_take (&conn->reads, name, len, n, seqs);
+  queue = queue_lookup (name, len);
+  for (guint i = 0; queue != NULL && i < seqs->len; i++)
+    {
+      guint64 seq = g_array_index (seqs, guint64, i);
+      g_autoptr (GError) local = NULL;
+
+      if (close ? queue_close_read (queue, seq, &local)
+          : queue_abort_read (queue, seq, delay_ms, &local))
+        continue;
+      if (local != NULL && error != NULL && *error == NULL)
+        g_propagate_error (error, g_steal_pointer (&local));
+    }
+  return error == NULL || *error == NULL;
+}
+
+/* /close ends the connection's oldest reliable read of the queue, /abort
+ * gives all of them back.  A close after its lease ran out is refused:
+ * someone else may hold the message now; an abort then has nothing left
+ * to do. */
 static gboolean
 get_end_open_read (MqConn *conn, const MqGetKey *key, GError **error)
 {
-  MqQueue *queue;
-  guint64 seq;
+  gboolean close = key->options & MQ_GET_CLOSE;
+  guint n = window_length (&conn->reads, key->name, key->name_len);
+  guint expired;
 
   if (key->options & MQ_GET_TOUCH)
     return get_touch_open_read (conn, key, error);
   if (!(key->options & (MQ_GET_CLOSE | MQ_GET_ABORT)))
     return TRUE;
-  switch (conn_take_open_read (conn, key->name, key->name_len, &seq))
-    {
-    case MQ_READ_NONE:
-      return TRUE;                /* closing nothing is not an error */
-    case MQ_READ_EXPIRED:
-      if (key->options & MQ_GET_CLOSE)
-        set_lease_expired (key, error);
-      return !(key->options & MQ_GET_CLOSE);
-    case MQ_READ_OPEN:
-      break;
-    }
-  queue = queue_lookup (key->name, key->name_len);
-  if (queue == NULL)
-    return TRUE;                  /* deleted meanwhile: nothing to keep */
-  if (key->options & MQ_GET_CLOSE)
-    return queue_close_read (queue, seq, error) || *error == NULL;
-  return queue_abort_read (queue, seq, key->delay_ms, error);
+  if (!window_end (conn, key->name, key->name_len, close ? MIN (n, 1) : n,
+                   close, key->delay_ms, &expired, error))
+    return FALSE;
+  if (close && expired > 0)
+    set_lease_expired (key, error);
+  return !(close && expired > 0);
 }
 
 /* /peek wins over /open: a peek opens nothing. */
@@ -184,17 +204,42 @@ same_queue (const MqGetKey *a, const MqGetKey *b)
     && memcmp (a->name, b->name, a->name_len) == 0;
 }
 
-/* Hands out one item of key's queue; FALSE with no error when none. */
-static gboolean
-get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
-         GError **error)
+/* <instance>.<incarnation>.<seq>: the same message has the same id after
+ * an abort, a disconnect, a crash or a restart; a queue deleted and made
+ * again has another incarnation. */
+static const char *
+item_id (const MqQueue *queue, const MqItem *item,
+         char id[MQ_SHARED_ID_SIZE])
 {
-  MqQueue *queue = get_queue (key);
+  g_snprintf (id, MQ_SHARED_ID_SIZE, "%.16s.%" G_GUINT64_FORMAT ".%"
+              G_GUINT64_FORMAT, storage_instance (), queue->meta.inc,
+              item->seq);
+  return id;
+}
+
+static void
+set_too_many_reads (GError **error)
+{
+  g_set_error (error, MQ_CLIENT_ERROR, 0,
+               "too many reliable reads open on this connection: at most "
+               MQ_SHARED_STR (MQ_MAX_OPEN_READS));
+}
+
+/* Hands out one item of queue as key asks; FALSE with no error when
+ * none. */
+static gboolean
+give_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
+          MqQueue *queue, GError **error)
+{
+  char id[MQ_SHARED_ID_SIZE];
   MqItem item;
   gboolean found;
 
-  if (queue == NULL || conn_gave (conn, key))
-    return FALSE;
+  if (get_opens (key) && windows_count (&conn->reads) >= MQ_MAX_OPEN_READS)
+    {
+      set_too_many_reads (error);
+      return FALSE;
+    }
   if (key->options & MQ_GET_PEEK)
     found = queue_peek (queue, &item, error);
   else if (get_opens (key))
@@ -204,13 +249,31 @@ get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
   if (!found)
     return FALSE;
   if (get_opens (key))
-    conn_add_open_read (conn, key->name, key->name_len, item.seq,
-                        key->lease_ms > 0 ? key->lease_ms
-                        : (gint64) queue->rules->lease_ms);
-  conn_reply_value (conn, key, &item, cmd->type == MQ_CMD_GETS);
+    window_add (&conn->reads, key->name, key->name_len, item.seq,
+                key->lease_ms > 0 ? key->lease_ms
+                : (gint64) queue->rules->lease_ms);
+  conn_reply_value (conn, key, &item, cmd->type == MQ_CMD_GETS,
+                    key->options & MQ_GET_ID ? item_id (queue, &item, id)
+                    : NULL);
   hold_reply (conn, item.lsn);
   item_clear (&item);
   return TRUE;
+}
+
+/* A get gives one item of a queue; FALSE with no error when none. */
+static gboolean
+get_one (MqConn *conn, const MqCommand *cmd, const MqGetKey *key,
+         GError **error)
+{
+  MqQueue *queue = get_queue (key);
+
+  if (queue == NULL || conn_gave (conn, key))
+    return FALSE;
+  /* A get's read is the only one of its queue: reads whose lease ran out
+   * are forgotten when another is opened. */
+  if (get_opens (key))
+    window_drop_expired (&conn->reads, key->name, key->name_len);
+  return give_one (conn, cmd, key, queue, error);
 }
 
 static gboolean
@@ -232,7 +295,7 @@ get_find_conflict (MqConn *conn, const MqCommand *cmd)
       if (!get_opens (key))
         continue;
       if (!(key->options & (MQ_GET_CLOSE | MQ_GET_ABORT))
-          && conn_has_open_read (conn, key->name, key->name_len))
+          && window_has_open (&conn->reads, key->name, key->name_len))
         return key;
       for (guint j = 0; j < i; j++)
         if (get_opens (&cmd->keys[j]) && same_queue (key, &cmd->keys[j]))
@@ -319,6 +382,69 @@ run_get (MqConn *conn, const MqCommand *cmd)
   totals.get_hits += found;
   totals.get_misses += cmd->n_keys - found;
   conn_reply (conn, "END");
+}
+
+/* monitor <q> <ms> <max>: up to max reliable reads at once, waiting up
+ * to ms for the first; the connection's reads of the queue already open
+ * stay open, behind them. */
+static void
+run_monitor (MqConn *conn, const MqCommand *cmd)
+{
+  const MqGetKey *key = &cmd->keys[0];
+  MqQueue *queue = get_queue (key);
+  g_autoptr (GError) error = NULL;
+  guint found = 0;
+
+  /* Past the output limit no more are taken; one always is, so a monitor
+   * run again after waking cannot wait for itself. */
+  while (queue != NULL && found < cmd->count
+         && (found == 0 || !conn_output_full (conn))
+         && give_one (conn, cmd, key, queue, &error))
+    found++;
+  if (error != NULL && found == 0)
+    {
+      reply_error (conn, error);
+      return;
+    }
+  if (error != NULL)
+    g_warning ("monitor %.*s: %s", (int) key->name_len, key->name,
+               error->message);
+  if (found == 0 && get_wait (conn, cmd))
+    return;
+  totals.cmd_get++;
+  totals.get_hits += found;
+  totals.get_misses += found == 0;
+  conn_reply (conn, "END");
+}
+
+/* confirm|abort <q> <n>: the oldest n reads of the queue closed, or given
+ * back, as Kestrel's confirm; nothing is done when fewer are open. */
+static void
+run_window_end (MqConn *conn, const MqCommand *cmd)
+{
+  guint open = window_length (&conn->reads, cmd->name, cmd->name_len);
+  gboolean confirm = cmd->type == MQ_CMD_CONFIRM;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = NULL;
+  guint expired;
+
+  if (cmd->count > open)
+    line = g_strdup_printf ("CLIENT_ERROR reliable reads of %.*s open on "
+                            "this connection: %u, fewer than %u",
+                            (int) cmd->name_len, cmd->name, open,
+                            cmd->count);
+  else if (!window_end (conn, cmd->name, cmd->name_len, cmd->count, confirm,
+                        -1, &expired, &error))
+    {
+      reply_error (conn, error);
+      return;
+    }
+  else if (confirm && expired > 0)
+    line = g_strdup_printf ("CLIENT_ERROR the lease of %u of the %u reads "
+                            "of %.*s ran out: their messages went back to "
+                            "the queue", expired, cmd->count,
+                            (int) cmd->name_len, cmd->name);
+  conn_reply (conn, line != NULL ? line : "END");
 }
 
 /* ---- queue management --------------------------------------------------- */
@@ -497,6 +623,8 @@ stats_server (GString *out, GPtrArray *all)
       total_items += queue->meta.enqueued;
     }
   protocol_append_stat_printf (out, "pid", "%ld", (long) getpid ());
+  protocol_append_stat_printf (out, "instance_id", "%.16s",
+                               storage_instance ());
   protocol_append_stat_printf (out, "uptime", "%" G_GINT64_FORMAT,
                                (g_get_monotonic_time () - started_us)
                                / G_USEC_PER_SEC);
@@ -646,6 +774,13 @@ command_execute (MqConn *conn, const MqCommand *cmd, const char *data)
       break;
     case MQ_CMD_NOOP:
       conn_reply (conn, "OK");
+      break;
+    case MQ_CMD_MONITOR:
+      run_monitor (conn, cmd);
+      break;
+    case MQ_CMD_CONFIRM:
+    case MQ_CMD_ABORT:
+      run_window_end (conn, cmd);
       break;
     }
 }

@@ -8,7 +8,6 @@
 
 #include "commit.h"
 #include "conn.h"
-#include "lease.h"
 #include "protocol.h"
 #include "waiter.h"
 
@@ -30,17 +29,6 @@ typedef struct {
 } ConnTable;
 
 static ConnTable conns;
-
-typedef struct {
-  guint64 seq;
-  MqLease *lease;                 /* NULL: none, or it ran out */
-  gint64 lease_ms;
-  gboolean expired;               /* given back when its lease ran out */
-  gsize name_len;
-  char name[];
-} MqOpenRead;
-
-static void open_read_free (gpointer data);
 
 #define MOVE(state) (1u << MQ_CONN_##state)
 
@@ -72,7 +60,6 @@ conn_new (GSocket *socket, MqWatchFunc on_event)
   conn->state = MQ_CONN_READING;
   conn->in = g_byte_array_new ();
   conn->out = g_string_new (NULL);
-  conn->open_reads = g_ptr_array_new_with_free_func (open_read_free);
   session_init (&conn->session);
   conn->active_tick = conns.tick;
   conn->link.data = conn;
@@ -94,43 +81,6 @@ conn_set_state (MqConn *conn, MqConnState state)
   conn->state = state;
 }
 
-static void
-open_read_give_back (MqOpenRead *open)
-{
-  MqQueue *queue = queue_lookup (open->name, open->name_len);
-  g_autoptr (GError) error = NULL;
-
-  if (queue != NULL && !queue_abort_read (queue, open->seq, -1, &error))
-    g_warning ("cannot give back a read of %s: %s", queue->name,
-               error->message);
-}
-
-/* The lease ran out: the message goes back as if the read was aborted, and
- * the read stays, expired, to answer the reader's late close. */
-static void
-open_read_expire (gpointer data)
-{
-  MqOpenRead *open = data;
-
-  open->lease = NULL;
-  open->expired = TRUE;
-  open_read_give_back (open);
-}
-
-/* A reader that goes away gives its reliable reads back. */
-static void
-conn_abort_open_reads (MqConn *conn)
-{
-  for (guint i = 0; i < conn->open_reads->len; i++)
-    {
-      MqOpenRead *open = g_ptr_array_index (conn->open_reads, i);
-
-      if (!open->expired)
-        open_read_give_back (open);
-    }
-  g_ptr_array_set_size (conn->open_reads, 0);
-}
-
 void
 conn_close (MqConn *conn)
 {
@@ -143,7 +93,7 @@ conn_close (MqConn *conn)
   /* At a stop, open reads stay on disk and come back first at the next
    * start, without counting as a delivery that failed. */
   if (!conns.stopping)
-    conn_abort_open_reads (conn);
+    windows_give_back (&conn->reads);
   while (g_ptr_array_remove_fast (conns.resumable, conn))
     ;
   loop_unwatch (&conn->watch);
@@ -159,7 +109,7 @@ conn_free (MqConn *conn)
   g_object_unref (conn->socket);
   g_byte_array_unref (conn->in);
   g_string_free (conn->out, TRUE);
-  g_ptr_array_unref (conn->open_reads);
+  windows_clear (&conn->reads);
   g_free (conn->blocked_line);
   session_clear (&conn->session);
   if (conn->rest.free != NULL)
@@ -185,10 +135,10 @@ conn_reply (MqConn *conn, const char *line)
 
 void
 conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
-                  gboolean with_cas)
+                  gboolean with_cas, const char *id)
 {
   MqGift gift = { item->header.flags, item->header.expires_ms, item->data,
-                  item->len, item->seq };
+                  item->len, item->seq, id };
 
   session_reply_value (&conn->session, conn->out, key, &gift, with_cas);
 }
@@ -476,7 +426,7 @@ conn_idle_too_long (MqConn *conn)
   guint64 timeout = conns.limits.idle_timeout;
 
   return timeout > 0 && conn->state != MQ_CONN_BLOCKED
-    && conn->open_reads->len == 0
+    && windows_count (&conn->reads) == 0
     && conns.tick - conn->active_tick > timeout;
 }
 
@@ -548,113 +498,4 @@ conn_wait_done (MqConn *conn)
   conn_mark_pending (conn);
   conn_resume_later (conn);
   conn_update_watch (conn);
-}
-
-static void
-open_read_free (gpointer data)
-{
-  MqOpenRead *open = data;
-
-  if (open->lease != NULL)
-    lease_end (open->lease);
-  g_free (open);
-}
-
-static gint
-conn_find_open_read (MqConn *conn, const char *name, gsize len)
-{
-  for (guint i = 0; i < conn->open_reads->len; i++)
-    {
-      MqOpenRead *open = g_ptr_array_index (conn->open_reads, i);
-
-      if (open->name_len == len && memcmp (open->name, name, len) == 0)
-        return (gint) i;
-    }
-  return -1;
-}
-
-/* A lease that ran out since the last pass end runs out now: a close
- * after the deadline is refused, whenever the loop gets to it. */
-static MqReadState
-open_read_state (MqConn *conn, gint i)
-{
-  MqOpenRead *open;
-
-  if (i < 0)
-    return MQ_READ_NONE;
-  open = g_ptr_array_index (conn->open_reads, i);
-  if (open->lease != NULL
-      && lease_deadline (open->lease) <= g_get_monotonic_time ())
-    {
-      lease_end (open->lease);
-      open_read_expire (open);
-    }
-  return open->expired ? MQ_READ_EXPIRED : MQ_READ_OPEN;
-}
-
-gboolean
-conn_has_open_read (MqConn *conn, const char *name, gsize len)
-{
-  return open_read_state (conn, conn_find_open_read (conn, name, len))
-    == MQ_READ_OPEN;
-}
-
-static void
-open_read_lease (MqOpenRead *open, gint64 lease_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + lease_ms * 1000;
-
-  open->lease_ms = lease_ms;
-  if (open->lease != NULL)
-    lease_extend (open->lease, deadline);
-  else
-    open->lease = lease_start (deadline, open_read_expire, open);
-}
-
-void
-conn_add_open_read (MqConn *conn, const char *name, gsize len, guint64 seq,
-                    gint64 lease_ms)
-{
-  MqOpenRead *open = g_malloc0 (sizeof *open + len);
-  gint expired = conn_find_open_read (conn, name, len);
-
-  if (expired >= 0)
-    g_ptr_array_remove_index_fast (conn->open_reads, expired);
-  open->seq = seq;
-  open->name_len = len;
-  memcpy (open->name, name, len);
-  if (lease_ms > 0)
-    open_read_lease (open, lease_ms);
-  g_ptr_array_add (conn->open_reads, open);
-}
-
-MqReadState
-conn_take_open_read (MqConn *conn, const char *name, gsize len, guint64 *seq)
-{
-  gint i = conn_find_open_read (conn, name, len);
-  MqReadState state = open_read_state (conn, i);
-
-  if (state == MQ_READ_NONE)
-    return state;
-  *seq = ((MqOpenRead *) g_ptr_array_index (conn->open_reads, i))->seq;
-  g_ptr_array_remove_index_fast (conn->open_reads, i);
-  return state;
-}
-
-MqReadState
-conn_touch_open_read (MqConn *conn, const char *name, gsize len,
-                      gint64 lease_ms)
-{
-  gint i = conn_find_open_read (conn, name, len);
-  MqReadState state = open_read_state (conn, i);
-  MqOpenRead *open;
-
-  if (state == MQ_READ_EXPIRED)
-    g_ptr_array_remove_index_fast (conn->open_reads, i);
-  if (state != MQ_READ_OPEN)
-    return state;
-  open = g_ptr_array_index (conn->open_reads, i);
-  if (lease_ms > 0 || open->lease_ms > 0)
-    open_read_lease (open, lease_ms > 0 ? lease_ms : open->lease_ms);
-  return state;
 }

@@ -12,6 +12,7 @@
 #include "loop.h"
 #include "queue.h"
 #include "session.h"
+#include "window.h"
 
 /* Idle buffers larger than this are given back. */
 #define MQ_CONN_BUFFER_KEEP (64 * 1024)
@@ -100,7 +101,7 @@ struct _MqConn {
   char *blocked_line;             /* that get, run again when woken */
   gsize blocked_len;
   gint64 retry_deadline;          /* its deadline while it runs again */
-  GPtrArray *open_reads;          /* MqOpenRead: reliable reads not closed */
+  MqWindows reads;                /* reliable reads not closed */
   MqSession session;              /* its protocol's state between requests */
   MqReplyRest rest;               /* make is set while a reply is unfinished:
                                      no other command runs meanwhile */
@@ -123,9 +124,9 @@ void conn_set_state (MqConn *conn, MqConnState state);
 /* Appends a reply unless the command said noreply: a text protocol line
  * ("\r\n" added), framed as the command's protocol frames it. */
 void conn_reply (MqConn *conn, const char *line);
-/* A get's message, as the key asked for it. */
+/* A get's message, as the key asked for it; id: its stable id, or NULL. */
 void conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
-                       gboolean with_cas);
+                       gboolean with_cas, const char *id);
 /* stats: lines holds "STAT <name> <value>\r\n" lines. */
 void conn_reply_stats (MqConn *conn, const GString *lines);
 /* TRUE when key's queue already gave a message in the running multi-get. */
@@ -143,26 +144,6 @@ void conn_block (MqConn *conn, MqQueue *const *queues, guint n_queues,
 /* The replies so far wait until the journal is durable up to lsn: a
  * STORED, a DELETED, a message whose set is not synced yet. */
 void conn_hold (MqConn *conn, guint64 lsn);
-
-/* One reliable read per queue and connection; given back on close, or
- * when its lease (lease_ms > 0) runs out: it then stays, expired, until
- * the reader ends it or opens another. */
-typedef enum {
-  MQ_READ_NONE,
-  MQ_READ_OPEN,
-  MQ_READ_EXPIRED,
-} MqReadState;
-
-gboolean conn_has_open_read (MqConn *conn, const char *name, gsize len);
-void conn_add_open_read (MqConn *conn, const char *name, gsize len,
-                         guint64 seq, gint64 lease_ms);
-/* Removes the queue's open read, expired or not. */
-MqReadState conn_take_open_read (MqConn *conn, const char *name, gsize len,
-                                 guint64 *seq);
-/* A new lease of lease_ms from now (<= 0: as long as the last); an
- * expired read is removed, once told. */
-MqReadState conn_touch_open_read (MqConn *conn, const char *name, gsize len,
-                                  gint64 lease_ms);
 
 guint conns_count (void);
 guint64 conns_total (void);

@@ -184,6 +184,7 @@ static const struct {
   { "abort", MQ_GET_ABORT, FALSE },
   { "peek", MQ_GET_PEEK, FALSE },
   { "touch", MQ_GET_TOUCH, TRUE },
+  { "id", MQ_GET_ID, FALSE },
 };
 
 /* NULL, or the reply to a bad option. */
@@ -290,6 +291,7 @@ protocol_command_reset (MqCommand *cmd)
   cmd->data_len = 0;
   cmd->data_end = 0;
   cmd->level = 0;
+  cmd->count = 0;
   cmd->n_keys = 0;
   cmd->form = (MqReplyForm) { MQ_WIRE_TEXT };
 }
@@ -336,7 +338,7 @@ protocol_append_line (GString *out, const char *line)
 void
 protocol_append_value (GString *out, const char *name, gsize name_len,
                        guint32 flags, const char *data, gsize len,
-                       gboolean with_cas, guint64 cas)
+                       gboolean with_cas, guint64 cas, const char *id)
 {
   g_return_if_fail (out != NULL);
   g_return_if_fail (name != NULL || name_len == 0);
@@ -352,6 +354,11 @@ protocol_append_value (GString *out, const char *name, gsize name_len,
     {
       g_string_append_c (out, ' ');
       append_uint (out, cas);
+    }
+  if (id != NULL)
+    {
+      g_string_append_c (out, ' ');
+      g_string_append (out, id);
     }
   append_crlf (out);
   g_string_append_len (out, data, (gssize) len);

@@ -34,6 +34,11 @@ typedef enum {
                                      to change in place */
   MQ_CMD_GAT,                     /* gat, gats: take nothing */
   MQ_CMD_NOOP,                    /* binary NOOP, meta mn */
+  MQ_CMD_MONITOR,                 /* monitor <q> <ms> <max>: keys[0] opens
+                                     up to count reads */
+  MQ_CMD_CONFIRM,                 /* confirm <q> <n>: closes the oldest
+                                     count reads of name */
+  MQ_CMD_ABORT,                   /* abort <q> <n>: gives them back */
 } MqCommandType;
 
 /* Options after a queue name on a get line (Kestrel's syntax: q/t=500/open). */
@@ -44,6 +49,8 @@ typedef enum {
   MQ_GET_PEEK = 1 << 3,
   MQ_GET_TOUCH = 1 << 4,          /* extend the lease of this connection's
                                      open read; alone, or with lease= */
+  MQ_GET_ID = 1 << 5,             /* the VALUE line ends with the message's
+                                     stable id */
 } MqGetOptions;
 
 typedef struct {
@@ -104,6 +111,8 @@ typedef struct {
   guint8 data_end;                /* bytes after the data: "\r\n" on a line */
   /* verbosity */
   guint level;
+  /* monitor: most reads to open; confirm, abort: reads to end */
+  guint count;
   /* get, gets */
   guint n_keys;
   MqGetKey keys[MQ_MAX_KEYS];
@@ -166,7 +175,7 @@ const char *protocol_parse_set_key (const char *p, gsize len, MqCommand *cmd);
 void protocol_append_line (GString *out, const char *line);
 void protocol_append_value (GString *out, const char *name, gsize name_len,
                             guint32 flags, const char *data, gsize len,
-                            gboolean with_cas, guint64 cas);
+                            gboolean with_cas, guint64 cas, const char *id);
 void protocol_append_stat (GString *out, const char *key, const char *value);
 void protocol_append_stat_printf (GString *out, const char *key,
                                   const char *format, ...) G_GNUC_PRINTF (3, 4);

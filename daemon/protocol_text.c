@@ -14,6 +14,18 @@
   "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"
 #define ERR_KEYS "CLIENT_ERROR too many keys"
 #define ERR_LINE_LONG "CLIENT_ERROR line too long"
+#define ERR_MONITOR "CLIENT_ERROR bad command line format.  Usage: " \
+  "monitor <queue> <ms> <max>"
+#define ERR_MONITOR_MS "CLIENT_ERROR bad wait: 0 to " \
+  MQ_SHARED_STR (MQ_MAX_TIMEOUT_MS) " ms"
+#define ERR_MONITOR_MAX "CLIENT_ERROR bad count: 1 to " \
+  MQ_SHARED_STR (MQ_MAX_OPEN_READS) " messages"
+#define ERR_CONFIRM "CLIENT_ERROR bad command line format.  Usage: " \
+  "confirm <queue> <n>"
+#define ERR_ABORT "CLIENT_ERROR bad command line format.  Usage: " \
+  "abort <queue> <n>"
+#define ERR_COUNT "CLIENT_ERROR bad count: 0 to " \
+  MQ_SHARED_STR (MQ_MAX_OPEN_READS) " reads"
 
 typedef const char *(*ParseFunc) (const MqTokens *t, MqCommand *cmd);
 
@@ -211,6 +223,52 @@ parse_shutdown (const MqTokens *t, MqCommand *cmd)
   return NULL;
 }
 
+/* monitor <q> <ms> <max>: Kestrel's windowed read, run as a get of the
+ * queue that opens up to max reads, each VALUE line with its id. */
+static const char *
+parse_monitor (const MqTokens *t, MqCommand *cmd)
+{
+  MqGetKey *key = &cmd->keys[0];
+  guint64 ms, max;
+  const char *error;
+
+  if (t->n != 4)
+    return ERR_MONITOR;
+  if (!protocol_parse_uint (t->tok[2].p, t->tok[2].len, MQ_MAX_TIMEOUT_MS,
+                            &ms))
+    return ERR_MONITOR_MS;
+  if (!protocol_parse_uint (t->tok[3].p, t->tok[3].len, MQ_MAX_OPEN_READS,
+                            &max) || max == 0)
+    return ERR_MONITOR_MAX;
+  error = take_name (&t->tok[1], cmd);
+  if (error != NULL)
+    return error;
+  *key = (MqGetKey) {
+    .name = cmd->name, .name_len = cmd->name_len, .key_len = cmd->name_len,
+    .timeout_ms = (gint64) ms, .lease_ms = -1, .delay_ms = -1,
+    .options = MQ_GET_OPEN | MQ_GET_ID,
+  };
+  cmd->n_keys = 1;
+  cmd->count = (guint) max;
+  return NULL;
+}
+
+/* confirm|abort <q> <n>: the oldest n reliable reads of the queue. */
+static const char *
+parse_window_end (const MqTokens *t, MqCommand *cmd)
+{
+  gboolean confirm = protocol_token_is (&t->tok[0], "confirm");
+  guint64 n;
+
+  if (t->n != 3)
+    return confirm ? ERR_CONFIRM : ERR_ABORT;
+  if (!protocol_parse_uint (t->tok[2].p, t->tok[2].len, MQ_MAX_OPEN_READS,
+                            &n))
+    return ERR_COUNT;
+  cmd->count = (guint) n;
+  return take_name (&t->tok[1], cmd);
+}
+
 /* ---- commands a queue has nothing to carry out for ---- */
 
 #define NAMED(word) { word, ERR_FORMAT " for " word }
@@ -313,6 +371,9 @@ static const struct {
   { "decr", MQ_CMD_UPDATE, parse_update },
   { "gat", MQ_CMD_GAT, parse_gat },
   { "gats", MQ_CMD_GAT, parse_gat },
+  { "monitor", MQ_CMD_MONITOR, parse_monitor },
+  { "confirm", MQ_CMD_CONFIRM, parse_window_end },
+  { "abort", MQ_CMD_ABORT, parse_window_end },
   { "mg", MQ_CMD_GET, protocol_meta_parse_get },
   { "ms", MQ_CMD_SET, protocol_meta_parse_set },
   { "md", MQ_CMD_DELETE, protocol_meta_parse_delete },

@@ -934,7 +934,10 @@ apply_take (MqQueue *queue, guint64 seq, MqTakeMode mode, guint32 len,
 static gboolean
 queue_next (MqQueue *queue, guint64 *seq, guint64 *seg_start)
 {
-  for (guint i = 0; i < queue->held->len; i++)
+  /* When every held message is out on a read (a window of them), there
+   * is nothing given back to look for: no scan of the window per take. */
+  for (guint i = 0; queue->held->len > queue->open_reads
+       && i < queue->held->len; i++)
     {
       MqHeld *held = &g_array_index (queue->held, MqHeld, i);
 

@@ -144,7 +144,7 @@ session_reply_value (MqSession *session, GString *out, const MqGetKey *key,
     {
     case MQ_WIRE_TEXT:
       protocol_append_value (out, key->name, key->key_len, flags, gift->data,
-                             gift->len, with_cas, gift->seq);
+                             gift->len, with_cas, gift->seq, gift->id);
       break;
     case MQ_WIRE_BINARY:
       protocol_binary_append_value (out, form, key->name, key->key_len, flags,

@@ -25,6 +25,7 @@ typedef struct {
   const char *data;
   gsize len;
   guint64 seq;                    /* its sequence number: the CAS */
+  const char *id;                 /* its stable id, when the get asked */
 } MqGift;
 
 typedef struct {

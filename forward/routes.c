@@ -330,7 +330,7 @@ read_broker_keys (MqConfigFile *file, FwdRoute *route, GError **error)
                           &route->queue, error)
     && read_broker_key (file, route, "subject", !rabbitmq, !rabbitmq,
                         &route->subject, error)
-    && read_broker_key (file, route, "stream", nats_in, FALSE,
+    && read_broker_key (file, route, "stream", nats_in, nats_in,
                         &route->stream, error)
     && read_broker_key (file, route, "durable", nats_in, nats_in,
                         &route->durable, error);

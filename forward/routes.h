@@ -23,7 +23,7 @@ typedef struct {
   GStrv servers;           /* broker URLs, tried in turn */
   char *queue;             /* RabbitMQ: the queue published to / consumed */
   char *subject;           /* NATS: subject published to / consumer filter */
-  char *stream;            /* NATS in: the stream (NULL: found by subject) */
+  char *stream;            /* NATS in: the consumer's stream */
   char *durable;           /* NATS in: the durable consumer's name */
   guint window;            /* messages in flight at most */
   guint64 confirm_timeout_ms;  /* an ack not back by then: broken link */

@@ -1517,7 +1517,7 @@ test_delay_lease_requests (void)
   assert_status (mq_touch (c, "d", MQ_QUEUE_RULE), MQ_OK, c);
   assert_status (mq_get (c, "d", MQ_READ_TOUCH, 0, NULL), MQ_OK, c);
   assert_status (mq_abort_delayed (c, "d", 0), MQ_OK, c);
-  assert_logged (d, "get d/open/lease=30000");
+  assert_logged (d, "get d/open/id/lease=30000");
   assert_logged (d, "get d/touch/lease=60000");
   assert_logged (d, "get d/touch");
   assert_logged (d, "get d/abort/delay=0");
@@ -1526,7 +1526,7 @@ test_delay_lease_requests (void)
   g_assert_cmpstr (m->data, ==, "now");
   mq_message_free (m);
   assert_status (mq_ack (c, "d"), MQ_OK, c);
-  assert_logged (d, "get d/open");
+  assert_logged (d, "get d/open/id");
   assert_logged (d, "get d/close");
   assert_status (mq_push_delayed (c, "d", "rule", 4, 0, 0, MQ_QUEUE_RULE),
                  MQ_OK, c);
@@ -1535,7 +1535,7 @@ test_delay_lease_requests (void)
   /* The wait goes with the lease; the longest lease is taken. */
   assert_status (mq_pop_open_lease (c, "e", 20, MAX_DELAY, &m), MQ_EMPTY, c);
   g_assert_null (m);
-  assert_logged (d, "get e/open/lease=315360000000/t=20");
+  assert_logged (d, "get e/open/id/lease=315360000000/t=20");
   /* An abort with the queue's retry_delay is a plain one. */
   push_str (c, "f", "again");
   assert_status (mq_pop_open_lease (c, "f", 0, 30000, &m), MQ_OK, c);
@@ -1549,7 +1549,7 @@ test_delay_lease_requests (void)
   push_str (c, "g", "gone");
   assert_status (mq_pop_open_lease (c, "g", 0, 1, &m), MQ_OK, c);
   mq_message_free (m);
-  assert_logged (d, "get g/open/lease=1");
+  assert_logged (d, "get g/open/id/lease=1");
   mq_disconnect (c);
   assert_status (mq_touch (c, "g", 30000), MQ_NOT_FOUND, c);
   g_assert_nonnull (strstr (mq_client_error (c), "gave the message back"));
@@ -1559,6 +1559,113 @@ test_delay_lease_requests (void)
 }
 
 /* ---- managing queues ------------------------------------------------------ */
+
+/* ---- windows of reliable reads ------------------------------------------- */
+
+/* Opens exactly n reads of queue and checks their texts, in order. */
+static void
+open_many_expect (mq_client *c, const char *queue, size_t max,
+                  const char *const *texts, size_t n, char ids[][MQ_ID_SIZE])
+{
+  mq_message *msgs[16];
+  size_t count = 99;
+
+  g_assert_cmpuint (max, <=, G_N_ELEMENTS (msgs));
+  assert_status (mq_open_many (c, queue, 0, max, msgs, &count), MQ_OK, c);
+  g_assert_cmpuint (count, ==, n);
+  for (size_t i = 0; i < n; i++)
+    {
+      g_assert_cmpstr (msgs[i]->data, ==, texts[i]);
+      g_assert_cmpuint (msgs[i]->len, ==, strlen (texts[i]));
+      g_strlcpy (ids[i], msgs[i]->id, MQ_ID_SIZE);
+      mq_message_free (msgs[i]);
+    }
+}
+
+/* "<instance>.<incarnation>.<seq>": the instance is the daemon's. */
+static guint64
+id_seq (mq_client *c, const char *id)
+{
+  mq_stat *stats;
+  size_t n;
+  g_auto (GStrv) parts = g_strsplit (id, ".", -1);
+
+  assert_status (mq_stats (c, &stats, &n), MQ_OK, c);
+  g_assert_cmpuint (g_strv_length (parts), ==, 3);
+  g_assert_cmpstr (parts[0], ==, mq_stats_find (stats, n, "instance_id"));
+  g_assert_cmpuint (strlen (parts[0]), ==, 16);
+  mq_stats_free (stats, n);
+  return g_ascii_strtoull (parts[2], NULL, 10);
+}
+
+static void
+test_window (void)
+{
+  static const char *const texts[] = { "a", "b", "c", "d", "e" };
+  Mqd *d = mqd_new ("-vv", NULL);
+  mq_client *c, *other;
+  char ids[5][MQ_ID_SIZE], again[5][MQ_ID_SIZE];
+  mq_message *m, *msgs[2];
+  size_t count = 99;
+
+  mqd_start (d);
+  c = connect_to (d->sock);
+  other = connect_to (d->sock);
+  for (size_t i = 0; i < G_N_ELEMENTS (texts); i++)
+    push_str (c, "w", texts[i]);
+  open_many_expect (c, "w", 3, texts, 3, ids);
+  for (size_t i = 0; i < 3; i++)
+    g_assert_cmpuint (id_seq (c, ids[i]), ==, i + 1);
+  g_assert_cmpuint (queue_info (other, "w").open_transactions, ==, 3);
+  /* A single reliable read is refused beside them, as beside one. */
+  assert_status (mq_pop_open (c, "w", 0, &m), MQ_INVALID, c);
+  g_assert_null (m);
+  /* More than are open: refused, nothing sent. */
+  assert_status (mq_confirm (c, "w", 4), MQ_NOT_FOUND, c);
+  g_assert_nonnull (strstr (mq_client_error (c), "only 3 reliable reads"));
+  assert_status (mq_confirm (c, "w", 0), MQ_OK, c);
+  assert_status (mq_confirm (c, "w", 1), MQ_OK, c);
+  assert_logged (d, "confirm w 1");
+  g_assert_cmpuint (queue_info (other, "w").open_transactions, ==, 2);
+  /* The window grows behind what is open: b c, then d e. */
+  open_many_expect (c, "w", 10, texts + 3, 2, ids + 3);
+  assert_logged (d, "monitor w 0 10");
+  /* The oldest given back goes to the head. */
+  assert_status (mq_abort_oldest (c, "w", 1), MQ_OK, c);
+  pop_expect (other, "w", "b");
+  /* An ack closes the oldest, c; an abort gives back d and e, in order,
+   * with the same ids. */
+  assert_status (mq_ack (c, "w"), MQ_OK, c);
+  assert_status (mq_abort (c, "w"), MQ_OK, c);
+  open_many_expect (other, "w", 2, texts + 3, 2, again + 3);
+  g_assert_cmpstr (again[3], ==, ids[3]);
+  g_assert_cmpstr (again[4], ==, ids[4]);
+  /* A connection that ends gives its window back; the handle knows. */
+  mq_disconnect (other);
+  wait_items (c, "w", 2);
+  open_many_expect (c, "w", 5, texts + 3, 2, again + 3);
+  g_assert_cmpstr (again[4], ==, ids[4]);
+  mq_disconnect (c);
+  assert_status (mq_confirm (c, "w", 2), MQ_NOT_FOUND, c);
+  g_assert_nonnull (strstr (mq_client_error (c), "gave the message back"));
+  wait_items (other, "w", 2);
+  open_many_expect (other, "w", 5, texts + 3, 2, again + 3);
+  assert_status (mq_confirm (other, "w", 2), MQ_OK, other);
+  g_assert_cmpuint (queue_info (other, "w").open_transactions, ==, 0);
+  g_assert_cmpuint (queue_info (other, "w").dequeued, ==, 5);
+  /* Nothing there: empty; bad windows refused before anything is sent. */
+  assert_status (mq_open_many (c, "w", 0, 2, msgs, &count), MQ_EMPTY, c);
+  g_assert_cmpuint (count, ==, 0);
+  assert_status (mq_open_many (c, "w", 0, 0, msgs, &count), MQ_INVALID, c);
+  assert_status (mq_open_many (c, "w", 0, 65537, msgs, &count), MQ_INVALID,
+                 c);
+  assert_status (mq_open_many (c, "w", 0, 2, NULL, &count), MQ_INVALID, c);
+  assert_status (mq_abort_oldest (c, "w/x", 1), MQ_INVALID, c);
+  g_assert_false (logged (d, "monitor w 0 0"));
+  mq_client_free (other);
+  mq_client_free (c);
+  mqd_free (d);
+}
 
 static void
 test_delete_flush (void)
@@ -2050,6 +2157,7 @@ main (int argc, char **argv)
   add_test ("/client/eintr/blocking-pop", test_eintr_blocking_pop);
   add_test ("/client/eintr/storm", test_eintr_storm);
   add_test ("/client/reliable/open-ack-abort", test_reliable);
+  add_test ("/client/reliable/window", test_window);
   add_test ("/client/delays/arguments", test_delay_lease_arguments);
   add_test ("/client/delays/requests", test_delay_lease_requests);
   add_test ("/client/queues/delete-flush", test_delete_flush);

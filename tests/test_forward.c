@@ -200,6 +200,10 @@ test_broker_errors (void)
   assert_error ("[q]\ndirection = in\nlocal = q\nnats = nats://h\n"
                 "subject = s\n",
                 PATH ":1: [q]: a nats route with direction = in needs "
+                "stream");
+  assert_error ("[q]\ndirection = in\nlocal = q\nnats = nats://h\n"
+                "subject = s\nstream = S\n",
+                PATH ":1: [q]: a nats route with direction = in needs "
                 "durable");
   assert_error ("[q]\n" NATS_OUT "window = 0\n",
                 PATH ":6: [q] window: not a number of messages from 1 to "

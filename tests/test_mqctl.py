@@ -384,7 +384,7 @@ class DelaysAndLeases(MqctlCase):
             self.assertEqual(f.read(), "m1 jobs 0\n")
         self.assertEqual(r.stderr, b"mqctl: sh exited with status 1: the "
                          b"message was given back to jobs\n")
-        self.assertEqual(self.sent("get jobs/open/lease=30000/t=10000"), 2)
+        self.assertEqual(self.sent("get jobs/open/id/lease=30000/t=10000"), 2)
         self.assertEqual(self.sent("get jobs/abort/delay=0"), 1)
         self.assertEqual(self.sent("get jobs/close"), 1)
         self.assertEqual(self.stat("queue_jobs_items"), "0")
@@ -399,7 +399,7 @@ class DelaysAndLeases(MqctlCase):
                            capture_output=True, timeout=60,
                            env=self.env(STATE=state))
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(self.sent("get jobs/open/t=10000"), 2)
+        self.assertEqual(self.sent("get jobs/open/id/t=10000"), 2)
         self.assertEqual(self.sent("get jobs/abort"), 1)
         self.assertNotIn("lease=", self.d.log_text())
         self.assertNotIn("delay=", self.d.log_text())

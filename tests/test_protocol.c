@@ -1082,15 +1082,15 @@ test_reply_value (void)
 {
   g_autoptr (GString) out = g_string_new ("x");
 
-  protocol_append_value (out, "work", 4, 42, "hello", 5, FALSE, 0);
+  protocol_append_value (out, "work", 4, 42, "hello", 5, FALSE, 0, NULL);
   assert_gstring (out, "xVALUE work 42 5\r\nhello\r\n", 25);
 
   g_string_truncate (out, 0);
-  protocol_append_value (out, "work!", 4, G_MAXUINT32, "", 0, FALSE, 0);
+  protocol_append_value (out, "work!", 4, G_MAXUINT32, "", 0, FALSE, 0, NULL);
   assert_gstring (out, "VALUE work 4294967295 0\r\n\r\n", 27);
 
   g_string_truncate (out, 0);
-  protocol_append_value (out, "q", 1, 0, NULL, 0, FALSE, 0);
+  protocol_append_value (out, "q", 1, 0, NULL, 0, FALSE, 0, NULL);
   assert_gstring (out, "VALUE q 0 0\r\n\r\n", 15);
 }
 
@@ -1099,15 +1099,15 @@ test_reply_value_cas (void)
 {
   g_autoptr (GString) out = g_string_new ("");
 
-  protocol_append_value (out, "q", 1, 7, "ab", 2, TRUE, 12345);
+  protocol_append_value (out, "q", 1, 7, "ab", 2, TRUE, 12345, NULL);
   assert_gstring (out, "VALUE q 7 2 12345\r\nab\r\n", 23);
 
   g_string_truncate (out, 0);
-  protocol_append_value (out, "q", 1, 0, "", 0, TRUE, G_MAXUINT64);
+  protocol_append_value (out, "q", 1, 0, "", 0, TRUE, G_MAXUINT64, NULL);
   assert_gstring (out, "VALUE q 0 0 18446744073709551615\r\n\r\n", 36);
 
   g_string_truncate (out, 0);
-  protocol_append_value (out, "q", 1, 0, "z", 1, TRUE, 0);
+  protocol_append_value (out, "q", 1, 0, "z", 1, TRUE, 0, NULL);
   assert_gstring (out, "VALUE q 0 1 0\r\nz\r\n", 18);
 }
 
@@ -1120,12 +1120,12 @@ test_reply_value_binary (void)
   char all[256];
   GString *big = g_string_new ("");
 
-  protocol_append_value (out, "bin", 3, 1, data, sizeof data - 1, FALSE, 0);
+  protocol_append_value (out, "bin", 3, 1, data, sizeof data - 1, FALSE, 0, NULL);
   assert_gstring (out, want, sizeof want - 1);
 
   for (guint i = 0; i < sizeof all; i++)
     all[i] = (char) i;
-  protocol_append_value (big, "all", 3, 0, all, sizeof all, FALSE, 0);
+  protocol_append_value (big, "all", 3, 0, all, sizeof all, FALSE, 0, NULL);
   g_assert_cmpuint (big->len, ==, strlen ("VALUE all 0 256\r\n") + 256 + 2);
   g_assert_cmpmem (big->str + 17, 256, all, 256);
   g_string_free (big, TRUE);
