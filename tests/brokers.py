@@ -225,7 +225,7 @@ class RabbitMQ(_Process):
 
     @property
     def url(self):
-        return "amqp://guest:guest@127.0.0.1:%d/" % self.port
+        return "amqp://guest:guest@127.0.0.1:%d" % self.port
 
     def _write_files(self):
         cookie = os.path.join(self.tmp, ".erlang.cookie")
@@ -295,19 +295,31 @@ class RabbitMQ(_Process):
         return [os.path.join(RABBITMQ_SBIN, "rabbitmq-server")]
 
     def start(self):
+        self.launch()
+        return self.wait_ready()
+
+    def launch(self):
+        """Starts the node without waiting for it (nodes of a cluster boot
+        side by side); wait_ready() then waits."""
         if self.own_epmd and not self.epmd.running:
             self.epmd.start()
         if os.path.lexists(self.notify_path):
             os.unlink(self.notify_path)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
-            notify.bind(self.notify_path)
-            self._spawn(self.env())
-            deadline = mqdtest.deadline(START_TIMEOUT)
-            self._wait_notify(notify, deadline)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self._spawn(self.env())
+
+    def wait_ready(self):
+        deadline = mqdtest.deadline(START_TIMEOUT)
+        try:
+            self._wait_notify(deadline)
+        finally:
+            self.notify.close()
         self._wait_port(self.port, deadline)
         return self
 
-    def _wait_notify(self, notify, deadline):
+    def _wait_notify(self, deadline):
+        notify = self.notify
         pidfd = os.pidfd_open(self.proc.pid)
         try:
             while True:
@@ -490,13 +502,18 @@ class NatsClient(mqdtest.Client):
         return self._message()
 
     def api(self, subject, request=None):
-        """A JetStream API call: the decoded JSON answer; raises on an
-        error answer."""
-        payload = b"" if request is None else json.dumps(request).encode()
-        headers, body = self.request(subject, payload)
-        if headers.get("Status") == "503":
-            raise AssertionError("%s: no responders (JetStream off?)"
-                                 % subject)
+        """A JetStream API call: the decoded JSON answer."""
+        return self.jetstream(subject, b"" if request is None
+                              else json.dumps(request).encode())
+
+    def jetstream(self, subject, payload, headers=None):
+        """A request JetStream answers in JSON (an API call, a publish):
+        the decoded answer; raises NatsApiError on an error answer, or when
+        nothing serves the subject (no stream, or none with a leader)."""
+        status, body = self.request(subject, payload, headers)
+        if status.get("Status") == "503":
+            raise NatsApiError(subject, {"err_code": 503,
+                                         "description": "no responders"})
         answer = json.loads(body)
         if "error" in answer:
             raise NatsApiError(subject, answer["error"])
@@ -536,9 +553,9 @@ class Nats(_Process):
 
     name = "nats-server"
 
-    def __init__(self, tmpdir, name="nats", args=()):
+    def __init__(self, tmpdir, name="nats", args=(), port=None):
         super().__init__(tmpdir, "nats-%s" % name)
-        self.port = free_ports(1)[0]
+        self.port = port or free_ports(1)[0]
         self.args = list(args)
 
     @property
@@ -551,12 +568,26 @@ class Nats(_Process):
                 "-n", "mqdtest-%s" % os.path.basename(self.tmp)] + self.args
 
     def start(self):
+        self.launch()
+        return self.wait_ready()
+
+    def launch(self):
         self._spawn()
-        self._wait_port(self.port, mqdtest.deadline(START_TIMEOUT))
-        # Clients are let in once JetStream has recovered its streams.
-        with self.client() as c:
-            c.api("$JS.API.INFO")
-        return self
+
+    def wait_ready(self):
+        deadline = mqdtest.deadline(START_TIMEOUT)
+        self._wait_port(self.port, deadline)
+        # Clients are let in once JetStream has recovered its streams; a
+        # cluster's JetStream answers once its servers chose a leader.
+        while True:
+            try:
+                with NatsClient(self.port, timeout=2) as c:
+                    return c.api("$JS.API.INFO") and self
+            except AssertionError as e:     # an error answer, or none yet
+                if deadline.expired():
+                    self._not_ready("JetStream not ready within %.0f s: %s"
+                                    % (START_TIMEOUT, e))
+            time.sleep(0.05)        # the poll interval
 
     def client(self):
         return NatsClient(self.port)
@@ -580,11 +611,7 @@ class Nats(_Process):
         duplicate when the Nats-Msg-Id was seen within the window)."""
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
         with self.client() as c:
-            _, body = c.request(subject, payload, headers)
-        ack = json.loads(body)
-        if "error" in ack:
-            raise NatsApiError(subject, ack["error"])
-        return ack
+            return c.jetstream(subject, payload, headers)
 
     def read_all(self, stream):
         """Every message stored in stream, in sequence order, as
@@ -606,3 +633,99 @@ class Nats(_Process):
                 messages.append(Message(base64.b64decode(m.get("data", "")),
                                         headers))
         return messages
+
+
+class _Cluster:
+    """Several servers started side by side; stop() stops them all."""
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop()
+        return False
+
+    def stop(self, keep=False):
+        for server in self.nodes:
+            server.stop(keep=keep)
+
+    def _start_nodes(self):
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            node.wait_ready()
+
+
+class RabbitMQCluster(_Cluster):
+    """size RabbitMQ nodes sharing an epmd and a cookie, the others joined
+    to the first with rabbitmqctl join_cluster.  A quorum queue declared
+    through declare_queue() has a member on every node."""
+
+    def __init__(self, tmpdir, size=3):
+        self.epmd = Epmd(tmpdir)
+        cookie = secrets.token_hex(16).upper()
+        self.nodes = [RabbitMQ(tmpdir, "node%d" % i, epmd=self.epmd,
+                               cookie=cookie) for i in range(size)]
+
+    @property
+    def urls(self):
+        return [n.url for n in self.nodes]
+
+    def start(self):
+        self.epmd.start()
+        self._start_nodes()
+        first = self.nodes[0].nodename
+        for node in self.nodes[1:]:
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first)
+            node.ctl("start_app")
+        running = self.nodes[0].ctl("eval", "rabbit_nodes:all_running().")
+        missing = [n.nodename for n in self.nodes if n.nodename not in running]
+        if missing:
+            raise AssertionError("%s not running in the cluster: %s"
+                                 % (missing, running))
+        return self
+
+    def stop(self, keep=False):
+        super().stop(keep=keep)
+        if not keep:
+            self.epmd.stop()
+
+    def declare_queue(self, queue, arguments=None):
+        """A quorum queue with a member on each node, declared through the
+        first running node; waits until every running node saved its
+        member (see RabbitMQ.wait_quorum_registered)."""
+        live = [n for n in self.nodes if n.running]
+        live[0].declare_queue(queue, arguments)
+        for node in live[1:]:
+            node.wait_quorum_registered()
+
+
+class NatsCluster(_Cluster):
+    """size nats-servers with JetStream, routed to each other on loopback
+    (a JetStream cluster: streams of up to size replicas)."""
+
+    def __init__(self, tmpdir, size=3):
+        ports = free_ports(2 * size)
+        client_ports, route_ports = ports[:size], ports[size:]
+        self.nodes = []
+        for i in range(size):
+            routes = ",".join("nats://127.0.0.1:%d" % p
+                              for j, p in enumerate(route_ports) if j != i)
+            self.nodes.append(Nats(tmpdir, "node%d" % i, port=client_ports[i],
+                                   args=["--cluster_name", "mqdtest",
+                                         "--cluster", "nats://127.0.0.1:%d"
+                                         % route_ports[i],
+                                         "--routes", routes]))
+
+    @property
+    def urls(self):
+        return [n.url for n in self.nodes]
+
+    def start(self):
+        self._start_nodes()
+        return self

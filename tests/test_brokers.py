@@ -3,6 +3,7 @@ on their own loopback ports, take and give back exact messages with their
 ids, keep persistent messages across kill -9, and leave nothing behind."""
 
 import os
+import time
 import unittest
 
 import brokers
@@ -70,7 +71,7 @@ class RabbitMQHarness(unittest.TestCase):
                             {(LOOPBACK4, rabbit.epmd.port),
                              (LOOPBACK6, rabbit.epmd.port)})
             self.assertEqual(rabbit.url,
-                             "amqp://guest:guest@127.0.0.1:%d/" % rabbit.port)
+                             "amqp://guest:guest@127.0.0.1:%d" % rabbit.port)
 
             rabbit.declare_queue("plain")
             for i in range(100):
@@ -162,6 +163,35 @@ class NatsHarness(unittest.TestCase):
                 nats.read_all("S"),
                 [brokers.Message(payload(i), {"Nats-Msg-Id": "id.%d" % i})
                  for i in range(30)])
+        self.assertEqual(os.listdir(tmp), [])
+
+    def test_cluster_r3_stream_outlives_a_killed_server(self):
+        tmp = mqdtest.scratch_dir()
+        with brokers.NatsCluster(tmp) as cluster:
+            first, second, third = cluster.nodes
+            created = first.create_stream("S", ["s"], num_replicas=3)
+            self.assertEqual(created["config"]["num_replicas"], 3)
+            for i in range(10):
+                second.publish("s", payload(i), msg_id="id.%d" % i)
+            third.kill()
+            # The stream may be choosing a new leader: a publish that is
+            # not answered is sent again with its id, as a publisher
+            # would, and stored once.
+            for i in range(10, 20):
+                deadline = mqdtest.deadline(brokers.START_TIMEOUT)
+                while True:
+                    try:
+                        first.publish("s", payload(i), msg_id="id.%d" % i)
+                        break
+                    except AssertionError:
+                        if deadline.expired():
+                            raise
+                    time.sleep(0.05)    # the poll interval
+            third.start()
+            self.assertEqual(
+                third.read_all("S"),
+                [brokers.Message(payload(i), {"Nats-Msg-Id": "id.%d" % i})
+                 for i in range(20)])
         self.assertEqual(os.listdir(tmp), [])
 
 
