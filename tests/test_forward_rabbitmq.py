@@ -93,7 +93,8 @@ class TestOut(RabbitCase):
         # before the queue was declared came back (basic.return) and went
         # again after later ones.
         self.assertEqual(sorted(m.body for m in self.read()), sorted(sent))
-        self.assertIn("up amqp://127.0.0.1:%d/" % self.rabbit.port,
+        # The URL as given, less its user and password.
+        self.assertIn("out: up amqp://127.0.0.1:%d\n" % self.rabbit.port,
                       fwd.log_text())
         self.assertNotIn("guest", fwd.log_text())
 
