@@ -111,6 +111,28 @@ class TestOut(NatsCase):
             self, sent, list(zip([m.body for m in got], self.ids(got))),
             WINDOW)
 
+    def test_refused_to_dead_letter(self):
+        """5, JetStream: a stream of 10 messages at most that discards new
+        ones refuses the rest; mqd's max_deliveries moves them to the
+        dead-letter queue."""
+        conf = self.tmp + "/mqd.conf"
+        with open(conf, "w") as f:
+            f.write("[q]\nmax_deliveries = 2\ndead_letter = dlq\n")
+        d = self.start_daemon(["-f", conf])
+        sent = [payload(i) for i in range(30)]
+        forwardtest.push_all(d, "q", sent)
+        self.nats.start()
+        self.nats.create_stream("S", ["s.>"], max_msgs=10, discard="new")
+        fwd = self.forwarder(d, route_out(self.nats))
+        fwd.drain("out")
+        self.assertEqual([m.body for m in self.stream()], sent[:10])
+        self.assertEqual(sorted(forwardtest.take_all(d, "dlq")),
+                         sorted(sent[10:]))
+        counters = fwd.counters("out")
+        self.assertEqual((counters["confirmed"], counters["nacked"]),
+                         (10, 40))
+        self.assertIn("refused by the stream", fwd.log_text())
+
 
 class TestIn(NatsCase):
     def test_reverse_route_forwarder_killed(self):

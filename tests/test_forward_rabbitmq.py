@@ -156,6 +156,23 @@ class TestOut(RabbitCase):
         self.assertEqual(counters["confirmed"], 10)
         self.assertEqual(counters["nacked"], 40)
 
+    def test_returned_to_dead_letter(self):
+        """5, basic.return: a queue that does not exist returns each
+        mandatory publish; mqd's rules move the messages aside, in
+        order."""
+        conf = self.tmp + "/mqd.conf"
+        with open(conf, "w") as f:
+            f.write("[q]\nmax_deliveries = 1\ndead_letter = dlq\n")
+        d = self.start_daemon(["-f", conf])
+        sent = [payload(i) for i in range(20)]
+        forwardtest.push_all(d, "q", sent)
+        fwd = self.forwarder(d, route_out(self.rabbit, "no-such-queue"))
+        fwd.drain("out")
+        self.assertEqual(forwardtest.take_all(d, "dlq"), sent)
+        self.assertEqual(fwd.counters("out"),
+                         dict(forwarded=20, confirmed=0, retried=0,
+                              nacked=20, lag=0))
+
 
 class TestIn(RabbitCase):
     def test_reverse_route_forwarder_killed(self):
