@@ -126,21 +126,11 @@ stop_routes (void)
   g_free (threads);
 }
 
-static void G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN
-usage_error (const char *format, ...)
-{
-  va_list args;
-  g_autofree char *text = NULL;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_printerr ("mqd-forward: %s\n", text);
-  exit (EXIT_USAGE);
-}
-
-static FwdRoute *
-parse_options (int argc, char **argv, char **drain, gboolean *check)
+/* Reads the options and the file into config; FALSE with error set when
+ * they are wrong. */
+static gboolean
+parse_options (int argc, char **argv, char **drain, gboolean *check,
+               FwdRoute **only, GError **error)
 {
   g_autofree char *path = NULL;
   GOptionEntry entries[] = {
@@ -153,33 +143,45 @@ parse_options (int argc, char **argv, char **drain, gboolean *check)
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
-  g_autoptr (GError) error = NULL;
-  FwdRoute *route = NULL;
 
   g_option_context_set_summary (context, "Forwards mqd's queues to RabbitMQ "
                                 "or NATS JetStream, and back.");
   g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    usage_error ("%s", error->message);
+  if (!g_option_context_parse (context, &argc, &argv, error))
+    return FALSE;
   if (path == NULL)
-    usage_error ("-f FILE is required (see mqd-forward(8))");
-  config = fwd_config_load (path, &error);
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "-f FILE is required (see mqd-forward(8))");
+      return FALSE;
+    }
+  config = fwd_config_load (path, error);
   if (config == NULL)
-    usage_error ("%s", error->message);
-  if (*drain != NULL && (route = fwd_config_route (config, *drain)) == NULL)
-    usage_error ("--drain %s: no such route in %s", *drain, path);
-  return route;
+    return FALSE;
+  if (*drain != NULL && (*only = fwd_config_route (config, *drain)) == NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "--drain %s: no such route in %s", *drain, path);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 int
 main (int argc, char **argv)
 {
   g_autofree char *drain = NULL;
+  g_autoptr (GError) error = NULL;
   gboolean check = FALSE;
-  FwdRoute *only;
+  FwdRoute *only = NULL;
 
   setlocale (LC_ALL, "");
-  only = parse_options (argc, argv, &drain, &check);
+  if (!parse_options (argc, argv, &drain, &check, &only, &error))
+    {
+      g_printerr ("mqd-forward: %s\n", error->message);
+      g_clear_pointer (&config, fwd_config_free);
+      return EXIT_USAGE;
+    }
   if (check)
     {
       g_print ("%u routes\n", config->routes->len);
