@@ -8,7 +8,14 @@ bench_mqbench_CPPFLAGS =
 bench_mqbench_CFLAGS = $(AM_CFLAGS) -pthread
 bench_mqbench_LDADD = -lpthread
 
-EXTRA_DIST += bench/compare bench/delayed bench/RESULTS.md
+# brokerpub: the plain publisher bench/forward holds mqd-forward against,
+# linking the broker libraries mqd-forward links (those configure found).
+noinst_PROGRAMS += bench/brokerpub
+bench_brokerpub_SOURCES = bench/brokerpub.c
+bench_brokerpub_CPPFLAGS = $(RABBITMQ_CFLAGS) $(NATS_CFLAGS)
+bench_brokerpub_LDADD = $(RABBITMQ_LIBS) $(NATS_LIBS)
+
+EXTRA_DIST += bench/compare bench/delayed bench/forward bench/RESULTS.md
 
 # The instrument's own test: mqbench's counts against the real daemon.
 TESTS += bench/test_mqbench.py

@@ -15,13 +15,28 @@ MqConfigFile *
 configfile_load (const char *path, GError **error)
 {
   g_autoptr (GError) local = NULL;
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, &local))
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE, "%s: %s",
+                   path, local->message);
+      return NULL;
+    }
+  return configfile_parse (path, text, error);
+}
+
+MqConfigFile *
+configfile_parse (const char *path, const char *text, GError **error)
+{
+  g_autoptr (GError) local = NULL;
   MqConfigFile *file = g_new0 (MqConfigFile, 1);
 
   file->path = g_strdup (path);
+  file->text = g_strdup (text);
   file->keys = g_key_file_new ();
-  if (!g_file_get_contents (path, &file->text, NULL, &local)
-      || !g_key_file_load_from_data (file->keys, file->text, -1,
-                                     G_KEY_FILE_NONE, &local))
+  if (!g_key_file_load_from_data (file->keys, file->text, -1,
+                                  G_KEY_FILE_NONE, &local))
     {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE, "%s: %s",
                    path, local->message);

@@ -7,6 +7,9 @@
 typedef struct _MqConfigFile MqConfigFile;
 
 MqConfigFile *configfile_load (const char *path, GError **error);
+/* The same from text already read; path names it in errors. */
+MqConfigFile *configfile_parse (const char *path, const char *text,
+                                GError **error);
 void configfile_free (MqConfigFile *file);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MqConfigFile, configfile_free)
 
