@@ -20,6 +20,8 @@ struct _MqRun {
   guint64 end;
   guint64 cur_seq;                /* a message known to start at cur_off */
   gsize cur_off;
+  gboolean lent;                  /* payloads in data are out on loan: it
+                                     is never moved or written over again */
 };
 
 static MqRun *
@@ -34,6 +36,7 @@ run_wrap (GByteArray *data, gsize start, guint64 first, guint64 end)
   run->end = end;
   run->cur_seq = first;
   run->cur_off = start;
+  run->lent = FALSE;
   return run;
 }
 
@@ -124,10 +127,46 @@ run_bytes (const MqRun *run)
   return run->data->len - run->start;
 }
 
+GBytes *
+run_lend (MqRun *run, const guint8 *payload, gsize len)
+{
+  g_assert (payload >= run->data->data + run->start
+            && payload + len <= run->data->data + run->data->len);
+  run->lent = TRUE;
+  return g_bytes_new_with_free_func (payload, len,
+                                     (GDestroyNotify) g_byte_array_unref,
+                                     g_byte_array_ref (run->data));
+}
+
+/* Before data changes in place (an append may move it): a lent array is
+ * left to its loans, and the run goes on in a copy of the messages it
+ * keeps, with room for more bytes.  The young tail that is copied is
+ * small: it is sealed into segments as it grows. */
+static void
+run_own (MqRun *run, gsize more)
+{
+  gsize kept = run->data->len - run->start;
+  GByteArray *copy;
+
+  if (!run->lent)
+    return;
+  copy = g_byte_array_sized_new ((guint) (kept + more));
+  g_byte_array_append (copy, run->data->data + run->start, (guint) kept);
+  g_byte_array_unref (run->data);
+  run->data = copy;
+  run->start = 0;
+  run->cur_seq = run->first;
+  run->cur_off = 0;
+  run->lent = FALSE;
+}
+
 void
 run_append (MqRun *run, const MqMsgHeader *header, const guint8 *payload)
 {
-  gsize at = run->data->len;
+  gsize at;
+
+  run_own (run, MQ_MSG_HEADER_SIZE + header->len);
+  at = run->data->len;
 
   g_byte_array_set_size (run->data, at + MQ_MSG_HEADER_SIZE + header->len);
   record_msg_encode (header, run->data->data + at);
@@ -176,6 +215,11 @@ run_shrink (MqRun *run)
 {
   if (run->start < RUN_SHRINK_MIN || run->start < run_bytes (run))
     return;
+  if (run->lent)
+    {
+      run_own (run, 0);
+      return;
+    }
   g_byte_array_remove_range (run->data, 0, run->start);
   run->cur_off -= run->start;
   run->start = 0;
@@ -191,6 +235,7 @@ run_drop_before (MqRun *run, guint64 seq)
   run->first = seq;
   if (run->first == run->end)
     {
+      run_own (run, 0);
       g_byte_array_set_size (run->data, 0);
       run->start = run->cur_off = 0;
       return;
