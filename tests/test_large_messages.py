@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""Large messages are sent from where their queue holds them (16 KiB and
-up, conn.h's MQ_CONN_LEND_MIN), between the reply text around them: the
-bytes must arrive exactly, in order, however the socket cuts the sends,
-while the queue's buffer goes on taking new messages, in every wire
-protocol."""
+"""Large messages both ways.  A set's data of 16 KiB and more still to come
+is read straight into the connection's buffer (dispatch.c), however it is
+cut, and what follows it is read after.  A get's message of 16 KiB and up
+(conn.h's MQ_CONN_LEND_MIN) is sent from where its queue holds it, between
+the reply text around it: the bytes must arrive exactly, in order, however
+the socket cuts the sends, while the queue's buffer goes on taking new
+messages, in every wire protocol."""
 
 import struct
 
@@ -39,7 +41,28 @@ def read_slowly(client, n, chunk):
     return bytes(got)
 
 
-class LargeReplies(mqdtest.MqdTestCase):
+class LargeMessages(mqdtest.MqdTestCase):
+    def test_sets_in_pieces(self):
+        """Each set cut at every kind of place: in its line, just after it,
+        where 16 KiB or less of its data is left, with the next command in
+        the same piece as its end."""
+        d = self.start_daemon(["-N"])
+        datas = [body(300 + i, size) for i, size in
+                 enumerate([20000, LEND_MIN, 65536, 131072, 200000])]
+        stream = b"".join(set_cmd("p", data) for data in datas)
+        cuts = sorted({5, 12, 40, 17000, 30000, 65600, 100000, 140000,
+                       len(stream) - LEND_MIN - 1, len(stream) - 3})
+        with d.client() as c:
+            at = 0
+            for cut in cuts + [len(stream)]:
+                c.send(stream[at:cut])
+                at = cut
+            c.expect_reply(b"STORED\r\n" * len(datas))
+            c.send(get_lines("p", len(datas)) + b"get p\r\n")
+            want = b"".join(get_reply(("p", data)) for data in datas)
+            self.assertEqual(read_slowly(c, len(want) + 5, 65536),
+                             want + b"END\r\n")
+
     def check_interleaved(self, args):
         """Sets and gets on one queue, all sent before any reply is read:
         each get's message leaves the queue's buffer, which the next set
