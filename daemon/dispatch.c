@@ -10,12 +10,7 @@
 #include "protocol.h"
 #include "waiter.h"
 
-/* Large enough for a 64 KiB set and its line in one read, parsed where it
- * landed. */
-#define DISPATCH_READ_SIZE (128 * 1024)
-/* The rest of a request this large is read where it is parsed from: a
- * copy less, for at most one read more for what follows it. */
-#define DISPATCH_REST_MIN (16 * 1024)
+#define DISPATCH_READ_SIZE (64 * 1024)
 
 gboolean conn_log_commands;
 /* Every read lands here first: most are parsed in place, and only an
@@ -230,7 +225,7 @@ conn_read_rest (MqConn *conn)
 static void
 conn_read (MqConn *conn)
 {
-  gboolean rest = conn->in_want >= DISPATCH_REST_MIN;
+  gboolean rest = conn->in_want > DISPATCH_READ_SIZE / 2;
   ssize_t n = rest ? conn_read_rest (conn)
     : recv (conn->watch.fd, read_buffer, sizeof read_buffer, MSG_DONTWAIT);
 
