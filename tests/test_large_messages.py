@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Large messages both ways.  A set's data of 16 KiB and more still to come
-is read straight into the connection's buffer (dispatch.c), however it is
-cut, and what follows it is read after.  A get's message of 16 KiB and up
+"""Large messages both ways.  A set's data comes in whatever pieces the
+client cuts it into, through the read buffer or (more than 32 KiB still to
+come) straight into the connection's buffer (dispatch.c), and what follows
+it is read after.  A get's message of 16 KiB and up
 (conn.h's MQ_CONN_LEND_MIN) is sent from where its queue holds it, between
 the reply text around it: the bytes must arrive exactly, in order, however
 the socket cuts the sends, while the queue's buffer goes on taking new
@@ -44,8 +45,8 @@ def read_slowly(client, n, chunk):
 class LargeMessages(mqdtest.MqdTestCase):
     def test_sets_in_pieces(self):
         """Each set cut at every kind of place: in its line, just after it,
-        where 16 KiB or less of its data is left, with the next command in
-        the same piece as its end."""
+        with more and less than 32 KiB of its data left, with the next
+        command in the same piece as its end."""
         d = self.start_daemon(["-N"])
         datas = [body(300 + i, size) for i, size in
                  enumerate([20000, LEND_MIN, 65536, 131072, 200000])]
