@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "commit.h"
 #include "conn.h"
@@ -13,6 +14,15 @@
 
 /* A waiting get's connection reads ahead only this far. */
 #define CONN_READ_AHEAD (64 * 1024)
+/* Pieces of output one sendmsg takes. */
+#define CONN_IOV_MAX 64
+
+/* A message's data sent from its queue's buffer: it goes at offset at of
+ * the connection's out. */
+typedef struct {
+  gsize at;
+  GBytes *data;
+} ConnLoan;
 
 /* Every connection, by what the pass end has to do with it. */
 typedef struct {
@@ -60,6 +70,7 @@ conn_new (GSocket *socket, MqWatchFunc on_event)
   conn->state = MQ_CONN_READING;
   conn->in = g_byte_array_new ();
   conn->out = g_string_new (NULL);
+  conn->lent = g_array_new (FALSE, FALSE, sizeof (ConnLoan));
   session_init (&conn->session);
   conn->active_tick = conns.tick;
   conn->link.data = conn;
@@ -103,6 +114,16 @@ conn_close (MqConn *conn)
   g_ptr_array_add (conns.dead, conn);
 }
 
+/* The replies were sent: the loans go back. */
+static void
+conn_end_loans (MqConn *conn)
+{
+  for (guint i = 0; i < conn->lent->len; i++)
+    g_bytes_unref (g_array_index (conn->lent, ConnLoan, i).data);
+  g_array_set_size (conn->lent, 0);
+  conn->lent_bytes = 0;
+}
+
 static void
 conn_free (MqConn *conn)
 {
@@ -110,6 +131,8 @@ conn_free (MqConn *conn)
   g_byte_array_unref (conn->in);
   g_string_free (conn->out, TRUE);
   windows_clear (&conn->reads);
+  conn_end_loans (conn);
+  g_array_unref (conn->lent);
   g_free (conn->blocked_line);
   session_clear (&conn->session);
   if (conn->rest.free != NULL)
@@ -137,10 +160,18 @@ void
 conn_reply_value (MqConn *conn, const MqGetKey *key, const MqItem *item,
                   gboolean with_cas, const char *id)
 {
-  MqGift gift = { item->header.flags, item->header.expires_ms, item->data,
-                  item->len, item->seq, id };
+  gboolean lend = item->len >= MQ_CONN_LEND_MIN && item->owned != NULL;
+  MqGift gift = { item->header.flags, item->header.expires_ms,
+                  lend ? NULL : item->data, item->len, item->seq, id };
+  ConnLoan loan;
 
-  session_reply_value (&conn->session, conn->out, key, &gift, with_cas);
+  loan.at = session_reply_value (&conn->session, conn->out, key, &gift,
+                                 with_cas);
+  if (!lend || loan.at == MQ_NO_DATA)
+    return;
+  loan.data = run_lend (item->owned, (const guint8 *) item->data, item->len);
+  g_array_append_val (conn->lent, loan);
+  conn->lent_bytes += item->len;
 }
 
 void
@@ -165,7 +196,7 @@ conn_close_after_reply (MqConn *conn)
 static gsize
 conn_unsent (MqConn *conn)
 {
-  return conn->out->len - conn->out_sent;
+  return conn->out->len + conn->lent_bytes - conn->out_sent;
 }
 
 gboolean
@@ -238,14 +269,54 @@ conn_shrink_buffers (MqConn *conn)
     }
 }
 
+/* Adds base[0..len) to iov past the skip bytes already sent. */
+static guint
+iov_add (struct iovec *iov, guint n, const void *base, gsize len,
+         gsize *skip)
+{
+  gsize sent = MIN (*skip, len);
+
+  *skip -= sent;
+  if (sent == len)
+    return n;
+  iov[n].iov_base = (guint8 *) base + sent;
+  iov[n].iov_len = len - sent;
+  return n + 1;
+}
+
+/* The unsent output, out's text and the loans between, in order. */
+static guint
+conn_gather (MqConn *conn, struct iovec *iov)
+{
+  gsize skip = conn->out_sent, from = 0;
+  guint n = 0, i;
+
+  for (i = 0; i < conn->lent->len && n + 2 <= CONN_IOV_MAX; i++)
+    {
+      ConnLoan *loan = &g_array_index (conn->lent, ConnLoan, i);
+      gsize len;
+      gconstpointer data = g_bytes_get_data (loan->data, &len);
+
+      n = iov_add (iov, n, conn->out->str + from, loan->at - from, &skip);
+      n = iov_add (iov, n, data, len, &skip);
+      from = loan->at;
+    }
+  /* The text after the last loan, unless the loans filled iov. */
+  if (i == conn->lent->len && n < CONN_IOV_MAX)
+    n = iov_add (iov, n, conn->out->str + from, conn->out->len - from, &skip);
+  return n;
+}
+
 /* Sends what it can; TRUE when everything went out. */
 static gboolean
 conn_send (MqConn *conn)
 {
   while (conn_unsent (conn) > 0)
     {
-      ssize_t n = send (conn->watch.fd, conn->out->str + conn->out_sent,
-                        conn_unsent (conn), MSG_DONTWAIT | MSG_NOSIGNAL);
+      struct iovec iov[CONN_IOV_MAX];
+      struct msghdr msg = { .msg_iov = iov,
+                            .msg_iovlen = conn_gather (conn, iov) };
+      ssize_t n = sendmsg (conn->watch.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 
       if (n < 0 && errno == EINTR)
         continue;
@@ -265,6 +336,7 @@ conn_send (MqConn *conn)
       conn->active_tick = conns.tick;
     }
   g_string_truncate (conn->out, 0);
+  conn_end_loans (conn);
   conn->out_sent = 0;
   conn->write_blocked = FALSE;
   conn_shrink_buffers (conn);

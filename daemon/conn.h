@@ -3,7 +3,8 @@
  * Commands (command.c) act on a connection through this header: they append
  * replies, keep reliable reads, make a get wait.  dispatch.c reads the input
  * and runs the commands; the pass end sends the replies, after the group
- * commit that covers them, with one send per connection.
+ * commit that covers them, with one sendmsg per connection (a large
+ * message's data from where its queue holds it).
  */
 #pragma once
 
@@ -16,6 +17,9 @@
 
 /* Idle buffers larger than this are given back. */
 #define MQ_CONN_BUFFER_KEEP (64 * 1024)
+/* A message this large is sent from where the queue holds it, not copied
+ * into the replies: below it a copy costs less than the loan. */
+#define MQ_CONN_LEND_MIN (16 * 1024)
 /* Past this much unsent output a connection is not read from, and a get
  * takes no more messages: a client that never reads its replies cannot
  * make the daemon grow. */
@@ -88,7 +92,10 @@ struct _MqConn {
   gboolean in_large;              /* in grew past what an idle conn keeps */
   gsize in_want;                  /* bytes a request in `in` still lacks */
   GString *out;                   /* replies not yet sent */
-  gsize out_sent;
+  GArray *lent;                   /* ConnLoan: messages sent from where
+                                     they are, each at its place in out */
+  gsize lent_bytes;
+  gsize out_sent;                 /* of out and lent, in the order sent */
   guint64 swallow;                /* bytes of a refused set still to skip */
   gboolean noreply;               /* the running command wants no reply */
   gboolean pending;               /* has output to send at the pass end */

@@ -335,14 +335,15 @@ protocol_append_line (GString *out, const char *line)
   append_crlf (out);
 }
 
-void
+gsize
 protocol_append_value (GString *out, const char *name, gsize name_len,
                        guint32 flags, const char *data, gsize len,
                        gboolean with_cas, guint64 cas, const char *id)
 {
-  g_return_if_fail (out != NULL);
-  g_return_if_fail (name != NULL || name_len == 0);
-  g_return_if_fail (data != NULL || len == 0);
+  gsize at;
+
+  g_return_val_if_fail (out != NULL, MQ_NO_DATA);
+  g_return_val_if_fail (name != NULL || name_len == 0, MQ_NO_DATA);
 
   g_string_append_len (out, "VALUE ", 6);
   g_string_append_len (out, name, (gssize) name_len);
@@ -361,8 +362,11 @@ protocol_append_value (GString *out, const char *name, gsize name_len,
       g_string_append (out, id);
     }
   append_crlf (out);
-  g_string_append_len (out, data, (gssize) len);
+  at = out->len;
+  if (data != NULL)
+    g_string_append_len (out, data, (gssize) len);
   append_crlf (out);
+  return at;
 }
 
 void

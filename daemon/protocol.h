@@ -173,9 +173,14 @@ const char *protocol_parse_set_key (const char *p, gsize len, MqCommand *cmd);
 
 /* Replies, appended to out. */
 void protocol_append_line (GString *out, const char *line);
-void protocol_append_value (GString *out, const char *name, gsize name_len,
-                            guint32 flags, const char *data, gsize len,
-                            gboolean with_cas, guint64 cas, const char *id);
+/* A value reply returns where in out its data goes: with data NULL (and
+ * len > 0) the data is left out, for the caller to send from where it is;
+ * MQ_NO_DATA when the reply carries none (meta's mg without v).  id, when
+ * not NULL, ends the VALUE line (the get option /id). */
+#define MQ_NO_DATA G_MAXSIZE
+gsize protocol_append_value (GString *out, const char *name, gsize name_len,
+                             guint32 flags, const char *data, gsize len,
+                             gboolean with_cas, guint64 cas, const char *id);
 void protocol_append_stat (GString *out, const char *key, const char *value);
 void protocol_append_stat_printf (GString *out, const char *key,
                                   const char *format, ...) G_GNUC_PRINTF (3, 4);

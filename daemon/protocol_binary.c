@@ -265,7 +265,8 @@ append_response (GString *out, const MqReplyForm *form, guint16 status,
   g_string_append_len (out, h, sizeof h);
   g_string_append_len (out, extras, (gssize) extras_len);
   g_string_append_len (out, key, (gssize) key_len);
-  g_string_append_len (out, value, (gssize) value_len);
+  if (value != NULL)
+    g_string_append_len (out, value, (gssize) value_len);
 }
 
 static void
@@ -355,22 +356,23 @@ protocol_binary_append_line (GString *out, MqReplyForm *form,
   append_status (out, form, status, text);
 }
 
-void
+gsize
 protocol_binary_append_value (GString *out, MqReplyForm *form,
                               const char *key, gsize key_len, guint32 flags,
                               const char *data, gsize len, guint64 cas)
 {
   char extras[4];
 
-  g_return_if_fail (out != NULL && form != NULL);
-  g_return_if_fail (key != NULL || key_len == 0);
-  g_return_if_fail (data != NULL || len == 0);
+  g_return_val_if_fail (out != NULL && form != NULL, MQ_NO_DATA);
+  g_return_val_if_fail (key != NULL || key_len == 0, MQ_NO_DATA);
 
   put_be (extras, flags, 4);
   append_response (out, form, MQ_BINARY_OK, key,
                    sends_key (form) ? key_len : 0, extras, sizeof extras,
                    data, len, cas);
   form->n_values++;
+  /* The value ends the response. */
+  return data != NULL ? out->len - len : out->len;
 }
 
 void

@@ -51,11 +51,12 @@ MqParseStatus protocol_binary_parse (const char *buf, gsize len,
  * request's success, and END when a get gave a value, send nothing. */
 void protocol_binary_append_line (GString *out, MqReplyForm *form,
                                   const char *line);
-/* A get's hit: flags as extras, the key for GETK and GETKQ, cas as CAS. */
-void protocol_binary_append_value (GString *out, MqReplyForm *form,
-                                   const char *key, gsize key_len,
-                                   guint32 flags, const char *data, gsize len,
-                                   guint64 cas);
+/* A get's hit: flags as extras, the key for GETK and GETKQ, cas as CAS;
+ * data and the value returned as protocol_append_value's. */
+gsize protocol_binary_append_value (GString *out, MqReplyForm *form,
+                                    const char *key, gsize key_len,
+                                    guint32 flags, const char *data, gsize len,
+                                    guint64 cas);
 /* stats: one response per "STAT <name> <value>\r\n" line of text. */
 void protocol_binary_append_stats (GString *out, const MqReplyForm *form,
                                    const char *text, gsize len);

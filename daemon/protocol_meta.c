@@ -282,15 +282,15 @@ protocol_meta_append_line (GString *out, MqReplyForm *form, const char *line)
   g_string_append_len (out, "\r\n", 2);
 }
 
-void
+gsize
 protocol_meta_append_value (GString *out, MqReplyForm *form, guint32 flags,
                             const char *data, gsize len, guint64 cas,
                             gint64 ttl)
 {
   Item item = { flags, len, cas, ttl };
+  gsize at = MQ_NO_DATA;
 
-  g_return_if_fail (out != NULL && form != NULL);
-  g_return_if_fail (data != NULL || len == 0);
+  g_return_val_if_fail (out != NULL && form != NULL, MQ_NO_DATA);
 
   if (form->value)
     g_string_append_printf (out, "VA %" G_GSIZE_FORMAT, len);
@@ -300,8 +300,11 @@ protocol_meta_append_value (GString *out, MqReplyForm *form, guint32 flags,
   g_string_append_len (out, "\r\n", 2);
   if (form->value)
     {
-      g_string_append_len (out, data, (gssize) len);
+      at = out->len;
+      if (data != NULL)
+        g_string_append_len (out, data, (gssize) len);
       g_string_append_len (out, "\r\n", 2);
     }
   form->n_values++;
+  return at;
 }

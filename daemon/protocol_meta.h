@@ -40,7 +40,8 @@ const char *protocol_meta_parse_debug (const MqTokens *t, MqCommand *cmd);
 void protocol_meta_append_line (GString *out, MqReplyForm *form,
                                 const char *line);
 /* mg's hit: VA <size> <flags>* and the value with v, else HD <flags>*;
- * ttl is the seconds the message has left, -1 when it never expires. */
-void protocol_meta_append_value (GString *out, MqReplyForm *form,
-                                 guint32 flags, const char *data, gsize len,
-                                 guint64 cas, gint64 ttl);
+ * ttl is the seconds the message has left, -1 when it never expires;
+ * data and the value returned as protocol_append_value's. */
+gsize protocol_meta_append_value (GString *out, MqReplyForm *form,
+                                  guint32 flags, const char *data, gsize len,
+                                  guint64 cas, gint64 ttl);

@@ -20,6 +20,9 @@ struct _MqRun {
   guint64 end;
   guint64 cur_seq;                /* a message known to start at cur_off */
   gsize cur_off;
+  gsize room;                     /* data holds this much without moving */
+  gboolean lent;                  /* payloads in data are out on loan: it
+                                     is never moved or written over again */
 };
 
 static MqRun *
@@ -34,6 +37,8 @@ run_wrap (GByteArray *data, gsize start, guint64 first, guint64 end)
   run->end = end;
   run->cur_seq = first;
   run->cur_off = start;
+  run->room = data->len;
+  run->lent = FALSE;
   return run;
 }
 
@@ -124,10 +129,64 @@ run_bytes (const MqRun *run)
   return run->data->len - run->start;
 }
 
+GBytes *
+run_lend (MqRun *run, const guint8 *payload, gsize len)
+{
+  g_assert (payload >= run->data->data + run->start
+            && payload + len <= run->data->data + run->data->len);
+  run->lent = TRUE;
+  return g_bytes_new_with_free_func (payload, len,
+                                     (GDestroyNotify) g_byte_array_unref,
+                                     g_byte_array_ref (run->data));
+}
+
+/* A lent array is left to its loans: the run goes on in a copy of the
+ * messages it keeps, in an array of room bytes. */
+static void
+run_leave_loans (MqRun *run, gsize room)
+{
+  gsize kept = run->data->len - run->start;
+  GByteArray *copy = g_byte_array_sized_new ((guint) room);
+
+  g_byte_array_append (copy, run->data->data + run->start, (guint) kept);
+  g_byte_array_unref (run->data);
+  run->data = copy;
+  run->room = room;
+  run->start = 0;
+  run->cur_seq = run->first;
+  run->cur_off = 0;
+  run->lent = FALSE;
+}
+
+/* Room for more bytes at the end.  Within the room nothing moves, loans or
+ * not.  Past it the array grows to twice; a lent one is copied instead
+ * (the messages kept: a young tail is small, it is sealed into segments
+ * as it grows), to as much room as it had, for the appends that follow to
+ * go in place as long. */
+static void
+run_make_room (MqRun *run, gsize more)
+{
+  gsize len = run->data->len;
+
+  if (len + more <= run->room)
+    return;
+  if (run->lent)
+    {
+      run_leave_loans (run, MAX (run->room, 2 * (run_bytes (run) + more)));
+      return;
+    }
+  run->room = MAX (2 * run->room, len + more);
+  g_byte_array_set_size (run->data, (guint) run->room);
+  g_byte_array_set_size (run->data, (guint) len);
+}
+
 void
 run_append (MqRun *run, const MqMsgHeader *header, const guint8 *payload)
 {
-  gsize at = run->data->len;
+  gsize at;
+
+  run_make_room (run, MQ_MSG_HEADER_SIZE + header->len);
+  at = run->data->len;
 
   g_byte_array_set_size (run->data, at + MQ_MSG_HEADER_SIZE + header->len);
   record_msg_encode (header, run->data->data + at);
@@ -174,7 +233,9 @@ run_find (MqRun *run, guint64 seq, MqMsgHeader *header,
 static void
 run_shrink (MqRun *run)
 {
-  if (run->start < RUN_SHRINK_MIN || run->start < run_bytes (run))
+  /* A lent array keeps its bytes where they are until it has to grow. */
+  if (run->lent || run->start < RUN_SHRINK_MIN
+      || run->start < run_bytes (run))
     return;
   g_byte_array_remove_range (run->data, 0, run->start);
   run->cur_off -= run->start;
@@ -191,6 +252,8 @@ run_drop_before (MqRun *run, guint64 seq)
   run->first = seq;
   if (run->first == run->end)
     {
+      if (run->lent)
+        run_leave_loans (run, 0);
       g_byte_array_set_size (run->data, 0);
       run->start = run->cur_off = 0;
       return;

@@ -39,6 +39,10 @@ void run_append (MqRun *run, const MqMsgHeader *header,
  * into the run until it changes. */
 gboolean run_find (MqRun *run, guint64 seq, MqMsgHeader *header,
                    const guint8 **payload);
+/* Lends the payload of a message found in the run (len bytes at
+ * payload), for a reply to be sent from where it is: the bytes stay as
+ * they are, whatever the run does next, until the loan is unreferenced. */
+GBytes *run_lend (MqRun *run, const guint8 *payload, gsize len);
 /* Forgets the messages before seq. */
 void run_drop_before (MqRun *run, guint64 seq);
 

@@ -131,7 +131,7 @@ seconds_left (gint64 expires_ms)
   return ms > 0 ? (ms + 999) / 1000 : 0;
 }
 
-void
+gsize
 session_reply_value (MqSession *session, GString *out, const MqGetKey *key,
                      const MqGift *gift, gboolean with_cas)
 {
@@ -143,18 +143,19 @@ session_reply_value (MqSession *session, GString *out, const MqGetKey *key,
   switch (form->wire)
     {
     case MQ_WIRE_TEXT:
-      protocol_append_value (out, key->name, key->key_len, flags, gift->data,
-                             gift->len, with_cas, gift->seq, gift->id);
-      break;
+      return protocol_append_value (out, key->name, key->key_len, flags,
+                                    gift->data, gift->len, with_cas,
+                                    gift->seq, gift->id);
     case MQ_WIRE_BINARY:
-      protocol_binary_append_value (out, form, key->name, key->key_len, flags,
-                                    gift->data, gift->len, gift->seq);
-      break;
+      return protocol_binary_append_value (out, form, key->name,
+                                           key->key_len, flags, gift->data,
+                                           gift->len, gift->seq);
     case MQ_WIRE_META:
-      protocol_meta_append_value (out, form, flags, gift->data, gift->len,
-                                  gift->seq, seconds_left (gift->expires_ms));
-      break;
+      return protocol_meta_append_value (out, form, flags, gift->data,
+                                         gift->len, gift->seq,
+                                         seconds_left (gift->expires_ms));
     }
+  g_return_val_if_reached (MQ_NO_DATA);
 }
 
 void

@@ -22,7 +22,7 @@
 typedef struct {
   guint32 flags;
   gint64 expires_ms;              /* wall clock; 0: never */
-  const char *data;
+  const char *data;               /* NULL: sent from where it is */
   gsize len;
   guint64 seq;                    /* its sequence number: the CAS */
   const char *id;                 /* its stable id, when the get asked */
@@ -52,9 +52,11 @@ void session_end (MqSession *session, const MqCommand *cmd);
 
 /* The running command's replies, appended to out. */
 void session_reply (MqSession *session, GString *out, const char *line);
-void session_reply_value (MqSession *session, GString *out,
-                          const MqGetKey *key, const MqGift *gift,
-                          gboolean with_cas);
+/* Returns where in out the gift's data goes, or MQ_NO_DATA
+ * (protocol_append_value). */
+gsize session_reply_value (MqSession *session, GString *out,
+                           const MqGetKey *key, const MqGift *gift,
+                           gboolean with_cas);
 /* stats: lines holds "STAT <name> <value>\r\n" lines. */
 void session_reply_stats (MqSession *session, GString *out,
                           const GString *lines);

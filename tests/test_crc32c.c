@@ -121,6 +121,30 @@ test_large (void)
                    reference (buf + 3, len));
 }
 
+/* Around the lengths where the three-block paths start and stop (256 and
+ * 8192 bytes a block), at an odd address, and continued from a register
+ * that is not zero. */
+static void
+test_block_edges (void)
+{
+  static const gsize edges[] = { 3 * 256, 3 * 8192, 3 * 8192 + 3 * 256,
+                                 2 * 3 * 8192 };
+  gsize max = 2 * 3 * 8192 + 16;
+  g_autofree guint8 *buf = g_malloc (max + 1);
+
+  fill_pattern (buf, max + 1, 17);
+  for (gsize e = 0; e < G_N_ELEMENTS (edges); e++)
+    for (gsize len = edges[e] - 9; len <= edges[e] + 9; len++)
+      {
+        guint32 head = crc32c_update (0, buf + 1, 5);
+
+        g_assert_cmphex (crc32c_update (0, buf + 1, len), ==,
+                         reference (buf + 1, len));
+        g_assert_cmphex (crc32c_update (head, buf + 6, len), ==,
+                         reference (buf + 1, len + 5));
+      }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -132,5 +156,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/crc32c/lengths-and-alignments",
                    test_lengths_and_alignments);
   g_test_add_func ("/crc32c/large", test_large);
+  g_test_add_func ("/crc32c/block-edges", test_block_edges);
   return g_test_run ();
 }

@@ -266,6 +266,59 @@ test_refs (void)
   run_unref (NULL);
 }
 
+/* A lent payload keeps its bytes through whatever its run does after:
+ * emptied and filled again, grown, a large prefix dropped, freed. */
+static GBytes *
+lend (MqRun *run, guint64 seq)
+{
+  MqMsgHeader header;
+  const guint8 *payload;
+
+  g_assert_true (run_find (run, seq, &header, &payload));
+  return run_lend (run, payload, header.len);
+}
+
+static void
+assert_loan (GBytes *loan, guint64 seq, LenFunc len_of)
+{
+  gsize len = len_of (seq);
+  g_autofree guint8 *want = g_malloc (len + 1);
+  MqMsgHeader header;
+
+  msg_make (seq, len, &header, want);
+  g_assert_cmpmem (g_bytes_get_data (loan, NULL), g_bytes_get_size (loan),
+                   want, len);
+}
+
+static void
+test_lend (void)
+{
+  MqRun *run = run_new (1);
+  GBytes *emptied, *grown, *shrunk, *freed;
+
+  append (run, 2, len_1000);
+  emptied = lend (run, 2);
+  run_drop_before (run, 3);         /* the tail's usual get: now empty */
+  append (run, 2, len_1000);        /* where 1 and 2 were */
+  grown = lend (run, 4);
+  append (run, 200, len_1000);      /* moves a growing array */
+  assert_msg (run, 3, len_1000);
+  shrunk = lend (run, 150);
+  run_drop_before (run, 140);       /* 137 KiB dropped, 66 KiB kept */
+  freed = lend (run, 200);
+  for (guint64 seq = 140; seq < 205; seq++)
+    assert_msg (run, seq, len_1000);
+  run_unref (run);
+  assert_loan (emptied, 2, len_1000);
+  assert_loan (grown, 4, len_1000);
+  assert_loan (shrunk, 150, len_1000);
+  assert_loan (freed, 200, len_1000);
+  g_bytes_unref (emptied);
+  g_bytes_unref (grown);
+  g_bytes_unref (shrunk);
+  g_bytes_unref (freed);
+}
+
 /* ---- segment values ----------------------------------------------- */
 
 static void
@@ -563,6 +616,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/segment/run/drop-before", test_drop_before);
   g_test_add_func ("/segment/run/drop-large-prefix", test_drop_large_prefix);
   g_test_add_func ("/segment/run/refs", test_refs);
+  g_test_add_func ("/segment/run/lend", test_lend);
   g_test_add_func ("/segment/encode/layout", test_encode_layout);
   g_test_add_func ("/segment/encode/split", test_encode_split);
   g_test_add_func ("/segment/encode/large-message",
