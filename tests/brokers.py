@@ -80,7 +80,7 @@ def free_ports(n):
             s.close()
 
 
-def _connects(port):
+def connects(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return True
@@ -90,8 +90,8 @@ def _connects(port):
 
 class _Process:
     """One server process: its log file, start, stop and kill by PID, and
-    registration with mqdtest's runner.  Subclasses give command(), env()
-    and wait_ready()."""
+    registration with mqdtest's runner.  Subclasses give command() and
+    start()."""
 
     name = "server"
 
@@ -121,13 +121,6 @@ class _Process:
         if self not in mqdtest._registry:
             mqdtest._registry.append(self)
 
-    def _exited(self):
-        """The exit code when the process has ended (reaped), else None."""
-        code = self.proc.poll()
-        if code is not None:
-            self.proc = None
-        return code
-
     def _not_ready(self, why):
         self.kill()
         raise AssertionError("%s %s:\n%s" % (self.name, why,
@@ -138,7 +131,7 @@ class _Process:
         process's exit between attempts (the server sends no signal)."""
         pidfd = os.pidfd_open(self.proc.pid)
         try:
-            while not _connects(port):
+            while not connects(port):
                 if select.select([pidfd], [], [], 0.05)[0]:
                     self._not_ready("exited with %s before it listened on %d"
                                     % (self.proc.wait(), port))
@@ -167,18 +160,27 @@ class _Process:
             self._signal_and_wait(signal.SIGKILL)
 
     def stop(self, keep=False):
-        """SIGTERM by PID and wait for the exit; the server's directory is
-        removed unless keep."""
+        """SIGTERM by PID and wait for the exit; the server's data is
+        removed unless keep.  Its log stays (mqdtest's runner shows it when
+        the test failed) until cleanup()."""
         if self.proc is not None:
             self._signal_and_wait(signal.SIGTERM)
         if not keep:
-            self.remove()
+            for name in os.listdir(self.tmp):
+                path = os.path.join(self.tmp, name)
+                if path == self.log_path:
+                    continue
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
 
     def remove(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def cleanup(self):
-        """For mqdtest's runner, after stop(): nothing is left behind."""
+        """For mqdtest's runner, after stop(): nothing is left, log
+        included."""
         self.kill()
         self.remove()
 
@@ -236,7 +238,7 @@ class RabbitMQ(_Process):
 
     @property
     def url(self):
-        return "amqp://guest:guest@127.0.0.1:%d" % self.port
+        return "amqp://guest:guest@127.0.0.1:%d/" % self.port
 
     def _write_files(self):
         cookie = os.path.join(self.tmp, ".erlang.cookie")
