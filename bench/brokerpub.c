@@ -82,6 +82,9 @@ amqp_start (const Run *run)
 
   if (url == NULL || amqp_parse_url (url, &info) != AMQP_STATUS_OK)
     errx (1, "%s: not an amqp:// URL", run->url);
+  /* As mqd-forward: "amqp://host/" means the default vhost, not "". */
+  if (info.vhost[0] == '\0')
+    info.vhost = "/";
   if (sock == NULL || amqp_socket_open (sock, info.host, info.port) != 0)
     errx (1, "cannot connect to %s:%d", info.host, info.port);
   amqp_check (amqp_login (conn, info.vhost, 0, 131072, 0,

@@ -50,6 +50,12 @@ def gone(pid):
     return False
 
 
+def left_behind(tmp):
+    """What stopped servers left in tmp: {their directory: its files}."""
+    return {d: sorted(os.listdir(os.path.join(tmp, d)))
+            for d in os.listdir(tmp)}
+
+
 def crash_and_restart(test, server):
     """kill -9 of server, then start() on the data it left."""
     pid = server.pid
@@ -71,7 +77,7 @@ class RabbitMQHarness(unittest.TestCase):
                             {(LOOPBACK4, rabbit.epmd.port),
                              (LOOPBACK6, rabbit.epmd.port)})
             self.assertEqual(rabbit.url,
-                             "amqp://guest:guest@127.0.0.1:%d" % rabbit.port)
+                             "amqp://guest:guest@127.0.0.1:%d/" % rabbit.port)
 
             rabbit.declare_queue("plain")
             for i in range(100):
@@ -114,8 +120,13 @@ class RabbitMQHarness(unittest.TestCase):
         pids = (rabbit.pid, rabbit.epmd.pid)
         rabbit.stop()
         self.assertTrue(all(gone(pid) for pid in pids))
+        self.assertFalse(brokers.connects(rabbit.port))
+        # The logs stay for the runner to show, until cleanup().
+        self.assertEqual(left_behind(tmp),
+                         {"rabbitmq-rabbit": ["rabbitmq.log"],
+                          "epmd-%d" % rabbit.epmd.port: ["epmd.log"]})
+        rabbit.cleanup()
         self.assertEqual(os.listdir(tmp), [])
-        self.assertFalse(brokers._connects(rabbit.port))
 
 
 class NatsHarness(unittest.TestCase):
@@ -163,7 +174,7 @@ class NatsHarness(unittest.TestCase):
                 nats.read_all("S"),
                 [brokers.Message(payload(i), {"Nats-Msg-Id": "id.%d" % i})
                  for i in range(30)])
-        self.assertEqual(os.listdir(tmp), [])
+        self.assertEqual(left_behind(tmp), {"nats-nats": ["nats-server.log"]})
 
     def test_cluster_r3_stream_outlives_a_killed_server(self):
         tmp = mqdtest.scratch_dir()
@@ -192,7 +203,9 @@ class NatsHarness(unittest.TestCase):
                 third.read_all("S"),
                 [brokers.Message(payload(i), {"Nats-Msg-Id": "id.%d" % i})
                  for i in range(20)])
-        self.assertEqual(os.listdir(tmp), [])
+        self.assertEqual(left_behind(tmp),
+                         {"nats-node%d" % i: ["nats-server.log"]
+                          for i in range(3)})
 
 
 if __name__ == "__main__":
