@@ -94,7 +94,7 @@ class TestOut(RabbitCase):
         # again after later ones.
         self.assertEqual(sorted(m.body for m in self.read()), sorted(sent))
         # The URL as given, less its user and password.
-        self.assertIn("out: up amqp://127.0.0.1:%d\n" % self.rabbit.port,
+        self.assertIn("out: up amqp://127.0.0.1:%d/\n" % self.rabbit.port,
                       fwd.log_text())
         self.assertNotIn("guest", fwd.log_text())
 
