@@ -176,6 +176,20 @@ mq_client_error (const mq_client *c)
   return c != NULL ? c->err : "out of memory";
 }
 
+mq_status
+mq_set_io_timeout (mq_client *c, int timeout_ms)
+{
+  mq_status st = enter (c);
+
+  if (st != MQ_OK)
+    return st;
+  if (timeout_ms < 0)
+    return mqc_set_error (c, MQ_INVALID, "invalid I/O timeout %d ms: 0 "
+                          "(none) to 2147483647", timeout_ms);
+  c->io_timeout_ms = timeout_ms;
+  return MQ_OK;
+}
+
 void
 mq_disconnect (mq_client *c)
 {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -26,11 +27,28 @@
 static mq_status
 connect_failed (mq_client *c, int fd)
 {
-  mq_status st = mqc_set_error (c, MQ_CONNECT, "cannot connect to %s: %s",
-                                c->path, strerror (errno));
+  mq_status st = errno == EAGAIN
+    ? mqc_set_error (c, MQ_CONNECT, "cannot connect to %s: the daemon took "
+                     "no new connection in %d ms", c->path, c->io_timeout_ms)
+    : mqc_set_error (c, MQ_CONNECT, "cannot connect to %s: %s", c->path,
+                     strerror (errno));
 
   close (fd);
   return st;
+}
+
+/* A connect waits while the daemon's queue of connections is full (a hung
+ * daemon never empties it): with an I/O timeout, only that long, then it
+ * fails with EAGAIN. */
+static int
+bound_connect (const mq_client *c, int fd)
+{
+  struct timeval tv = { .tv_sec = c->io_timeout_ms / 1000,
+                        .tv_usec = c->io_timeout_ms % 1000 * 1000 };
+
+  if (c->io_timeout_ms <= 0)
+    return 0;
+  return setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 /* A connected, non-blocking socket to c->path in *fd. */
@@ -48,6 +66,8 @@ socket_connect (mq_client *c, int *fd)
   if (*fd < 0)
     return mqc_set_error (c, MQ_CONNECT, "cannot create a socket: %s",
                           strerror (errno));
+  if (bound_connect (c, *fd) < 0)
+    return connect_failed (c, *fd);
   /* A Unix-socket connect interrupted by a signal can simply be redone. */
   while (connect (*fd, (struct sockaddr *) &addr, sizeof addr) < 0)
     {
@@ -66,7 +86,7 @@ socket_connect (mq_client *c, int *fd)
 static mq_status
 greet (mq_client *c)
 {
-  int send_err = mqc_send_small (c->fd, "version\r\n", 9);
+  int send_err = mqc_send_small (c, "version\r\n", 9);
   char *line = NULL;
   size_t line_len;
   mq_status st = mqc_read_line (c, &line, &line_len);
@@ -129,6 +149,7 @@ mq_status
 mqc_call_begin (mq_client *c)
 {
   c->err[0] = '\0';
+  c->call_wait_ms = 0;
   if (c->fd >= 0)
     {
       struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };

@@ -135,6 +135,7 @@ get_round (mq_client *c, const char *queue, const mqc_read *r, int timeout_ms,
   mq_status st;
 
   option_suffix (suffix, sizeof suffix, r, timeout_ms);
+  c->call_wait_ms = timeout_ms;
   st = get_request (c, queue, suffix, max, &lines);
   if (st != MQ_OK)
     return st;

@@ -32,6 +32,9 @@ struct mqc_open_read;             /* openread.c */
 struct mq_client {
   char *path;
   int fd;                         /* -1: not connected */
+  int io_timeout_ms;              /* 0: the daemon may stay silent for ever */
+  int call_wait_ms;               /* how long the daemon may hold this call's
+                                     answer back (a get's /t=) */
   unsigned gen;                   /* grows each time a connection ends */
 
   char *in;                       /* answers read, [in_start, in_end) */

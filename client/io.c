@@ -5,7 +5,8 @@
  * request, whatever it has already answered is read into the input buffer,
  * so neither side can stall on a full socket however many requests are
  * pipelined.  Every system call is restarted after a signal (EINTR), and
- * sends never raise SIGPIPE.
+ * sends never raise SIGPIPE.  With an I/O timeout, no wait for the daemon
+ * lasts longer than that beyond the call's own wait (see io_limit).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -15,6 +16,7 @@
 #endif
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -44,6 +47,20 @@ mqc_conn_close (mq_client *c)
     }
 }
 
+/* How long, in ms, the daemon may stay silent (neither take bytes nor send
+ * any) before the call gives up on the connection: the handle's I/O
+ * timeout plus the call's own wait, during which the daemon may rightly
+ * say nothing; -1: no limit. */
+static int
+io_limit (const mq_client *c)
+{
+  if (c->io_timeout_ms <= 0)
+    return -1;
+  if (c->call_wait_ms > INT_MAX - c->io_timeout_ms)
+    return INT_MAX;
+  return c->io_timeout_ms + c->call_wait_ms;
+}
+
 /* The connection broke (err is an errno, 0 for end of file).  What was
  * already read stays in the input buffer for the caller to parse. */
 static mq_status
@@ -52,6 +69,9 @@ conn_lost (mq_client *c, int err)
   if (err == 0 || err == ECONNRESET || err == EPIPE)
     mqc_set_error (c, MQ_IO, "the daemon at %s closed the connection",
                    c->path);
+  else if (err == ETIMEDOUT)
+    mqc_set_error (c, MQ_IO, "no answer from the daemon at %s in %d ms",
+                   c->path, io_limit (c));
   else
     mqc_set_error (c, MQ_IO, "connection to %s broke: %s", c->path,
                    strerror (err));
@@ -74,15 +94,29 @@ mqc_protocol_error (mq_client *c, const char *format, ...)
   return MQ_PROTOCOL;
 }
 
-/* Waits until fd is ready for events; restarts after signals. */
-static int
-wait_fd (int fd, short events, short *revents)
+static int64_t
+now_ms (void)
 {
-  struct pollfd p = { .fd = fd, .events = events };
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until the handle's socket is ready for events, at most the
+ * handle's I/O limit; restarts after signals with what is left.  0, or an
+ * errno (ETIMEDOUT: the daemon stayed silent too long). */
+static int
+wait_fd (const mq_client *c, short events, short *revents)
+{
+  struct pollfd p = { .fd = c->fd, .events = events };
+  int limit = io_limit (c);
+  int64_t end = now_ms () + limit;
+  int left = limit;
 
   for (;;)
     {
-      int r = poll (&p, 1, -1);
+      int r = poll (&p, 1, left);
 
       if (r > 0)
         {
@@ -90,7 +124,15 @@ wait_fd (int fd, short events, short *revents)
           return 0;
         }
       if (r < 0 && errno != EINTR)
-        return -1;
+        return errno;
+      if (limit >= 0)
+        {
+          int64_t rest = end - now_ms ();
+
+          if (r == 0 || rest <= 0)
+            return ETIMEDOUT;
+          left = rest < INT_MAX ? (int) rest : INT_MAX;
+        }
     }
 }
 
@@ -125,6 +167,7 @@ recv_some (mq_client *c, void *dst, size_t n, int block, mq_status *st)
     {
       ssize_t r = recv (c->fd, dst, n, MSG_DONTWAIT);
       short revents;
+      int err;
 
       if (r > 0)
         return (size_t) r;
@@ -136,10 +179,10 @@ recv_some (mq_client *c, void *dst, size_t n, int block, mq_status *st)
         *st = conn_lost (c, errno);
       else if (!block)
         *st = ST_AGAIN;
-      else if (wait_fd (c->fd, POLLIN, &revents) == 0)
+      else if ((err = wait_fd (c, POLLIN, &revents)) == 0)
         continue;
       else
-        *st = conn_lost (c, errno);
+        *st = conn_lost (c, err);
       return 0;
     }
 }
@@ -278,9 +321,10 @@ static mq_status
 out_wait (mq_client *c)
 {
   short revents;
+  int err = wait_fd (c, POLLOUT | POLLIN, &revents);
 
-  if (wait_fd (c->fd, POLLOUT | POLLIN, &revents) < 0)
-    return conn_lost (c, errno);
+  if (err != 0)
+    return conn_lost (c, err);
   if (revents & (POLLIN | POLLHUP | POLLERR))
     {
       mq_status st = in_recv (c, 0);
@@ -322,12 +366,13 @@ mqc_out_send (mq_client *c)
 }
 
 int
-mqc_send_small (int fd, const char *text, size_t len)
+mqc_send_small (mq_client *c, const char *text, size_t len)
 {
   while (len > 0)
     {
-      ssize_t w = send (fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t w = send (c->fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
       short revents;
+      int err;
 
       if (w > 0)
         {
@@ -339,8 +384,9 @@ mqc_send_small (int fd, const char *text, size_t len)
         continue;
       if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         {
-          if (wait_fd (fd, POLLOUT, &revents) < 0)
-            return errno;
+          err = wait_fd (c, POLLOUT, &revents);
+          if (err != 0)
+            return err;
           continue;
         }
       return w < 0 ? errno : EPIPE;

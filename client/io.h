@@ -30,4 +30,4 @@ mq_status mqc_out_send (mq_client *c);
 
 /* Writes a small request on a fresh connection (the greeting): 0, or an
  * errno. */
-int mqc_send_small (int fd, const char *text, size_t len);
+int mqc_send_small (mq_client *c, const char *text, size_t len);

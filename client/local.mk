@@ -13,7 +13,8 @@
 # adding it there too, on purpose.  -version-info current:revision:age, see
 # libtool's manual: change it with every release whose interface changed
 # (1:0:1: the delayed pushes, leases, touch and delayed aborts added;
-# 2:0:2: windows of reliable reads, and mq_message's id appended).
+# 2:0:2: windows of reliable reads, and mq_message's id appended;
+# 3:0:3: mq_set_io_timeout).
 lib_LTLIBRARIES += client/libmqclient.la
 client_libmqclient_la_SOURCES = client/mqclient.h \
 	client/api.c \
@@ -30,7 +31,7 @@ client_libmqclient_la_SOURCES = client/mqclient.h \
 	client/window.c client/window.h
 client_libmqclient_la_CPPFLAGS = -I$(top_srcdir)/client \
 	-I$(top_srcdir)/common
-client_libmqclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 2:0:2 \
+client_libmqclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 3:0:3 \
 	-export-symbols $(top_srcdir)/client/libmqclient.sym -no-undefined
 EXTRA_client_libmqclient_la_DEPENDENCIES = \
 	$(top_srcdir)/client/libmqclient.sym

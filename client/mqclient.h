@@ -132,6 +132,23 @@ const char *mq_client_socket (const mq_client *client);
  * client may be NULL (after mq_connect ran out of memory). */
 const char *mq_client_error (const mq_client *client);
 
+/* Sets the handle's I/O timeout: a call gives up on a daemon that neither
+ * takes a byte of the request nor sends one of the answer for timeout_ms
+ * milliseconds (1 to 2147483647) beyond the call's own wait, closes the
+ * connection and returns MQ_IO ("no answer from the daemon at PATH in N
+ * ms"), so that a hung daemon (stopped, stuck on its disk) cannot hang the
+ * caller for ever.  A call that waits for a message (pop, peek, reliable
+ * pop, mq_pop_many(), mq_open_many() with a timeout T) may get nothing for
+ * T ms: its limit is T + timeout_ms.  MQ_WAIT_FOREVER calls are not bounded
+ * by it.  Connecting counts too: a daemon that takes no new connection for
+ * timeout_ms gives MQ_CONNECT.  The rules of "Connections" above hold: a
+ * push that timed out after it was sent returns MQ_MAYBE_STORED, and the
+ * next call connects again.  0 (the default): no limit, every call waits
+ * as long as the daemon takes.  MQ_INVALID for a negative timeout_ms.
+ * mq_connect()'s own handshake runs before a timeout can be set: a
+ * handle's first connection is not bounded. */
+mq_status mq_set_io_timeout (mq_client *client, int timeout_ms);
+
 /* Closes the connection now (reliable reads still open are given back to
  * their queues by the daemon).  The next call connects again. */
 void mq_disconnect (mq_client *client);

@@ -35,6 +35,7 @@ monitor_round (mq_client *c, const char *queue, int wait_ms,
   mq_status st = mqc_out_printf (c, "monitor %s %d %zu\r\n", queue, wait_ms,
                                  max);
 
+  c->call_wait_ms = wait_ms;
   if (st == MQ_OK)
     st = mqc_send_request (c, 1);
   if (st != MQ_OK && c->out_sent == 0)

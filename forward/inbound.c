@@ -146,8 +146,7 @@ fwd_inbound_run (FwdRun *run)
 {
   Inbound in = { .run = run };
 
-  if (mq_connect (run->config->socket, &in.mq) == MQ_NOMEM)
-    g_error ("out of memory");
+  in.mq = fwd_run_connect (run);
   fwd_linker_init (&in.link, run);
   in.held = g_ptr_array_new_with_free_func (in.link.broker->klass
                                             ->free_delivery);

@@ -245,11 +245,8 @@ turn (Outbound *out)
 void
 fwd_outbound_run (FwdRun *run)
 {
-  Outbound out = { .run = run };
-  mq_status status = mq_connect (run->config->socket, &out.mq);
+  Outbound out = { .run = run, .mq = fwd_run_connect (run) };
 
-  if (status == MQ_NOMEM)
-    g_error ("out of memory");
   fwd_linker_init (&out.link, run);
   out.window = fwd_window_new (run->route->window, free_message);
   out.batch = g_new0 (mq_message *, run->route->window);

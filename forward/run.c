@@ -26,6 +26,19 @@ fwd_run_clear (FwdRun *run)
   g_free (run->state);
 }
 
+mq_client *
+fwd_run_connect (FwdRun *run)
+{
+  mq_client *mq = NULL;
+
+  /* A failed connect is retried by the handle's next call. */
+  if (mq_connect (run->config->socket, &mq) == MQ_NOMEM)
+    g_error ("out of memory");
+  /* confirm_timeout is at most a day: it fits an int. */
+  mq_set_io_timeout (mq, (int) run->route->confirm_timeout_ms);
+  return mq;
+}
+
 void
 fwd_run_stop (FwdRun *run)
 {

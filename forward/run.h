@@ -48,6 +48,11 @@ void fwd_run_set_state (FwdRun *run, gboolean up, const char *format, ...)
 /* "NAME forwarded=.. confirmed=.. retried=.. nacked=.. lag=.. state=.." */
 char *fwd_run_status_line (FwdRun *run);
 
+/* A handle on mqd for the route: its calls give up on an mqd that stays
+ * silent for the route's confirm_timeout (beyond a blocking read's own
+ * wait), so a hung mqd is a broken connection, not a hung route. */
+mq_client *fwd_run_connect (FwdRun *run);
+
 /* Connects to the next of the route's servers, after a backoff when the
  * last try failed; TRUE when the link is up. */
 typedef struct {

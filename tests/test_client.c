@@ -2106,6 +2106,111 @@ test_broken_before_send (void)
   mqd_free (d);
 }
 
+/* ---- the I/O timeout: a hung daemon (SIGSTOP) ---------------------------- */
+
+/* Stops (SIGSTOP) or resumes (SIGCONT) the daemon, and returns once it has
+ * (it is our child: waitpid reports both). */
+static void
+mqd_signal (Mqd *d, int sig)
+{
+  int status;
+
+  g_assert_cmpint (kill (d->pid, sig), ==, 0);
+  g_assert_cmpint (waitpid (d->pid, &status, sig == SIGSTOP ? WUNTRACED
+                            : WCONTINUED), ==, d->pid);
+  g_assert_true (sig == SIGSTOP ? WIFSTOPPED (status)
+                 : WIFCONTINUED (status));
+}
+
+static gint64
+elapsed_ms (gint64 start)
+{
+  return (g_get_monotonic_time () - start) / 1000;
+}
+
+/* A stopped daemon: the call gives up after the I/O timeout, and the next
+ * call after SIGCONT works. */
+static void
+test_io_timeout_stopped (void)
+{
+  Mqd *d = mqd_run ();
+  mq_client *c = connect_to (d->sock);
+  g_autofree char *want = g_strdup_printf ("peek at q: the connection broke "
+                                           "before the whole answer came: "
+                                           "no answer from the daemon at %s "
+                                           "in 200 ms", d->sock);
+  mq_message *m = NULL;
+  gint64 start;
+
+  assert_status (mq_set_io_timeout (c, -1), MQ_INVALID, c);
+  g_assert_cmpstr (mq_client_error (c), ==, "invalid I/O timeout -1 ms: 0 "
+                   "(none) to 2147483647");
+  assert_status (mq_set_io_timeout (c, 200), MQ_OK, c);
+  push_str (c, "q", "kept");
+  mqd_signal (d, SIGSTOP);
+  start = g_get_monotonic_time ();
+  assert_status (mq_peek (c, "q", MQ_NO_WAIT, &m), MQ_IO, c);
+  g_assert_cmpint (elapsed_ms (start), >=, 200);
+  g_assert_cmpint (elapsed_ms (start), <, 2000);
+  g_assert_cmpstr (mq_client_error (c), ==, want);
+  g_assert_null (m);
+  mqd_signal (d, SIGCONT);
+  pop_expect (c, "q", "kept");
+  g_assert_cmpuint (queue_info (c, "q").total_items, ==, 1);
+  mq_client_free (c);
+  mqd_free (d);
+}
+
+/* A blocking read may rightly get nothing for its own wait: the I/O
+ * timeout counts only beyond it. */
+static void
+test_io_timeout_blocking_read (void)
+{
+  Mqd *d = mqd_run ();
+  mq_client *c = connect_to (d->sock);
+  mq_message *m = NULL;
+  mq_message *window[4];
+  size_t count = 9;
+  gint64 start;
+
+  assert_status (mq_set_io_timeout (c, 100), MQ_OK, c);
+  start = g_get_monotonic_time ();
+  assert_status (mq_pop (c, "q", 300, &m), MQ_EMPTY, c);
+  g_assert_cmpint (elapsed_ms (start), >=, 300);
+  g_assert_null (m);
+  start = g_get_monotonic_time ();
+  assert_status (mq_open_many (c, "q", 300, 4, window, &count), MQ_EMPTY, c);
+  g_assert_cmpint (elapsed_ms (start), >=, 300);
+  g_assert_cmpuint (count, ==, 0);
+  /* Still the first connection: nothing was cut short. */
+  g_assert_cmpuint (server_stat (c, "total_connections"), ==, 1);
+  mq_client_free (c);
+  mqd_free (d);
+}
+
+/* A push sent whole to a stopped daemon: MQ_MAYBE_STORED, not sent again;
+ * the daemon, resumed, stores it once. */
+static void
+test_io_timeout_push (void)
+{
+  Mqd *d = mqd_run ();
+  mq_client *c = connect_to (d->sock);
+  mq_message *m = NULL;
+
+  assert_status (mq_set_io_timeout (c, 200), MQ_OK, c);
+  mqd_signal (d, SIGSTOP);
+  assert_status (mq_push (c, "q", "maybe", 5, 0, 0), MQ_MAYBE_STORED, c);
+  g_assert_nonnull (strstr (mq_client_error (c), "no answer from the "
+                            "daemon"));
+  mqd_signal (d, SIGCONT);
+  assert_status (mq_pop (c, "q", 5000, &m), MQ_OK, c);
+  g_assert_cmpmem (m->data, m->len, "maybe", 5);
+  mq_message_free (m);
+  g_assert_cmpuint (queue_info (c, "q").total_items, ==, 1);
+  mq_client_free (c);
+  mqd_free (d);
+}
+
 static void
 test_disconnect_and_shutdown (void)
 {
@@ -2173,5 +2278,9 @@ main (int argc, char **argv)
                    test_broken_before_send);
   add_test ("/client/connection/disconnect-shutdown",
                    test_disconnect_and_shutdown);
+  add_test ("/client/io-timeout/stopped-daemon", test_io_timeout_stopped);
+  add_test ("/client/io-timeout/blocking-read",
+            test_io_timeout_blocking_read);
+  add_test ("/client/io-timeout/push-maybe-stored", test_io_timeout_push);
   return g_test_run ();
 }

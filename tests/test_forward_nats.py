@@ -111,6 +111,34 @@ class TestOut(NatsCase):
             self, sent, list(zip([m.body for m in got], self.ids(got))),
             WINDOW)
 
+    def test_mqd_stopped(self):
+        """A hung mqd (SIGSTOP) mid-stream is a broken connection after
+        confirm_timeout, not a hung route: the forwarder logs it, retries,
+        and once mqd runs again (SIGCONT) everything arrives, once, in
+        order."""
+        d = self.start_daemon()
+        sent = [payload(i) for i in range(3000)]
+        forwardtest.push_all(d, "q", sent)
+        self.start_nats()
+        fwd = self.forwarder(d, route_out(self.nats), confirm_timeout="1s")
+        fwd.start("--drain", "out")
+        fwd.wait_until(lambda: forwardtest.items(d, "q") < 2000,
+                       "1000 messages forwarded")
+        os.kill(d.pid, signal.SIGSTOP)
+        self.assertTrue(os.WIFSTOPPED(os.waitpid(d.pid, os.WUNTRACED)[1]))
+        try:
+            fwd.wait_until(lambda: "no answer from the daemon at %s in"
+                           % d.socket_path in fwd.log_text(),
+                           "the hung mqd logged")
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        fwd.wait_exit(0, forwardtest.RUN_TIMEOUT)
+        self.assertIn("out: mqd: ", fwd.log_text())
+        got = self.stream()
+        self.assertEqual([m.body for m in got], sent)
+        forwardtest.check_ids(self, self.ids(got), forwardtest.instance_id(d))
+        self.assertEqual(forwardtest.items(d, "q"), 0)
+
     def test_refused_to_dead_letter(self):
         """5, JetStream: a stream of 10 messages at most that discards new
         ones refuses the rest; mqd's max_deliveries moves them to the
