@@ -15,6 +15,7 @@ typedef struct {
   FwdLinker link;
   mq_client *mq;
   GPtrArray *held;       /* FwdDelivery *, received and not yet acked */
+  gboolean mqd_failed;   /* the state says so until a push works */
 } Inbound;
 
 /* Pushes the held deliveries; acks and forgets those stored.  FALSE when
@@ -69,6 +70,11 @@ store (Inbound *in, GError **error)
   fwd_run_count (in->run, &counted, -1);
   if (!ok)
     return FALSE;
+  if (status == MQ_OK && in->mqd_failed)
+    {
+      in->mqd_failed = FALSE;
+      fwd_linker_say_up (&in->link);
+    }
   all = g_ptr_array_steal (in->held, NULL);
   for (guint i = 0; i < n; i++)
     if (results[i] == MQ_OK || results[i] == MQ_TOO_LARGE
@@ -83,6 +89,7 @@ store (Inbound *in, GError **error)
       fwd_run_set_state (in->run, FALSE, "mqd: pushing to %s: %s; %u held",
                          in->run->route->local, mq_client_error (in->mq),
                          in->held->len);
+      in->mqd_failed = TRUE;
       /* Not longer than the link's heartbeats allow. */
       fwd_run_sleep (in->run, MIN (fwd_backoff_next (&in->link.backoff),
                                    in->run->route->confirm_timeout_ms / 2));

@@ -23,6 +23,7 @@ typedef struct {
   gboolean empty;          /* the last read found the queue empty */
   gint64 hold_until;       /* no reads before then (after a refusal) */
   gint64 lag_at;           /* when lag was last read */
+  gboolean mqd_failed;     /* the state says so until a read works */
 } Outbound;
 
 static void
@@ -46,6 +47,7 @@ mqd_down (Outbound *out, GError *error)
   fwd_window_drop (out->window, fwd_window_count (out->window));
   mq_disconnect (out->mq);
   fwd_run_set_state (out->run, FALSE, "%s", error->message);
+  out->mqd_failed = TRUE;
   g_error_free (error);
   fwd_run_sleep (out->run, out->run->config->backoff_min_ms);
 }
@@ -225,6 +227,11 @@ turn (Outbound *out)
     {
       mqd_down (out, error);
       return TRUE;
+    }
+  if (out->mqd_failed)
+    {
+      out->mqd_failed = FALSE;
+      fwd_linker_say_up (&out->link);
     }
   if (!send_unsent (out, &error) || !pump_acks (out, &error))
     {

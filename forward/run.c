@@ -149,7 +149,6 @@ fwd_linker_up (FwdLinker *linker)
 {
   const FwdRoute *route = linker->run->route;
   const char *url = route->servers[linker->next_server];
-  g_autofree char *shown = fwd_url_for_log (url);
   g_autoptr (GError) error = NULL;
 
   if (linker->failed
@@ -163,8 +162,18 @@ fwd_linker_up (FwdLinker *linker)
     }
   linker->up = TRUE;
   linker->failed = FALSE;
-  fwd_run_set_state (linker->run, TRUE, "up %s", shown);
+  fwd_linker_say_up (linker);
   return TRUE;
+}
+
+void
+fwd_linker_say_up (FwdLinker *linker)
+{
+  const FwdRoute *route = linker->run->route;
+  g_autofree char *shown = fwd_url_for_log (
+    route->servers[linker->next_server]);
+
+  fwd_run_set_state (linker->run, TRUE, "up %s", shown);
 }
 
 void

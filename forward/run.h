@@ -68,6 +68,9 @@ typedef struct {
 void fwd_linker_init (FwdLinker *linker, FwdRun *run);
 void fwd_linker_clear (FwdLinker *linker);
 gboolean fwd_linker_up (FwdLinker *linker);
+/* The route's state is "up" and the server linked to, again (after its
+ * mqd side failed and came back). */
+void fwd_linker_say_up (FwdLinker *linker);
 /* The link broke (error says why): closed, the next try backs off. */
 void fwd_linker_down (FwdLinker *linker, const GError *error);
 

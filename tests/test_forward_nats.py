@@ -133,7 +133,11 @@ class TestOut(NatsCase):
         finally:
             os.kill(d.pid, signal.SIGCONT)
         fwd.wait_exit(0, forwardtest.RUN_TIMEOUT)
-        self.assertIn("out: mqd: ", fwd.log_text())
+        log = fwd.log_text()
+        self.assertIn("out: mqd: ", log)
+        # Once mqd answers again, the route's state says up again.
+        self.assertIn("out: up %s" % self.nats.url,
+                      log[log.rindex("out: mqd: "):])
         got = self.stream()
         self.assertEqual([m.body for m in got], sent)
         forwardtest.check_ids(self, self.ids(got), forwardtest.instance_id(d))
