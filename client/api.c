@@ -156,12 +156,22 @@ mq_library_version (void)
 mq_status
 mq_connect (const char *socket_path, mq_client **client)
 {
+  return mq_connect_timeout (socket_path, 0, client);
+}
+
+mq_status
+mq_connect_timeout (const char *socket_path, int timeout_ms,
+                    mq_client **client)
+{
+  mq_status st;
+
   if (client == NULL)
     return MQ_INVALID;
   *client = mqc_handle_new (socket_path);
   if (*client == NULL)
     return MQ_NOMEM;
-  return mqc_conn_open (*client);
+  st = mq_set_io_timeout (*client, timeout_ms);
+  return st != MQ_OK ? st : mqc_conn_open (*client);
 }
 
 const char *

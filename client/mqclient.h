@@ -145,9 +145,15 @@ const char *mq_client_error (const mq_client *client);
  * push that timed out after it was sent returns MQ_MAYBE_STORED, and the
  * next call connects again.  0 (the default): no limit, every call waits
  * as long as the daemon takes.  MQ_INVALID for a negative timeout_ms.
- * mq_connect()'s own handshake runs before a timeout can be set: a
- * handle's first connection is not bounded. */
+ * mq_connect()'s own handshake runs before a timeout can be set: use
+ * mq_connect_timeout() to bound a handle's first connection too. */
 mq_status mq_set_io_timeout (mq_client *client, int timeout_ms);
+
+/* mq_connect(), with the handle's I/O timeout (mq_set_io_timeout) set
+ * before it connects: a daemon that hangs bounds even the first
+ * connection (MQ_CONNECT or MQ_IO after about timeout_ms). */
+mq_status mq_connect_timeout (const char *socket_path, int timeout_ms,
+                              mq_client **client);
 
 /* Closes the connection now (reliable reads still open are given back to
  * their queues by the daemon).  The next call connects again. */

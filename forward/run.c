@@ -31,11 +31,12 @@ fwd_run_connect (FwdRun *run)
 {
   mq_client *mq = NULL;
 
-  /* A failed connect is retried by the handle's next call. */
-  if (mq_connect (run->config->socket, &mq) == MQ_NOMEM)
+  /* A failed connect is retried by the handle's next call.
+   * confirm_timeout is at most a day: it fits an int. */
+  if (mq_connect_timeout (run->config->socket,
+                          (int) run->route->confirm_timeout_ms, &mq)
+      == MQ_NOMEM)
     g_error ("out of memory");
-  /* confirm_timeout is at most a day: it fits an int. */
-  mq_set_io_timeout (mq, (int) run->route->confirm_timeout_ms);
   return mq;
 }
 

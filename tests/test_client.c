@@ -2161,6 +2161,31 @@ test_io_timeout_stopped (void)
   mqd_free (d);
 }
 
+/* mq_connect_timeout bounds the first connection's handshake too; the
+ * handle works once the daemon runs again. */
+static void
+test_io_timeout_connect (void)
+{
+  Mqd *d = mqd_run ();
+  mq_client *c = NULL;
+  gint64 start;
+
+  mqd_signal (d, SIGSTOP);
+  start = g_get_monotonic_time ();
+  assert_status (mq_connect_timeout (d->sock, 200, &c), MQ_CONNECT, c);
+  g_assert_cmpint (elapsed_ms (start), >=, 200);
+  g_assert_cmpint (elapsed_ms (start), <, 2000);
+  g_assert_nonnull (strstr (mq_client_error (c), "no answer from the "
+                            "daemon"));
+  mqd_signal (d, SIGCONT);
+  push_str (c, "q", "after");
+  pop_expect (c, "q", "after");
+  mq_client_free (c);
+  assert_status (mq_connect_timeout (d->sock, -1, &c), MQ_INVALID, c);
+  mq_client_free (c);
+  mqd_free (d);
+}
+
 /* A blocking read may rightly get nothing for its own wait: the I/O
  * timeout counts only beyond it. */
 static void
@@ -2279,6 +2304,7 @@ main (int argc, char **argv)
   add_test ("/client/connection/disconnect-shutdown",
                    test_disconnect_and_shutdown);
   add_test ("/client/io-timeout/stopped-daemon", test_io_timeout_stopped);
+  add_test ("/client/io-timeout/connect", test_io_timeout_connect);
   add_test ("/client/io-timeout/blocking-read",
             test_io_timeout_blocking_read);
   add_test ("/client/io-timeout/push-maybe-stored", test_io_timeout_push);
