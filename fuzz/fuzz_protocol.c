@@ -79,6 +79,12 @@ static const char *const known_errors[] = {
   "CLIENT_ERROR bad token in command line format",
   "CLIENT_ERROR invalid mode for ms",
   "CLIENT_ERROR me is not supported: a queue keeps no metadata per message",
+  "CLIENT_ERROR bad command line format.  Usage: monitor <queue> <ms> <max>",
+  "CLIENT_ERROR bad command line format.  Usage: confirm <queue> <n>",
+  "CLIENT_ERROR bad command line format.  Usage: abort <queue> <n>",
+  "CLIENT_ERROR bad wait: 0 to 2147483647 ms",
+  "CLIENT_ERROR bad count: 1 to 65536 messages",
+  "CLIENT_ERROR bad count: 0 to 65536 reads",
 };
 
 static gboolean
@@ -223,7 +229,7 @@ ref_set_key (const Word *key, gint64 *delay)
   return ref_name_error (key->p, (gsize) ((slash ? slash : end) - key->p));
 }
 
-/* "open, close, abort, peek, t=<ms> may repeat; touch, lease=<ms> (1 to
+/* "open, close, abort, peek, id, t=<ms> may repeat; touch, lease=<ms> (1 to
  * 315360000000) and delay=<ms> (0 to 315360000000) come once.  lease=
  * needs open or touch, delay= needs abort, touch goes with nothing but
  * lease=.  Options are checked before the name." */
@@ -248,7 +254,8 @@ ref_get_key (const Word *key)
           abort |= word_is (&ow, "abort");
           others = TRUE;
         }
-      else if (word_is (&ow, "close") || word_is (&ow, "peek") || t >= 0)
+      else if (word_is (&ow, "close") || word_is (&ow, "peek")
+               || word_is (&ow, "id") || t >= 0)
         others = TRUE;
       else if (word_is (&ow, "touch") && touch)
         return "CLIENT_ERROR duplicate option";
@@ -439,7 +446,8 @@ check_get_key (const MqGetKey *key, const char *line, gsize text_len)
   CHECK (key->timeout_ms >= -1 && key->timeout_ms <= G_MAXINT32,
          "timeout %" G_GINT64_FORMAT, key->timeout_ms);
   CHECK ((key->options & ~(guint) (MQ_GET_OPEN | MQ_GET_CLOSE | MQ_GET_ABORT
-                                   | MQ_GET_PEEK | MQ_GET_TOUCH)) == 0,
+                                   | MQ_GET_PEEK | MQ_GET_TOUCH
+                                   | MQ_GET_ID)) == 0,
          "options %#x", key->options);
   CHECK (key->lease_ms == -1 || (key->lease_ms >= 1
                                  && key->lease_ms <= MQ_MAX_DELAY_MS),
@@ -466,6 +474,7 @@ check_get_key (const MqGetKey *key, const char *line, gsize text_len)
              || (len == 5 && memcmp (opt, "abort", 5) == 0)
              || (len == 4 && memcmp (opt, "peek", 4) == 0)
              || (len == 5 && memcmp (opt, "touch", 5) == 0)
+             || (len == 2 && memcmp (opt, "id", 2) == 0)
              || (len > 2 && memcmp (opt, "t=", 2) == 0)
              || (len > 6 && memcmp (opt, "lease=", 6) == 0)
              || (len > 6 && memcmp (opt, "delay=", 6) == 0),
@@ -643,6 +652,28 @@ check_command (const MqCommand *cmd, const char *line, gsize text_len)
     case MQ_CMD_VERBOSITY:
       CHECK (words == 2 + (cmd->noreply ? 1 : 0), "verbosity with %zu words",
              words);
+      break;
+    case MQ_CMD_MONITOR:
+      /* "monitor <queue> <ms> <max>: max 1 to 65536, reliable reads that
+       * carry their id". */
+      CHECK (words == 4, "monitor with %zu words", words);
+      CHECK (!cmd->noreply, "monitor with noreply");
+      CHECK (cmd->n_keys == 1, "monitor keeps %u keys", cmd->n_keys);
+      CHECK (cmd->count >= 1 && cmd->count <= 65536, "monitor of %u",
+             cmd->count);
+      CHECK (cmd->keys[0].options == (MQ_GET_OPEN | MQ_GET_ID)
+             && cmd->keys[0].timeout_ms >= 0
+             && cmd->keys[0].timeout_ms <= G_MAXINT32, "monitor's key");
+      check_name (cmd->name, cmd->name_len, line, text_len);
+      break;
+    case MQ_CMD_CONFIRM:
+    case MQ_CMD_ABORT:
+      /* "confirm|abort <queue> <n>: n 0 to 65536". */
+      CHECK (words == 3, "confirm/abort with %zu words", words);
+      CHECK (!cmd->noreply, "confirm/abort with noreply");
+      CHECK (cmd->n_keys == 0, "confirm/abort keeps %u keys", cmd->n_keys);
+      CHECK (cmd->count <= 65536, "confirm/abort of %u", cmd->count);
+      check_name (cmd->name, cmd->name_len, line, text_len);
       break;
     case MQ_CMD_SHUTDOWN:
       CHECK (words <= 2, "shutdown with %zu words", words);

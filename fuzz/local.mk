@@ -6,13 +6,15 @@
 # short run, `fuzz/run 3600` a long one.
 EXTRA_DIST += fuzz/fuzz_protocol.c fuzz/fuzz_binary.c fuzz/fuzz.h fuzz/run \
 	fuzz/protocol.dict \
-	fuzz/regressions/README.md
+	fuzz/regressions/README.md \
+	fuzz/regressions/abort-usage-unknown-to-the-harness
 EXTRA_DIST += \
 	fuzz/corpus/add \
 	fuzz/corpus/binary-bad-lengths \
 	fuzz/corpus/binary-bad-magic \
 	fuzz/corpus/binary-bad-names \
 	fuzz/corpus/binary-cas \
+	fuzz/corpus/window \
 	fuzz/corpus/binary-delay-lease \
 	fuzz/corpus/binary-delete-flush \
 	fuzz/corpus/binary-get \
