@@ -596,7 +596,7 @@ class Nats(_Process):
             try:
                 with NatsClient(self.port, timeout=2) as c:
                     return c.api("$JS.API.INFO") and self
-            except AssertionError as e:     # an error answer, or none yet
+            except (AssertionError, OSError) as e:  # an error, or no answer yet
                 if deadline.expired():
                     self._not_ready("JetStream not ready within %.0f s: %s"
                                     % (START_TIMEOUT, e))
