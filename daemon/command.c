@@ -656,6 +656,8 @@ stats_server (GString *out, GPtrArray *all)
                                total_items);
   protocol_append_stat_printf (out, "bytes", "%" G_GUINT64_FORMAT, bytes);
   protocol_append_stat_printf (out, "curr_queues", "%u", all->len);
+  protocol_append_stat_printf (out, "segment_reads", "%" G_GUINT64_FORMAT,
+                               queues_segment_reads ());
   protocol_append_stat_printf (out, "threads", "%d", 1);
   protocol_append_stat_printf (out, "fsync_per_write", "%d",
                                !limits.no_sync);

@@ -21,8 +21,11 @@
  * one pass held the loop up to 23 ms), or all it takes past all of it. */
 #define TAIL_BUDGET (8 * 1024 * 1024)
 #define TAIL_SEAL_SLICE (1024 * 1024)
-/* Loaded head segments past this are let go, least recently used first. */
+/* Loaded head segments past this are let go, least recently used first:
+ * cut to a window of about HEAD_WINDOW bytes from the head, then dropped
+ * (1,000 queues keep a window each; a segment each would take 32 MiB). */
 #define HEAD_BUDGET (4 * 1024 * 1024)
+#define HEAD_WINDOW (2 * 1024)
 /* Replay tidies up this often, so that its memory stays bounded. */
 #define REPLAY_TIDY_EVERY 4096
 /* Expiry sweeps that read a head segment from disk, per sweep. */
@@ -45,6 +48,7 @@ static GQueue tails = G_QUEUE_INIT;       /* queues with a young tail */
 static gsize tail_bytes;
 static GQueue heads = G_QUEUE_INIT;       /* loaded heads, oldest use first */
 static gsize head_bytes;
+static guint64 segment_reads;     /* segments read from the store */
 static GPtrArray *touched;        /* queues whose tail changed this pass */
 static GByteArray *scratch;
 static MqWheel *wheel;            /* delay buckets, in time order */
@@ -132,14 +136,40 @@ head_drop (MqQueue *queue)
   g_queue_unlink (&heads, &queue->head_link);
 }
 
+/* run holds messages of the head's segment, which ends at seg_end. */
 static void
-head_set (MqQueue *queue, MqRun *run)
+head_set (MqQueue *queue, MqRun *run, guint64 seg_end)
 {
   head_drop (queue);
   queue->head_run = run;
+  queue->head_seg_end = seg_end;
   head_bytes += run_bytes (run);
   queue->head_link.data = queue;
   g_queue_push_tail_link (&heads, &queue->head_link);
+}
+
+/* Whether the loaded head holds message seq of the segment from first. */
+static gboolean
+head_holds (MqQueue *queue, guint64 first, guint64 seq)
+{
+  return queue->head_run != NULL && first == queue->meta.head_seg
+    && seq >= run_first (queue->head_run) && seq < run_end (queue->head_run);
+}
+
+/* The least recently used head gives way: a segment to a window from the
+ * head on, a window altogether. */
+static void
+heads_let_go (void)
+{
+  MqQueue *queue = g_queue_peek_head (&heads);
+  MqRun *run = queue->head_run;
+
+  if (run_bytes (run) <= HEAD_WINDOW
+      || !head_holds (queue, queue->meta.head_seg, queue->meta.head))
+    head_drop (queue);
+  else
+    head_set (queue, run_copy_from (run, queue->meta.head, HEAD_WINDOW),
+              queue->head_seg_end);
 }
 
 /* The first held message at or after seq, as an index (held->len: none). */
@@ -236,13 +266,14 @@ queue_seal (MqQueue *queue, GError **error)
   return TRUE;
 }
 
-/* The segment that starts at first; a reference for the caller. */
+/* Message seq's segment, which starts at first (or the window of it
+ * loaded); a reference for the caller. */
 static MqRun *
-queue_segment (MqQueue *queue, guint64 first, GError **error)
+queue_segment (MqQueue *queue, guint64 first, guint64 seq, GError **error)
 {
   MqRun *run;
 
-  if (queue->head_run != NULL && run_first (queue->head_run) == first)
+  if (head_holds (queue, first, seq))
     {
       g_queue_unlink (&heads, &queue->head_link);
       g_queue_push_tail_link (&heads, &queue->head_link);
@@ -258,8 +289,9 @@ queue_segment (MqQueue *queue, guint64 first, GError **error)
                      " is missing from the store", queue->name, first);
       return NULL;
     }
+  segment_reads++;
   if (first == queue->meta.head_seg && queue->meta.head < queue->tail_start)
-    head_set (queue, run_ref (run));
+    head_set (queue, run_ref (run), run_end (run));
   return run;
 }
 
@@ -273,7 +305,8 @@ queue_read (MqQueue *queue, guint64 seq, guint64 seg_start, MqItem *item,
   memset (item, 0, sizeof *item);
   if (seq >= queue->tail_start)
     item->owned = run_ref (queue->tail_run);
-  else if ((item->owned = queue_segment (queue, seg_start, error)) == NULL)
+  else if ((item->owned = queue_segment (queue, seg_start, seq, error))
+           == NULL)
     return FALSE;
   if (!run_find (item->owned, seq, &item->header, &payload))
     {
@@ -292,6 +325,12 @@ item_clear (MqItem *item)
   g_clear_pointer (&item->owned, run_unref);
   item->data = NULL;
   item->len = 0;
+}
+
+guint64
+queues_segment_reads (void)
+{
+  return segment_reads;
 }
 
 gsize
@@ -852,15 +891,20 @@ queue_advance_head (MqQueue *queue, GError **error)
       queue_touch (queue);
       return TRUE;
     }
-  run = queue_segment (queue, queue->meta.head_seg, error);
-  if (run == NULL)
-    return FALSE;
-  if (queue->meta.head >= run_end (run))
+  /* Where the head's segment ends is known while it is loaded. */
+  if (queue->head_run == NULL)
     {
-      queue->meta.head_seg = run_end (run);
+      run = queue_segment (queue, queue->meta.head_seg, queue->meta.head,
+                           error);
+      if (run == NULL)
+        return FALSE;
+      run_unref (run);
+    }
+  if (queue->meta.head >= queue->head_seg_end)
+    {
+      queue->meta.head_seg = queue->head_seg_end;
       head_drop (queue);
     }
-  run_unref (run);
   return TRUE;
 }
 
@@ -1523,8 +1567,7 @@ static gboolean
 queue_head_in_memory (MqQueue *queue)
 {
   return queue->meta.head >= queue->tail_start
-    || (queue->head_run != NULL
-        && run_first (queue->head_run) == queue->meta.head_seg);
+    || head_holds (queue, queue->meta.head_seg, queue->meta.head);
 }
 
 gboolean
@@ -1615,7 +1658,7 @@ queues_tidy (GError **error)
         return FALSE;
     }
   while (head_bytes > HEAD_BUDGET)
-    head_drop (g_queue_peek_head (&heads));
+    heads_let_go ();
   return TRUE;
 }
 

@@ -39,7 +39,9 @@ struct _MqQueue {
   guint64 tail_start;             /* the first message in no segment */
   GList tail_link;                /* in the list of non-empty tails */
   gboolean touched;               /* its tail changed in this pass */
-  MqRun *head_run;                /* the loaded segment holding head */
+  MqRun *head_run;                /* the loaded segment holding head, or
+                                     a window of it from the head on */
+  guint64 head_seg_end;           /* where that segment ends */
   GList head_link;                /* in the list of loaded heads */
   guint64 gen_hint;               /* the generation of the last segment */
   GArray *unsynced;               /* (seq, lsn) of sets not known synced */
@@ -185,6 +187,8 @@ gboolean queues_need_segments (void);
 gboolean queues_all_empty (void);
 /* Bytes of messages in memory: young tails and loaded heads. */
 gsize queues_memory (void);
+/* Segments read from the store since the start (STAT segment_reads). */
+guint64 queues_segment_reads (void);
 
 /* Every queue clients can name (no delay bucket), sorted by name; free the
  * array with g_ptr_array_unref. */

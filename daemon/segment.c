@@ -261,25 +261,48 @@ run_drop_before (MqRun *run, guint64 seq)
   run_shrink (run);
 }
 
+/* The messages from seq on, at least one and up to about target bytes:
+ * how many, and where they end in data. */
+static guint32
+run_span (MqRun *run, guint64 seq, gsize target, gsize *to)
+{
+  gsize from = run_offset (run, seq);
+  guint32 count = 0;
+
+  *to = from;
+  do
+    {
+      *to += MQ_MSG_HEADER_SIZE + record_get_be (run->data->data + *to, 4);
+      count++;
+    }
+  while (seq + count < run->end && *to - from < target);
+  return count;
+}
+
+MqRun *
+run_copy_from (MqRun *run, guint64 seq, gsize target)
+{
+  gsize from = run_offset (run, seq), to;
+  guint32 count = run_span (run, seq, target, &to);
+  GByteArray *data = g_byte_array_sized_new ((guint) (to - from));
+
+  g_byte_array_append (data, run->data->data + from, (guint) (to - from));
+  return run_wrap (data, 0, seq, seq + count);
+}
+
 guint64
 run_encode_segment (MqRun *run, gsize target, GByteArray *out)
 {
-  guint64 seq = run->first;
-  gsize from = run->start, to = from;
-  guint32 count = 0;
+  gsize to;
+  guint32 count;
 
   if (run->first == run->end)
     return run->first;
-  do
-    {
-      to += MQ_MSG_HEADER_SIZE + record_get_be (run->data->data + to, 4);
-      count++;
-    }
-  while (seq + count < run->end && to - from < target);
+  count = run_span (run, run->first, target, &to);
   g_byte_array_set_size (out, MQ_SEGMENT_HEADER_SIZE);
-  g_byte_array_append (out, run->data->data + from, to - from);
-  record_segment_header_encode (out->data, seq, count,
-                                crc32c_update (0, run->data->data + from,
-                                               to - from));
-  return seq + count;
+  g_byte_array_append (out, run->data->data + run->start, to - run->start);
+  record_segment_header_encode (out->data, run->first, count,
+                                crc32c_update (0, run->data->data + run->start,
+                                               to - run->start));
+  return run->first + count;
 }

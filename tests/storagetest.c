@@ -506,8 +506,9 @@ gen_segments (const char *path, guint64 gen, const char *queue,
 
       if (record_key_decode ((const guint8 *) key.dptr, key.dsize, &name,
                              &name_len, &seg.inc, &seg.first)
-          == MQ_KEY_SEGMENT && name_len == strlen (queue)
-          && memcmp (name, queue, name_len) == 0)
+          == MQ_KEY_SEGMENT
+          && (queue == NULL || (name_len == strlen (queue)
+                                && memcmp (name, queue, name_len) == 0)))
         {
           guint64 first;
 

@@ -83,8 +83,8 @@ typedef struct {
   guint32 count;
 } StSegment;
 
-/* Every segment of queue in the directory's complete generations, by
- * generation and then first message. */
+/* Every segment of queue (of every queue when NULL) in the directory's
+ * complete generations, by generation and then first message. */
 GArray *sdir_segments (StorageDir *d, const char *queue);
 
 /* ---- faults ---- */

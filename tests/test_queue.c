@@ -883,6 +883,58 @@ test_memory_budget (Fixture *f, gconstpointer data)
   g_assert_true (queues_all_empty ());
 }
 
+/* ---- heads of many queues ---- */
+
+#define WINDOW_QUEUES 1000
+#define WINDOW_EACH 60
+#define HEAD_BUDGET (4 * 1024 * 1024)
+
+/* 1,000 deep queues taken from in turn hold more heads than their 4 MiB
+ * budget: each head let go is cut to a window of about 2 KiB from the
+ * head, and the next gets of its queue come from there.  A segment is
+ * read once every few gets (once a get before the windows), every message
+ * comes back in order, and the heads keep to their budget. */
+static void
+test_head_windows (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) segments = NULL;
+  char name[16];
+  guint64 reads;
+
+  for (guint i = 1; i <= WINDOW_EACH; i++)
+    for (guint q = 0; q < WINDOW_QUEUES; q++)
+      {
+        g_snprintf (name, sizeof name, "w%u", q);
+        st_push (name, i);
+        op_done (f);
+      }
+  g_assert_true (queues_seal_all (&error));
+  g_assert_no_error (error);
+  st_checkpoint ();
+  segments = sdir_segments (&f->dir, NULL);
+  reads = queues_segment_reads ();
+  for (guint i = 1; i <= WINDOW_EACH; i++)
+    for (guint q = 0; q < WINDOW_QUEUES; q++)
+      {
+        g_snprintf (name, sizeof name, "w%u", q);
+        st_expect_pop (name, i);
+        op_done (f);
+        if (f->ops % PASS == 0)
+          g_assert_cmpuint (queues_memory (), <=, HEAD_BUDGET);
+      }
+  reads = queues_segment_reads () - reads;
+  g_test_message ("%" G_GUINT64_FORMAT " segments read for %u gets from %u"
+                  " segments", reads,
+                  WINDOW_QUEUES * WINDOW_EACH, segments->len);
+  /* A read serves the gets of a window, 2 KiB of records of 84 to 484
+   * bytes (five at least), or the rest of its segment. */
+  g_assert_cmpuint (reads, >=, WINDOW_QUEUES);
+  g_assert_cmpuint (reads, <=, WINDOW_QUEUES * WINDOW_EACH / 5
+                    + segments->len);
+  g_assert_true (queues_all_empty ());
+}
+
 /* ---- delays and retries ---- */
 
 static void
@@ -1095,5 +1147,6 @@ main (int argc, char *argv[])
   ADD ("segments/live", test_segment_live);
   ADD ("segments/evacuated", test_segments_evacuated);
   ADD ("memory/budgets", test_memory_budget);
+  ADD ("memory/head-windows", test_head_windows);
   return g_test_run ();
 }

@@ -226,6 +226,42 @@ test_drop_before (void)
   run_unref (run);
 }
 
+/* A copy from a message on holds whole messages up to about the target
+ * (at least one, even a larger one), in bytes of its own: the run it came
+ * from can go. */
+static void
+test_copy_from (void)
+{
+  MqRun *run = run_new (1), *copy;
+
+  append (run, 40, len_100);
+  copy = run_copy_from (run, 7, 1000);
+  run_unref (run);
+  /* 132-byte records: the eighth passes 1,000 bytes. */
+  g_assert_cmpuint (run_first (copy), ==, 7);
+  g_assert_cmpuint (run_end (copy), ==, 15);
+  g_assert_cmpuint (run_bytes (copy), ==, records_bytes (7, 15, len_100));
+  g_assert_cmpuint (records_bytes (7, 14, len_100), <, 1000);
+  assert_absent (copy, 6);
+  assert_absent (copy, 15);
+  for (guint64 seq = 14; seq >= 7; seq--)
+    assert_msg (copy, seq, len_100);
+  run_unref (copy);
+
+  run = run_new (1);
+  append (run, 5, len_wide);
+  copy = run_copy_from (run, 5, 10);
+  g_assert_cmpuint (run_first (copy), ==, 5);
+  g_assert_cmpuint (run_end (copy), ==, 6);
+  assert_msg (copy, 5, len_wide);
+  run_unref (copy);
+  copy = run_copy_from (run, 2, 1 << 20);      /* to the run's end */
+  g_assert_cmpuint (run_end (copy), ==, 6);
+  g_assert_cmpuint (run_bytes (copy), ==, records_bytes (2, 6, len_wide));
+  run_unref (copy);
+  run_unref (run);
+}
+
 /* A young tail that grew past 64 KiB and was mostly consumed gives the
  * consumed bytes back; the messages kept are found as before. */
 static void
@@ -617,6 +653,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/segment/run/drop-large-prefix", test_drop_large_prefix);
   g_test_add_func ("/segment/run/refs", test_refs);
   g_test_add_func ("/segment/run/lend", test_lend);
+  g_test_add_func ("/segment/run/copy-from", test_copy_from);
   g_test_add_func ("/segment/encode/layout", test_encode_layout);
   g_test_add_func ("/segment/encode/split", test_encode_split);
   g_test_add_func ("/segment/encode/large-message",

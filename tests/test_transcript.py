@@ -160,6 +160,7 @@ class Transcript(mqdtest.MqdTestCase):
             "total_items": "4",
             "bytes": "6",              # bbbb + cc
             "curr_queues": "2",
+            "segment_reads": "0",      # the messages never left memory
             "threads": "1",
             "max_message_size": "1048576",
             "fsync_per_write": "1",
