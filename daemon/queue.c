@@ -21,9 +21,10 @@
  * one pass held the loop up to 23 ms), or all it takes past all of it. */
 #define TAIL_BUDGET (8 * 1024 * 1024)
 #define TAIL_SEAL_SLICE (1024 * 1024)
-/* Loaded head segments past this are let go, least recently used first:
- * cut to a window of about HEAD_WINDOW bytes from the head, then dropped
- * (1,000 queues keep a window each; a segment each would take 32 MiB). */
+/* Loaded head segments past this are cut to windows of at most
+ * HEAD_WINDOW bytes from the head, and windows then dropped, least
+ * recently used first (1,000 queues keep a window each; a segment each
+ * would take 32 MiB). */
 #define HEAD_BUDGET (4 * 1024 * 1024)
 #define HEAD_WINDOW (2 * 1024)
 /* Replay tidies up this often, so that its memory stays bounded. */
@@ -46,7 +47,9 @@ static gboolean replaying;
 static guint64 replayed;
 static GQueue tails = G_QUEUE_INIT;       /* queues with a young tail */
 static gsize tail_bytes;
-static GQueue heads = G_QUEUE_INIT;       /* loaded heads, oldest use first */
+/* Loaded heads, oldest use first: whole segments, and windows of them. */
+static GQueue heads = G_QUEUE_INIT;
+static GQueue windows = G_QUEUE_INIT;
 static gsize head_bytes;
 static guint64 segment_reads;     /* segments read from the store */
 static GPtrArray *touched;        /* queues whose tail changed this pass */
@@ -126,6 +129,12 @@ tail_release (MqQueue *queue)
     }
 }
 
+static GQueue *
+head_list (MqQueue *queue)
+{
+  return queue->head_window ? &windows : &heads;
+}
+
 static void
 head_drop (MqQueue *queue)
 {
@@ -133,19 +142,21 @@ head_drop (MqQueue *queue)
     return;
   head_bytes -= run_bytes (queue->head_run);
   g_clear_pointer (&queue->head_run, run_unref);
-  g_queue_unlink (&heads, &queue->head_link);
+  g_queue_unlink (head_list (queue), &queue->head_link);
 }
 
-/* run holds messages of the head's segment, which ends at seg_end. */
+/* run holds messages of the head's segment, which ends at seg_end: all
+ * of them, or a window from the head on. */
 static void
-head_set (MqQueue *queue, MqRun *run, guint64 seg_end)
+head_set (MqQueue *queue, MqRun *run, guint64 seg_end, gboolean window)
 {
   head_drop (queue);
   queue->head_run = run;
   queue->head_seg_end = seg_end;
+  queue->head_window = window;
   head_bytes += run_bytes (run);
   queue->head_link.data = queue;
-  g_queue_push_tail_link (&heads, &queue->head_link);
+  g_queue_push_tail_link (head_list (queue), &queue->head_link);
 }
 
 /* Whether the loaded head holds message seq of the segment from first. */
@@ -156,20 +167,26 @@ head_holds (MqQueue *queue, guint64 first, guint64 seq)
     && seq >= run_first (queue->head_run) && seq < run_end (queue->head_run);
 }
 
-/* The least recently used head gives way: a segment to a window from the
- * head on, a window altogether. */
+/* A head gives way: the least recently used segment is cut to a window
+ * from the head on; when only windows are left, the least recently used
+ * window goes. */
 static void
 heads_let_go (void)
 {
   MqQueue *queue = g_queue_peek_head (&heads);
-  MqRun *run = queue->head_run;
+  MqRun *window = NULL;
 
-  if (run_bytes (run) <= HEAD_WINDOW
-      || !head_holds (queue, queue->meta.head_seg, queue->meta.head))
+  if (queue == NULL)
+    {
+      head_drop (g_queue_peek_head (&windows));
+      return;
+    }
+  if (head_holds (queue, queue->meta.head_seg, queue->meta.head))
+    window = run_copy_from (queue->head_run, queue->meta.head, HEAD_WINDOW);
+  if (window == NULL)
     head_drop (queue);
   else
-    head_set (queue, run_copy_from (run, queue->meta.head, HEAD_WINDOW),
-              queue->head_seg_end);
+    head_set (queue, window, queue->head_seg_end, TRUE);
 }
 
 /* The first held message at or after seq, as an index (held->len: none). */
@@ -275,8 +292,8 @@ queue_segment (MqQueue *queue, guint64 first, guint64 seq, GError **error)
 
   if (head_holds (queue, first, seq))
     {
-      g_queue_unlink (&heads, &queue->head_link);
-      g_queue_push_tail_link (&heads, &queue->head_link);
+      g_queue_unlink (head_list (queue), &queue->head_link);
+      g_queue_push_tail_link (head_list (queue), &queue->head_link);
       return run_ref (queue->head_run);
     }
   run = store_fetch (store, queue->name, queue->name_len, queue->meta.inc,
@@ -291,7 +308,7 @@ queue_segment (MqQueue *queue, guint64 first, guint64 seq, GError **error)
     }
   segment_reads++;
   if (first == queue->meta.head_seg && queue->meta.head < queue->tail_start)
-    head_set (queue, run_ref (run), run_end (run));
+    head_set (queue, run_ref (run), run_end (run), FALSE);
   return run;
 }
 

@@ -42,6 +42,7 @@ struct _MqQueue {
   MqRun *head_run;                /* the loaded segment holding head, or
                                      a window of it from the head on */
   guint64 head_seg_end;           /* where that segment ends */
+  gboolean head_window;           /* head_run is a window */
   GList head_link;                /* in the list of loaded heads */
   guint64 gen_hint;               /* the generation of the last segment */
   GArray *unsynced;               /* (seq, lsn) of sets not known synced */

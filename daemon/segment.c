@@ -261,31 +261,39 @@ run_drop_before (MqRun *run, guint64 seq)
   run_shrink (run);
 }
 
-/* The messages from seq on, at least one and up to about target bytes:
- * how many, and where they end in data. */
+/* The messages from seq on until target bytes: how many, and where they
+ * end in data.  The one that crosses target is counted when past is
+ * TRUE, else left out. */
 static guint32
-run_span (MqRun *run, guint64 seq, gsize target, gsize *to)
+run_span (MqRun *run, guint64 seq, gsize target, gboolean past, gsize *to)
 {
   gsize from = run_offset (run, seq);
   guint32 count = 0;
 
   *to = from;
-  do
+  while (seq + count < run->end && *to - from < target)
     {
-      *to += MQ_MSG_HEADER_SIZE + record_get_be (run->data->data + *to, 4);
+      gsize next = *to + MQ_MSG_HEADER_SIZE
+        + record_get_be (run->data->data + *to, 4);
+
+      if (next - from > target && !past)
+        break;
+      *to = next;
       count++;
     }
-  while (seq + count < run->end && *to - from < target);
   return count;
 }
 
 MqRun *
-run_copy_from (MqRun *run, guint64 seq, gsize target)
+run_copy_from (MqRun *run, guint64 seq, gsize most)
 {
   gsize from = run_offset (run, seq), to;
-  guint32 count = run_span (run, seq, target, &to);
-  GByteArray *data = g_byte_array_sized_new ((guint) (to - from));
+  guint32 count = run_span (run, seq, most, FALSE, &to);
+  GByteArray *data;
 
+  if (count == 0)
+    return NULL;
+  data = g_byte_array_sized_new ((guint) (to - from));
   g_byte_array_append (data, run->data->data + from, (guint) (to - from));
   return run_wrap (data, 0, seq, seq + count);
 }
@@ -298,7 +306,7 @@ run_encode_segment (MqRun *run, gsize target, GByteArray *out)
 
   if (run->first == run->end)
     return run->first;
-  count = run_span (run, run->first, target, &to);
+  count = run_span (run, run->first, MAX (target, 1), TRUE, &to);
   g_byte_array_set_size (out, MQ_SEGMENT_HEADER_SIZE);
   g_byte_array_append (out, run->data->data + run->start, to - run->start);
   record_segment_header_encode (out->data, run->first, count,

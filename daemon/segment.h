@@ -45,9 +45,10 @@ gboolean run_find (MqRun *run, guint64 seq, MqMsgHeader *header,
 GBytes *run_lend (MqRun *run, const guint8 *payload, gsize len);
 /* Forgets the messages before seq. */
 void run_drop_before (MqRun *run, guint64 seq);
-/* A new run of the messages from seq (first <= seq < end) on, at least
- * one and up to about target bytes, in an array of its own. */
-MqRun *run_copy_from (MqRun *run, guint64 seq, gsize target);
+/* A new run, in an array of its own, of the messages from seq (first <=
+ * seq < end) on whose records fit in most bytes; NULL when the first
+ * does not. */
+MqRun *run_copy_from (MqRun *run, guint64 seq, gsize most);
 
 /* Writes the first messages of the run, at least one and up to about
  * target bytes, into out as a segment value (replacing what out held);
