@@ -109,11 +109,14 @@ checkpoint_hand_over (MqCheckpointJob *job, GError **error)
   guint64 number = job->number;
 
   syncer_checkpoint (syncer, job);
-  syncer_prepare_journal (syncer, number + 1);
   g_ptr_array_add (stale_journals, journal_file_name (number));
   pending = current = number;
   pending_lsn = commit_lsn ();
-  return store_begin (store, number + 1, error);
+  if (!store_begin (store, number + 1, syncer_take_part (syncer, number + 1),
+                    error))
+    return FALSE;
+  syncer_prepare (syncer, number + 1);
+  return TRUE;
 }
 
 gboolean

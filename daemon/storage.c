@@ -193,7 +193,8 @@ storage_open (const MqStorageOptions *options, GError **error)
     return FALSE;
   space_start (datadir_fd (dir));
   store = store_open (dir, error);
-  if (store == NULL || !store_begin (store, store_highest (store) + 1, error))
+  if (store == NULL
+      || !store_begin (store, store_highest (store) + 1, NULL, error))
     return FALSE;
   queues_open (store, options->rules, options->ready, 1);
   queues_begin_recovery ();

@@ -118,7 +118,7 @@ gen_error (MqStore *store, Gen *gen, GError **error, const char *doing)
 }
 
 static GDBM_FILE
-gen_open_fd (MqStore *store, int fd, const char *name, int mode,
+gen_open_fd (MqDataDir *dir, int fd, const char *name, int mode,
              GError **error)
 {
   size_t cache = STORE_CACHE_BUCKETS;
@@ -131,7 +131,7 @@ gen_open_fd (MqStore *store, int fd, const char *name, int mode,
 
       g_set_error (error, MQ_STORE_ERROR,
                    store_error_code (gdbm_errno, saved), "cannot open %s/%s: "
-                   "%s%s%s", datadir_path (store->dir), name,
+                   "%s%s%s", datadir_path (dir), name,
                    gdbm_strerror (gdbm_errno),
                    gdbm_check_syserr (gdbm_errno) ? ": " : "",
                    gdbm_check_syserr (gdbm_errno) ? g_strerror (saved) : "");
@@ -173,7 +173,8 @@ store_open_gen (MqStore *store, guint64 number, GError **error)
   GDBM_FILE dbf;
 
   if (fd < 0
-      || (dbf = gen_open_fd (store, fd, name, GDBM_READER, error)) == NULL)
+      || (dbf = gen_open_fd (store->dir, fd, name, GDBM_READER, error))
+         == NULL)
     {
       g_free (name);
       return FALSE;
@@ -463,20 +464,53 @@ store_fetch (MqStore *store, const char *name, gsize name_len, guint64 inc,
 
 /* ---- writing ---------------------------------------------------------- */
 
-gboolean
-store_begin (MqStore *store, guint64 number, GError **error)
-{
-  char *name = store_part_name (number);
-  int fd = file_create (datadir_fd (store->dir), name, error);
+struct _MqPart {
+  guint64 number;
   GDBM_FILE dbf;
+  char *name;
+};
 
-  if (fd < 0
-      || (dbf = gen_open_fd (store, fd, name, GDBM_NEWDB, error)) == NULL)
-    {
-      g_free (name);
-      return FALSE;
-    }
-  store->part = gen_new (number, dbf, name, FALSE);
+MqPart *
+store_part_new (MqDataDir *dir, guint64 number, GError **error)
+{
+  g_autofree char *name = store_part_name (number);
+  int fd = file_create (datadir_fd (dir), name, error);
+  GDBM_FILE dbf;
+  MqPart *part;
+
+  if (fd < 0 || (dbf = gen_open_fd (dir, fd, name, GDBM_NEWDB, error)) == NULL)
+    return NULL;
+  part = g_new (MqPart, 1);
+  part->number = number;
+  part->dbf = dbf;
+  part->name = g_steal_pointer (&name);
+  return part;
+}
+
+guint64
+store_part_number (const MqPart *part)
+{
+  return part->number;
+}
+
+void
+store_part_discard (MqDataDir *dir, MqPart *part)
+{
+  gdbm_close (part->dbf);
+  unlinkat (datadir_fd (dir), part->name, 0);
+  g_free (part->name);
+  g_free (part);
+}
+
+gboolean
+store_begin (MqStore *store, guint64 number, MqPart *made, GError **error)
+{
+  g_return_val_if_fail (made == NULL || made->number == number, FALSE);
+  if (made == NULL && (made = store_part_new (store->dir, number, error))
+      == NULL)
+    return FALSE;
+  store->part = gen_new (number, made->dbf, made->name, FALSE);
+  g_free (made);
   g_ptr_array_add (store->gens, store->part);
   store->highest = MAX (store->highest, number);
   store->part_bytes = 0;

@@ -55,8 +55,21 @@ typedef void (*MqStoreSegmentFunc) (const char *name, gsize name_len,
 gboolean store_scan_segments (MqStore *store, MqStoreSegmentFunc func,
                               gpointer user_data, GError **error);
 
-/* Starts generation number: sealed segments go there from now on. */
-gboolean store_begin (MqStore *store, guint64 number, GError **error);
+/* A generation file made ahead, empty (mqd-<number>.gdbm.part): making
+ * one touches the file system's metadata, which can wait behind a sync, so
+ * the sync thread makes the next one while the loop goes on. */
+typedef struct _MqPart MqPart;
+
+/* Any thread may make or discard one. */
+MqPart *store_part_new (MqDataDir *dir, guint64 number, GError **error);
+guint64 store_part_number (const MqPart *part);
+/* Closes and removes the file. */
+void store_part_discard (MqDataDir *dir, MqPart *part);
+
+/* Starts generation number in made (made ahead for number; NULL: made
+ * now): sealed segments go there from now on. */
+gboolean store_begin (MqStore *store, guint64 number, MqPart *made,
+                      GError **error);
 gboolean store_put_segment (MqStore *store, const char *name,
                             gsize name_len, guint64 inc, guint64 first,
                             GByteArray *value, GError **error);

@@ -26,9 +26,11 @@ struct _MqSyncer {
   GQueue jobs;                    /* MqCheckpointJob */
   guint64 checkpointed;
   char *failure;
-  guint64 prepare;                /* a journal to make for this number */
-  guint64 preparing;              /* the one being made */
+  guint64 prepare;                /* make journal prepare and generation
+                                     file prepare + 1 */
+  guint64 preparing;              /* the number being made */
   MqJournal *prepared;
+  MqPart *prepared_part;
   gboolean fill_failed;           /* stop writing ahead after an error */
   gboolean quit;
 };
@@ -142,13 +144,33 @@ syncer_do_job (MqSyncer *syncer)
   job_free (job);
 }
 
+/* What was made ahead and not taken: the next start need not see it. */
+static void
+syncer_discard_prepared (MqSyncer *syncer)
+{
+  if (syncer->prepared != NULL)
+    {
+      g_autofree char *name = journal_file_name (
+        journal_number (syncer->prepared));
+
+      unlinkat (datadir_fd (syncer->dir), name, 0);
+      g_clear_pointer (&syncer->prepared, journal_free);
+    }
+  if (syncer->prepared_part != NULL)
+    store_part_discard (syncer->dir,
+                        g_steal_pointer (&syncer->prepared_part));
+}
+
+/* Either may fail: the loop then makes it when it needs it. */
 static void
 syncer_do_prepare (MqSyncer *syncer)
 {
   guint64 number = syncer->prepare;
   g_autofree char *name = journal_file_name (number);
   g_autoptr (GError) error = NULL;
+  g_autoptr (GError) part_error = NULL;
   MqJournal *journal;
+  MqPart *part;
 
   syncer->prepare = 0;
   syncer->preparing = number;
@@ -157,10 +179,13 @@ syncer_do_prepare (MqSyncer *syncer)
                             &error);
   if (journal == NULL)
     g_warning ("%s", error->message);
+  part = store_part_new (syncer->dir, number + 1, &part_error);
+  if (part == NULL)
+    g_warning ("%s", part_error->message);
   g_mutex_lock (&syncer->lock);
-  if (syncer->prepared != NULL)
-    journal_free (syncer->prepared);
+  syncer_discard_prepared (syncer);
   syncer->prepared = journal;
+  syncer->prepared_part = part;
   syncer->preparing = 0;
   g_cond_broadcast (&syncer->changed);
 }
@@ -264,15 +289,7 @@ syncer_free (MqSyncer *syncer)
   if (syncer->journal != NULL)
     journal_free (syncer->journal);
   g_queue_clear_full (&syncer->jobs, (GDestroyNotify) job_free);
-  /* A journal made ahead holds nothing: the next start need not see it. */
-  if (syncer->prepared != NULL)
-    {
-      g_autofree char *name = journal_file_name (
-        journal_number (syncer->prepared));
-
-      unlinkat (datadir_fd (syncer->dir), name, 0);
-      journal_free (syncer->prepared);
-    }
+  syncer_discard_prepared (syncer);
   g_free (syncer->failure);
   g_mutex_clear (&syncer->lock);
   g_cond_clear (&syncer->changed);
@@ -372,12 +389,20 @@ syncer_settle (MqSyncer *syncer)
 }
 
 void
-syncer_prepare_journal (MqSyncer *syncer, guint64 number)
+syncer_prepare (MqSyncer *syncer, guint64 number)
 {
   g_mutex_lock (&syncer->lock);
   syncer->prepare = number;
   g_cond_broadcast (&syncer->changed);
   g_mutex_unlock (&syncer->lock);
+}
+
+/* Called locked: waits while what is made for number is under way. */
+static void
+syncer_wait_prepared (MqSyncer *syncer, guint64 number)
+{
+  while (syncer->prepare == number || syncer->preparing == number)
+    g_cond_wait (&syncer->changed, &syncer->lock);
 }
 
 MqJournal *
@@ -386,10 +411,23 @@ syncer_take_journal (MqSyncer *syncer, guint64 number)
   MqJournal *journal = NULL;
 
   g_mutex_lock (&syncer->lock);
-  while (syncer->prepare == number || syncer->preparing == number)
-    g_cond_wait (&syncer->changed, &syncer->lock);
+  syncer_wait_prepared (syncer, number);
   if (syncer->prepared != NULL && journal_number (syncer->prepared) == number)
     journal = g_steal_pointer (&syncer->prepared);
   g_mutex_unlock (&syncer->lock);
   return journal;
+}
+
+MqPart *
+syncer_take_part (MqSyncer *syncer, guint64 number)
+{
+  MqPart *part = NULL;
+
+  g_mutex_lock (&syncer->lock);
+  syncer_wait_prepared (syncer, number - 1);
+  if (syncer->prepared_part != NULL
+      && store_part_number (syncer->prepared_part) == number)
+    part = g_steal_pointer (&syncer->prepared_part);
+  g_mutex_unlock (&syncer->lock);
+  return part;
 }

@@ -15,6 +15,7 @@
 
 #include "datadir.h"
 #include "journal.h"
+#include "store.h"
 
 typedef struct _MqSyncer MqSyncer;
 
@@ -57,8 +58,10 @@ void syncer_wait_checkpoint (MqSyncer *syncer, guint64 number);
  * files in the directory stay as they are until the loop asks for more. */
 void syncer_settle (MqSyncer *syncer);
 
-/* Makes a journal for checkpoint number ahead of time. */
-void syncer_prepare_journal (MqSyncer *syncer, guint64 number);
-/* That journal (waiting while it is being made), or NULL when it was not
- * asked for or could not be made. */
+/* Makes the journal of checkpoint number and the generation file number
+ * + 1 ahead of time. */
+void syncer_prepare (MqSyncer *syncer, guint64 number);
+/* That journal, or generation file (waiting while it is being made), or
+ * NULL when it was not asked for or could not be made. */
 MqJournal *syncer_take_journal (MqSyncer *syncer, guint64 number);
+MqPart *syncer_take_part (MqSyncer *syncer, guint64 number);

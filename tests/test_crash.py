@@ -1312,16 +1312,19 @@ class KillArtifacts(mqdtest.MqdTestCase):
         # The generation being written when the kill came is thrown away:
         # whatever its state, the journal holds its messages.
         # The start's own first generation may still be a part too, when
-        # the sync thread had not completed it yet (a loaded machine): the
-        # one being written is the newest.
+        # the sync thread had not completed it yet (a loaded machine), and
+        # the next one is made ahead, empty: the one being written is the
+        # newest that holds segments.
         d, journal, msgs = self.killed(n=60, size=8000)
-        parts = sorted((n for n in os.listdir(d.data_dir)
+        parts = sorted((os.path.join(d.data_dir, n)
+                        for n in os.listdir(d.data_dir)
                         if n.endswith(".gdbm.part")),
-                       key=lambda name: int(name[4:-10]))
-        self.assertIn(len(parts), (1, 2), os.listdir(d.data_dir))
-        part = os.path.join(d.data_dir, parts[-1])
-        self.assertGreater(os.path.getsize(part), 256 * 1024,
-                           "segments were sealed into it")
+                       key=lambda path: int(path[-16:-10]))
+        self.assertIn(len(parts), (1, 2, 3), os.listdir(d.data_dir))
+        written = [p for p in parts if os.path.getsize(p) > 256 * 1024]
+        self.assertTrue(written, "segments were sealed into a part: %s"
+                        % [(p, os.path.getsize(p)) for p in parts])
+        part = written[-1]
         with open(part, "r+b") as f:
             size = os.fstat(f.fileno()).st_size
             f.seek(size // 2)

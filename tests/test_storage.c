@@ -153,10 +153,10 @@ test_fresh_directory (Fixture *f, gconstpointer data)
   g_assert_cmpuint (checkpoint_done (), ==, 1);
   g_assert_cmpuint (checkpoint_pending (), ==, 0);
   settle ();
-  /* Generation 2 is the one being written, journal 2 the one made ahead
-   * for the next checkpoint. */
+  /* Generation 2 is the one being written, journal 2 and generation 3
+   * the ones made ahead for the next checkpoint. */
   expect_files (f, "mqd-000001.gdbm mqd-000001.journal mqd-000002.gdbm.part "
-                "mqd-000002.journal mqd.lock");
+                "mqd-000002.journal mqd-000003.gdbm.part mqd.lock");
   expect_journal (f, "mqd-000001.journal", "");
   instance = g_strdup (storage_instance ());
   g_assert_cmpuint (strlen (instance), ==, 32);
@@ -290,7 +290,8 @@ test_journal_after_unended_removed (Fixture *f, gconstpointer data)
   st_expect_pop ("q", 1);
   settle ();
   expect_files (f, "mqd-000002.gdbm mqd-000004.gdbm mqd-000004.journal "
-                "mqd-000005.gdbm.part mqd-000005.journal mqd.lock");
+                "mqd-000005.gdbm.part mqd-000005.journal mqd-000006.gdbm.part "
+                "mqd.lock");
 }
 
 /* The same chain with END at the end of the first journal: both are

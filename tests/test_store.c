@@ -200,7 +200,7 @@ begin (Fixture *f, guint64 number)
 {
   g_autoptr (GError) error = NULL;
 
-  g_assert_true (store_begin (f->store, number, &error));
+  g_assert_true (store_begin (f->store, number, NULL, &error));
   g_assert_no_error (error);
   f->writing = number;
 }
