@@ -52,6 +52,15 @@ static GQueue heads = G_QUEUE_INIT;
 static GQueue windows = G_QUEUE_INIT;
 static gsize head_bytes;
 static guint64 segment_reads;     /* segments read from the store */
+/* The last segment read below a head (for a message given back): the
+ * messages given back next to it are read from it, not from disk again.
+ * The queue's incarnation tells a queue made again at the same address. */
+static struct {
+  MqQueue *queue;
+  guint64 inc;
+  guint64 first;
+  MqRun *run;
+} below;
 static GPtrArray *touched;        /* queues whose tail changed this pass */
 static GByteArray *scratch;
 static MqWheel *wheel;            /* delay buckets, in time order */
@@ -283,6 +292,23 @@ queue_seal (MqQueue *queue, GError **error)
   return TRUE;
 }
 
+static gboolean
+below_holds (MqQueue *queue, guint64 first)
+{
+  return below.run != NULL && below.queue == queue
+    && below.inc == queue->meta.inc && below.first == first;
+}
+
+static void
+below_set (MqQueue *queue, guint64 first, MqRun *run)
+{
+  g_clear_pointer (&below.run, run_unref);
+  below.queue = queue;
+  below.inc = queue->meta.inc;
+  below.first = first;
+  below.run = run;
+}
+
 /* Message seq's segment, which starts at first (or the window of it
  * loaded); a reference for the caller. */
 static MqRun *
@@ -296,6 +322,8 @@ queue_segment (MqQueue *queue, guint64 first, guint64 seq, GError **error)
       g_queue_push_tail_link (head_list (queue), &queue->head_link);
       return run_ref (queue->head_run);
     }
+  if (below_holds (queue, first))
+    return run_ref (below.run);
   run = store_fetch (store, queue->name, queue->name_len, queue->meta.inc,
                      first, &queue->gen_hint, error);
   if (run == NULL)
@@ -309,6 +337,8 @@ queue_segment (MqQueue *queue, guint64 first, guint64 seq, GError **error)
   segment_reads++;
   if (first == queue->meta.head_seg && queue->meta.head < queue->tail_start)
     head_set (queue, run_ref (run), run_end (run), FALSE);
+  else
+    below_set (queue, first, run_ref (run));
   return run;
 }
 
@@ -580,6 +610,7 @@ queues_close (void)
   g_clear_pointer (&touched, g_ptr_array_unref);
   g_clear_pointer (&scratch, g_byte_array_unref);
   g_clear_pointer (&wheel, wheel_free);
+  g_clear_pointer (&below.run, run_unref);
   store = NULL;
 }
 

@@ -356,6 +356,32 @@ test_given_back_then_closed (Fixture *f, gconstpointer data)
   st_expect_empty ("q");
 }
 
+/* A window of reads given back below the head, from sealed segments:
+ * each segment is read once for them, not once a message, and every
+ * message comes again in order. */
+static void
+test_given_back_read_once (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) segs = NULL;
+  guint64 seqs[600], reads;
+
+  push_range (f, "q", 1, 600);
+  g_assert_true (queues_seal_all (&error));
+  g_assert_no_error (error);
+  st_checkpoint ();
+  segs = expect_contiguous_segments (f, "q", 1, 601);
+  g_assert_cmpuint (segs->len, >, 1);
+  for (guint i = 1; i <= 600; i++)
+    seqs[i - 1] = st_expect_open ("q", i);
+  for (guint i = 0; i < 600; i++)
+    g_assert_true (queue_abort_read (st_queue ("q"), seqs[i], -1, NULL));
+  reads = queues_segment_reads ();
+  pop_range (f, "q", 1, 600);
+  g_assert_cmpuint (queues_segment_reads () - reads, ==, segs->len);
+  st_expect_empty ("q");
+}
+
 /* An abort gives the message back to the head with its delivery counted;
  * a close takes it for good.  The counts survive a kill. */
 static void
@@ -1123,6 +1149,7 @@ main (int argc, char *argv[])
   ADD_BOTH ("reliable/close-window", test_close_window);
   ADD ("reliable/given-back-then-closed", test_given_back_then_closed);
   ADD ("reliable/abort-counts-deliveries", test_abort_counts_deliveries);
+  ADD ("reliable/given-back-read-once", test_given_back_read_once);
   ADD_BOTH ("reliable/dead-letter", test_dead_letter);
   ADD ("replay/mid-segment", test_replay_mid_segment);
   ADD ("replay/sealed-unfinished", test_replay_sealed_unfinished);
