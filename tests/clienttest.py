@@ -74,3 +74,14 @@ def wake(daemon, queue_name, data):
     with daemon.client() as c:
         queuetest.poll_stat(c, "queue_%s_waiters" % queue_name, "1")
         c.expect(mqdtest.set_cmd(queue_name, data), b"STORED\r\n")
+
+
+def queues_taken(client, counts):
+    """stats queue, once the client scripts ran: every queue in counts
+    ({name: n}, n stored and n taken) and no other, but "idle", named only
+    by a get that waited in vain, which the 1-second sweep may have
+    forgotten already."""
+    raw = client.call(b"stats queue\r\n", b"END\r\n")
+    return raw.replace(b"STAT idle 0/0\r\n", b"") == b"".join(
+        b"STAT %s %d/%d\r\n" % (name.encode(), n, n)
+        for name, n in sorted(counts.items())) + b"END\r\n", raw
