@@ -421,6 +421,16 @@ class RabbitMQ(_Process):
             ok = conn.channel().queue_declare(queue, passive=True)
             return ok.method.message_count
 
+    def unsettled(self, queue):
+        """Messages of queue the broker has not seen acknowledged: ready
+        (a passive declare) plus delivered and unacknowledged (summed over
+        the node's channels: a test's consumer is the only one).  Both are
+        read live; list_queues' figures for a quorum queue are statistics
+        the queue emits every few seconds (it said 0 for 9 messages)."""
+        unacked = self.ctl("list_channels", "-q", "--no-table-headers",
+                           "messages_unacknowledged")
+        return self.message_count(queue) + sum(map(int, unacked.split()))
+
     def publish(self, queue, body, message_id=None):
         """A persistent message to queue through the default exchange,
         confirmed by the broker (raises if it is refused)."""
@@ -618,6 +628,12 @@ class Nats(_Process):
         """The stream's state: messages, bytes, first_seq, last_seq..."""
         with self.client() as c:
             return c.api("$JS.API.STREAM.INFO.%s" % stream)["state"]
+
+    def consumer_info(self, stream, durable):
+        """A durable consumer's state: num_pending (not delivered yet),
+        num_ack_pending (delivered, not acked), ack_floor, delivered..."""
+        with self.client() as c:
+            return c.api("$JS.API.CONSUMER.INFO.%s.%s" % (stream, durable))
 
     def publish(self, subject, payload, msg_id=None):
         """Publishes to JetStream and returns its ack (stream, seq and
