@@ -26,8 +26,6 @@ ID_RE = re.compile(r"^([0-9a-f]{16})\.([0-9]+)\.([0-9]+)$")
 # Stops of the forwarder tried before one lands between a STORED and the
 # broker's ack (Forwarder.killed_between_stored_and_ack).
 KILL_POINT_TRIES = 20
-# A reading of RabbitMQ's counts (rabbitmqctl) takes 1-4 s here.
-SETTLE_TIMEOUT = 60.0
 
 
 def forward_path():
@@ -209,12 +207,12 @@ def settled(read, what):
     """read() again until two readings in a row agree: whatever changes
     them is stopped, but what it wrote just before may still be on its
     way to the server that counts."""
-    deadline = mqdtest.deadline(SETTLE_TIMEOUT)
+    deadline = mqdtest.deadline()
     last, now = None, read()
     while now != last:
         if deadline.expired():
             raise AssertionError("%s still changing after %.0f s: %r, %r"
-                                 % (what, SETTLE_TIMEOUT, last, now))
+                                 % (what, mqdtest.TIMEOUT, last, now))
         last, now = now, read()
     return now
 

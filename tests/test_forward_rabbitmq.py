@@ -187,9 +187,7 @@ class TestIn(RabbitCase):
         routes = ("[back]\ndirection = in\nlocal = local\nrabbitmq = %s\n"
                   "queue = %s\nwindow = %d\n"
                   % (self.rabbit.url, self.queue, WINDOW))
-        # Heartbeats every 30 s: the broker must not close the link of a
-        # forwarder stopped for a few rabbitmqctl calls.
-        fwd = self.forwarder(d, routes, confirm_timeout="60s")
+        fwd = self.forwarder(d, routes)
         again = fwd.killed_between_stored_and_ack(
             "back", lambda: forwardtest.items(d, "local"),
             lambda: len(sent) - self.rabbit.unsettled(self.queue), 1000)
