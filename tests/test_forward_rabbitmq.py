@@ -3,7 +3,8 @@
 real mqd and the real forwarder.  Every message arrives byte-exact, with
 mqd's stable id as its message_id, whatever stops: the broker at the
 start, the forwarder (kill -9), the broker (kill -9); refused messages end
-in mqd's dead-letter queue; and the reverse route loses nothing either."""
+in mqd's dead-letter queue; and the reverse route loses nothing either,
+even with the forwarder killed between a STORED and the broker's ack."""
 
 import forwardtest
 import mqdtest
