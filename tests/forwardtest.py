@@ -23,6 +23,9 @@ import mqdtest
 RUN_TIMEOUT = 120.0
 # The stable id: instance.incarnation.seq (see the issue 15 contract).
 ID_RE = re.compile(r"^([0-9a-f]{16})\.([0-9]+)\.([0-9]+)$")
+# Stops of the forwarder tried before one lands between a STORED and the
+# broker's ack (Forwarder.killed_between_stored_and_ack).
+KILL_POINT_TRIES = 20
 
 
 def forward_path():
@@ -120,15 +123,15 @@ class Forwarder:
     def log_text(self, offset=0):
         return mqdtest._read_text(self.log_path, offset)
 
-    def wait_until(self, predicate, what, timeout=RUN_TIMEOUT):
-        """Polls predicate() every 50 ms (the forwarder sends no signal of
-        progress) while the forwarder runs; fails when it exits first or
-        the time is up."""
+    def wait_until(self, predicate, what, timeout=RUN_TIMEOUT, every=0.05):
+        """Polls predicate() every 50 ms, or as told (the forwarder sends
+        no signal of progress) while the forwarder runs; fails when it
+        exits first or the time is up."""
         deadline = mqdtest.deadline(timeout)
         pidfd = os.pidfd_open(self.proc.pid)
         try:
             while not predicate():
-                if select.select([pidfd], [], [], 0.05)[0]:
+                if select.select([pidfd], [], [], every)[0]:
                     raise AssertionError("mqd-forward exited (%s) before %s:"
                                          "\n%s" % (self.proc.wait(), what,
                                                    self.log_text()[-6000:]))
@@ -147,6 +150,47 @@ class Forwarder:
         self.kill9()
         return self.drain(route)
 
+    def killed_between_stored_and_ack(self, route, stored, acked, start_at):
+        """The reverse route's crash point: starts the forwarder; once
+        stored() (mqd's count for the local queue) reaches start_at, stops
+        it (SIGSTOP) and reads stored() and acked() (the broker's count of
+        messages acknowledged) until they settle.  More acked than stored
+        fails at once: the broker let go of messages mqd does not hold.
+        More stored than acked is the point: some message is past its
+        STORED and short of its ack; kill -9 there, drain route with a new
+        forwarder, and return stored - acked, the copies the broker must
+        deliver again.  As many: the forwarder goes on (SIGCONT) and is
+        stopped again once mqd holds more, up to KILL_POINT_TRIES times."""
+        self.start()
+        readings = []
+        floor = start_at - 1
+        for _ in range(KILL_POINT_TRIES):
+            # Stopped as soon as mqd holds more, the forwarder is likely
+            # waiting for the STORED of those (a group commit's fsync) or
+            # about to ack them: polled without a pause (a 50 ms one lets
+            # a forwarder to NATS store 1,500 more).
+            self.wait_until(lambda: stored() > floor,
+                            "more than %d stored (stored, acked when "
+                            "stopped: %s)" % (floor, readings), every=0)
+            self.proc.send_signal(signal.SIGSTOP)
+            os.waitpid(self.proc.pid, os.WUNTRACED)
+            now = settled(lambda: (stored(), acked()), "stored and acked")
+            readings.append(now)
+            if now[0] < now[1]:
+                raise AssertionError("stopped with %d messages acked to the "
+                                     "broker that mqd does not hold: a kill "
+                                     "now loses them (stored, acked: %s)"
+                                     % (now[1] - now[0], readings))
+            if now[0] > now[1]:
+                self.kill9()
+                self.drain(route)
+                return now[0] - now[1]
+            floor = now[0]
+            self.proc.send_signal(signal.SIGCONT)
+        raise AssertionError("the forwarder never stopped between a STORED "
+                             "and the broker's ack in %d tries (stored, "
+                             "acked): %s" % (KILL_POINT_TRIES, readings))
+
     def counters(self, route):
         """The route's line of the status file, as a dict."""
         with open(os.path.join(self.tmp, "forward.status")) as f:
@@ -157,6 +201,20 @@ class Forwarder:
                     return {k: int(v) for k, v in
                             (f.split("=") for f in fields)}
         raise AssertionError("no line for %s in the status file" % route)
+
+
+def settled(read, what):
+    """read() again until two readings in a row agree: whatever changes
+    them is stopped, but what it wrote just before may still be on its
+    way to the server that counts."""
+    deadline = mqdtest.deadline()
+    last, now = None, read()
+    while now != last:
+        if deadline.expired():
+            raise AssertionError("%s still changing after %.0f s: %r, %r"
+                                 % (what, mqdtest.TIMEOUT, last, now))
+        last, now = now, read()
+    return now
 
 
 def push_all(daemon, queue, payloads, chunk=500):
@@ -187,11 +245,13 @@ def items(daemon, queue):
         return int(c.stats().get("queue_%s_items" % queue, "0"))
 
 
-def check_arrived(test, daemon, queue, sent, window):
-    """queue holds every payload of sent, with at most window copies."""
+def check_arrived(test, daemon, queue, sent, window, duplicates):
+    """queue holds every payload of sent, and exactly duplicates copies
+    (at most window)."""
     got = take_all(daemon, queue)
     test.assertEqual(set(got), set(sent))
-    test.assertLessEqual(len(got) - len(sent), window)
+    test.assertEqual(len(got) - len(sent), duplicates)
+    test.assertLessEqual(duplicates, window)
 
 
 def instance_id(daemon):
