@@ -203,6 +203,15 @@ class Forwarder:
         raise AssertionError("no line for %s in the status file" % route)
 
 
+def confirmed(forwarder, route):
+    """The route's confirmed counter in the status file; 0 before the
+    file or the route's line is written."""
+    try:
+        return forwarder.counters(route)["confirmed"]
+    except (FileNotFoundError, AssertionError):
+        return 0
+
+
 def settled(read, what):
     """read() again until two readings in a row agree: whatever changes
     them is stopped, but what it wrote just before may still be on its

@@ -11,7 +11,7 @@ import subprocess
 import brokers
 import forwardtest
 import mqdtest
-from forwardtest import Forwarder, payload
+from forwardtest import Forwarder, confirmed, payload
 
 WINDOW = 64
 
@@ -237,8 +237,13 @@ class TestProgram(NatsCase):
         self.start_nats()
         config = forwardtest.routes_file(self.tmp, d, route_out(self.nats))
         fwd = Forwarder(self.tmp, config).start()
+        # The stream may hold all 100 before their acks reach the
+        # forwarder: the report is asked for once its status file (written
+        # on a timer) counts every one confirmed.
         fwd.wait_until(lambda: self.nats.stream_info("S")["messages"] == 100,
                        "100 forwarded")
+        fwd.wait_until(lambda: confirmed(fwd, "out") == 100,
+                       "100 confirmed in the status file")
         fwd.proc.send_signal(signal.SIGUSR1)
         fwd.wait_until(lambda: "out forwarded=100 confirmed=100 retried=0 "
                        "nacked=0 lag=0 state=up %s" % self.nats.url
