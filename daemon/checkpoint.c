@@ -18,6 +18,10 @@
 /* Keys of old generations counted per pass: reading one reads its segment
  * too (GDBM reads a key with its value), about 32 KiB. */
 #define CHECKPOINT_SURVEY_BUDGET 16
+/* The generation being written goes to the disk in pieces this large, so
+ * that the sync of the journal a durable reply waits for never queues
+ * behind the whole of it at the checkpoint's fsync. */
+#define CHECKPOINT_WRITE_BACK_BYTES (4 * 1024 * 1024)
 
 static MqDataDir *dir;
 static guint64 checkpoint_size;
@@ -30,6 +34,7 @@ static guint64 pending_lsn;
 static guint64 done;
 static GPtrArray *stale_journals; /* names, removed by the next checkpoint */
 static gboolean giving_back;      /* the pending cut gives the disk back */
+static guint64 written_back;      /* part bytes handed to write-back */
 
 void
 checkpoint_init (MqDataDir *the_dir, MqStore *the_store, MqSyncer *the_syncer,
@@ -71,7 +76,7 @@ checkpoint_done (void)
 }
 
 /* Steps 1, 2 and 4 of a cut (checkpoint.h) for checkpoint number, whose
- * generation is being written; the job for the sync thread. */
+ * generation is being written; the job for the checkpoint thread. */
 static MqCheckpointJob *
 checkpoint_write (guint64 number, GError **error)
 {
@@ -100,9 +105,9 @@ checkpoint_write (guint64 number, GError **error)
   return job;
 }
 
-/* The sync thread completes the finished generation; sealing goes on into
- * the next.  A next generation that cannot be made is fatal: nothing could
- * be sealed any more. */
+/* The checkpoint thread completes the finished generation; sealing goes on
+ * into the next.  A next generation that cannot be made is fatal: nothing
+ * could be sealed any more. */
 static gboolean
 checkpoint_hand_over (MqCheckpointJob *job, GError **error)
 {
@@ -112,6 +117,7 @@ checkpoint_hand_over (MqCheckpointJob *job, GError **error)
   g_ptr_array_add (stale_journals, journal_file_name (number));
   pending = current = number;
   pending_lsn = commit_lsn ();
+  written_back = 0;
   if (!store_begin (store, number + 1, syncer_take_part (syncer, number + 1),
                     error))
     return FALSE;
@@ -228,9 +234,22 @@ checkpoint_give_back (GError **error)
   return checkpoint_cut (error);
 }
 
+static void
+checkpoint_write_back (void)
+{
+  guint64 bytes = store_part_bytes (store);
+
+  if (bytes >= written_back + CHECKPOINT_WRITE_BACK_BYTES)
+    {
+      written_back = bytes;
+      syncer_write_back (syncer, store_part_fd (store));
+    }
+}
+
 gboolean
 checkpoint_maintain (GError **error)
 {
+  checkpoint_write_back ();
   return store_survey_step (store, queues_segment_live, NULL,
                             CHECKPOINT_SURVEY_BUDGET, error)
     && store_evacuate (store, queues_segment_live, NULL,

@@ -9,7 +9,7 @@
  *   3. an END entry closes the journal, and a new one takes its place;
  *   4. the next generation begins, and the store says which older ones
  *      are no longer needed.
- * The sync thread then syncs the finished generation, renames it to its
+ * The checkpoint thread then syncs the finished generation, renames it to its
  * final name and syncs the directory; only then does it remove the old
  * journal and the generations no longer needed.  Until the rename is
  * durable, a start uses the previous generation and replays both
@@ -45,9 +45,9 @@ gboolean checkpoint_first (gboolean no_sync, GError **error);
 void checkpoint_shutdown (void);
 
 gboolean checkpoint_due (void);
-/* A cut; its completion is the sync thread's. */
+/* A cut; its completion is the checkpoint thread's. */
 gboolean checkpoint_cut (GError **error);
-/* The sync thread woke the loop.  FALSE with an error when a checkpoint
+/* The syncer woke the loop.  FALSE with an error when a checkpoint
  * failed: the daemon must stop. */
 gboolean checkpoint_on_wake (GError **error);
 /* A cut when the queues are all empty and the files are large. */

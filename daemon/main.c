@@ -97,7 +97,7 @@ on_pass_end (gpointer user_data)
     g_main_loop_quit (main_loop);
 }
 
-/* The sync thread made a sync or a checkpoint: the pass that follows sends
+/* The syncer made a sync or a checkpoint: the pass that follows sends
  * what waited for it. */
 static void
 on_synced (MqWatch *watch, guint32 events)

@@ -37,7 +37,7 @@ gboolean storage_open (const MqStorageOptions *options, GError **error);
 gboolean storage_checkpoint (GError **error);
 /* Closes every file and frees the queues. */
 void storage_close (void);
-/* The sync thread's eventfd, for the loop to watch; storage_ack drains
+/* The syncer's eventfd, for the loop to watch; storage_ack drains
  * it. */
 int storage_wake_fd (void);
 void storage_ack (void);

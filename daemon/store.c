@@ -632,6 +632,12 @@ store_part_bytes (MqStore *store)
   return store->part_bytes;
 }
 
+int
+store_part_fd (MqStore *store)
+{
+  return gdbm_fdesc (store->part->dbf);
+}
+
 /* ---- reclaiming space ------------------------------------------------- */
 
 /* 1 for a live segment, 0 for a dead one, -1 for a key that is not a

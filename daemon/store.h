@@ -57,7 +57,7 @@ gboolean store_scan_segments (MqStore *store, MqStoreSegmentFunc func,
 
 /* A generation file made ahead, empty (mqd-<number>.gdbm.part): making
  * one touches the file system's metadata, which can wait behind a sync, so
- * the sync thread makes the next one while the loop goes on. */
+ * the checkpoint thread makes the next one while the loop goes on. */
 typedef struct _MqPart MqPart;
 
 /* Any thread may make or discard one. */
@@ -75,8 +75,8 @@ gboolean store_put_segment (MqStore *store, const char *name,
                             GByteArray *value, GError **error);
 /* Writes the catalog and the queue states (record_queue_encode, one after
  * the other in states) into the generation being written, which is then
- * finished: *fd is its descriptor, for the sync thread.  Call store_begin
- * for the next one before storing more. */
+ * finished: *fd is its descriptor, for the checkpoint thread.  Call
+ * store_begin for the next one before storing more. */
 gboolean store_finish (MqStore *store, const MqCatalog *catalog,
                        GByteArray *states, int *fd, GError **error);
 /* The finished generation number is synced under its final name. */
@@ -96,8 +96,8 @@ typedef gboolean (*MqStoreLiveFunc) (const char *name, gsize name_len,
 /* At a checkpoint: takes out of use the complete generations whose last
  * count found no live segment, those whose evacuation ended, and, when
  * all_dead (no queue needs a segment), every complete one; returns their
- * file handles (MqStoreRetired), for the sync thread to close and remove
- * once the checkpoint is durable. */
+ * file handles (MqStoreRetired), for the checkpoint thread to close and
+ * remove once the checkpoint is durable. */
 GPtrArray *store_retire_dead (MqStore *store, gboolean all_dead);
 /* Counting the live segments of every complete generation is spread over
  * many calls of store_survey_step, budget keys each, so that no call reads
@@ -129,5 +129,7 @@ void store_retired_dispose (MqStoreRetired *retired, int dirfd);
 guint64 store_disk_bytes (MqStore *store);
 /* Bytes written to the generation being written. */
 guint64 store_part_bytes (MqStore *store);
+/* The descriptor of the generation being written. */
+int store_part_fd (MqStore *store);
 /* FALSE once no generation holds a segment any more. */
 gboolean store_holds_segments (MqStore *store);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -13,13 +14,17 @@
 #define SYNCER_FILL_CHUNK (1024 * 1024)
 
 struct _MqSyncer {
-  GThread *thread;
+  GThread *thread;                /* syncs the journal, writes it ahead */
+  GThread *checkpointer;          /* checkpoints' last steps, files ahead */
   GMutex lock;
   GCond changed;
   MqDataDir *dir;
   int wake_fd;
   MqJournal *journal;             /* the one appended to */
   GPtrArray *replaced;            /* MqJournal: synced once, then freed */
+  gboolean replaced_busy;         /* a thread is syncing some of them */
+  gboolean journal_busy;          /* being synced or written ahead: a
+                                     checkpoint must not free it */
   guint64 requested;
   guint64 synced;
   guint64 failed;
@@ -31,6 +36,7 @@ struct _MqSyncer {
   guint64 preparing;              /* the number being made */
   MqJournal *prepared;
   MqPart *prepared_part;
+  int write_back_fd;              /* -1: none asked for */
   gboolean fill_failed;           /* stop writing ahead after an error */
   gboolean quit;
 };
@@ -54,15 +60,14 @@ job_free (MqCheckpointJob *job)
   g_free (job);
 }
 
-/* The journals a checkpoint replaced: their last entries synced. */
 static gboolean
-syncer_sync_replaced (GPtrArray *replaced)
+syncer_sync_journals (GPtrArray *journals)
 {
   gboolean ok = TRUE;
 
-  for (guint i = 0; i < replaced->len; i++)
+  for (guint i = 0; i < journals->len; i++)
     {
-      MqJournal *journal = g_ptr_array_index (replaced, i);
+      MqJournal *journal = g_ptr_array_index (journals, i);
 
       if (mq_file_ops.fdatasync (journal_fd (journal)) != 0)
         {
@@ -71,28 +76,62 @@ syncer_sync_replaced (GPtrArray *replaced)
           ok = FALSE;
         }
     }
-  g_ptr_array_set_size (replaced, 0);
   return ok;
+}
+
+/* Called locked, from either thread; returns locked with every journal a
+ * checkpoint replaced synced and freed.  Their END makes the journal after
+ * them count at a start, so no sync of that one may be trusted, nor a
+ * checkpoint finished, before.  A failure fails every sync asked so far. */
+static gboolean
+syncer_sync_replaced (MqSyncer *syncer)
+{
+  gboolean ok = TRUE;
+
+  for (;;)
+    {
+      g_autoptr (GPtrArray) replaced = NULL;
+      guint64 covered;
+
+      /* The journal being synced or written ahead may be among them. */
+      while (syncer->replaced_busy
+             || (syncer->journal_busy && syncer->replaced->len > 0))
+        g_cond_wait (&syncer->changed, &syncer->lock);
+      if (syncer->replaced->len == 0)
+        return ok;
+      covered = syncer->requested;
+      replaced = g_steal_pointer (&syncer->replaced);
+      syncer->replaced = g_ptr_array_new_with_free_func (
+        (GDestroyNotify) journal_free);
+      syncer->replaced_busy = TRUE;
+      g_mutex_unlock (&syncer->lock);
+      if (!syncer_sync_journals (replaced))
+        ok = FALSE;
+      g_mutex_lock (&syncer->lock);
+      syncer->replaced_busy = FALSE;
+      if (!ok)
+        syncer->failed = MAX (syncer->failed, covered);
+      g_cond_broadcast (&syncer->changed);
+    }
 }
 
 static void
 syncer_do_sync (MqSyncer *syncer)
 {
-  g_autoptr (GPtrArray) replaced = g_steal_pointer (&syncer->replaced);
+  gboolean ok = syncer_sync_replaced (syncer);
   guint64 target = syncer->requested;
   int fd = journal_fd (syncer->journal);
-  gboolean ok;
 
-  syncer->replaced = g_ptr_array_new_with_free_func (
-    (GDestroyNotify) journal_free);
+  syncer->journal_busy = TRUE;
   g_mutex_unlock (&syncer->lock);
-  ok = syncer_sync_replaced (replaced);
   if (mq_file_ops.fdatasync (fd) != 0)
     {
       g_critical ("cannot sync the journal: %s", g_strerror (errno));
       ok = FALSE;
     }
   g_mutex_lock (&syncer->lock);
+  syncer->journal_busy = FALSE;
+  g_cond_broadcast (&syncer->changed);
   if (ok)
     syncer->synced = MAX (syncer->synced, target);
   else
@@ -120,20 +159,20 @@ job_run (MqSyncer *syncer, MqCheckpointJob *job)
   return NULL;
 }
 
+/* The job stays queued while it runs: syncer_settle waits for it. */
 static void
 syncer_do_job (MqSyncer *syncer)
 {
-  MqCheckpointJob *job = g_queue_pop_head (&syncer->jobs);
-  g_autoptr (GPtrArray) replaced = g_steal_pointer (&syncer->replaced);
+  MqCheckpointJob *job = g_queue_peek_head (&syncer->jobs);
+  /* The journals before the checkpoint are needed until it is durable. */
+  gboolean replaced_ok = syncer_sync_replaced (syncer);
   char *failure;
 
-  syncer->replaced = g_ptr_array_new_with_free_func (
-    (GDestroyNotify) journal_free);
   g_mutex_unlock (&syncer->lock);
-  /* The journals before the checkpoint are needed until it is durable. */
-  failure = syncer_sync_replaced (replaced) ? job_run (syncer, job)
+  failure = replaced_ok ? job_run (syncer, job)
     : g_strdup ("cannot sync the journal the checkpoint replaced");
   g_mutex_lock (&syncer->lock);
+  g_queue_pop_head (&syncer->jobs);
   if (failure == NULL)
     syncer->checkpointed = job->number;
   else if (syncer->failure == NULL)
@@ -197,9 +236,12 @@ syncer_do_fill (MqSyncer *syncer)
   g_autoptr (GError) error = NULL;
   gboolean ok;
 
+  syncer->journal_busy = TRUE;
   g_mutex_unlock (&syncer->lock);
   ok = journal_fill (journal, SYNCER_FILL_CHUNK, &error);
   g_mutex_lock (&syncer->lock);
+  syncer->journal_busy = FALSE;
+  g_cond_broadcast (&syncer->changed);
   if (!ok)
     {
       g_info ("%s: appending goes on without it", error->message);
@@ -225,7 +267,49 @@ syncer_thread (gpointer data)
       if (syncer->requested > syncer->synced
           && syncer->requested > syncer->failed)
         syncer_do_sync (syncer);
-      else if (!g_queue_is_empty (&syncer->jobs))
+      else if (syncer->quit)
+        break;
+      else if (syncer_wants_fill (syncer))
+        {
+          syncer_do_fill (syncer);
+          continue;
+        }
+      else
+        {
+          g_cond_wait (&syncer->changed, &syncer->lock);
+          continue;
+        }
+      syncer_wake (syncer);
+    }
+  g_mutex_unlock (&syncer->lock);
+  return NULL;
+}
+
+/* Advice to the kernel, not a promise: only fsync makes it durable. */
+static void
+syncer_do_write_back (MqSyncer *syncer)
+{
+  int fd = syncer->write_back_fd;
+
+  syncer->write_back_fd = -1;
+  g_mutex_unlock (&syncer->lock);
+  if (sync_file_range (fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE
+                       | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER)
+      != 0)
+    g_debug ("cannot write the generation being written back: %s",
+             g_strerror (errno));
+  g_mutex_lock (&syncer->lock);
+}
+
+static gpointer
+syncer_checkpoint_thread (gpointer data)
+{
+  MqSyncer *syncer = data;
+
+  g_mutex_lock (&syncer->lock);
+  for (;;)
+    {
+      if (!g_queue_is_empty (&syncer->jobs))
         syncer_do_job (syncer);
       else if (syncer->prepare != 0)
         {
@@ -234,9 +318,9 @@ syncer_thread (gpointer data)
         }
       else if (syncer->quit)
         break;
-      else if (syncer_wants_fill (syncer))
+      else if (syncer->write_back_fd >= 0)
         {
-          syncer_do_fill (syncer);
+          syncer_do_write_back (syncer);
           continue;
         }
       else
@@ -270,9 +354,12 @@ syncer_new (MqDataDir *dir, GError **error)
   g_queue_init (&syncer->jobs);
   syncer->dir = dir;
   syncer->wake_fd = wake_fd;
+  syncer->write_back_fd = -1;
   syncer->replaced = g_ptr_array_new_with_free_func (
     (GDestroyNotify) journal_free);
   syncer->thread = g_thread_new ("mqd-sync", syncer_thread, syncer);
+  syncer->checkpointer = g_thread_new ("mqd-checkpoint",
+                                       syncer_checkpoint_thread, syncer);
   return syncer;
 }
 
@@ -284,6 +371,7 @@ syncer_free (MqSyncer *syncer)
   g_cond_broadcast (&syncer->changed);
   g_mutex_unlock (&syncer->lock);
   g_thread_join (syncer->thread);
+  g_thread_join (syncer->checkpointer);
   close (syncer->wake_fd);
   g_ptr_array_unref (syncer->replaced);
   if (syncer->journal != NULL)
@@ -353,6 +441,7 @@ syncer_checkpoint (MqSyncer *syncer, MqCheckpointJob *job)
 {
   g_mutex_lock (&syncer->lock);
   g_queue_push_tail (&syncer->jobs, job);
+  syncer->write_back_fd = -1;
   g_cond_broadcast (&syncer->changed);
   g_mutex_unlock (&syncer->lock);
 }
@@ -385,6 +474,15 @@ syncer_settle (MqSyncer *syncer)
   while (!g_queue_is_empty (&syncer->jobs) || syncer->prepare != 0
          || syncer->preparing != 0)
     g_cond_wait (&syncer->changed, &syncer->lock);
+  g_mutex_unlock (&syncer->lock);
+}
+
+void
+syncer_write_back (MqSyncer *syncer, int fd)
+{
+  g_mutex_lock (&syncer->lock);
+  syncer->write_back_fd = fd;
+  g_cond_broadcast (&syncer->changed);
   g_mutex_unlock (&syncer->lock);
 }
 

@@ -47,6 +47,15 @@ fault_thread_matches (void)
     || (fault_thread == ST_MAIN_THREAD) == (g_thread_self () == main_thread);
 }
 
+static gboolean
+fd_path_ends_with (int fd, const char *suffix)
+{
+  g_autofree char *link = g_strdup_printf ("/proc/self/fd/%d", fd);
+  g_autofree char *path = g_file_read_link (link, NULL);
+
+  return path != NULL && g_str_has_suffix (path, suffix);
+}
+
 /* Whether this call on fd fails; the file's path is looked up only while
  * a fault of that kind is armed. */
 static gboolean
@@ -57,12 +66,7 @@ fault_hits_fd (StFaultCall call, int fd)
   g_mutex_lock (&fault_lock);
   if (fault_armed && fault_call == call && fault_left > 0
       && fault_thread_matches ())
-    {
-      g_autofree char *link = g_strdup_printf ("/proc/self/fd/%d", fd);
-      g_autofree char *path = g_file_read_link (link, NULL);
-
-      hit = path != NULL && g_str_has_suffix (path, fault_suffix);
-    }
+    hit = fd_path_ends_with (fd, fault_suffix);
   if (hit)
     {
       fault_hits++;
@@ -75,9 +79,65 @@ fault_hits_fd (StFaultCall call, int fd)
   return hit;
 }
 
+/* ---- holds ---- */
+
+static GMutex hold_lock;
+static GCond hold_changed;
+static gboolean hold_armed;
+static StFaultCall hold_call;
+static char *hold_suffix;
+static gboolean holding;
+
+static void
+hold_if_matches (StFaultCall call, int fd)
+{
+  g_mutex_lock (&hold_lock);
+  if (hold_armed && hold_call == call && fd_path_ends_with (fd, hold_suffix))
+    {
+      holding = TRUE;
+      g_cond_broadcast (&hold_changed);
+      while (hold_armed)
+        g_cond_wait (&hold_changed, &hold_lock);
+    }
+  g_mutex_unlock (&hold_lock);
+}
+
+void
+st_hold_set (StFaultCall call, const char *suffix)
+{
+  g_mutex_lock (&hold_lock);
+  g_free (hold_suffix);
+  hold_suffix = g_strdup (suffix);
+  hold_call = call;
+  holding = FALSE;
+  hold_armed = TRUE;
+  g_mutex_unlock (&hold_lock);
+}
+
+void
+st_hold_wait (void)
+{
+  g_mutex_lock (&hold_lock);
+  while (!holding)
+    g_cond_wait (&hold_changed, &hold_lock);
+  g_mutex_unlock (&hold_lock);
+}
+
+void
+st_hold_release (void)
+{
+  g_mutex_lock (&hold_lock);
+  hold_armed = FALSE;
+  holding = FALSE;
+  g_clear_pointer (&hold_suffix, g_free);
+  g_cond_broadcast (&hold_changed);
+  g_mutex_unlock (&hold_lock);
+}
+
 static ssize_t
 hook_pwrite (int fd, const void *buf, size_t len, off_t offset)
 {
+  hold_if_matches (ST_FAULT_PWRITE, fd);
   return fault_hits_fd (ST_FAULT_PWRITE, fd) ? -1
     : real_ops.pwrite (fd, buf, len, offset);
 }
@@ -85,6 +145,7 @@ hook_pwrite (int fd, const void *buf, size_t len, off_t offset)
 static int
 hook_fdatasync (int fd)
 {
+  hold_if_matches (ST_FAULT_FDATASYNC, fd);
   return fault_hits_fd (ST_FAULT_FDATASYNC, fd) ? -1
     : real_ops.fdatasync (fd);
 }
@@ -92,6 +153,7 @@ hook_fdatasync (int fd)
 static int
 hook_fsync (int fd)
 {
+  hold_if_matches (ST_FAULT_FSYNC, fd);
   return fault_hits_fd (ST_FAULT_FSYNC, fd) ? -1 : real_ops.fsync (fd);
 }
 
@@ -259,6 +321,7 @@ sdir_clear (StorageDir *d)
   if (d->open)
     storage_close ();
   st_fault_clear ();
+  st_hold_release ();
   mq_file_ops = real_ops;
   g_log_remove_handler (G_LOG_DOMAIN, log_handler);
   g_string_free (g_steal_pointer (&log_text), TRUE);

@@ -98,7 +98,7 @@ typedef enum {
 typedef enum {
   ST_ANY_THREAD,
   ST_MAIN_THREAD,                 /* the loop's calls only */
-  ST_SYNC_THREAD,                 /* the sync thread's only */
+  ST_SYNCER_THREADS,              /* the sync and checkpoint threads' */
 } StFaultThread;
 
 /* From now on, calls of that kind on files whose path ends with suffix
@@ -108,3 +108,11 @@ void st_fault_set (StFaultCall call, const char *suffix, StFaultThread thread,
 void st_fault_clear (void);
 /* Calls failed since st_fault_set. */
 guint st_fault_hits (void);
+
+/* From now on, a call of that kind on a file whose path ends with suffix
+ * blocks, in whichever thread makes it, until st_hold_release (). */
+void st_hold_set (StFaultCall call, const char *suffix);
+/* Blocks until a call is held. */
+void st_hold_wait (void);
+/* Lets the held call, and every one after it, go on. */
+void st_hold_release (void);

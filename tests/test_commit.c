@@ -283,6 +283,30 @@ test_failed_checkpoint (Fixture *f, gconstpointer data)
   st_expect_empty ("q");
 }
 
+/* A checkpoint's last steps sync a whole generation on their own thread:
+ * a reply that waits for a sync of the journal does not wait for them. */
+static void
+test_sync_beside_checkpoint (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  guint64 lsn;
+
+  st_hold_set (ST_FAULT_FSYNC, ".gdbm.part");
+  g_assert_true (checkpoint_cut (&error));
+  g_assert_no_error (error);
+  st_hold_wait ();
+  lsn = push_waited (1);
+  end_pass ();
+  st_wait_synced (lsn);
+  g_assert_cmpuint (checkpoint_pending (), !=, 0);
+  st_hold_release ();
+  while (checkpoint_pending () != 0)
+    wake ();
+  reopen_killed (f);
+  st_expect_pop ("q", 1);
+  st_expect_empty ("q");
+}
+
 /* The journal a checkpoint replaced must be synced before the checkpoint
  * counts: if that fails, the checkpoint fails. */
 static void
@@ -320,6 +344,7 @@ main (int argc, char *argv[])
 
   ADD ("lsn", NULL, test_lsn);
   ADD ("synced-advances", NULL, test_synced_advances);
+  ADD ("sync-beside-checkpoint", NULL, test_sync_beside_checkpoint);
   ADD ("failed/sync", NULL, test_failed_sync);
   ADD ("failed/write", GINT_TO_POINTER (FALSE), test_failed_write);
   /* checkpoint_cut drops the entries it cannot write before commit_switch

@@ -482,7 +482,7 @@ test_interrupted_after_rename (Fixture *f, gconstpointer data)
       return;
     }
   write_clean_directory (f);
-  st_fault_set (ST_FAULT_FSYNC, dir_name, ST_SYNC_THREAD, 1);
+  st_fault_set (ST_FAULT_FSYNC, dir_name, ST_SYNCER_THREADS, 1);
   g_assert_false (sdir_try_open (&f->dir, &error));
   g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_FAILED);
   g_assert_cmpuint (st_fault_hits (), ==, 1);
