@@ -256,33 +256,29 @@ syncer_wants_fill (MqSyncer *syncer)
     && journal_wants_fill (syncer->journal);
 }
 
-static gpointer
-syncer_thread (gpointer data)
-{
-  MqSyncer *syncer = data;
+/* What a thread did in one step, called locked. */
+typedef enum {
+  STEP_WAKE,                      /* something the loop waits for */
+  STEP_QUIET,                     /* something the loop need not hear of */
+  STEP_IDLE,                      /* nothing to do */
+  STEP_QUIT,
+} SyncerStep;
 
-  g_mutex_lock (&syncer->lock);
-  for (;;)
+static SyncerStep
+syncer_sync_step (MqSyncer *syncer)
+{
+  if (syncer->requested > syncer->synced
+      && syncer->requested > syncer->failed)
     {
-      if (syncer->requested > syncer->synced
-          && syncer->requested > syncer->failed)
-        syncer_do_sync (syncer);
-      else if (syncer->quit)
-        break;
-      else if (syncer_wants_fill (syncer))
-        {
-          syncer_do_fill (syncer);
-          continue;
-        }
-      else
-        {
-          g_cond_wait (&syncer->changed, &syncer->lock);
-          continue;
-        }
-      syncer_wake (syncer);
+      syncer_do_sync (syncer);
+      return STEP_WAKE;
     }
-  g_mutex_unlock (&syncer->lock);
-  return NULL;
+  if (syncer->quit)
+    return STEP_QUIT;
+  if (!syncer_wants_fill (syncer))
+    return STEP_IDLE;
+  syncer_do_fill (syncer);
+  return STEP_QUIET;
 }
 
 /* Advice to the kernel, not a promise: only fsync makes it durable. */
@@ -301,36 +297,52 @@ syncer_do_write_back (MqSyncer *syncer)
   g_mutex_lock (&syncer->lock);
 }
 
+static SyncerStep
+syncer_checkpoint_step (MqSyncer *syncer)
+{
+  if (!g_queue_is_empty (&syncer->jobs))
+    {
+      syncer_do_job (syncer);
+      return STEP_WAKE;
+    }
+  if (syncer->prepare != 0)
+    {
+      syncer_do_prepare (syncer);
+      return STEP_QUIET;
+    }
+  if (syncer->quit)
+    return STEP_QUIT;
+  if (syncer->write_back_fd < 0)
+    return STEP_IDLE;
+  syncer_do_write_back (syncer);
+  return STEP_QUIET;
+}
+
+static void
+syncer_run (MqSyncer *syncer, SyncerStep (*step) (MqSyncer *))
+{
+  SyncerStep done;
+
+  g_mutex_lock (&syncer->lock);
+  while ((done = step (syncer)) != STEP_QUIT)
+    if (done == STEP_WAKE)
+      syncer_wake (syncer);
+    else if (done == STEP_IDLE)
+      g_cond_wait (&syncer->changed, &syncer->lock);
+  g_mutex_unlock (&syncer->lock);
+}
+
+static gpointer
+syncer_sync_thread (gpointer data)
+{
+  syncer_run (data, syncer_sync_step);
+  return NULL;
+}
+
 static gpointer
 syncer_checkpoint_thread (gpointer data)
 {
-  MqSyncer *syncer = data;
-
-  g_mutex_lock (&syncer->lock);
-  for (;;)
-    {
-      if (!g_queue_is_empty (&syncer->jobs))
-        syncer_do_job (syncer);
-      else if (syncer->prepare != 0)
-        {
-          syncer_do_prepare (syncer);
-          continue;
-        }
-      else if (syncer->quit)
-        break;
-      else if (syncer->write_back_fd >= 0)
-        {
-          syncer_do_write_back (syncer);
-          continue;
-        }
-      else
-        {
-          g_cond_wait (&syncer->changed, &syncer->lock);
-          continue;
-        }
-      syncer_wake (syncer);
-    }
-  g_mutex_unlock (&syncer->lock);
+  syncer_run (data, syncer_checkpoint_step);
   return NULL;
 }
 
@@ -357,7 +369,7 @@ syncer_new (MqDataDir *dir, GError **error)
   syncer->write_back_fd = -1;
   syncer->replaced = g_ptr_array_new_with_free_func (
     (GDestroyNotify) journal_free);
-  syncer->thread = g_thread_new ("mqd-sync", syncer_thread, syncer);
+  syncer->thread = g_thread_new ("mqd-sync", syncer_sync_thread, syncer);
   syncer->checkpointer = g_thread_new ("mqd-checkpoint",
                                        syncer_checkpoint_thread, syncer);
   return syncer;
