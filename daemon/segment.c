@@ -1,6 +1,7 @@
 /* segment.c: runs of messages in memory; see segment.h. */
 #include "config.h"
 
+#include <malloc.h>
 #include <string.h>
 
 #include "crc32c.h"
@@ -129,6 +130,12 @@ run_bytes (const MqRun *run)
   return run->data->len - run->start;
 }
 
+gsize
+run_memory (const MqRun *run)
+{
+  return malloc_usable_size (run->data->data);
+}
+
 GBytes *
 run_lend (MqRun *run, const guint8 *payload, gsize len)
 {
@@ -158,6 +165,15 @@ run_leave_loans (MqRun *run, gsize room)
   run->lent = FALSE;
 }
 
+/* GArray allocates a power of two at least as large as it is asked for:
+ * room is one, so that it is what the run really takes (when it was 2 x
+ * 8448 bytes, 1,000 young tails of 6 KiB took 17 MB, not 8). */
+static gsize
+run_round_up (gsize bytes)
+{
+  return (gsize) 1 << g_bit_storage (MAX (bytes, 2) - 1);
+}
+
 /* Room for more bytes at the end.  Within the room nothing moves, loans or
  * not.  Past it the array grows to twice; a lent one is copied instead
  * (the messages kept: a young tail is small, it is sealed into segments
@@ -172,10 +188,11 @@ run_make_room (MqRun *run, gsize more)
     return;
   if (run->lent)
     {
-      run_leave_loans (run, MAX (run->room, 2 * (run_bytes (run) + more)));
+      run_leave_loans (run, MAX (run->room, run_round_up (run_bytes (run)
+                                                          + more)));
       return;
     }
-  run->room = MAX (2 * run->room, len + more);
+  run->room = run_round_up (len + more);
   g_byte_array_set_size (run->data, (guint) run->room);
   g_byte_array_set_size (run->data, (guint) len);
 }

@@ -31,6 +31,8 @@ guint64 run_first (const MqRun *run);
 guint64 run_end (const MqRun *run);
 /* Bytes of the records kept. */
 gsize run_bytes (const MqRun *run);
+/* Bytes its array takes from the allocator. */
+gsize run_memory (const MqRun *run);
 
 /* Appends the message with sequence number run_end(). */
 void run_append (MqRun *run, const MqMsgHeader *header,
