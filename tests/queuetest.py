@@ -77,16 +77,21 @@ def wait_log(daemon, text, offset=0, client=None, seconds=mqdtest.TIMEOUT):
                           b"VERSION %s\r\n" % mqdtest.VERSION.encode())
 
 
-def data_bytes(daemon):
-    """Bytes in the data directory's files.  The sync thread renames and
+def file_sizes(directory):
+    """Every file's size by name.  The checkpoint thread makes, renames and
     removes files while we look: when one goes between the listing and its
     stat, look again (it may have come back under another name)."""
     while True:
         try:
-            return sum(os.path.getsize(os.path.join(daemon.data_dir, name))
-                       for name in os.listdir(daemon.data_dir))
+            return {name: os.path.getsize(os.path.join(directory, name))
+                    for name in os.listdir(directory)}
         except FileNotFoundError:
             continue
+
+
+def data_bytes(daemon):
+    """Bytes in the data directory's files."""
+    return sum(file_sizes(daemon.data_dir).values())
 
 
 def ms_since(t):

@@ -328,8 +328,7 @@ class FileSizeLimit(mqdtest.MqdTestCase):
                     "stopped answering (%s); exit status %s (-%d is SIGXFSZ)"
                     % (i, limit, e, code, int(signal.SIGXFSZ))) from None
             self.assertEqual(line, b"STORED\r\n", "set %d" % i)
-        for name in os.listdir(d.data_dir):
-            size = os.path.getsize(os.path.join(d.data_dir, name))
+        for name, size in queuetest.file_sizes(d.data_dir).items():
             self.assertLessEqual(size, limit, name)
         c.send(set_cmd("big", payload(n, limit // 3)))
         self.assertRegex(c.recv_line(),
