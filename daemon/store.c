@@ -21,6 +21,9 @@
  * (the one with the smallest share then). */
 #define STORE_EVACUATE_SHARE 0.5
 #define STORE_MAX_GENERATIONS 8
+/* A step of a count reads one key from a file (and with it its segment:
+ * GDBM reads a key with its value), or this many from a key list. */
+#define STORE_KEYS_PER_STEP 64
 
 typedef struct {
   guint64 number;
@@ -32,6 +35,10 @@ typedef struct {
   guint64 live;                   /* at most this many: a segment once
                                      dead stays dead */
   gboolean evacuated;             /* its live segments were all copied */
+  GByteArray *keys;               /* its live segments' keys, each after
+                                     its length (2 bytes), as written or
+                                     as a count found them; NULL until a
+                                     count read them from the file */
 } Gen;
 
 struct _MqStore {
@@ -40,14 +47,16 @@ struct _MqStore {
   Gen *part;                      /* being written, or NULL */
   guint64 highest;
   guint64 part_bytes;
-  Gen *evacuating;
-  datum evac_key;                 /* the next key to look at, malloc'ed */
+  Gen *evacuating;               /* counted: it has its key list */
+  gsize evac_off;                 /* the next key in evacuating->keys */
   gboolean surveying;             /* a round of counting is under way */
   guint64 surveyed;               /* its last generation counted */
   Gen *counting;                  /* the one being counted, or NULL */
   datum count_key;                /* its next key, malloc'ed */
+  gsize count_off;                /* or its offset in counting->keys */
   guint64 count_segments;
   guint64 count_live;
+  GByteArray *count_kept;         /* the live keys counted */
   GByteArray *scratch;
 };
 
@@ -141,6 +150,29 @@ gen_open_fd (MqDataDir *dir, int fd, const char *name, int mode,
   return dbf;
 }
 
+static void
+keys_append (GByteArray *keys, const guint8 *key, gsize len)
+{
+  guint16 n = (guint16) len;
+
+  g_byte_array_append (keys, (const guint8 *) &n, sizeof n);
+  g_byte_array_append (keys, key, (guint) len);
+}
+
+/* The key at *off in keys; *off moves past it. */
+static datum
+keys_next (GByteArray *keys, gsize *off)
+{
+  guint16 n;
+  datum key;
+
+  memcpy (&n, keys->data + *off, sizeof n);
+  key.dptr = (char *) keys->data + *off + sizeof n;
+  key.dsize = n;
+  *off += sizeof n + n;
+  return key;
+}
+
 static Gen *
 gen_new (guint64 number, GDBM_FILE dbf, char *name, gboolean complete)
 {
@@ -151,6 +183,8 @@ gen_new (guint64 number, GDBM_FILE dbf, char *name, gboolean complete)
   gen->name = name;
   gen->complete = complete;
   gen->segments = gen->live = complete ? G_MAXUINT64 : 0;
+  if (!complete)
+    gen->keys = g_byte_array_new ();
   return gen;
 }
 
@@ -161,6 +195,8 @@ gen_free (gpointer data)
 
   if (gen->dbf != NULL)
     gdbm_close (gen->dbf);
+  if (gen->keys != NULL)
+    g_byte_array_unref (gen->keys);
   g_free (gen->name);
   g_free (gen);
 }
@@ -243,8 +279,8 @@ store_close (MqStore *store)
 {
   Gen *part = store->part;
 
-  free (store->evac_key.dptr);
   free (store->count_key.dptr);
+  g_clear_pointer (&store->count_kept, g_byte_array_unref);
   if (part != NULL && store->part_bytes == 0)
     {
       datadir_remove (store->dir, part->name, NULL);
@@ -541,6 +577,7 @@ store_put_segment (MqStore *store, const char *name, gsize name_len,
   if (!store_put (store, key, key_len, value->data, value->len, error))
     return FALSE;
   store->part->segments++;
+  keys_append (store->part->keys, key, key_len);
   return TRUE;
 }
 
@@ -660,6 +697,7 @@ store_stop_counting (MqStore *store)
 {
   store->counting = NULL;
   g_clear_pointer (&store->count_key.dptr, free);
+  g_clear_pointer (&store->count_kept, g_byte_array_unref);
 }
 
 static MqStoreRetired *
@@ -668,10 +706,7 @@ store_retire (MqStore *store, Gen *gen)
   MqStoreRetired *retired = g_new (MqStoreRetired, 1);
 
   if (store->evacuating == gen)
-    {
-      store->evacuating = NULL;
-      g_clear_pointer (&store->evac_key.dptr, free);
-    }
+    store->evacuating = NULL;
   if (store->counting == gen)
     store_stop_counting (store);
   retired->dbf = g_steal_pointer (&gen->dbf);
@@ -747,34 +782,97 @@ store_count_next (MqStore *store)
     {
       Gen *gen = store_gen (store, i);
 
-      if (gen->complete && !gen->evacuated && gen->number > store->surveyed)
+      /* The one being evacuated keeps its key list as it is. */
+      if (gen->complete && !gen->evacuated && gen != store->evacuating
+          && gen->number > store->surveyed)
         {
           store->counting = gen;
-          store->count_key = gdbm_firstkey (gen->dbf);
+          store->count_off = 0;
+          if (gen->keys == NULL)
+            store->count_key = gdbm_firstkey (gen->dbf);
           store->count_segments = store->count_live = 0;
+          store->count_kept = g_byte_array_new ();
           return;
         }
     }
   store->surveying = FALSE;
 }
 
+static gboolean
+store_count_done (MqStore *store)
+{
+  Gen *gen = store->counting;
+
+  return gen->keys != NULL ? store->count_off >= gen->keys->len
+    : store->count_key.dptr == NULL;
+}
+
 /* Every key of the generation being counted has been looked at, or
- * reading them failed: the round goes on with the next one. */
+ * reading them failed: the round goes on with the next one.  The live
+ * keys are its key list from now on.  A count of the list leaves the
+ * number of segments as it was: the dead ones are no longer in it. */
 static gboolean
 store_count_ended (MqStore *store, GError **error)
 {
   Gen *gen = store->counting;
+  gboolean from_file = gen->keys == NULL;
   gdbm_error code = gdbm_last_errno (gen->dbf);
+  GByteArray *kept = g_steal_pointer (&store->count_kept);
 
   store->surveyed = gen->number;
   store_stop_counting (store);
-  if (code != GDBM_ITEM_NOT_FOUND && code != GDBM_NO_ERROR)
-    return gen_error (store, gen, error, "read the keys of");
-  gen->segments = store->count_segments;
+  if (from_file && code != GDBM_ITEM_NOT_FOUND && code != GDBM_NO_ERROR)
+    {
+      g_byte_array_unref (kept);
+      return gen_error (store, gen, error, "read the keys of");
+    }
+  if (from_file)
+    gen->segments = store->count_segments;
   gen->live = store->count_live;
+  if (gen->keys != NULL)
+    g_byte_array_unref (gen->keys);
+  gen->keys = kept;
   if (store->evacuating == NULL)
-    store->evacuating = store_pick_evacuee (store);
+    {
+      store->evacuating = store_pick_evacuee (store);
+      store->evac_off = 0;
+    }
   return TRUE;
+}
+
+static void
+store_count_key (MqStore *store, datum key, MqStoreLiveFunc live,
+                 gpointer user_data)
+{
+  int liveness = key_liveness (&key, live, user_data);
+
+  store->count_segments += liveness >= 0;
+  if (liveness > 0)
+    {
+      store->count_live++;
+      keys_append (store->count_kept, (const guint8 *) key.dptr, key.dsize);
+    }
+}
+
+/* One step of the count: a key read from the file, or a few from the
+ * generation's key list. */
+static void
+store_count_step (MqStore *store, MqStoreLiveFunc live, gpointer user_data)
+{
+  Gen *gen = store->counting;
+  datum key = store->count_key;
+
+  if (gen->keys != NULL)
+    {
+      for (guint i = 0; i < STORE_KEYS_PER_STEP && !store_count_done (store);
+           i++)
+        store_count_key (store, keys_next (gen->keys, &store->count_off),
+                         live, user_data);
+      return;
+    }
+  store_count_key (store, key, live, user_data);
+  store->count_key = gdbm_nextkey (gen->dbf, key);
+  free (key.dptr);
 }
 
 gboolean
@@ -783,24 +881,15 @@ store_survey_step (MqStore *store, MqStoreLiveFunc live, gpointer user_data,
 {
   for (; store->surveying && budget > 0; budget--)
     {
-      datum key = store->count_key;
-      int liveness;
-
       if (store->counting == NULL)
         store_count_next (store);
-      else if (key.dptr == NULL)
+      else if (store_count_done (store))
         {
           if (!store_count_ended (store, error))
             return FALSE;
         }
       else
-        {
-          liveness = key_liveness (&key, live, user_data);
-          store->count_segments += liveness >= 0;
-          store->count_live += liveness > 0;
-          store->count_key = gdbm_nextkey (store->counting->dbf, key);
-          free (key.dptr);
-        }
+        store_count_step (store, live, user_data);
     }
   return TRUE;
 }
@@ -821,6 +910,7 @@ store_copy (MqStore *store, Gen *from, datum key, GError **error)
   if (!ok)
     return -1;
   store->part->segments++;
+  keys_append (store->part->keys, (const guint8 *) key.dptr, key.dsize);
   return value.dsize;
 }
 
@@ -833,11 +923,10 @@ store_evacuate (MqStore *store, MqStoreLiveFunc live, gpointer user_data,
 
   if (gen == NULL || store->part == NULL)
     return TRUE;
-  if (store->evac_key.dptr == NULL)
-    store->evac_key = gdbm_firstkey (gen->dbf);
-  while (store->evac_key.dptr != NULL && copied < budget)
+  while (store->evac_off < gen->keys->len && copied < budget)
     {
-      datum key = store->evac_key;
+      gsize next = store->evac_off;
+      datum key = keys_next (gen->keys, &next);
 
       if (key_liveness (&key, live, user_data) > 0)
         {
@@ -847,10 +936,9 @@ store_evacuate (MqStore *store, MqStoreLiveFunc live, gpointer user_data,
             return FALSE;
           copied += (gsize) n;
         }
-      store->evac_key = gdbm_nextkey (gen->dbf, key);
-      free (key.dptr);
+      store->evac_off = next;
     }
-  if (store->evac_key.dptr == NULL)
+  if (store->evac_off >= gen->keys->len)
     {
       gen->evacuated = TRUE;
       store->evacuating = NULL;

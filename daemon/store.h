@@ -100,8 +100,12 @@ typedef gboolean (*MqStoreLiveFunc) (const char *name, gsize name_len,
  * remove once the checkpoint is durable. */
 GPtrArray *store_retire_dead (MqStore *store, gboolean all_dead);
 /* Counting the live segments of every complete generation is spread over
- * many calls of store_survey_step, budget keys each, so that no call reads
- * a large share of the files: a round begins (unless one is under way),
+ * many calls of store_survey_step, budget steps each, so that no call reads
+ * a large share of the files.  A step reads a key (and its segment) from a
+ * generation's file, only at its first count after a start; later counts,
+ * and those of generations written since, read 64 keys a step from a list
+ * of its live segments' keys kept in memory (evacuation walks that list
+ * too).  A round begins (unless one is under way),
  * and store_surveying is TRUE until it ends.  Counts are never too low,
  * since a segment once dead stays dead.  Each count ended picks the
  * generation to evacuate, when none is being evacuated. */

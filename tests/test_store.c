@@ -258,20 +258,28 @@ generation (Fixture *f, guint64 number, const char *ids)
   complete (f, number, NULL);
 }
 
-/* A whole round of counting, one key a step, then what a checkpoint
- * retires. */
-static GPtrArray *
-survey (Fixture *f, MqStoreLiveFunc live, gpointer user_data)
+/* A whole round of counting, one step at a time; returns the steps. */
+static guint
+survey_steps (Fixture *f, MqStoreLiveFunc live, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
+  guint steps = 0;
 
   store_survey_start (f->store);
-  while (store_surveying (f->store))
+  for (; store_surveying (f->store); steps++)
     {
       g_assert_true (store_survey_step (f->store, live, user_data, 1,
                                         &error));
       g_assert_no_error (error);
     }
+  return steps;
+}
+
+/* A whole round of counting, then what a checkpoint retires. */
+static GPtrArray *
+survey (Fixture *f, MqStoreLiveFunc live, gpointer user_data)
+{
+  survey_steps (f, live, user_data);
   return store_retire_dead (f->store, FALSE);
 }
 
@@ -309,6 +317,13 @@ assert_retired (GPtrArray *retired, const char *want)
 }
 
 /* Live: the segments whose ids are in the set user_data. */
+static gboolean
+live_below (const char *name, gsize name_len, guint64 inc, guint64 first,
+            gpointer user_data)
+{
+  return first < *(const guint64 *) user_data;
+}
+
 static gboolean
 live_in (const char *name, gsize name_len, guint64 inc, guint64 first,
          gpointer user_data)
@@ -1008,6 +1023,31 @@ test_holds_evacuated (Fixture *f, gconstpointer data)
   g_assert_true (store_holds_segments (f->store));
 }
 
+/* A generation's keys are read from its file by its first count only, a
+ * key (and its segment) a step; the rounds after it count the live keys
+ * from a list, 64 a step, and one written since the start has its list
+ * from the writing.  A round: a step to begin each generation, its keys,
+ * a step to end it, and one that finds no more. */
+static void
+test_survey_key_list (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GString) ids = g_string_new (NULL);
+  guint64 below = G_MAXUINT64;
+
+  for (guint i = 0; i < 100; i++)
+    g_string_append_printf (ids, "%sa/1/%u", i > 0 ? " " : "", 1 + 10 * i);
+  generation (f, 1, ids->str);
+  g_assert_cmpuint (survey_steps (f, live_below, &below), ==, 1 + 2 + 2);
+  reopen (f);
+  /* The 100 segments' keys and the catalog's. */
+  g_assert_cmpuint (survey_steps (f, live_below, &below), ==, 1 + 101 + 2);
+  g_assert_cmpuint (survey_steps (f, live_below, &below), ==, 1 + 2 + 2);
+  /* 60 live: the dead ones leave the list (40 % dead: not evacuated). */
+  below = 601;
+  g_assert_cmpuint (survey_steps (f, live_below, &below), ==, 1 + 2 + 2);
+  g_assert_cmpuint (survey_steps (f, live_below, &below), ==, 1 + 1 + 2);
+}
+
 /* Counting goes a few keys a step: a generation is retired only once a
  * count that ended found it dead, one just completed counts as all live,
  * and a checkpoint with no segment needed retires every complete one. */
@@ -1340,6 +1380,7 @@ main (int argc, char *argv[])
   ADD ("/store/fetch-first", test_fetch_first_mismatch);
   ADD ("/store/holds-evacuated", test_holds_evacuated);
   ADD ("/store/survey-steps", test_survey_steps);
+  ADD ("/store/survey-key-list", test_survey_key_list);
   ADD ("/datadir/file-open-fifo", test_file_open_fifo);
   return g_test_run ();
 }
