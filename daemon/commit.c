@@ -6,6 +6,7 @@
 static MqSyncer *syncer;
 static MqJournal *journal;
 static gboolean no_sync;
+static gboolean sync_here;        /* the pass end syncs, not the thread */
 static guint64 base;              /* LSN = base + offset in journal */
 static guint64 handed_out;        /* the highest LSN handed out */
 static guint64 written;           /* LSN written to the file */
@@ -106,9 +107,21 @@ commit_end_pass (GError **error)
   if (!no_sync && needed > requested)
     {
       requested = written;
-      syncer_request (syncer, requested);
+      if (sync_here)
+        {
+          syncer_sync_here (syncer, requested);
+          commit_on_wake ();
+        }
+      else
+        syncer_request (syncer, requested);
     }
   return TRUE;
+}
+
+void
+commit_set_sync_here (gboolean here)
+{
+  sync_here = here;
 }
 
 void

@@ -15,6 +15,11 @@
  *   sync thread    fdatasync, wakes the loop: commit_synced () moves on,
  *                                           the replies up to it go out
  *
+ * When no other client could be served meanwhile (one connection), the
+ * pass end makes the sync itself: handing it to the thread cost four more
+ * system calls (the thread woken, its eventfd written, the loop woken and
+ * the eventfd read) and their latency, for nothing to do in between.
+ *
  * A sync that fails leaves the journal untrustworthy (Linux may have
  * dropped the pages it could not write): commit_synced () stops where it
  * was until a checkpoint has made everything durable in a generation file
@@ -47,6 +52,8 @@ void commit_need (guint64 lsn);
  * reply waits for it.  A write that fails leaves the entries buffered and
  * breaks the journal as a failed sync does: a checkpoint repairs it. */
 gboolean commit_end_pass (GError **error);
+/* Whether commit_end_pass makes the sync on this thread from now on. */
+void commit_set_sync_here (gboolean here);
 /* Asks for a sync of everything written, waited for or not (-N's timer). */
 void commit_request_sync (void);
 /* The sync thread woke the loop: takes in what it did.  TRUE when

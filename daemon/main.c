@@ -85,7 +85,9 @@ on_pass_end (gpointer user_data)
       g_clear_error (&error);
     }
   /* Entries that could not be written stay buffered for the next pass;
-   * the replies that wait for them wait too, the others go out. */
+   * the replies that wait for them wait too, the others go out.  With one
+   * client, no other is kept waiting while the loop syncs. */
+  commit_set_sync_here (conns_count () <= 1);
   if (!commit_end_pass (&error))
     g_warning ("%s", error->message);
   space_note_files (MAX (journal_end (commit_journal ()),
@@ -93,6 +95,9 @@ on_pass_end (gpointer user_data)
   conns_release (commit_synced ());
   conns_flush ();
   loop_set_deadline (due_next_deadline ());
+  /* A sync made here that failed makes a checkpoint due at once. */
+  if (!stopping && checkpoint_due ())
+    loop_wake ();
   if (stopping || command_shutdown_requested ())
     g_main_loop_quit (main_loop);
 }

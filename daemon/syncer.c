@@ -17,7 +17,14 @@ struct _MqSyncer {
   GThread *thread;                /* syncs the journal, writes it ahead */
   GThread *checkpointer;          /* checkpoints' last steps, files ahead */
   GMutex lock;
-  GCond changed;
+  /* GLib's GCond makes a system call at every signal, waiter or not, and
+   * a woken thread two more: each thread waits on a cond of its own, told
+   * only of its own work, and busy flags are broadcast only when someone
+   * waits for them. */
+  GCond sync_work;                /* the sync thread waits here */
+  GCond checkpoint_work;          /* the checkpoint thread here */
+  GCond changed;                  /* the loop, and busy flags, here */
+  guint busy_waiters;
   MqDataDir *dir;
   int wake_fd;
   MqJournal *journal;             /* the one appended to */
@@ -60,6 +67,22 @@ job_free (MqCheckpointJob *job)
   g_free (job);
 }
 
+/* Called locked: waits for a busy flag to change. */
+static void
+syncer_wait_busy (MqSyncer *syncer)
+{
+  syncer->busy_waiters++;
+  g_cond_wait (&syncer->changed, &syncer->lock);
+  syncer->busy_waiters--;
+}
+
+static void
+syncer_busy_ended (MqSyncer *syncer)
+{
+  if (syncer->busy_waiters > 0)
+    g_cond_broadcast (&syncer->changed);
+}
+
 static gboolean
 syncer_sync_journals (GPtrArray *journals)
 {
@@ -96,7 +119,7 @@ syncer_sync_replaced (MqSyncer *syncer)
       /* The journal being synced or written ahead may be among them. */
       while (syncer->replaced_busy
              || (syncer->journal_busy && syncer->replaced->len > 0))
-        g_cond_wait (&syncer->changed, &syncer->lock);
+        syncer_wait_busy (syncer);
       if (syncer->replaced->len == 0)
         return ok;
       covered = syncer->requested;
@@ -111,7 +134,7 @@ syncer_sync_replaced (MqSyncer *syncer)
       syncer->replaced_busy = FALSE;
       if (!ok)
         syncer->failed = MAX (syncer->failed, covered);
-      g_cond_broadcast (&syncer->changed);
+      syncer_busy_ended (syncer);
     }
 }
 
@@ -131,7 +154,7 @@ syncer_do_sync (MqSyncer *syncer)
     }
   g_mutex_lock (&syncer->lock);
   syncer->journal_busy = FALSE;
-  g_cond_broadcast (&syncer->changed);
+  syncer_busy_ended (syncer);
   if (ok)
     syncer->synced = MAX (syncer->synced, target);
   else
@@ -241,7 +264,7 @@ syncer_do_fill (MqSyncer *syncer)
   ok = journal_fill (journal, SYNCER_FILL_CHUNK, &error);
   g_mutex_lock (&syncer->lock);
   syncer->journal_busy = FALSE;
-  g_cond_broadcast (&syncer->changed);
+  syncer_busy_ended (syncer);
   if (!ok)
     {
       g_info ("%s: appending goes on without it", error->message);
@@ -267,8 +290,9 @@ typedef enum {
 static SyncerStep
 syncer_sync_step (MqSyncer *syncer)
 {
+  /* A sync made on the loop's thread covers what it was asked for. */
   if (syncer->requested > syncer->synced
-      && syncer->requested > syncer->failed)
+      && syncer->requested > syncer->failed && !syncer->journal_busy)
     {
       syncer_do_sync (syncer);
       return STEP_WAKE;
@@ -319,7 +343,7 @@ syncer_checkpoint_step (MqSyncer *syncer)
 }
 
 static void
-syncer_run (MqSyncer *syncer, SyncerStep (*step) (MqSyncer *))
+syncer_run (MqSyncer *syncer, SyncerStep (*step) (MqSyncer *), GCond *work)
 {
   SyncerStep done;
 
@@ -328,21 +352,25 @@ syncer_run (MqSyncer *syncer, SyncerStep (*step) (MqSyncer *))
     if (done == STEP_WAKE)
       syncer_wake (syncer);
     else if (done == STEP_IDLE)
-      g_cond_wait (&syncer->changed, &syncer->lock);
+      g_cond_wait (work, &syncer->lock);
   g_mutex_unlock (&syncer->lock);
 }
 
 static gpointer
 syncer_sync_thread (gpointer data)
 {
-  syncer_run (data, syncer_sync_step);
+  MqSyncer *syncer = data;
+
+  syncer_run (syncer, syncer_sync_step, &syncer->sync_work);
   return NULL;
 }
 
 static gpointer
 syncer_checkpoint_thread (gpointer data)
 {
-  syncer_run (data, syncer_checkpoint_step);
+  MqSyncer *syncer = data;
+
+  syncer_run (syncer, syncer_checkpoint_step, &syncer->checkpoint_work);
   return NULL;
 }
 
@@ -362,6 +390,8 @@ syncer_new (MqDataDir *dir, GError **error)
     }
   syncer = g_new0 (MqSyncer, 1);
   g_mutex_init (&syncer->lock);
+  g_cond_init (&syncer->sync_work);
+  g_cond_init (&syncer->checkpoint_work);
   g_cond_init (&syncer->changed);
   g_queue_init (&syncer->jobs);
   syncer->dir = dir;
@@ -380,7 +410,8 @@ syncer_free (MqSyncer *syncer)
 {
   g_mutex_lock (&syncer->lock);
   syncer->quit = TRUE;
-  g_cond_broadcast (&syncer->changed);
+  g_cond_signal (&syncer->sync_work);
+  g_cond_signal (&syncer->checkpoint_work);
   g_mutex_unlock (&syncer->lock);
   g_thread_join (syncer->thread);
   g_thread_join (syncer->checkpointer);
@@ -392,6 +423,8 @@ syncer_free (MqSyncer *syncer)
   syncer_discard_prepared (syncer);
   g_free (syncer->failure);
   g_mutex_clear (&syncer->lock);
+  g_cond_clear (&syncer->sync_work);
+  g_cond_clear (&syncer->checkpoint_work);
   g_cond_clear (&syncer->changed);
   g_free (syncer);
 }
@@ -420,7 +453,7 @@ syncer_set_journal (MqSyncer *syncer, MqJournal *journal)
     g_ptr_array_add (syncer->replaced, syncer->journal);
   syncer->journal = journal;
   syncer->fill_failed = FALSE;
-  g_cond_broadcast (&syncer->changed);
+  g_cond_signal (&syncer->sync_work);
   g_mutex_unlock (&syncer->lock);
 }
 
@@ -431,8 +464,26 @@ syncer_request (MqSyncer *syncer, guint64 lsn)
   if (lsn > syncer->requested)
     {
       syncer->requested = lsn;
-      g_cond_broadcast (&syncer->changed);
+      g_cond_signal (&syncer->sync_work);
     }
+  g_mutex_unlock (&syncer->lock);
+}
+
+void
+syncer_sync_here (MqSyncer *syncer, guint64 lsn)
+{
+  g_mutex_lock (&syncer->lock);
+  while (syncer->journal_busy)
+    syncer_wait_busy (syncer);
+  if (syncer->synced < lsn)
+    {
+      syncer->requested = MAX (syncer->requested, lsn);
+      syncer_do_sync (syncer);
+    }
+  /* What the thread may have put off while this sync went on. */
+  if ((syncer->requested > syncer->synced
+       && syncer->requested > syncer->failed) || syncer_wants_fill (syncer))
+    g_cond_signal (&syncer->sync_work);
   g_mutex_unlock (&syncer->lock);
 }
 
@@ -454,7 +505,7 @@ syncer_checkpoint (MqSyncer *syncer, MqCheckpointJob *job)
   g_mutex_lock (&syncer->lock);
   g_queue_push_tail (&syncer->jobs, job);
   syncer->write_back_fd = -1;
-  g_cond_broadcast (&syncer->changed);
+  g_cond_signal (&syncer->checkpoint_work);
   g_mutex_unlock (&syncer->lock);
 }
 
@@ -494,7 +545,7 @@ syncer_write_back (MqSyncer *syncer, int fd)
 {
   g_mutex_lock (&syncer->lock);
   syncer->write_back_fd = fd;
-  g_cond_broadcast (&syncer->changed);
+  g_cond_signal (&syncer->checkpoint_work);
   g_mutex_unlock (&syncer->lock);
 }
 
@@ -503,7 +554,7 @@ syncer_prepare (MqSyncer *syncer, guint64 number)
 {
   g_mutex_lock (&syncer->lock);
   syncer->prepare = number;
-  g_cond_broadcast (&syncer->changed);
+  g_cond_signal (&syncer->checkpoint_work);
   g_mutex_unlock (&syncer->lock);
 }
 

@@ -50,6 +50,9 @@ void syncer_ack (MqSyncer *syncer);
 void syncer_set_journal (MqSyncer *syncer, MqJournal *journal);
 /* Asks for a sync of everything written up to lsn. */
 void syncer_request (MqSyncer *syncer, guint64 lsn);
+/* Makes that sync on the calling thread, as the sync thread would (once
+ * the thread's own sync or writing ahead has ended, if one is under way). */
+void syncer_sync_here (MqSyncer *syncer, guint64 lsn);
 /* The highest LSN a finished sync covers; *failed the highest target of a
  * sync that failed (0: none ever). */
 guint64 syncer_synced (MqSyncer *syncer, guint64 *failed);

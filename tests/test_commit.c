@@ -307,6 +307,43 @@ test_sync_beside_checkpoint (Fixture *f, gconstpointer data)
   st_expect_empty ("q");
 }
 
+/* With one client the pass end makes the sync itself: the reply can go
+ * out at once, with no wake-up from the sync thread (whose syncs of the
+ * journal would fail here).  A failed sync made there holds replies back
+ * as one of the thread's does. */
+static void
+test_sync_here (Fixture *f, gconstpointer data)
+{
+  guint64 lsn, before;
+
+  commit_set_sync_here (TRUE);
+  st_fault_set (ST_FAULT_FDATASYNC, ".journal", ST_SYNCER_THREADS,
+                G_MAXUINT);
+  lsn = push_waited (1);
+  end_pass ();
+  g_assert_cmpuint (commit_synced (), >=, lsn);
+  g_assert_cmpuint (st_fault_hits (), ==, 0);
+  before = commit_synced ();
+  st_fault_set (ST_FAULT_FDATASYNC, ".journal", ST_MAIN_THREAD, 1);
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL,
+                         "cannot sync the journal: *");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL,
+                         "a sync of the journal failed: *");
+  lsn = push_waited (2);
+  end_pass ();
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (st_fault_hits (), ==, 1);
+  g_assert_true (commit_broken ());
+  g_assert_cmpuint (commit_synced (), ==, before);
+  g_assert_cmpuint (before, <, lsn);
+  st_fault_clear ();
+  commit_set_sync_here (FALSE);
+  reopen_killed (f);
+  st_expect_pop ("q", 1);
+  st_expect_pop ("q", 2);
+  st_expect_empty ("q");
+}
+
 /* The journal a checkpoint replaced must be synced before the checkpoint
  * counts: if that fails, the checkpoint fails. */
 static void
@@ -345,6 +382,7 @@ main (int argc, char *argv[])
   ADD ("lsn", NULL, test_lsn);
   ADD ("synced-advances", NULL, test_synced_advances);
   ADD ("sync-beside-checkpoint", NULL, test_sync_beside_checkpoint);
+  ADD ("sync-here", NULL, test_sync_here);
   ADD ("failed/sync", NULL, test_failed_sync);
   ADD ("failed/write", GINT_TO_POINTER (FALSE), test_failed_write);
   /* checkpoint_cut drops the entries it cannot write before commit_switch
