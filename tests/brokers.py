@@ -55,6 +55,7 @@ import mqdtest
 # A node of RabbitMQ takes about 5 s to boot here (2 cores); a cluster
 # node joining one takes longer.
 START_TIMEOUT = 60.0
+NATS_NO_PEERS = 10005               # JetStream's err_code
 STOP_TIMEOUT = 60.0
 RABBITMQ_SBIN = "/usr/lib/rabbitmq/bin"
 RABBITMQ_HOME = os.path.realpath(os.path.join(RABBITMQ_SBIN, "rabbitmq-server",
@@ -635,12 +636,23 @@ class Nats(_Process):
 
     def create_stream(self, stream, subjects, **config):
         """A file-backed stream (R1 unless num_replicas is given) over
-        subjects; config adds or overrides fields of StreamConfig."""
+        subjects; config adds or overrides fields of StreamConfig.  A
+        cluster whose servers have not all joined yet refuses a replicated
+        stream ("no suitable peers for placement"): asked again until
+        START_TIMEOUT."""
         request = dict(name=stream, subjects=list(subjects), storage="file",
                        num_replicas=1)
         request.update(config)
-        with self.client() as c:
-            return c.api("$JS.API.STREAM.CREATE.%s" % stream, request)
+        deadline = mqdtest.deadline(START_TIMEOUT)
+        while True:
+            try:
+                with self.client() as c:
+                    return c.api("$JS.API.STREAM.CREATE.%s" % stream,
+                                 request)
+            except NatsApiError as e:
+                if e.code != NATS_NO_PEERS or deadline.expired():
+                    raise
+            time.sleep(0.05)        # the poll interval
 
     def stream_info(self, stream):
         """The stream's state: messages, bytes, first_seq, last_seq..."""

@@ -196,12 +196,15 @@ class NatsHarness(unittest.TestCase):
             first, second, third = cluster.nodes
             created = first.create_stream("S", ["s"], num_replicas=3)
             self.assertEqual(created["config"]["num_replicas"], 3)
+            # A new stream's subject may not have reached every server yet
+            # ("no responders"), and after the kill the stream may be
+            # choosing a new leader: a publish that is refused or not
+            # answered is sent again with its id, as a publisher would, and
+            # stored once.
             for i in range(10):
-                second.publish("s", payload(i), msg_id="id.%d" % i)
+                until_answered(lambda: second.publish("s", payload(i),
+                                                      msg_id="id.%d" % i))
             third.kill()
-            # The stream may be choosing a new leader: a publish that is
-            # refused or not answered is sent again with its id, as a
-            # publisher would, and stored once.
             for i in range(10, 20):
                 until_answered(lambda: first.publish("s", payload(i),
                                                      msg_id="id.%d" % i))
