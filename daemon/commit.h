@@ -15,10 +15,11 @@
  *   sync thread    fdatasync, wakes the loop: commit_synced () moves on,
  *                                           the replies up to it go out
  *
- * When no other client could be served meanwhile (one connection), the
- * pass end makes the sync itself: handing it to the thread cost four more
- * system calls (the thread woken, its eventfd written, the loop woken and
- * the eventfd read) and their latency, for nothing to do in between.
+ * When no other client could be served meanwhile (one connection, or
+ * nothing ready: loop_idle), the pass end makes the sync itself: handing
+ * it to the thread cost four more system calls (the thread woken, its
+ * eventfd written, the loop woken and the eventfd read) and their latency,
+ * for nothing to do in between.
  *
  * A sync that fails leaves the journal untrustworthy (Linux may have
  * dropped the pages it could not write): commit_synced () stops where it

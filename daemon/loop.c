@@ -278,6 +278,15 @@ loop_unwatch (MqWatch *watch)
   watch->fd = -1;
 }
 
+gboolean
+loop_idle (void)
+{
+  struct epoll_event event;
+
+  return loop->n_events == 0 && !loop->woken
+    && epoll_wait (loop->epfd, &event, 1, 0) == 0;
+}
+
 void
 loop_wake (void)
 {

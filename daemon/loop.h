@@ -29,6 +29,10 @@ void loop_watch (MqWatch *watch, int fd, guint32 events, MqWatchFunc func);
 void loop_rewatch (MqWatch *watch, guint32 events);
 void loop_unwatch (MqWatch *watch);
 
+/* Whether no descriptor is ready now (one epoll_wait that does not block;
+ * what it sees is seen again by the next pass: every watch is level-
+ * triggered). */
+gboolean loop_idle (void);
 /* Makes the next main-loop iteration run a pass even if no fd is ready. */
 void loop_wake (void);
 /* Asks for a pass no later than deadline (monotonic µs); -1 clears it. */

@@ -86,8 +86,9 @@ on_pass_end (gpointer user_data)
     }
   /* Entries that could not be written stay buffered for the next pass;
    * the replies that wait for them wait too, the others go out.  With one
-   * client, no other is kept waiting while the loop syncs. */
-  commit_set_sync_here (conns_count () <= 1);
+   * client, or none ready to be served, no one is kept waiting while the
+   * loop syncs. */
+  commit_set_sync_here (conns_count () <= 1 || loop_idle ());
   if (!commit_end_pass (&error))
     g_warning ("%s", error->message);
   space_note_files (MAX (journal_end (commit_journal ()),

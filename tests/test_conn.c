@@ -445,6 +445,22 @@ test_binary_set_waits_for_sync (Fixture *f, gconstpointer data)
   client_expect_bytes (client, replies, sizeof replies - 1);
 }
 
+/* loop_idle looks without taking: a request it saw is served by the next
+ * pass all the same. */
+static void
+test_loop_idle (Fixture *f, gconstpointer data)
+{
+  Client *c = client_open (f);
+
+  g_assert_true (loop_idle ());
+  client_send (c, "get q\r\n");
+  g_assert_false (loop_idle ());
+  g_assert_false (loop_idle ());
+  run_pass ();
+  client_expect (c, "END\r\n");
+  g_assert_true (loop_idle ());
+}
+
 /* A client that half-closes still gets its answers. */
 static void
 test_half_close_answered (Fixture *f, gconstpointer data)
@@ -525,6 +541,7 @@ main (int argc, char *argv[])
   ADD ("state/half-close-answered", test_half_close_answered);
   ADD ("state/illegal-move-aborts", test_illegal_move_aborts);
   ADD ("state/blocked-needs-a-waiter", test_blocked_needs_a_waiter);
+  ADD ("loop/idle-looks-without-taking", test_loop_idle);
   g_test_add ("/conn/sync/binary-set-waits", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_binary_set_waits_for_sync,
               fixture_tear_down);
