@@ -31,10 +31,46 @@ on_ready (MqQueue *queue)
  * directory is in use, so that arming a fault never races the sync
  * thread's reading of mq_file_ops. */
 static MqFileOps real_ops;
+
+/* Calls of one kind on files whose path ends with suffix. */
+typedef struct {
+  gboolean armed;
+  StFaultCall call;
+  char *suffix;
+} Trap;
+
+static void
+trap_arm (Trap *trap, StFaultCall call, const char *suffix)
+{
+  g_free (trap->suffix);
+  trap->suffix = g_strdup (suffix);
+  trap->call = call;
+  trap->armed = TRUE;
+}
+
+static void
+trap_disarm (Trap *trap)
+{
+  trap->armed = FALSE;
+  g_clear_pointer (&trap->suffix, g_free);
+}
+
+/* The file's path is looked up only while a trap of that kind is armed. */
+static gboolean
+trap_matches (const Trap *trap, StFaultCall call, int fd)
+{
+  g_autofree char *link = NULL;
+  g_autofree char *path = NULL;
+
+  if (!trap->armed || trap->call != call)
+    return FALSE;
+  link = g_strdup_printf ("/proc/self/fd/%d", fd);
+  path = g_file_read_link (link, NULL);
+  return path != NULL && g_str_has_suffix (path, trap->suffix);
+}
+
 static GMutex fault_lock;
-static gboolean fault_armed;
-static StFaultCall fault_call;
-static char *fault_suffix;
+static Trap fault;
 static StFaultThread fault_thread;
 static guint fault_left;
 static guint fault_hits;
@@ -47,26 +83,15 @@ fault_thread_matches (void)
     || (fault_thread == ST_MAIN_THREAD) == (g_thread_self () == main_thread);
 }
 
-static gboolean
-fd_path_ends_with (int fd, const char *suffix)
-{
-  g_autofree char *link = g_strdup_printf ("/proc/self/fd/%d", fd);
-  g_autofree char *path = g_file_read_link (link, NULL);
-
-  return path != NULL && g_str_has_suffix (path, suffix);
-}
-
-/* Whether this call on fd fails; the file's path is looked up only while
- * a fault of that kind is armed. */
+/* Whether this call on fd fails. */
 static gboolean
 fault_hits_fd (StFaultCall call, int fd)
 {
-  gboolean hit = FALSE;
+  gboolean hit;
 
   g_mutex_lock (&fault_lock);
-  if (fault_armed && fault_call == call && fault_left > 0
-      && fault_thread_matches ())
-    hit = fd_path_ends_with (fd, fault_suffix);
+  hit = fault_left > 0 && fault_thread_matches ()
+    && trap_matches (&fault, call, fd);
   if (hit)
     {
       fault_hits++;
@@ -83,20 +108,18 @@ fault_hits_fd (StFaultCall call, int fd)
 
 static GMutex hold_lock;
 static GCond hold_changed;
-static gboolean hold_armed;
-static StFaultCall hold_call;
-static char *hold_suffix;
+static Trap hold;
 static gboolean holding;
 
 static void
 hold_if_matches (StFaultCall call, int fd)
 {
   g_mutex_lock (&hold_lock);
-  if (hold_armed && hold_call == call && fd_path_ends_with (fd, hold_suffix))
+  if (trap_matches (&hold, call, fd))
     {
       holding = TRUE;
       g_cond_broadcast (&hold_changed);
-      while (hold_armed)
+      while (hold.armed)
         g_cond_wait (&hold_changed, &hold_lock);
     }
   g_mutex_unlock (&hold_lock);
@@ -106,11 +129,8 @@ void
 st_hold_set (StFaultCall call, const char *suffix)
 {
   g_mutex_lock (&hold_lock);
-  g_free (hold_suffix);
-  hold_suffix = g_strdup (suffix);
-  hold_call = call;
+  trap_arm (&hold, call, suffix);
   holding = FALSE;
-  hold_armed = TRUE;
   g_mutex_unlock (&hold_lock);
 }
 
@@ -127,9 +147,8 @@ void
 st_hold_release (void)
 {
   g_mutex_lock (&hold_lock);
-  hold_armed = FALSE;
+  trap_disarm (&hold);
   holding = FALSE;
-  g_clear_pointer (&hold_suffix, g_free);
   g_cond_broadcast (&hold_changed);
   g_mutex_unlock (&hold_lock);
 }
@@ -162,13 +181,10 @@ st_fault_set (StFaultCall call, const char *suffix, StFaultThread thread,
               guint times)
 {
   g_mutex_lock (&fault_lock);
-  g_free (fault_suffix);
-  fault_suffix = g_strdup (suffix);
-  fault_call = call;
+  trap_arm (&fault, call, suffix);
   fault_thread = thread;
   fault_left = times;
   fault_hits = 0;
-  fault_armed = TRUE;
   g_mutex_unlock (&fault_lock);
 }
 
@@ -176,8 +192,7 @@ void
 st_fault_clear (void)
 {
   g_mutex_lock (&fault_lock);
-  fault_armed = FALSE;
-  g_clear_pointer (&fault_suffix, g_free);
+  trap_disarm (&fault);
   g_mutex_unlock (&fault_lock);
 }
 
