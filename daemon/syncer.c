@@ -30,7 +30,9 @@ struct _MqSyncer {
   MqJournal *journal;             /* the one appended to */
   GPtrArray *replaced;            /* MqJournal: synced once, then freed */
   gboolean replaced_busy;         /* a thread is syncing some of them */
-  gboolean journal_busy;          /* being synced or written ahead: a
+  guint journal_busy;             /* syncs and writes ahead of it under
+                                     way (a write ahead may overlap a
+                                     sync made on the loop's thread): a
                                      checkpoint must not free it */
   guint64 requested;
   guint64 synced;
@@ -118,7 +120,7 @@ syncer_sync_replaced (MqSyncer *syncer)
 
       /* The journal being synced or written ahead may be among them. */
       while (syncer->replaced_busy
-             || (syncer->journal_busy && syncer->replaced->len > 0))
+             || (syncer->journal_busy > 0 && syncer->replaced->len > 0))
         syncer_wait_busy (syncer);
       if (syncer->replaced->len == 0)
         return ok;
@@ -145,7 +147,7 @@ syncer_do_sync (MqSyncer *syncer)
   guint64 target = syncer->requested;
   int fd = journal_fd (syncer->journal);
 
-  syncer->journal_busy = TRUE;
+  syncer->journal_busy++;
   g_mutex_unlock (&syncer->lock);
   if (mq_file_ops.fdatasync (fd) != 0)
     {
@@ -153,7 +155,7 @@ syncer_do_sync (MqSyncer *syncer)
       ok = FALSE;
     }
   g_mutex_lock (&syncer->lock);
-  syncer->journal_busy = FALSE;
+  syncer->journal_busy--;
   syncer_busy_ended (syncer);
   if (ok)
     syncer->synced = MAX (syncer->synced, target);
@@ -259,11 +261,11 @@ syncer_do_fill (MqSyncer *syncer)
   g_autoptr (GError) error = NULL;
   gboolean ok;
 
-  syncer->journal_busy = TRUE;
+  syncer->journal_busy++;
   g_mutex_unlock (&syncer->lock);
   ok = journal_fill (journal, SYNCER_FILL_CHUNK, &error);
   g_mutex_lock (&syncer->lock);
-  syncer->journal_busy = FALSE;
+  syncer->journal_busy--;
   syncer_busy_ended (syncer);
   if (!ok)
     {
@@ -292,7 +294,7 @@ syncer_sync_step (MqSyncer *syncer)
 {
   /* A sync made on the loop's thread covers what it was asked for. */
   if (syncer->requested > syncer->synced
-      && syncer->requested > syncer->failed && !syncer->journal_busy)
+      && syncer->requested > syncer->failed && syncer->journal_busy == 0)
     {
       syncer_do_sync (syncer);
       return STEP_WAKE;
@@ -473,7 +475,7 @@ void
 syncer_sync_here (MqSyncer *syncer, guint64 lsn)
 {
   g_mutex_lock (&syncer->lock);
-  while (syncer->journal_busy)
+  while (syncer->journal_busy > 0)
     syncer_wait_busy (syncer);
   if (syncer->synced < lsn)
     {
