@@ -6,7 +6,7 @@
 static MqSyncer *syncer;
 static MqJournal *journal;
 static gboolean no_sync;
-static gboolean sync_here;        /* the pass end syncs, not the thread */
+static CommitSyncHere sync_here; /* whether the pass end syncs itself */
 static guint64 base;              /* LSN = base + offset in journal */
 static guint64 handed_out;        /* the highest LSN handed out */
 static guint64 written;           /* LSN written to the file */
@@ -107,7 +107,7 @@ commit_end_pass (GError **error)
   if (!no_sync && needed > requested)
     {
       requested = written;
-      if (sync_here)
+      if (sync_here != NULL && sync_here ())
         {
           syncer_sync_here (syncer, requested);
           commit_on_wake ();
@@ -119,7 +119,7 @@ commit_end_pass (GError **error)
 }
 
 void
-commit_set_sync_here (gboolean here)
+commit_set_sync_here (CommitSyncHere here)
 {
   sync_here = here;
 }

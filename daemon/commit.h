@@ -53,8 +53,10 @@ void commit_need (guint64 lsn);
  * reply waits for it.  A write that fails leaves the entries buffered and
  * breaks the journal as a failed sync does: a checkpoint repairs it. */
 gboolean commit_end_pass (GError **error);
-/* Whether commit_end_pass makes the sync on this thread from now on. */
-void commit_set_sync_here (gboolean here);
+/* Asked by commit_end_pass when a sync is due: TRUE to make it on this
+ * thread (NULL: never). */
+typedef gboolean (*CommitSyncHere) (void);
+void commit_set_sync_here (CommitSyncHere here);
 /* Asks for a sync of everything written, waited for or not (-N's timer). */
 void commit_request_sync (void);
 /* The sync thread woke the loop: takes in what it did.  TRUE when

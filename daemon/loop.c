@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -281,10 +282,9 @@ loop_unwatch (MqWatch *watch)
 gboolean
 loop_idle (void)
 {
-  struct epoll_event event;
+  struct pollfd p = { .fd = loop->epfd, .events = POLLIN };
 
-  return loop->n_events == 0 && !loop->woken
-    && epoll_wait (loop->epfd, &event, 1, 0) == 0;
+  return loop->n_events == 0 && !loop->woken && poll (&p, 1, 0) == 0;
 }
 
 void

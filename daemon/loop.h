@@ -29,9 +29,9 @@ void loop_watch (MqWatch *watch, int fd, guint32 events, MqWatchFunc func);
 void loop_rewatch (MqWatch *watch, guint32 events);
 void loop_unwatch (MqWatch *watch);
 
-/* Whether no descriptor is ready now (one epoll_wait that does not block;
- * what it sees is seen again by the next pass: every watch is level-
- * triggered). */
+/* Whether no descriptor is ready now: a poll of the epoll fd, which takes
+ * no event out of it and leaves the ready ones in their order (a peek by
+ * epoll_wait would move one to the back). */
 gboolean loop_idle (void);
 /* Makes the next main-loop iteration run a pass even if no fd is ready. */
 void loop_wake (void);

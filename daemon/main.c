@@ -60,6 +60,14 @@ fail_storage (const GError *error)
   loop_wake ();
 }
 
+/* With one client, or none ready to be served, no one is kept waiting while
+ * the pass end syncs the journal itself (commit.h). */
+static gboolean
+sync_here (void)
+{
+  return conns_count () <= 1 || loop_idle ();
+}
+
 /* The pass end: every command of this pass has run, and so have the waiting
  * gets woken or whose time is up.  Tails that grew too large are sealed, a
  * checkpoint is cut when one is due, then the pass's journal entries are
@@ -85,10 +93,7 @@ on_pass_end (gpointer user_data)
       g_clear_error (&error);
     }
   /* Entries that could not be written stay buffered for the next pass;
-   * the replies that wait for them wait too, the others go out.  With one
-   * client, or none ready to be served, no one is kept waiting while the
-   * loop syncs. */
-  commit_set_sync_here (conns_count () <= 1 || loop_idle ());
+   * the replies that wait for them wait too, the others go out. */
   if (!commit_end_pass (&error))
     g_warning ("%s", error->message);
   space_note_files (MAX (journal_end (commit_journal ()),
@@ -301,6 +306,7 @@ start (GError **error)
   due_serve ();
   loop_init (on_pass_end, NULL);
   loop_watch (&sync_watch, storage_wake_fd (), EPOLLIN, on_synced);
+  commit_set_sync_here (sync_here);
   command_init (&limits);
   conns_set_limits (&conn_limits);
   if (!server_listen (&server, error))
