@@ -175,10 +175,10 @@ run_round_up (gsize bytes)
 }
 
 /* Room for more bytes at the end.  Within the room nothing moves, loans or
- * not.  Past it the array grows to twice; a lent one is copied instead
- * (the messages kept: a young tail is small, it is sealed into segments
- * as it grows), to as much room as it had, for the appends that follow to
- * go in place as long. */
+ * not.  Past it the array grows to the next power of two; a lent one is
+ * copied instead (the messages kept: a young tail is small, it is sealed
+ * into segments as it grows), to as much room as it had, for the appends
+ * that follow to go in place as long. */
 static void
 run_make_room (MqRun *run, gsize more)
 {

@@ -47,7 +47,7 @@ struct _MqStore {
   Gen *part;                      /* being written, or NULL */
   guint64 highest;
   guint64 part_bytes;
-  Gen *evacuating;               /* counted: it has its key list */
+  Gen *evacuating;                /* counted: it has its key list */
   gsize evac_off;                 /* the next key in evacuating->keys */
   gboolean surveying;             /* a round of counting is under way */
   guint64 surveyed;               /* its last generation counted */

@@ -274,6 +274,14 @@ syncer_do_fill (MqSyncer *syncer)
     }
 }
 
+/* A sync asked for and not made, nor failed. */
+static gboolean
+syncer_wants_sync (MqSyncer *syncer)
+{
+  return syncer->requested > syncer->synced
+    && syncer->requested > syncer->failed;
+}
+
 static gboolean
 syncer_wants_fill (MqSyncer *syncer)
 {
@@ -292,9 +300,8 @@ typedef enum {
 static SyncerStep
 syncer_sync_step (MqSyncer *syncer)
 {
-  /* A sync made on the loop's thread covers what it was asked for. */
-  if (syncer->requested > syncer->synced
-      && syncer->requested > syncer->failed && syncer->journal_busy == 0)
+  /* A sync under way on the loop's thread covers what was asked for. */
+  if (syncer_wants_sync (syncer) && syncer->journal_busy == 0)
     {
       syncer_do_sync (syncer);
       return STEP_WAKE;
@@ -483,8 +490,7 @@ syncer_sync_here (MqSyncer *syncer, guint64 lsn)
       syncer_do_sync (syncer);
     }
   /* What the thread may have put off while this sync went on. */
-  if ((syncer->requested > syncer->synced
-       && syncer->requested > syncer->failed) || syncer_wants_fill (syncer))
+  if (syncer_wants_sync (syncer) || syncer_wants_fill (syncer))
     g_cond_signal (&syncer->sync_work);
   g_mutex_unlock (&syncer->lock);
 }
