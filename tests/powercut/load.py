@@ -183,7 +183,9 @@ class Load:
         producer = self.first_producer + len(self.quota)
         number, stored = 0, []
         # At the producers' pace: its sets and deletes wait for syncs too.
-        while not self.done.is_set():
+        # Until one delete has erased something, however fast the
+        # producers were: under -N a phase could end before it deleted.
+        while not self.done.is_set() or not self.erased:
             batch = []
             for _ in range(rng.randrange(1, 4)):
                 number += 1
