@@ -115,7 +115,6 @@ on_synced (MqWatch *watch, guint32 events)
 {
   g_autoptr (GError) error = NULL;
 
-  storage_ack ();
   commit_on_wake ();
   if (!checkpoint_on_wake (&error))
     fail_storage (error);
@@ -305,7 +304,9 @@ start (GError **error)
    * before any client's set (a first batch; the passes do the rest). */
   due_serve ();
   loop_init (on_pass_end, NULL);
-  loop_watch (&sync_watch, storage_wake_fd (), EPOLLIN, on_synced);
+  /* Edge-triggered: every write to an eventfd is an event, so it need not
+   * be read. */
+  loop_watch (&sync_watch, storage_wake_fd (), EPOLLIN | EPOLLET, on_synced);
   commit_set_sync_here (sync_here);
   command_init (&limits);
   conns_set_limits (&conn_limits);

@@ -37,8 +37,8 @@ gboolean storage_open (const MqStorageOptions *options, GError **error);
 gboolean storage_checkpoint (GError **error);
 /* Closes every file and frees the queues. */
 void storage_close (void);
-/* The syncer's eventfd, for the loop to watch; storage_ack drains
- * it. */
+/* The syncer's eventfd, written at every wake-up: for the loop to watch,
+ * edge-triggered; a level-triggered watcher drains it with storage_ack. */
 int storage_wake_fd (void);
 void storage_ack (void);
 /* -u: the data directory and every file in it handed to uid and gid, by

@@ -13,16 +13,21 @@
 /* The journal is written ahead in pieces this large, between syncs. */
 #define SYNCER_FILL_CHUNK (1024 * 1024)
 
+typedef struct {
+  GCond cond;
+  gboolean waiting;
+} SyncerWork;
+
 struct _MqSyncer {
   GThread *thread;                /* syncs the journal, writes it ahead */
   GThread *checkpointer;          /* checkpoints' last steps, files ahead */
   GMutex lock;
   /* GLib's GCond makes a system call at every signal, waiter or not, and
-   * a woken thread two more: each thread waits on a cond of its own, told
-   * only of its own work, and busy flags are broadcast only when someone
-   * waits for them. */
-  GCond sync_work;                /* the sync thread waits here */
-  GCond checkpoint_work;          /* the checkpoint thread here */
+   * a woken thread two more: each thread waits on a cond of its own,
+   * signalled only when it waits there, and busy flags are broadcast only
+   * when someone waits for them. */
+  SyncerWork sync_work;           /* the sync thread waits here */
+  SyncerWork checkpoint_work;     /* the checkpoint thread here */
   GCond changed;                  /* the loop, and busy flags, here */
   guint busy_waiters;
   MqDataDir *dir;
@@ -49,6 +54,21 @@ struct _MqSyncer {
   gboolean fill_failed;           /* stop writing ahead after an error */
   gboolean quit;
 };
+
+/* Called locked: lets the lock go, then wakes the thread of work if it
+ * waits and tell is TRUE.  Woken under the lock, the thread would block on
+ * it at once; a thread not waiting sees what changed at its next step. */
+static void
+syncer_unlock_telling (MqSyncer *syncer, SyncerWork *work, gboolean tell)
+{
+  gboolean wake = tell && work->waiting;
+
+  if (wake)
+    work->waiting = FALSE;
+  g_mutex_unlock (&syncer->lock);
+  if (wake)
+    g_cond_signal (&work->cond);
+}
 
 static void
 syncer_wake (MqSyncer *syncer)
@@ -352,16 +372,26 @@ syncer_checkpoint_step (MqSyncer *syncer)
 }
 
 static void
-syncer_run (MqSyncer *syncer, SyncerStep (*step) (MqSyncer *), GCond *work)
+syncer_run (MqSyncer *syncer, SyncerStep (*step) (MqSyncer *),
+            SyncerWork *work)
 {
   SyncerStep done;
 
   g_mutex_lock (&syncer->lock);
   while ((done = step (syncer)) != STEP_QUIT)
     if (done == STEP_WAKE)
-      syncer_wake (syncer);
+      {
+        /* The woken loop takes the lock at once. */
+        g_mutex_unlock (&syncer->lock);
+        syncer_wake (syncer);
+        g_mutex_lock (&syncer->lock);
+      }
     else if (done == STEP_IDLE)
-      g_cond_wait (work, &syncer->lock);
+      {
+        work->waiting = TRUE;
+        g_cond_wait (&work->cond, &syncer->lock);
+        work->waiting = FALSE;
+      }
   g_mutex_unlock (&syncer->lock);
 }
 
@@ -399,8 +429,8 @@ syncer_new (MqDataDir *dir, GError **error)
     }
   syncer = g_new0 (MqSyncer, 1);
   g_mutex_init (&syncer->lock);
-  g_cond_init (&syncer->sync_work);
-  g_cond_init (&syncer->checkpoint_work);
+  g_cond_init (&syncer->sync_work.cond);
+  g_cond_init (&syncer->checkpoint_work.cond);
   g_cond_init (&syncer->changed);
   g_queue_init (&syncer->jobs);
   syncer->dir = dir;
@@ -419,8 +449,8 @@ syncer_free (MqSyncer *syncer)
 {
   g_mutex_lock (&syncer->lock);
   syncer->quit = TRUE;
-  g_cond_signal (&syncer->sync_work);
-  g_cond_signal (&syncer->checkpoint_work);
+  g_cond_signal (&syncer->sync_work.cond);
+  g_cond_signal (&syncer->checkpoint_work.cond);
   g_mutex_unlock (&syncer->lock);
   g_thread_join (syncer->thread);
   g_thread_join (syncer->checkpointer);
@@ -432,8 +462,8 @@ syncer_free (MqSyncer *syncer)
   syncer_discard_prepared (syncer);
   g_free (syncer->failure);
   g_mutex_clear (&syncer->lock);
-  g_cond_clear (&syncer->sync_work);
-  g_cond_clear (&syncer->checkpoint_work);
+  g_cond_clear (&syncer->sync_work.cond);
+  g_cond_clear (&syncer->checkpoint_work.cond);
   g_cond_clear (&syncer->changed);
   g_free (syncer);
 }
@@ -462,20 +492,18 @@ syncer_set_journal (MqSyncer *syncer, MqJournal *journal)
     g_ptr_array_add (syncer->replaced, syncer->journal);
   syncer->journal = journal;
   syncer->fill_failed = FALSE;
-  g_cond_signal (&syncer->sync_work);
-  g_mutex_unlock (&syncer->lock);
+  syncer_unlock_telling (syncer, &syncer->sync_work, TRUE);
 }
 
 void
 syncer_request (MqSyncer *syncer, guint64 lsn)
 {
+  gboolean more;
+
   g_mutex_lock (&syncer->lock);
-  if (lsn > syncer->requested)
-    {
-      syncer->requested = lsn;
-      g_cond_signal (&syncer->sync_work);
-    }
-  g_mutex_unlock (&syncer->lock);
+  more = lsn > syncer->requested;
+  syncer->requested = MAX (syncer->requested, lsn);
+  syncer_unlock_telling (syncer, &syncer->sync_work, more);
 }
 
 void
@@ -490,9 +518,9 @@ syncer_sync_here (MqSyncer *syncer, guint64 lsn)
       syncer_do_sync (syncer);
     }
   /* What the thread may have put off while this sync went on. */
-  if (syncer_wants_sync (syncer) || syncer_wants_fill (syncer))
-    g_cond_signal (&syncer->sync_work);
-  g_mutex_unlock (&syncer->lock);
+  syncer_unlock_telling (syncer, &syncer->sync_work,
+                         syncer_wants_sync (syncer)
+                         || syncer_wants_fill (syncer));
 }
 
 guint64
@@ -513,8 +541,7 @@ syncer_checkpoint (MqSyncer *syncer, MqCheckpointJob *job)
   g_mutex_lock (&syncer->lock);
   g_queue_push_tail (&syncer->jobs, job);
   syncer->write_back_fd = -1;
-  g_cond_signal (&syncer->checkpoint_work);
-  g_mutex_unlock (&syncer->lock);
+  syncer_unlock_telling (syncer, &syncer->checkpoint_work, TRUE);
 }
 
 guint64
@@ -553,8 +580,7 @@ syncer_write_back (MqSyncer *syncer, int fd)
 {
   g_mutex_lock (&syncer->lock);
   syncer->write_back_fd = fd;
-  g_cond_signal (&syncer->checkpoint_work);
-  g_mutex_unlock (&syncer->lock);
+  syncer_unlock_telling (syncer, &syncer->checkpoint_work, TRUE);
 }
 
 void
@@ -562,8 +588,7 @@ syncer_prepare (MqSyncer *syncer, guint64 number)
 {
   g_mutex_lock (&syncer->lock);
   syncer->prepare = number;
-  g_cond_signal (&syncer->checkpoint_work);
-  g_mutex_unlock (&syncer->lock);
+  syncer_unlock_telling (syncer, &syncer->checkpoint_work, TRUE);
 }
 
 /* Called locked: waits while what is made for number is under way. */

@@ -307,6 +307,30 @@ test_sync_beside_checkpoint (Fixture *f, gconstpointer data)
   st_expect_empty ("q");
 }
 
+/* A sync asked for while the thread is in the middle of one is made next,
+ * though the thread is told nothing then (it waits for no signal): the
+ * thread looks for more work before it waits. */
+static void
+test_request_while_syncing (Fixture *f, gconstpointer data)
+{
+  guint64 first, second;
+
+  st_hold_set (ST_FAULT_FDATASYNC, ".journal");
+  first = push_waited (1);
+  end_pass ();
+  st_hold_wait ();
+  second = push_waited (2);
+  end_pass ();
+  g_assert_cmpuint (commit_synced (), <, first);
+  st_hold_release ();
+  st_wait_synced (second);
+  g_assert_cmpuint (commit_synced (), >=, second);
+  reopen_killed (f);
+  st_expect_pop ("q", 1);
+  st_expect_pop ("q", 2);
+  st_expect_empty ("q");
+}
+
 /* With one client the pass end makes the sync itself: the reply can go
  * out at once, with no wake-up from the sync thread (whose syncs of the
  * journal would fail here).  A failed sync made there holds replies back
@@ -389,6 +413,7 @@ main (int argc, char *argv[])
   ADD ("synced-advances", NULL, test_synced_advances);
   ADD ("sync-beside-checkpoint", NULL, test_sync_beside_checkpoint);
   ADD ("sync-here", NULL, test_sync_here);
+  ADD ("request-while-syncing", NULL, test_request_while_syncing);
   ADD ("failed/sync", NULL, test_failed_sync);
   ADD ("failed/write", GINT_TO_POINTER (FALSE), test_failed_write);
   /* checkpoint_cut drops the entries it cannot write before commit_switch
