@@ -10,23 +10,6 @@
 #define QUEUE_META_FIELDS 9
 #define HELD_SIZE (8 + 8 + 4 + 2 + 1)
 
-void
-record_put_be (guint8 *out, guint64 value, guint width)
-{
-  for (guint i = 0; i < width; i++)
-    out[i] = (guint8) (value >> (8 * (width - 1 - i)));
-}
-
-guint64
-record_get_be (const guint8 *in, guint width)
-{
-  guint64 value = 0;
-
-  for (guint i = 0; i < width; i++)
-    value = (value << 8) | in[i];
-  return value;
-}
-
 gboolean
 record_bucket_name (const char *name, gsize len, gsize *queue_len,
                     guint *level, gint64 *start)

@@ -82,7 +82,25 @@ typedef enum {
   MQ_KEY_UNKNOWN,
 } MqKeyKind;
 
-void record_put_be (guint8 *out, guint64 value, guint width);
+/* Inline: every message read or written goes through them several times,
+ * and with the width known where they are called they compile to a few
+ * instructions. */
+static inline void
+record_put_be (guint8 *out, guint64 value, guint width)
+{
+  for (guint i = 0; i < width; i++)
+    out[i] = (guint8) (value >> (8 * (width - 1 - i)));
+}
+
+static inline guint64
+record_get_be (const guint8 *in, guint width)
+{
+  guint64 value = 0;
+
+  for (guint i = 0; i < width; i++)
+    value = (value << 8) | in[i];
+  return value;
+}
 
 /* A queue name as stored: a client's, or a delay bucket's.  The bucket's
  * level and start, and its queue's name length, when it is one. */
@@ -92,7 +110,6 @@ gboolean record_bucket_name (const char *name, gsize len, gsize *queue_len,
 /* out holds MQ_MAX_STORED_NAME + 1 bytes; returns the length. */
 gsize record_bucket_name_make (char *out, const char *queue, gsize queue_len,
                                guint level, gint64 start);
-guint64 record_get_be (const guint8 *in, guint width);
 
 void record_msg_encode (const MqMsgHeader *header,
                         guint8 out[MQ_MSG_HEADER_SIZE]);
