@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -29,6 +28,9 @@ typedef struct {
   gint64 deadline;                /* monotonic µs, -1: none */
   struct epoll_event events[LOOP_MAX_EVENTS];
   int n_events;                   /* ours, waiting for the dispatch */
+  gboolean fetched;               /* taken by loop_idle: the next poll
+                                     need not wait for them */
+  gboolean glib_ready;            /* and one of GLib's was ready then */
   GlibFd glib_fds[LOOP_MAX_GLIB_FDS];
   guint n_glib_fds;
 } MqLoopSource;
@@ -112,19 +114,16 @@ poll_mark (GPollFD *ufds, guint nfds, int fd, gushort revents)
       ufds[i].revents |= revents & (ufds[i].events | G_IO_ERR | G_IO_HUP);
 }
 
-/* GLib's poll function: one epoll_wait for every descriptor, GLib's and
- * the sockets'.  Events of the sockets are kept for the dispatch, and make
- * the epoll fd's GPollFD readable. */
-static gint
-loop_poll (GPollFD *ufds, guint nfds, gint timeout)
+/* One epoll_wait: the sockets' events join those kept for the dispatch;
+ * GLib's are marked in ufds, or only noted without them (level-triggered,
+ * the next poll finds them again).  How many of GLib's, or -1. */
+static int
+loop_fetch (int timeout, GPollFD *ufds, guint nfds)
 {
   struct epoll_event *out = loop->events + loop->n_events;
-  int room = LOOP_MAX_EVENTS - loop->n_events, n, ready = 0;
+  int n = epoll_wait (loop->epfd, out, LOOP_MAX_EVENTS - loop->n_events,
+                      timeout), glib = 0;
 
-  glib_fds_sync (ufds, nfds);
-  if (loop->n_events > 0)
-    timeout = 0;
-  n = epoll_wait (loop->epfd, out, room, timeout);
   if (n < 0)
     return errno == EINTR ? 0 : -1;
   for (int i = 0; i < n; i++)
@@ -136,11 +135,29 @@ loop_poll (GPollFD *ufds, guint nfds, gint timeout)
         {
           poll_mark (ufds, nfds, ((GlibFd *) ptr)->fd,
                      glib_from_epoll (out[i].events));
-          ready++;
+          glib++;
         }
       else
         loop->events[loop->n_events++] = out[i];
     }
+  return glib;
+}
+
+/* GLib's poll function: one epoll_wait for every descriptor, GLib's and
+ * the sockets', or none when loop_idle took the sockets' events and none of
+ * GLib's was ready.  Events of the sockets are kept for the dispatch, and
+ * make the epoll fd's GPollFD readable. */
+static gint
+loop_poll (GPollFD *ufds, guint nfds, gint timeout)
+{
+  int ready = 0;
+
+  glib_fds_sync (ufds, nfds);
+  if (!loop->fetched || loop->glib_ready)
+    ready = loop_fetch (loop->n_events > 0 ? 0 : timeout, ufds, nfds);
+  loop->fetched = loop->glib_ready = FALSE;
+  if (ready < 0)
+    return -1;
   if (loop->n_events > 0)
     {
       poll_mark (ufds, nfds, loop->epfd, G_IO_IN);
@@ -275,16 +292,28 @@ loop_rewatch (MqWatch *watch, guint32 events)
 void
 loop_unwatch (MqWatch *watch)
 {
+  int kept = 0;
+
   loop_ctl (EPOLL_CTL_DEL, watch);
   watch->fd = -1;
+  /* Events loop_idle took for the next pass must not outlive the watch. */
+  for (int i = 0; i < loop->n_events; i++)
+    if (loop->events[i].data.ptr != watch)
+      loop->events[kept++] = loop->events[i];
+  loop->n_events = kept;
 }
 
 gboolean
 loop_idle (void)
 {
-  struct pollfd p = { .fd = loop->epfd, .events = POLLIN };
+  int glib;
 
-  return loop->n_events == 0 && !loop->woken && poll (&p, 1, 0) == 0;
+  if (loop->n_events > 0 || loop->woken)
+    return FALSE;
+  glib = loop_fetch (0, NULL, 0);
+  loop->fetched = loop->n_events > 0;
+  loop->glib_ready = glib != 0;
+  return !loop->fetched && glib == 0;
 }
 
 void

@@ -29,9 +29,9 @@ void loop_watch (MqWatch *watch, int fd, guint32 events, MqWatchFunc func);
 void loop_rewatch (MqWatch *watch, guint32 events);
 void loop_unwatch (MqWatch *watch);
 
-/* Whether no descriptor is ready now: a poll of the epoll fd, which takes
- * no event out of it and leaves the ready ones in their order (a peek by
- * epoll_wait would move one to the back). */
+/* Whether no descriptor is ready now.  The events it finds are taken for
+ * the next pass, which then needs no epoll_wait of its own (a look that
+ * left them would move them to the back of epoll's list, out of order). */
 gboolean loop_idle (void);
 /* Makes the next main-loop iteration run a pass even if no fd is ready. */
 void loop_wake (void);

@@ -445,19 +445,28 @@ test_binary_set_waits_for_sync (Fixture *f, gconstpointer data)
   client_expect_bytes (client, replies, sizeof replies - 1);
 }
 
-/* loop_idle looks without taking: a request it saw is served by the next
- * pass all the same. */
+/* loop_idle takes what it finds for the next pass: requests it saw are
+ * served by that pass, in the order they came, and a connection closed in
+ * between leaves no event behind. */
 static void
 test_loop_idle (Fixture *f, gconstpointer data)
 {
-  Client *c = client_open (f);
+  Client *a = client_open (f), *b = client_open (f), *gone = client_open (f);
 
   g_assert_true (loop_idle ());
-  client_send (c, "get q\r\n");
+  client_send (a, "get q\r\n");
+  client_send (gone, "get q\r\n");
   g_assert_false (loop_idle ());
+  client_send (b, "get r\r\n");
+  g_assert_false (loop_idle ());
+  conn_close (gone->conn);
+  conns_flush ();
+  run_pass ();
+  client_expect (a, "END\r\n");
+  client_expect (b, "");
   g_assert_false (loop_idle ());
   run_pass ();
-  client_expect (c, "END\r\n");
+  client_expect (b, "END\r\n");
   g_assert_true (loop_idle ());
 }
 
@@ -541,7 +550,7 @@ main (int argc, char *argv[])
   ADD ("state/half-close-answered", test_half_close_answered);
   ADD ("state/illegal-move-aborts", test_illegal_move_aborts);
   ADD ("state/blocked-needs-a-waiter", test_blocked_needs_a_waiter);
-  ADD ("loop/idle-looks-without-taking", test_loop_idle);
+  ADD ("loop/idle-takes-for-the-next-pass", test_loop_idle);
   g_test_add ("/conn/sync/binary-set-waits", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_binary_set_waits_for_sync,
               fixture_tear_down);
