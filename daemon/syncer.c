@@ -380,12 +380,9 @@ syncer_run (MqSyncer *syncer, SyncerStep (*step) (MqSyncer *),
   g_mutex_lock (&syncer->lock);
   while ((done = step (syncer)) != STEP_QUIT)
     if (done == STEP_WAKE)
-      {
-        /* The woken loop takes the lock at once. */
-        g_mutex_unlock (&syncer->lock);
-        syncer_wake (syncer);
-        g_mutex_lock (&syncer->lock);
-      }
+      /* Under the lock: whoever sees what the step did has its wake-up
+       * already, and none is left behind for a later look. */
+      syncer_wake (syncer);
     else if (done == STEP_IDLE)
       {
         work->waiting = TRUE;
