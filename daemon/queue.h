@@ -102,6 +102,9 @@ void queue_restore (const char *name, gsize name_len, const MqQueueMeta *meta,
 /* Applies one journal entry, as the code that wrote it did; FALSE with an
  * error when the entry cannot be applied (a damaged journal). */
 gboolean queues_replay (const MqEntry *entry, GError **error);
+/* A journal's replay is over: what queues_replay put off is done (closes
+ * in a row are made together); FALSE as queues_replay. */
+gboolean queues_replay_end (GError **error);
 /* The first format's conversion: a message appended to the queue, and the
  * counters the old store kept. */
 gboolean queue_load (MqQueue *queue, const MqMsgHeader *header,

@@ -63,7 +63,8 @@ replay_journal (const char *name, gboolean *ended, GError **error)
     return FALSE;
   if (journal_starts_run (journal))
     queues_give_back_open ();
-  ok = journal_replay (journal, replay_entry, &replay, &entries, error);
+  ok = journal_replay (journal, replay_entry, &replay, &entries, error)
+    && queues_replay_end (error);
   if (!ok)
     g_prefix_error (error, "cannot replay %s/%s: ", datadir_path (dir),
                     name);

@@ -332,6 +332,64 @@ test_close_window (Fixture *f, gconstpointer data)
   st_expect_empty ("q");
 }
 
+/* Replay makes a queue's closes in a row together: closes of two queues
+ * interleaved, and a give-back between two closes of one queue, come back
+ * as they were made. */
+static void
+test_replay_closes (Fixture *f, gconstpointer data)
+{
+  guint64 q[6], r[3];
+
+  push_range (f, "q", 1, 6);
+  push_range (f, "r", 1, 3);
+  for (guint i = 0; i < 6; i++)
+    q[i] = st_expect_open ("q", i + 1);
+  for (guint i = 0; i < 3; i++)
+    r[i] = st_expect_open ("r", i + 1);
+  g_assert_true (queue_close_read (st_queue ("q"), q[0], NULL));
+  g_assert_true (queue_close_read (st_queue ("q"), q[1], NULL));
+  g_assert_true (queue_close_read (st_queue ("r"), r[0], NULL));
+  g_assert_true (queue_close_read (st_queue ("q"), q[2], NULL));
+  g_assert_true (queue_abort_read (st_queue ("q"), q[3], 0, NULL));
+  g_assert_true (queue_close_read (st_queue ("q"), q[4], NULL));
+  reopen (f, REOPEN_KILLED);
+  expect_counters ("q", 2, 6, 4, 0, 0);
+  expect_counters ("r", 2, 3, 1, 0, 0);
+  st_expect_pop ("q", 4);
+  st_expect_pop ("q", 6);
+  st_expect_empty ("q");
+  st_expect_pop ("r", 2);
+  st_expect_pop ("r", 3);
+  st_expect_empty ("r");
+}
+
+/* A journal that closes a read not open, or one read twice, is out of step
+ * with its queue: the start fails and names the message. */
+static void
+test_replay_close_refused (Fixture *f, gconstpointer data)
+{
+  gboolean twice = GPOINTER_TO_INT (data);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *expected = NULL;
+  MqEntry close = { .op = MQ_ENTRY_CLOSE, .name = "q", .name_len = 1 };
+  guint64 first;
+
+  push_range (f, "q", 1, 3);
+  first = st_expect_open ("q", 1);
+  close.inc = st_queue ("q")->meta.inc;
+  close.seq = twice ? first : first + 1;
+  if (twice)
+    g_assert_true (queue_close_read (st_queue ("q"), first, NULL));
+  commit_log (&close);
+  st_pass_end ();
+  sdir_crash (&f->dir);
+  g_assert_false (sdir_try_open (&f->dir, &error));
+  g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_CORRUPT);
+  expected = g_strdup_printf ("a close of message %" G_GUINT64_FORMAT
+                              " (head", close.seq);
+  g_assert_nonnull (strstr (error->message, expected));
+}
+
 /* A read out when the daemon was killed comes back after the start; if
  * it is then taken and closed, the next kill and start (the daemon killed
  * again while starting, too) do not bring it back. */
@@ -1148,6 +1206,13 @@ main (int argc, char *argv[])
   ADD_BOTH ("reliable/holes-survive", test_holes_survive);
   ADD_BOTH ("reliable/close-window", test_close_window);
   ADD ("reliable/given-back-then-closed", test_given_back_then_closed);
+  ADD ("reliable/replay-closes", test_replay_closes);
+  g_test_add ("/queue/reliable/replay-close-refused/not-open", Fixture,
+              GINT_TO_POINTER (FALSE), set_up, test_replay_close_refused,
+              tear_down);
+  g_test_add ("/queue/reliable/replay-close-refused/twice", Fixture,
+              GINT_TO_POINTER (TRUE), set_up, test_replay_close_refused,
+              tear_down);
   ADD ("reliable/abort-counts-deliveries", test_abort_counts_deliveries);
   ADD ("reliable/given-back-read-once", test_given_back_read_once);
   ADD_BOTH ("reliable/dead-letter", test_dead_letter);
