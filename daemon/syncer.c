@@ -4,9 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
-#include <linux/ioprio.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -403,26 +401,11 @@ syncer_sync_thread (gpointer data)
   return NULL;
 }
 
-/* The checkpoint's writes yield the disk to the journal's syncs, which
- * replies wait for: at the same priority, a durable pair load at depth
- * moved 15-20 % less.  Schedulers that know the idle class (mq-deadline,
- * BFQ) still serve it within seconds when the disk stays busy; the others
- * ignore it. */
-static void
-syncer_yield_disk (void)
-{
-  if (syscall (SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
-               IOPRIO_PRIO_VALUE (IOPRIO_CLASS_IDLE, 0)) != 0)
-    g_debug ("cannot lower the checkpoint thread's I/O priority: %s",
-             g_strerror (errno));
-}
-
 static gpointer
 syncer_checkpoint_thread (gpointer data)
 {
   MqSyncer *syncer = data;
 
-  syncer_yield_disk ();
   syncer_run (syncer, syncer_checkpoint_step, &syncer->checkpoint_work);
   return NULL;
 }

@@ -8,11 +8,8 @@
  */
 #include "config.h"
 
-#include <linux/ioprio.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "checkpoint.h"
 #include "commit.h"
@@ -334,42 +331,6 @@ test_request_while_syncing (Fixture *f, gconstpointer data)
   st_expect_empty ("q");
 }
 
-/* The I/O priority class of this process's thread named name. */
-static int
-thread_io_class (const char *name)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDir) tasks = g_dir_open ("/proc/self/task", 0, &error);
-  const char *tid;
-
-  g_assert_no_error (error);
-  while ((tid = g_dir_read_name (tasks)) != NULL)
-    {
-      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/comm",
-                                               tid);
-      g_autofree char *comm = NULL;
-      long prio;
-
-      if (!g_file_get_contents (path, &comm, NULL, NULL)
-          || strcmp (g_strchomp (comm), name) != 0)
-        continue;
-      prio = syscall (SYS_ioprio_get, IOPRIO_WHO_PROCESS, atoi (tid));
-      g_assert_cmpint (prio, >=, 0);
-      return IOPRIO_PRIO_CLASS (prio);
-    }
-  g_assert_not_reached ();
-}
-
-/* The checkpoint thread's writes give way to the journal's syncs: it runs
- * in the idle I/O class, the sync thread in its default. */
-static void
-test_checkpoint_yields_disk (Fixture *f, gconstpointer data)
-{
-  g_assert_cmpint (thread_io_class ("mqd-checkpoint"), ==,
-                   IOPRIO_CLASS_IDLE);
-  g_assert_cmpint (thread_io_class ("mqd-sync"), !=, IOPRIO_CLASS_IDLE);
-}
-
 /* With one client the pass end makes the sync itself: the reply can go
  * out at once, with no wake-up from the sync thread (whose syncs of the
  * journal would fail here).  A failed sync made there holds replies back
@@ -452,7 +413,6 @@ main (int argc, char *argv[])
   ADD ("synced-advances", NULL, test_synced_advances);
   ADD ("sync-beside-checkpoint", NULL, test_sync_beside_checkpoint);
   ADD ("sync-here", NULL, test_sync_here);
-  ADD ("checkpoint-yields-disk", NULL, test_checkpoint_yields_disk);
   ADD ("request-while-syncing", NULL, test_request_while_syncing);
   ADD ("failed/sync", NULL, test_failed_sync);
   ADD ("failed/write", GINT_TO_POINTER (FALSE), test_failed_write);
