@@ -14,6 +14,7 @@ import select
 import shutil
 import signal
 import subprocess
+import time
 
 import brokers
 import mqdtest
@@ -212,17 +213,21 @@ def confirmed(forwarder, route):
         return 0
 
 
-def settled(read, what):
-    """read() again until two readings in a row agree: whatever changes
-    them is stopped, but what it wrote just before may still be on its
-    way to the server that counts."""
+def settled(read, what, quiet=0.25):
+    """read() again until the readings have not changed for quiet seconds
+    of reading: whatever changes them is stopped, but what it wrote just
+    before may still be on its way to the server that counts, and a server
+    may count it later (two readings in a row agreed once while NATS had
+    29 acks still to count)."""
     deadline = mqdtest.deadline()
-    last, now = None, read()
-    while now != last:
+    now, since = read(), time.monotonic()
+    while time.monotonic() - since < quiet:
         if deadline.expired():
-            raise AssertionError("%s still changing after %.0f s: %r, %r"
-                                 % (what, mqdtest.TIMEOUT, last, now))
-        last, now = now, read()
+            raise AssertionError("%s still changing after %.0f s: %r"
+                                 % (what, mqdtest.TIMEOUT, now))
+        later = read()
+        if later != now:
+            now, since = later, time.monotonic()
     return now
 
 

@@ -102,7 +102,7 @@ class TestOut(NatsCase):
         fwd = self.forwarder(d, route_out(self.nats))
         fwd.start("--drain", "out")
         fwd.wait_until(lambda: forwardtest.items(d, "q") < 2000,
-                       "1000 messages forwarded")
+                       "1000 messages forwarded", every=0)
         self.nats.kill()
         self.nats.start()
         fwd.wait_exit(0, forwardtest.RUN_TIMEOUT)
@@ -123,7 +123,7 @@ class TestOut(NatsCase):
         fwd = self.forwarder(d, route_out(self.nats), confirm_timeout="1s")
         fwd.start("--drain", "out")
         fwd.wait_until(lambda: forwardtest.items(d, "q") < 2000,
-                       "1000 messages forwarded")
+                       "1000 messages forwarded", every=0)
         os.kill(d.pid, signal.SIGSTOP)
         self.assertTrue(os.WIFSTOPPED(os.waitpid(d.pid, os.WUNTRACED)[1]))
         try:

@@ -124,7 +124,7 @@ class TestOut(RabbitCase):
         fwd = self.forwarder(d, route_out(self.rabbit, self.queue))
         fwd.start("--drain", "out")
         fwd.wait_until(lambda: forwardtest.items(d, "q") < 2000,
-                       "1000 messages forwarded")
+                       "1000 messages forwarded", every=0)
         self.rabbit.kill()
         self.rabbit.start()
         fwd.wait_exit(0, forwardtest.RUN_TIMEOUT)
