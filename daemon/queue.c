@@ -1508,8 +1508,6 @@ replay_entry (MqQueue *queue, const MqEntry *entry, GError **error)
       apply_retry (queue, held);
       return TRUE;
     case MQ_ENTRY_CLOSE:
-      if (closing != queue && !replay_closes (error))
-        return FALSE;
       closing = queue;
       g_array_append_val (closing_seqs, entry->seq);
       return TRUE;
@@ -1550,7 +1548,10 @@ queues_replay (const MqEntry *entry, GError **error)
       return FALSE;
     }
   queue = queue_lookup_or_create (entry->name, entry->name_len);
-  if (entry->op != MQ_ENTRY_CLOSE && !replay_closes (error))
+  /* Closes gathered are made before any other entry, or a close of
+   * another queue. */
+  if ((entry->op != MQ_ENTRY_CLOSE || closing != queue)
+      && !replay_closes (error))
     return FALSE;
   ok = replay_entry (queue, entry, error);
   if (ok && ++replayed % REPLAY_TIDY_EVERY == 0)
