@@ -824,8 +824,8 @@ queue_append (MqQueue *queue, MqEntryOp op, const MqMsgHeader *header,
 }
 
 static MqPushResult
-queue_store (MqQueue *queue, const MqMsgHeader *header, const char *data,
-             guint64 *lsn, GError **error)
+queue_store_now (MqQueue *queue, const MqMsgHeader *header, const char *data,
+                 guint64 *lsn, GError **error)
 {
   MqPushResult result = queue_make_room (queue, header->len, error);
 
@@ -842,6 +842,21 @@ static gint64
 due_after (gint64 now_us, gint64 delay_ms)
 {
   return (now_us + 999) / 1000 + delay_ms;
+}
+
+/* Whether a bucket of the queue whose time has come still holds messages:
+ * the pass end moves them (RELEASE_BUDGET a pass at most), and until then
+ * a message due now must wait behind them, or it would overtake messages
+ * due before it. */
+static gboolean
+queue_due_waiting (MqQueue *queue, gint64 now_ms)
+{
+  if (queue->buckets == NULL || queues_next_due_ms () > now_ms)
+    return FALSE;
+  for (guint i = 0; i < queue->buckets->len; i++)
+    if (((MqQueue *) g_ptr_array_index (queue->buckets, i))->start <= now_ms)
+      return TRUE;
+  return FALSE;
 }
 
 /* The bucket of the queue where a message due at due_ms waits, at now_ms
@@ -872,6 +887,21 @@ queue_store_later (MqQueue *queue, const MqMsgHeader *header,
                      MQ_ENTRY_PUSH, header, data, lsn, error))
     return MQ_PUSH_FAILED;
   return MQ_PUSH_STORED;
+}
+
+/* A message due now (a fanout copy, a dead letter) goes in a bucket of
+ * this millisecond while delayed messages due before it wait to move. */
+static MqPushResult
+queue_store (MqQueue *queue, const MqMsgHeader *header, const char *data,
+             guint64 *lsn, GError **error)
+{
+  gint64 now_us = g_get_real_time ();
+  MqMsgHeader later = *header;
+
+  if (!queue_due_waiting (queue, now_us / 1000))
+    return queue_store_now (queue, header, data, lsn, error);
+  later.due_ms = due_after (now_us, 0);
+  return queue_store_later (queue, &later, data, now_us / 1000, lsn, error);
 }
 
 /* Each fanout child gets a copy of a new message of its parent. */
@@ -920,12 +950,13 @@ queue_push (MqQueue *queue, guint32 flags, gint64 exptime, gint64 delay_ms,
 
   if (delay_ms < 0)
     delay_ms = (gint64) queue->rules->default_delay_ms;
-  if (delay_ms > 0)
+  /* Through a bucket, its copies to the fanout children wait too. */
+  if (delay_ms > 0 || queue_due_waiting (queue, now_ms))
     {
       header.due_ms = due_after (now_us, delay_ms);
       return queue_store_later (queue, &header, data, now_ms, lsn, error);
     }
-  result = queue_store (queue, &header, data, lsn, error);
+  result = queue_store_now (queue, &header, data, lsn, error);
   if (result == MQ_PUSH_STORED)
     queue_copy_to_children (queue, &header, data, lsn);
   return result;

@@ -4,7 +4,9 @@
 early, in due order, across kill -9 and a restart, from pymemcache and PHP's
 memcache extension as from the raw socket."""
 
+import os
 import random
+import signal
 import subprocess
 import time
 
@@ -95,6 +97,42 @@ class Delays(mqdtest.MqdTestCase):
                           stats["queue_q_total_items"],
                           stats["queue_q_dequeued"]),
                          ("0", "0", str(n), str(n)))
+
+    def test_set_due_now_waits_behind_due_delayed(self):
+        """Delayed messages move into their queue at the pass end, 4,096
+        a pass; a set without a delay that comes while some that were due
+        before it still wait to move waits behind them."""
+        c = self.c
+        self.set_now_past_due("q")
+        # A fanout child's copy waits behind the child's own.
+        self.set_now_past_due("q+f")
+        stats = c.stats()
+        self.assertEqual((stats["queue_q_delayed"], stats["queue_q_items"],
+                          stats["queue_q_total_items"],
+                          stats["queue_q+f_delayed"]), ("0", "1", "5002", "0"))
+
+    def set_now_past_due(self, queue):
+        """Sets 5,000 messages queue/delay=300, more than a pass end moves
+        (4,096), stops the daemon past their time, sends a set of q without
+        a delay, and resumes it: the set comes while some wait to move, and
+        queue gets it (or its copy) last."""
+        c, n = self.c, 5000
+        sent = time.monotonic()
+        c.expect(b"".join(set_cmd(queue + "/delay=300", b"d%d" % i)
+                          for i in range(n)),
+                 b"STORED\r\n" * n)
+        os.kill(self.d.pid, signal.SIGSTOP)
+        try:
+            self.assertLess(ms_since(sent), 300, "stopped after it was due")
+            time.sleep(0.4)
+            c.send(set_cmd("q", b"now"))
+        finally:
+            os.kill(self.d.pid, signal.SIGCONT)
+        c.expect_reply(b"STORED\r\n")
+        key = queue + "/t=5000"
+        c.expect(b"get %s\r\n" % key.encode() * (n + 1),
+                 b"".join(get_reply((key, b"d%d" % i)) for i in range(n))
+                 + get_reply((key, b"now")))
 
     def test_flush_and_delete_take_delayed(self):
         c = self.c
