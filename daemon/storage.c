@@ -93,18 +93,17 @@ compare_journals (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
-/* Step 4 of a start: the chain of journals after checkpoint `newest`.
+/* Step 4 of a start: the chain of journals after checkpoint `newest`,
+ * among names, the directory as the start saw it (storage_open).
  * journals gets every journal name, for the first checkpoint to remove. */
 static gboolean
-replay_journals (guint64 newest, GPtrArray *journals, GError **error)
+replay_journals (GPtrArray *names, guint64 newest, GPtrArray *journals,
+                 GError **error)
 {
-  g_autoptr (GPtrArray) names = datadir_list (dir, error);
   g_autoptr (GPtrArray) chain = g_ptr_array_new ();
   gboolean ended = TRUE;
   guint64 number;
 
-  if (names == NULL)
-    return FALSE;
   for (guint i = 0; i < names->len; i++)
     {
       const char *name = g_ptr_array_index (names, i);
@@ -144,8 +143,8 @@ set_instance (const guint8 id[MQ_INSTANCE_ID_SIZE])
 
 /* Steps 3 and 4; a new directory gets a new instance id (*made). */
 static gboolean
-storage_recover (guint8 instance[MQ_INSTANCE_ID_SIZE], gboolean *made,
-                 GPtrArray *journals, GError **error)
+storage_recover (GPtrArray *names, guint8 instance[MQ_INSTANCE_ID_SIZE],
+                 gboolean *made, GPtrArray *journals, GError **error)
 {
   guint64 newest = store_newest (store);
   g_autoptr (GError) local = NULL;
@@ -159,7 +158,7 @@ storage_recover (guint8 instance[MQ_INSTANCE_ID_SIZE], gboolean *made,
         for (guint i = 0; i < MQ_INSTANCE_ID_SIZE; i++)
           instance[i] = (guint8) g_random_int ();
       return convert_directory (dir, error)
-        && replay_journals (0, journals, error);
+        && replay_journals (names, 0, journals, error);
     }
   if (!convert_remove_leftovers (dir, error))
     return FALSE;
@@ -179,13 +178,14 @@ storage_recover (guint8 instance[MQ_INSTANCE_ID_SIZE], gboolean *made,
     }
   memcpy (instance, catalog.instance, MQ_INSTANCE_ID_SIZE);
   queues_raise_next_inc (catalog.next_inc);
-  return replay_journals (newest, journals, error);
+  return replay_journals (names, newest, journals, error);
 }
 
 gboolean
 storage_open (const MqStorageOptions *options, GError **error)
 {
   g_autoptr (GPtrArray) journals = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) names = NULL;
   guint8 instance[MQ_INSTANCE_ID_SIZE];
   gboolean made = FALSE;
 
@@ -193,13 +193,21 @@ storage_open (const MqStorageOptions *options, GError **error)
   if (dir == NULL)
     return FALSE;
   space_start (datadir_fd (dir));
-  store = store_open (dir, error);
+  /* One look at the directory for the whole start: this run's files are
+   * numbered above every name in it, and the first checkpoint removes the
+   * journals in it by name.  Looked at twice, a journal name that
+   * appeared in between (a link planted by the -u user) had the number of
+   * this run's first journal, and that checkpoint removed the journal. */
+  names = datadir_list (dir, error);
+  if (names == NULL)
+    return FALSE;
+  store = store_open (dir, names, error);
   if (store == NULL
       || !store_begin (store, store_highest (store) + 1, NULL, error))
     return FALSE;
   queues_open (store, options->rules, options->ready, 1);
   queues_begin_recovery ();
-  if (!storage_recover (instance, &made, journals, error))
+  if (!storage_recover (names, instance, &made, journals, error))
     return FALSE;
   queues_replayed ();
   set_instance (instance);

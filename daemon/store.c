@@ -229,14 +229,11 @@ compare_numbers (gconstpointer a, gconstpointer b)
 
 /* Complete generations are opened in order; unfinished ones removed. */
 static gboolean
-store_scan_dir (MqStore *store, GError **error)
+store_scan_dir (MqStore *store, GPtrArray *names, GError **error)
 {
-  g_autoptr (GPtrArray) names = datadir_list (store->dir, error);
   g_autoptr (GArray) numbers = g_array_new (FALSE, FALSE, sizeof (guint64));
   guint64 number;
 
-  if (names == NULL)
-    return FALSE;
   for (guint i = 0; i < names->len; i++)
     {
       const char *name = g_ptr_array_index (names, i);
@@ -259,14 +256,14 @@ store_scan_dir (MqStore *store, GError **error)
 }
 
 MqStore *
-store_open (MqDataDir *dir, GError **error)
+store_open (MqDataDir *dir, GPtrArray *names, GError **error)
 {
   MqStore *store = g_new0 (MqStore, 1);
 
   store->dir = dir;
   store->gens = g_ptr_array_new_with_free_func (gen_free);
   store->scratch = g_byte_array_new ();
-  if (!store_scan_dir (store, error))
+  if (!store_scan_dir (store, names, error))
     {
       store_close (store);
       return NULL;

@@ -30,8 +30,9 @@ char *store_part_name (guint64 number);
 gboolean store_parse_name (const char *name, const char *suffix,
                            guint64 *number);
 
-/* Opens every complete generation in dir and removes unfinished ones. */
-MqStore *store_open (MqDataDir *dir, GError **error);
+/* Opens every complete generation among names, dir's as datadir_list
+ * gave them, and removes unfinished ones. */
+MqStore *store_open (MqDataDir *dir, GPtrArray *names, GError **error);
 /* Closes every file; an empty generation being written is removed. */
 void store_close (MqStore *store);
 /* The newest complete generation, 0 when there is none. */

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -318,6 +319,100 @@ test_journal_after_ended_replayed (Fixture *f, gconstpointer data)
   g_assert_cmpuint (queues_next_inc (), ==, 51);
 }
 
+/* ---- a name that appears while a start is under way ---- */
+
+/* The link made at the next fsync of a directory, then NULL.  The hook
+ * is installed before the storage opens and stays until tear_down: the
+ * sync threads read mq_file_ops. */
+static char *plant_at;
+static int (*fsync_before) (int fd);
+
+static int
+fsync_planting (int fd)
+{
+  g_autofree char *path = g_atomic_pointer_exchange (&plant_at, NULL);
+  struct stat st;
+
+  if (path != NULL && fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+    g_assert_cmpint (symlink ("/nonexistent/victim", path), ==, 0);
+  else if (path != NULL)
+    g_atomic_pointer_set (&plant_at, g_steal_pointer (&path));
+  return fsync_before (fd);
+}
+
+/* The highest number of a file of the daemon's in the directory. */
+static guint64
+highest_number (Fixture *f)
+{
+  g_autofree char *files = sdir_files (&f->dir);
+  g_auto (GStrv) names = g_strsplit (files, " ", -1);
+  guint64 highest = 0;
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      guint64 number;
+
+      if (g_str_has_prefix (names[i], "mqd-")
+          && (number = g_ascii_strtoull (names[i] + 4, NULL, 10)) > highest)
+        highest = number;
+    }
+  return highest;
+}
+
+/* Another user who may write in the directory (-u) plants a link at the
+ * name of the journal the start is about to make, after the start has
+ * chosen its numbers from the names it saw and before it looks for the
+ * journals to replay (CI, 2026-12-04: a message acknowledged in the run
+ * that followed was gone after its failed stop).  The fsync of the
+ * directory after the first format's leftovers are removed is a moment in
+ * between that a test can reach; the planter of test_symlinks.py hits any
+ * moment there.  The start either refuses, naming the link, or goes on;
+ * either way a message stored afterwards survives a kill. */
+static void
+test_journal_link_planted_during_start (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *leftover = sdir_file_path (&f->dir, "mqd.journal");
+  g_autofree char *name = NULL;
+  g_autofree char *link = NULL;
+  gboolean started;
+
+  fsync_before = mq_file_ops.fsync;
+  mq_file_ops.fsync = fsync_planting;
+  sdir_open (&f->dir);
+  st_push ("q", 1);
+  sdir_stop (&f->dir);
+  name = journal_file_name (highest_number (f) + 1);
+  link = sdir_file_path (&f->dir, name);
+  g_assert_true (g_file_set_contents (leftover, "", 0, NULL));
+  g_atomic_pointer_set (&plant_at, g_strdup (link));
+  started = sdir_try_open (&f->dir, &error);
+  g_assert_null (g_atomic_pointer_get (&plant_at));
+  if (!started)
+    {
+      /* Refused: the link is named; the operator removes it. */
+      g_test_message ("refused: %s", error->message);
+      g_assert_nonnull (strstr (error->message, name));
+      g_clear_error (&error);
+      g_assert_cmpint (unlink (link), ==, 0);
+      sdir_open (&f->dir);
+    }
+  settle ();
+  st_push ("q", 2);
+  st_pass_end ();
+  sdir_crash (&f->dir);
+  sdir_open (&f->dir);
+  g_assert_cmpuint (st_queue ("q")->count, ==, 2);
+  st_expect_pop ("q", 1);
+  st_expect_pop ("q", 2);
+  st_expect_empty ("q");
+  /* The start numbers its journal from the names it saw: it meets the
+   * link at that journal's name and refuses.  (It used to go on, with the
+   * link on the list of journals its first checkpoint removed, under the
+   * name its own journal then took.) */
+  g_assert_false (started);
+}
+
 #define ADD(path, func) \
   g_test_add ("/storage/" path, Fixture, NULL, set_up, func, tear_down)
 
@@ -332,5 +427,7 @@ main (int argc, char *argv[])
   ADD ("chain/checkpoint-not-durable", test_journal_chain);
   ADD ("chain/after-unended-removed", test_journal_after_unended_removed);
   ADD ("chain/after-ended-replayed", test_journal_after_ended_replayed);
+  ADD ("chain/journal-link-planted-during-start",
+       test_journal_link_planted_during_start);
   return g_test_run ();
 }

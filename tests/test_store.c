@@ -30,12 +30,21 @@ typedef struct {
   guint64 writing;                /* the generation begun last */
 } Fixture;
 
+/* store_open on the directory as it is now, as a start looks at it. */
+static MqStore *
+store_open_listed (Fixture *f, GError **error)
+{
+  g_autoptr (GPtrArray) names = datadir_list (f->dir, error);
+
+  return names != NULL ? store_open (f->dir, names, error) : NULL;
+}
+
 static void
 open_store (Fixture *f)
 {
   g_autoptr (GError) error = NULL;
 
-  f->store = store_open (f->dir, &error);
+  f->store = store_open_listed (f, &error);
   g_assert_no_error (error);
   g_assert_nonnull (f->store);
 }
@@ -784,7 +793,7 @@ test_foreign_file (Fixture *f, gconstpointer data)
 
       testdir_write (f->path, "mqd-000002.gdbm", files[i].data,
                      files[i].len);
-      g_assert_null (store_open (f->dir, &error));
+      g_assert_null (store_open_listed (f, &error));
       g_assert_error (error, MQ_STORE_ERROR, (gint) files[i].code);
       g_assert_true (g_str_has_prefix (error->message, prefix));
       g_test_message ("%s", error->message);
