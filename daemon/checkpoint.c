@@ -34,6 +34,7 @@ static guint64 pending_lsn;
 static guint64 done;
 static GPtrArray *stale_journals; /* names, removed by the next checkpoint */
 static gboolean giving_back;      /* the pending cut gives the disk back */
+static gboolean recycling;        /* journals are written over (journal.h) */
 static guint64 written_back;      /* part bytes handed to write-back */
 
 void
@@ -100,6 +101,12 @@ checkpoint_write (guint64 number, GError **error)
   job->part_name = store_part_name (number);
   job->final_name = store_file_name (number);
   job->remove = g_steal_pointer (&stale_journals);
+  /* The next journal, made ahead by the thread, is written over a removed
+   * one (journal.h); a cut that gives the disk back keeps none, and none
+   * past the file size limit is kept. */
+  if (recycling && !giving_back)
+    job->recycle_most = MIN (2 * checkpoint_size + MQ_JOURNAL_FILL_AHEAD,
+                             space_file_limit ());
   job->retired = retired;
   stale_journals = g_ptr_array_new_with_free_func (g_free);
   return job;
@@ -133,6 +140,10 @@ checkpoint_first (gboolean no_sync, GError **error)
   MqCheckpointJob *job;
   MqJournal *journal;
 
+  /* Under -N no reply waits for a sync and nothing is written ahead of
+   * the end: appending to a new file cost less CPU there (bench/RESULTS.md,
+   * "Journals written over"). */
+  recycling = !no_sync;
   journal = journal_create (datadir_fd (dir), name, number, TRUE, error);
   if (journal == NULL)
     return FALSE;
@@ -185,7 +196,10 @@ checkpoint_cut (GError **error)
 
       next = journal_create (datadir_fd (dir), name, number, FALSE, error);
       if (next == NULL)
-        return FALSE;
+        {
+          syncer_job_free (job);
+          return FALSE;
+        }
     }
   commit_switch (next);
   return checkpoint_hand_over (job, error);

@@ -105,25 +105,71 @@ journal_new (int fd, const char *name, guint64 number, gboolean starts_run,
   return journal;
 }
 
+static char *
+scratch_name (guint64 number)
+{
+  g_autofree char *name = journal_file_name (number);
+
+  return g_strconcat (name, MQ_JOURNAL_NEW_SUFFIX, NULL);
+}
+
+gboolean
+journal_recycle (int dirfd, const char *name, guint64 next, guint64 most)
+{
+  g_autofree char *scratch = scratch_name (next);
+  struct stat st;
+
+  return fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+    && S_ISREG (st.st_mode) && st.st_nlink == 1
+    && (guint64) st.st_size <= most
+    && renameat2 (dirfd, name, dirfd, scratch, RENAME_NOREPLACE) == 0;
+}
+
+/* The scratch file journal_recycle left, open, or -1.  Its pages are
+ * read back now if they were dropped: writing part of a page that is
+ * not in memory would read it in the loop. */
+static int
+scratch_reuse (int dirfd, const char *scratch, guint64 *size)
+{
+  int fd = file_open (dirfd, scratch, O_RDWR, NULL);
+  struct stat st;
+
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) != 0 || st.st_nlink != 1
+      || st.st_size < MQ_JOURNAL_HEADER_SIZE)
+    {
+      close (fd);
+      return -1;
+    }
+  posix_fadvise (fd, 0, 0, POSIX_FADV_WILLNEED);
+  *size = (guint64) st.st_size;
+  return fd;
+}
+
 MqJournal *
 journal_create (int dirfd, const char *name, guint64 number,
                 gboolean starts_run, GError **error)
 {
-  g_autofree char *scratch = g_strconcat (name, MQ_JOURNAL_NEW_SUFFIX, NULL);
+  g_autofree char *scratch = scratch_name (number);
   const char *made = scratch;
   guint8 header[MQ_JOURNAL_HEADER_SIZE];
+  guint64 size = MQ_JOURNAL_HEADER_SIZE;
   MqJournal *journal;
   int fd;
 
   /* Under its final name only once its header is on disk: a kill or a
    * power cut in between leaves a scratch file, removed at the next
    * start, never a journal that cannot be read. */
-  unlinkat (dirfd, scratch, 0);
-  fd = file_create (dirfd, scratch, error);
+  fd = scratch_reuse (dirfd, scratch, &size);
   if (fd < 0)
-    return NULL;
-  journal = journal_new (fd, name, number, starts_run,
-                         MQ_JOURNAL_HEADER_SIZE);
+    {
+      unlinkat (dirfd, scratch, 0);
+      fd = file_create (dirfd, scratch, error);
+      if (fd < 0)
+        return NULL;
+    }
+  journal = journal_new (fd, name, number, starts_run, size);
   header_encode (header, number, starts_run);
   if (!file_write_at (fd, header, sizeof header, 0)
       || mq_file_ops.fdatasync (fd) != 0

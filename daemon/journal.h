@@ -6,12 +6,14 @@
  * (4 bytes each), then the body (entry.h).  The CRC starts from N and
  * covers the entry's offset and its body, so an entry can only be read
  * where and in the journal it was written.  The file is written with zeros
- * ahead of its end (journal_fill, from the sync thread), so appending
+ * ahead of its end (journal_fill, from the sync thread), or is the file of
+ * a journal a checkpoint made useless (journal_recycle), so appending
  * overwrites blocks that exist: fdatasync then commits data only.
  *
- * Replay stops at the first entry that is not whole: zeros, a write a kill
- * cut short, or one a power cut lost part of.  Nothing after it was ever
- * acknowledged, because a reply waits for a sync of everything before it.
+ * Replay stops at the first entry that is not whole: zeros, a recycled
+ * file's old entries, a write a kill cut short, or one a power cut lost
+ * part of.  Nothing after it was ever acknowledged, because a reply waits
+ * for a sync of everything before it.
  */
 #pragma once
 
@@ -29,11 +31,21 @@ char *journal_file_name (guint64 number);
 /* A journal being made is named so until its header is durable. */
 #define MQ_JOURNAL_NEW_SUFFIX ".new"
 
-/* Creates name in dirfd (it must not exist), for checkpoint number; the
- * file and its name are synced before it returns.  starts_run: the first
+/* Creates name in dirfd (it must not exist), for checkpoint number, in
+ * the file journal_recycle kept for it if there is one; the file and its
+ * name are synced before it returns.  starts_run: the first
  * journal of a start, which gave back the reads open before it. */
 MqJournal *journal_create (int dirfd, const char *name, guint64 number,
                            gboolean starts_run, GError **error);
+/* Keeps the journal file name, which a checkpoint made useless, to be
+ * written over by journal next (journal_create takes it): its blocks
+ * exist and hold no data the kernel must keep, so the loop's writes
+ * neither allocate nor grow the file, and no page cache is dropped for
+ * it.  Its old entries cannot be read as the new journal's (the CRC
+ * starts from the number and covers the offset).  FALSE when it is not a
+ * regular file of one name, or is larger than most: remove it then. */
+gboolean journal_recycle (int dirfd, const char *name, guint64 next,
+                          guint64 most);
 /* Opens an existing journal to replay it. */
 MqJournal *journal_open (int dirfd, const char *name, GError **error);
 void journal_free (MqJournal *journal);

@@ -79,8 +79,8 @@ syncer_wake (MqSyncer *syncer)
     g_critical ("cannot wake the main loop: %s", g_strerror (errno));
 }
 
-static void
-job_free (MqCheckpointJob *job)
+void
+syncer_job_free (MqCheckpointJob *job)
 {
   g_free (job->part_name);
   g_free (job->final_name);
@@ -198,7 +198,14 @@ job_run (MqSyncer *syncer, MqCheckpointJob *job)
     return g_strdup_printf ("cannot sync the directory after renaming %s: "
                             "%s", job->final_name, g_strerror (errno));
   for (guint i = 0; i < job->remove->len; i++)
-    unlinkat (dirfd, g_ptr_array_index (job->remove, i), 0);
+    {
+      const char *name = g_ptr_array_index (job->remove, i);
+
+      if (i > 0 || job->recycle_most == 0
+          || !journal_recycle (dirfd, name, job->number + 1,
+                               job->recycle_most))
+        unlinkat (dirfd, name, 0);
+    }
   while (job->retired->len > 0)
     store_retired_dispose (g_ptr_array_steal_index (job->retired, 0), dirfd);
   return NULL;
@@ -225,7 +232,7 @@ syncer_do_job (MqSyncer *syncer)
   else
     g_free (failure);
   g_cond_broadcast (&syncer->changed);
-  job_free (job);
+  syncer_job_free (job);
 }
 
 /* What was made ahead and not taken: the next start need not see it. */
@@ -455,7 +462,7 @@ syncer_free (MqSyncer *syncer)
   g_ptr_array_unref (syncer->replaced);
   if (syncer->journal != NULL)
     journal_free (syncer->journal);
-  g_queue_clear_full (&syncer->jobs, (GDestroyNotify) job_free);
+  g_queue_clear_full (&syncer->jobs, (GDestroyNotify) syncer_job_free);
   syncer_discard_prepared (syncer);
   g_free (syncer->failure);
   g_mutex_clear (&syncer->lock);

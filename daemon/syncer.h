@@ -34,8 +34,14 @@ typedef struct {
   char *part_name;                /* its name, and the one it gets */
   char *final_name;
   GPtrArray *remove;              /* names of journals it made useless */
+  guint64 recycle_most;           /* the first, if no larger, is kept for
+                                     the next journal (journal_recycle);
+                                     0: none is */
   GPtrArray *retired;             /* MqStoreRetired: generations ditto */
 } MqCheckpointJob;
+
+/* A job never handed over (its cut failed). */
+void syncer_job_free (MqCheckpointJob *job);
 
 MqSyncer *syncer_new (MqDataDir *dir, GError **error);
 /* Does everything asked so far, then ends the thread. */

@@ -1244,15 +1244,43 @@ class CrashHarness(mqdtest.MqdTestCase):
         self.run_harness(["--checkpoint-size", "256K"])
 
 
+def crc32c_table():
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+        table.append(crc)
+    return table
+
+
+CRC32C_TABLE = crc32c_table()
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc = CRC32C_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
 def journal_entries_end(path):
     """The offset just past the last whole entry of a journal (its logical
-    end: what follows is zeros written ahead, or what a kill cut short)."""
+    end: what follows is zeros written ahead, an old journal's entries in a
+    file written over, or what a kill cut short).  An entry's CRC-32C
+    starts from the journal's number and the entry's offset (journal.h)."""
     with open(path, "rb") as f:
         data = f.read()
+    number = data[8:16]
     at = 4096
     while at + 8 <= len(data):
         length = int.from_bytes(data[at:at + 4], "big")
-        if length == 0 or at + 8 + length > len(data):
+        body = data[at + 8:at + 8 + length]
+        if length == 0 or len(body) < length:
+            break
+        where = number + at.to_bytes(8, "big")
+        if crc32c(body, crc32c(where)) != int.from_bytes(data[at + 4:at + 8],
+                                                         "big"):
             break
         at += 8 + length
     return at

@@ -1131,6 +1131,116 @@ test_drop_pending (Fixture *f, gconstpointer data)
   assert_replays_pushes (f, 3, 30);
 }
 
+/* ---- recycling -------------------------------------------------------- */
+
+static struct stat
+stat_name (Fixture *f, const char *name)
+{
+  struct stat st;
+
+  g_assert_cmpint (fstatat (f->dirfd, name, &st, AT_SYMLINK_NOFOLLOW), ==,
+                   0);
+  return st;
+}
+
+static gboolean
+exists (Fixture *f, const char *name)
+{
+  struct stat st;
+
+  return fstatat (f->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Journal 1, with 200 pushes, is kept for journal 3 and written over with
+ * 50 pushes of the same length: its entries 51..200 lie just where the new
+ * journal's 51st would start, whole, yet replay stops after the 50th. */
+static void
+test_recycle_written_over (Fixture *f, gconstpointer data)
+{
+  g_autofree char *one = journal_file_name (1);
+  g_autofree char *three = journal_file_name (3);
+  g_autoptr (GPtrArray) bodies = NULL;
+  struct stat old, now;
+  MqJournal *journal;
+
+  make_pushes (f, 200, 300);
+  old = stat_name (f, one);
+  g_assert_true (journal_recycle (f->dirfd, one, 3, old.st_size));
+  g_assert_false (exists (f, one));
+  g_assert_true (exists (f, "mqd-000003.journal.new"));
+  journal = create (f, 3);
+  g_assert_false (exists (f, "mqd-000003.journal.new"));
+  for (guint seq = 1; seq <= 50; seq++)
+    put_push (journal, seq, 300);
+  write_ok (journal);
+  journal_free (journal);
+  now = stat_name (f, three);
+  g_assert_cmpuint (now.st_ino, ==, old.st_ino);
+  g_assert_cmpint (now.st_size, ==, old.st_size);
+  bodies = replay (f, 3);
+  assert_pushes (bodies, 50, 300);
+}
+
+/* A symbolic link, a file with two names, a file too large: each is left
+ * where it is, for the caller to remove. */
+static void
+test_recycle_refused (Fixture *f, gconstpointer data)
+{
+  g_autofree char *one = journal_file_name (1);
+  g_autofree char *path = g_build_filename (f->tmp, one, NULL);
+  g_autofree char *other = g_build_filename (f->tmp, "other", NULL);
+  g_autofree char *planted = g_build_filename (f->tmp, "mqd-000002.journal",
+                                               NULL);
+  off_t size;
+
+  make_pushes (f, 10, 100);
+  size = file_size (f, one);
+  g_assert_false (journal_recycle (f->dirfd, one, 3, size - 1));
+  g_assert_cmpint (symlink (path, planted), ==, 0);
+  g_assert_false (journal_recycle (f->dirfd, "mqd-000002.journal", 3,
+                                   G_MAXUINT64));
+  g_assert_cmpint (link (path, other), ==, 0);
+  g_assert_false (journal_recycle (f->dirfd, one, 3, G_MAXUINT64));
+  g_assert_false (exists (f, "mqd-000003.journal.new"));
+  g_assert_cmpint (file_size (f, one), ==, size);
+  assert_replays_pushes (f, 10, 100);
+}
+
+/* journal_create writes over a scratch file only if it is a regular file
+ * of one name: a link planted there is replaced, its target untouched. */
+static void
+test_create_over_planted_scratch (Fixture *f, gconstpointer data)
+{
+  g_autofree char *victim = g_build_filename (f->tmp, "victim", NULL);
+  g_autofree char *three = g_build_filename (f->tmp,
+                                             "mqd-000003.journal.new", NULL);
+  g_autofree char *four = g_build_filename (f->tmp,
+                                            "mqd-000004.journal.new", NULL);
+  g_autofree char *precious = g_strnfill (2 * MQ_JOURNAL_HEADER_SIZE, 'p');
+  g_autofree char *content = NULL;
+  g_autoptr (GPtrArray) bodies = NULL;
+  MqJournal *journal;
+
+  g_assert_true (g_file_set_contents (victim, precious, -1, NULL));
+  g_assert_cmpint (symlink (victim, three), ==, 0);
+  g_assert_cmpint (link (victim, four), ==, 0);
+  journal = create (f, 3);
+  put_push (journal, 1, 10);
+  write_ok (journal);
+  journal_free (journal);
+  journal_free (create (f, 4));
+  g_assert_false (exists (f, "mqd-000003.journal.new"));
+  g_assert_false (exists (f, "mqd-000004.journal.new"));
+  g_assert_true (g_file_get_contents (victim, &content, NULL, NULL));
+  g_assert_true (g_str_equal (content, precious));
+  g_assert_cmpuint (stat_name (f, "victim").st_nlink, ==, 1);
+  bodies = replay (f, 3);
+  assert_pushes (bodies, 1, 10);
+  g_clear_pointer (&bodies, g_ptr_array_unref);
+  bodies = replay (f, 4);
+  g_assert_cmpuint (bodies->len, ==, 0);
+}
+
 #define ADD(path, func) \
   g_test_add ("/journal/" path, Fixture, NULL, fixture_set_up, func, \
               fixture_tear_down)
@@ -1159,5 +1269,8 @@ main (int argc, char *argv[])
   ADD ("write/fails", test_write_fails);
   ADD ("fill/fails", test_fill_fails);
   ADD ("drop-pending", test_drop_pending);
+  ADD ("recycle/written-over", test_recycle_written_over);
+  ADD ("recycle/refused", test_recycle_refused);
+  ADD ("recycle/planted-scratch", test_create_over_planted_scratch);
   return g_test_run ();
 }

@@ -31,6 +31,7 @@ repeat a run: printed).
 """
 
 import os
+import re
 import shutil
 import time
 
@@ -147,6 +148,19 @@ class PowerCut(mqdtest.MqdTestCase):
         run = self.record([])
         self.check_flavours(run, ("durable", "torn", "missing"))
         self.check_deliveries(run)
+
+    def test_journals_written_over(self):
+        # Small checkpoints: cuts land all through the load, and each
+        # journal made ahead is the file of one a checkpoint made useless,
+        # its old entries below the new ones (journal_recycle).
+        note("seed %d" % SEED)
+        run = self.record(["--checkpoint-size", "256K"])
+        kept = [op for op in run.model.name_ops if op.kind == "rename"
+                and re.fullmatch(r"mqd-\d+\.journal", op.name)
+                and re.fullmatch(r"mqd-\d+\.journal\.new", op.name2)]
+        note("%d journals written over" % len(kept))
+        self.assertGreaterEqual(len(kept), 4)
+        self.check_flavours(run, ("durable", "torn", "missing"))
 
     def test_waiting_get(self):
         # A get waiting on an empty queue takes a message in the pass that

@@ -29,6 +29,13 @@ set_up (Fixture *f, gconstpointer data)
   sdir_init (&f->dir, TRUE, NULL);
 }
 
+/* Journals are written over in the default mode only (checkpoint.c). */
+static void
+set_up_durable (Fixture *f, gconstpointer data)
+{
+  sdir_init (&f->dir, FALSE, NULL);
+}
+
 static void
 tear_down (Fixture *f, gconstpointer data)
 {
@@ -413,6 +420,76 @@ test_journal_link_planted_during_start (Fixture *f, gconstpointer data)
   g_assert_false (started);
 }
 
+/* ---- journals written over ---- */
+
+static struct stat
+stat_file (Fixture *f, const char *name)
+{
+  g_autofree char *path = sdir_file_path (&f->dir, name);
+  struct stat st;
+
+  g_assert_cmpint (lstat (path, &st), ==, 0);
+  return st;
+}
+
+/* Journal 1, made useless by checkpoint 2, becomes journal 3, made ahead:
+ * the same file.  After a kill, a start replays journal 3's
+ * own entries only, not journal 1's below them. */
+static void
+test_journal_recycled (Fixture *f, gconstpointer data)
+{
+  g_autofree char *said = NULL;
+  g_autofree char *expected = NULL;
+  struct stat one, three;
+
+  sdir_open (&f->dir);
+  for (guint i = 1; i <= 40; i++)
+    st_push ("q", i);
+  st_pass_end ();
+  one = stat_file (f, "mqd-000001.journal");
+  st_checkpoint ();
+  settle ();
+  three = stat_file (f, "mqd-000003.journal");
+  g_assert_cmpuint (three.st_ino, ==, one.st_ino);
+  for (guint i = 41; i <= 45; i++)
+    st_push ("q", i);
+  st_pass_end ();
+  st_checkpoint ();
+  for (guint i = 46; i <= 50; i++)
+    st_push ("q", i);
+  st_pass_end ();
+  sdir_crash (&f->dir);
+  expect_journal (f, "mqd-000003.journal", "PUSH PUSH PUSH PUSH PUSH");
+  g_free (st_log_take ());
+  sdir_open (&f->dir);
+  said = st_log_take ();
+  expected = g_strdup_printf ("%s/mqd-000003.journal: 5 entries replayed\n",
+                              f->dir.path);
+  g_assert_cmpstr (said, ==, expected);
+  for (guint i = 1; i <= 50; i++)
+    st_expect_pop ("q", i);
+  st_expect_empty ("q");
+}
+
+/* Under -N a journal made useless is removed, and the next is new. */
+static void
+test_journal_not_recycled (Fixture *f, gconstpointer data)
+{
+  struct stat one, three;
+
+  sdir_open (&f->dir);
+  for (guint i = 1; i <= 40; i++)
+    st_push ("q", i);
+  st_pass_end ();
+  one = stat_file (f, "mqd-000001.journal");
+  st_checkpoint ();
+  settle ();
+  three = stat_file (f, "mqd-000003.journal");
+  /* Not its inode number: a new file may take the one just freed. */
+  g_assert_cmpint (one.st_size, >, MQ_JOURNAL_HEADER_SIZE);
+  g_assert_cmpint (three.st_size, ==, MQ_JOURNAL_HEADER_SIZE);
+}
+
 #define ADD(path, func) \
   g_test_add ("/storage/" path, Fixture, NULL, set_up, func, tear_down)
 
@@ -429,5 +506,9 @@ main (int argc, char *argv[])
   ADD ("chain/after-ended-replayed", test_journal_after_ended_replayed);
   ADD ("chain/journal-link-planted-during-start",
        test_journal_link_planted_during_start);
+  g_test_add ("/storage/journal-recycled", Fixture, NULL, set_up_durable,
+              test_journal_recycled, tear_down);
+  g_test_add ("/storage/journal-not-recycled-without-sync", Fixture, NULL,
+              set_up, test_journal_not_recycled, tear_down);
   return g_test_run ();
 }

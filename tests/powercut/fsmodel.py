@@ -10,8 +10,8 @@ Rules (ext4-like, and strict):
     allocations made them (in the page cache: what a kill leaves);
   - a change is durable once an fsync or fdatasync of the file, or an
     msync(MS_SYNC) of a range holding it (writes only), began after the
-    change returned, and returned itself with success; sync_file_range
-    makes nothing durable;
+    change returned, and returned itself with success (the first such sync
+    to return: two may overlap); sync_file_range makes nothing durable;
   - a name (a creation, rename, unlink, mkdir) is durable once an fsync of
     its directory (of both, for a rename between two) began after it and
     returned with success;
@@ -218,14 +218,20 @@ class Model:
                     op.covered[inode] = min(op.covered[inode], ret.time)
                     op.durable = max(op.covered.values())
             return
+        # Syncs of one file overlap (the loop's and the sync thread's), and
+        # one that began later may return first: a change is durable at the
+        # earliest return of a sync that began after it.  Calls come in the
+        # order they began, so a change durable before this one began is
+        # settled.
         left = []
         for op in inode.unsynced:
-            if op.end is None or op.end >= call.time or writes_only and (
+            if op.durable <= call.time:
+                continue
+            if not (op.end is None or op.end >= call.time or writes_only and (
                     op.kind != "write" or op.offset < first
-                    or op.offset + len(op.data) > first + length):
-                left.append(op)
-            else:
-                op.durable = ret.time
+                    or op.offset + len(op.data) > first + length)):
+                op.durable = min(op.durable, ret.time)
+            left.append(op)
         inode.unsynced = left
 
     def replay(self, records):
