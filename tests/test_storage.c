@@ -432,9 +432,23 @@ stat_file (Fixture *f, const char *name)
   return st;
 }
 
-/* Journal 1, made useless by checkpoint 2, becomes journal 3, made ahead:
- * the same file.  After a kill, a start replays journal 3's
- * own entries only, not journal 1's below them. */
+/* Messages 1..40 in journal 1, then checkpoint 2, which makes journal 1
+ * useless, and journal 3 made ahead: the two files as they are then. */
+static void
+journal_one_then_three (Fixture *f, struct stat *one, struct stat *three)
+{
+  sdir_open (&f->dir);
+  for (guint i = 1; i <= 40; i++)
+    st_push ("q", i);
+  st_pass_end ();
+  *one = stat_file (f, "mqd-000001.journal");
+  st_checkpoint ();
+  settle ();
+  *three = stat_file (f, "mqd-000003.journal");
+}
+
+/* Journal 1 becomes journal 3: the same file.  After a kill, a start
+ * replays journal 3's own entries only, not journal 1's below them. */
 static void
 test_journal_recycled (Fixture *f, gconstpointer data)
 {
@@ -442,14 +456,7 @@ test_journal_recycled (Fixture *f, gconstpointer data)
   g_autofree char *expected = NULL;
   struct stat one, three;
 
-  sdir_open (&f->dir);
-  for (guint i = 1; i <= 40; i++)
-    st_push ("q", i);
-  st_pass_end ();
-  one = stat_file (f, "mqd-000001.journal");
-  st_checkpoint ();
-  settle ();
-  three = stat_file (f, "mqd-000003.journal");
+  journal_one_then_three (f, &one, &three);
   g_assert_cmpuint (three.st_ino, ==, one.st_ino);
   for (guint i = 41; i <= 45; i++)
     st_push ("q", i);
@@ -477,14 +484,7 @@ test_journal_not_recycled (Fixture *f, gconstpointer data)
 {
   struct stat one, three;
 
-  sdir_open (&f->dir);
-  for (guint i = 1; i <= 40; i++)
-    st_push ("q", i);
-  st_pass_end ();
-  one = stat_file (f, "mqd-000001.journal");
-  st_checkpoint ();
-  settle ();
-  three = stat_file (f, "mqd-000003.journal");
+  journal_one_then_three (f, &one, &three);
   /* Not its inode number: a new file may take the one just freed. */
   g_assert_cmpint (one.st_size, >, MQ_JOURNAL_HEADER_SIZE);
   g_assert_cmpint (three.st_size, ==, MQ_JOURNAL_HEADER_SIZE);
