@@ -159,7 +159,8 @@ class PowerCut(mqdtest.MqdTestCase):
                 and re.fullmatch(r"mqd-\d+\.journal", op.name)
                 and re.fullmatch(r"mqd-\d+\.journal\.new", op.name2)]
         note("%d journals written over" % len(kept))
-        self.assertGreaterEqual(len(kept), 4)
+        # 3 with make check's 400 messages under ASan, 13 with 2,000.
+        self.assertGreaterEqual(len(kept), 2)
         self.check_flavours(run, ("durable", "torn", "missing"))
 
     def test_waiting_get(self):
