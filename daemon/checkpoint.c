@@ -34,7 +34,6 @@ static guint64 pending_lsn;
 static guint64 done;
 static GPtrArray *stale_journals; /* names, removed by the next checkpoint */
 static gboolean giving_back;      /* the pending cut gives the disk back */
-static gboolean recycling;        /* journals are written over (journal.h) */
 static guint64 written_back;      /* part bytes handed to write-back */
 
 void
@@ -101,12 +100,6 @@ checkpoint_write (guint64 number, GError **error)
   job->part_name = store_part_name (number);
   job->final_name = store_file_name (number);
   job->remove = g_steal_pointer (&stale_journals);
-  /* The next journal, made ahead by the thread, is written over a removed
-   * one (journal.h); a cut that gives the disk back keeps none, and none
-   * past the file size limit is kept. */
-  if (recycling && !giving_back)
-    job->recycle_most = MIN (2 * checkpoint_size + MQ_JOURNAL_FILL_AHEAD,
-                             space_file_limit ());
   job->retired = retired;
   stale_journals = g_ptr_array_new_with_free_func (g_free);
   return job;
@@ -120,6 +113,14 @@ checkpoint_hand_over (MqCheckpointJob *job, GError **error)
 {
   guint64 number = job->number;
 
+  /* The next journal, made ahead by the thread, is written over a removed
+   * one (journal.h); a cut that gives the disk back keeps none, and none
+   * past the file size limit is kept.  Not under -N, where no reply waits
+   * for a sync and nothing is written ahead of the end: appending to a new
+   * file cost less CPU there (bench/RESULTS.md, "Journals written over"). */
+  if (commit_holds_replies () && !giving_back)
+    job->recycle_most = MIN (2 * checkpoint_size + MQ_JOURNAL_FILL_AHEAD,
+                             space_file_limit ());
   syncer_checkpoint (syncer, job);
   g_ptr_array_add (stale_journals, journal_file_name (number));
   pending = current = number;
@@ -140,10 +141,6 @@ checkpoint_first (gboolean no_sync, GError **error)
   MqCheckpointJob *job;
   MqJournal *journal;
 
-  /* Under -N no reply waits for a sync and nothing is written ahead of
-   * the end: appending to a new file cost less CPU there (bench/RESULTS.md,
-   * "Journals written over"). */
-  recycling = !no_sync;
   journal = journal_create (datadir_fd (dir), name, number, TRUE, error);
   if (journal == NULL)
     return FALSE;

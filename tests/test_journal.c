@@ -264,14 +264,20 @@ write_file (Fixture *f, guint64 number, const GByteArray *content)
   testdir_write (f->tmp, name, content->data, content->len);
 }
 
-static off_t
-file_size (Fixture *f, const char *name)
+static struct stat
+stat_name (Fixture *f, const char *name)
 {
   struct stat st;
 
   g_assert_cmpint (fstatat (f->dirfd, name, &st, AT_SYMLINK_NOFOLLOW), ==,
                    0);
-  return st.st_size;
+  return st;
+}
+
+static off_t
+file_size (Fixture *f, const char *name)
+{
+  return stat_name (f, name).st_size;
 }
 
 /* ---- the file --------------------------------------------------------- */
@@ -1132,16 +1138,6 @@ test_drop_pending (Fixture *f, gconstpointer data)
 }
 
 /* ---- recycling -------------------------------------------------------- */
-
-static struct stat
-stat_name (Fixture *f, const char *name)
-{
-  struct stat st;
-
-  g_assert_cmpint (fstatat (f->dirfd, name, &st, AT_SYMLINK_NOFOLLOW), ==,
-                   0);
-  return st;
-}
 
 static gboolean
 exists (Fixture *f, const char *name)
