@@ -52,14 +52,22 @@ journal_error (GError **error, int saved, const char *doing,
   return FALSE;
 }
 
+/* An entry's CRC covers the journal's number and the entry's offset
+ * first, so that an entry is valid only where it was written. */
 static guint32
-entry_crc (guint64 number, guint64 offset, const guint8 *body, gsize len)
+entry_crc_start (guint64 number, guint64 offset)
 {
   guint8 where[16];
 
   record_put_be (where, number, 8);
   record_put_be (where + 8, offset, 8);
-  return crc32c_update (crc32c_update (0, where, sizeof where), body, len);
+  return crc32c_update (0, where, sizeof where);
+}
+
+static guint32
+entry_crc (guint64 number, guint64 offset, const guint8 *body, gsize len)
+{
+  return crc32c_update (entry_crc_start (number, offset), body, len);
 }
 
 static void
@@ -298,24 +306,50 @@ reader_get (Reader *r, guint64 at, gsize len, GError **error)
   return TRUE;
 }
 
+/* Whether the CRC of a body longer than the read window matches, read a
+ * window at a time.  A journal written over holds the old journal's bytes
+ * past its end, and a length read there must not make the reader hold up
+ * to the rest of the file before the CRC rejects it. */
+static gboolean
+reader_crc_matches (Reader *r, guint64 offset, gsize body_len, guint32 crc,
+                    GError **error)
+{
+  guint64 at = offset + MQ_JOURNAL_ENTRY_PREFIX;
+  guint64 end = at + body_len;
+  guint32 sum = entry_crc_start (r->journal->number, offset);
+
+  while (at < end)
+    {
+      gsize piece = (gsize) MIN (end - at, JOURNAL_READ_SIZE);
+
+      if (!reader_get (r, at, piece, error))
+        return FALSE;
+      sum = crc32c_update (sum, r->buf->data + (at - r->buf_at), piece);
+      at += piece;
+    }
+  return sum == crc;
+}
+
 /* The body of the entry at offset, or NULL: the end. */
 static const guint8 *
 reader_entry (Reader *r, guint64 offset, gsize *len, GError **error)
 {
   const guint8 *prefix, *body;
   gsize body_len;
+  guint32 crc;
 
   if (!reader_get (r, offset, MQ_JOURNAL_ENTRY_PREFIX, error))
     return NULL;
   prefix = r->buf->data + (offset - r->buf_at);
   body_len = record_get_be (prefix, 4);
+  crc = record_get_be (prefix + 4, 4);
   if (body_len == 0
+      || (body_len > JOURNAL_READ_SIZE
+          && !reader_crc_matches (r, offset, body_len, crc, error))
       || !reader_get (r, offset, MQ_JOURNAL_ENTRY_PREFIX + body_len, error))
     return NULL;
-  prefix = r->buf->data + (offset - r->buf_at);
-  body = prefix + MQ_JOURNAL_ENTRY_PREFIX;
-  if (entry_crc (r->journal->number, offset, body, body_len)
-      != record_get_be (prefix + 4, 4))
+  body = r->buf->data + (offset - r->buf_at) + MQ_JOURNAL_ENTRY_PREFIX;
+  if (entry_crc (r->journal->number, offset, body, body_len) != crc)
     return NULL;
   *len = body_len;
   return body;

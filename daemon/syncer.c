@@ -160,13 +160,36 @@ syncer_sync_replaced (MqSyncer *syncer)
     }
 }
 
+/* A sync asked for and not made, nor failed. */
+static gboolean
+syncer_wants_sync (MqSyncer *syncer)
+{
+  return syncer->requested > syncer->synced
+    && syncer->requested > syncer->failed;
+}
+
+/* Called locked, from either thread.  One sync of the journal at a time:
+ * the other thread may begin one while the replaced journals are synced,
+ * and it may cover all that was asked. */
 static void
 syncer_do_sync (MqSyncer *syncer)
 {
-  gboolean ok = syncer_sync_replaced (syncer);
-  guint64 target = syncer->requested;
-  int fd = journal_fd (syncer->journal);
+  gboolean ok = TRUE;
+  guint64 target;
+  int fd;
 
+  for (;;)
+    {
+      if (!syncer_sync_replaced (syncer))
+        ok = FALSE;
+      if (syncer->journal_busy == 0)
+        break;
+      syncer_wait_busy (syncer);
+    }
+  if (!syncer_wants_sync (syncer))
+    return;
+  target = syncer->requested;
+  fd = journal_fd (syncer->journal);
   syncer->journal_busy++;
   g_mutex_unlock (&syncer->lock);
   if (mq_file_ops.fdatasync (fd) != 0)
@@ -299,14 +322,6 @@ syncer_do_fill (MqSyncer *syncer)
       g_info ("%s: appending goes on without it", error->message);
       syncer->fill_failed = TRUE;
     }
-}
-
-/* A sync asked for and not made, nor failed. */
-static gboolean
-syncer_wants_sync (MqSyncer *syncer)
-{
-  return syncer->requested > syncer->synced
-    && syncer->requested > syncer->failed;
 }
 
 static gboolean

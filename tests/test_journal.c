@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -734,6 +735,56 @@ test_replay_large (Fixture *f, gconstpointer data)
   assert_replays (f, lens);
 }
 
+static glong
+peak_kib (void)
+{
+  struct rusage usage;
+
+  g_assert_cmpint (getrusage (RUSAGE_SELF, &usage), ==, 0);
+  return usage.ru_maxrss;
+}
+
+/* Past the end, the bytes of a journal this file held before (written
+ * over) whose length fits in the file: replay ends there without taking
+ * that length into memory.  In a child, so that the peak is its own. */
+static void
+test_replay_stale_length (Fixture *f, gconstpointer data)
+{
+  const gsize stale = 48 * 1024 * 1024;
+  g_autofree char *name = journal_file_name (1);
+  g_autoptr (GByteArray) file = NULL;
+  g_autoptr (GPtrArray) bodies = NULL;
+  MqJournal *journal;
+  glong before;
+  int fd;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+  make_pushes (f, 5, 40);
+  file = read_file (f, 1);
+  g_byte_array_set_size (file, file->len + MQ_JOURNAL_ENTRY_PREFIX);
+  record_put_be (file->data + file->len - 8, stale, 4);
+  record_put_be (file->data + file->len - 4, 0x5eed, 4);
+  write_file (f, 1, file);
+  fd = openat (f->dirfd, name, O_WRONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, 64 * 1024 * 1024), ==, 0);
+  g_assert_cmpint (close (fd), ==, 0);
+
+  journal = open_ok (f, 1);
+  before = peak_kib ();
+  bodies = replay_journal (journal);
+  assert_pushes (bodies, 5, 40);
+  g_assert_cmpuint (journal_end (journal), ==,
+                    MQ_JOURNAL_HEADER_SIZE + 5 * push_size (40));
+  g_assert_cmpint (peak_kib () - before, <, 8 * 1024);
+  journal_free (journal);
+}
+
 static gboolean
 refuse_third (const guint8 *body, gsize len, gpointer user_data,
               GError **error)
@@ -1257,6 +1308,7 @@ main (int argc, char *argv[])
   ADD ("replay/moved-entry", test_replay_moved_entry);
   ADD ("replay/other-number", test_replay_other_number);
   ADD ("replay/large", test_replay_large);
+  ADD ("replay/stale-length", test_replay_stale_length);
   ADD ("replay/callback-fails", test_replay_callback_fails);
   ADD ("fill/ahead", test_fill_ahead);
   ADD ("fill/interleaved", test_fill_interleaved);
