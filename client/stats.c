@@ -201,13 +201,22 @@ find_queue_stats (const mq_stat *stats, size_t count, const char *queue,
   return 0;
 }
 
+/* "stats queue <name>": the daemon answers that queue's lines only, or
+ * none when there is no such queue. */
 mq_status
 mqc_queue_stats (mq_client *c, const char *queue, mq_queue_info *info)
 {
+  char what[MQC_WHAT_SIZE];
+  char request[MQC_WHAT_SIZE + 2];
   mq_stat *stats;
   size_t count;
-  mq_status st = mqc_stats (c, &stats, &count);
+  mq_status st;
 
+  mqc_format_into (what, sizeof what, "stats queue %s", queue);
+  mqc_format_into (request, sizeof request, "%s\r\n", what);
+  st = mqc_call_send_text (c, what, request, strlen (request));
+  if (st == MQ_OK)
+    st = read_stats (c, what, &stats, &count);
   if (st != MQ_OK)
     return st;
   st = find_queue_stats (stats, count, queue, info)

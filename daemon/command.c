@@ -715,6 +715,17 @@ run_stats (MqConn *conn, const MqCommand *cmd)
                   : "CLIENT_ERROR unknown stats group");
       return;
     }
+  if (queue_group && cmd->n_keys == 1)
+    {
+      MqQueue *queue = queue_lookup (cmd->keys[0].name,
+                                     cmd->keys[0].name_len);
+
+      if (queue != NULL)
+        stats_queue_lines (lines, queue);
+      conn_reply_stats (conn, lines);
+      conn_reply (conn, "END");
+      return;
+    }
   all = queues_sorted ();
   if (!queue_group)
     {

@@ -113,7 +113,7 @@ typedef struct {
   guint level;
   /* monitor: most reads to open; confirm, abort: reads to end */
   guint count;
-  /* get, gets */
+  /* get, gets; stats queue <name>: the queue */
   guint n_keys;
   MqGetKey keys[MQ_MAX_KEYS];
   MqReplyForm form;

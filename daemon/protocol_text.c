@@ -159,8 +159,8 @@ parse_flush_all (const MqTokens *t, MqCommand *cmd)
   return take_noreply (t, next, cmd) ? NULL : ERR_FORMAT;
 }
 
-/* stats [<group>], and memcached's stats cachedump <slab> <limit>, which
- * its tools send. */
+/* stats [<group>], stats queue <name> (one queue's lines, as its key),
+ * and memcached's stats cachedump <slab> <limit>, which its tools send. */
 static const char *
 parse_stats (const MqTokens *t, MqCommand *cmd)
 {
@@ -169,9 +169,18 @@ parse_stats (const MqTokens *t, MqCommand *cmd)
     && protocol_token_is (&t->tok[1], "cachedump")
     && protocol_parse_uint (t->tok[2].p, t->tok[2].len, G_MAXUINT32, &v)
     && protocol_parse_uint (t->tok[3].p, t->tok[3].len, G_MAXUINT32, &v);
+  gboolean one_queue = t->n == 3 && protocol_token_is (&t->tok[1], "queue");
 
-  if (t->n > 2 && !cachedump)
+  if (t->n > 2 && !cachedump && !one_queue)
     return ERR_FORMAT;
+  if (one_queue)
+    {
+      if (!protocol_valid_name (t->tok[2].p, t->tok[2].len))
+        return ERR_FORMAT;
+      cmd->keys[0].name = t->tok[2].p;
+      cmd->keys[0].name_len = t->tok[2].len;
+      cmd->n_keys = 1;
+    }
   if (t->n >= 2)
     {
       cmd->name = t->tok[1].p;

@@ -872,10 +872,18 @@ test_stats (void)
 {
   g_autoptr (Parsed) p = parse_ok ("stats\r\n", MQ_CMD_STATS);
   g_autoptr (Parsed) q = parse_ok ("stats queue\r\n", MQ_CMD_STATS);
+  g_autoptr (Parsed) one = parse_ok ("stats queue a_b\r\n", MQ_CMD_STATS);
 
   g_assert_null (p->cmd.name);
   g_assert_cmpuint (p->cmd.name_len, ==, 0);
   assert_name (&q->cmd, "queue");
+  g_assert_cmpuint (q->cmd.n_keys, ==, 0);
+  /* One queue's stats: the group, and the queue as the key. */
+  assert_name (&one->cmd, "queue");
+  g_assert_cmpuint (one->cmd.n_keys, ==, 1);
+  g_assert_cmpmem (one->cmd.keys[0].name, one->cmd.keys[0].name_len,
+                   "a_b", 3);
+  check_error ("stats queue a/b\r\n", E_FORMAT);
   check_error ("stats a b\r\n", E_FORMAT);
   check_error ("stats detail on\r\n", E_FORMAT);
   /* memcached's cache groups, for its tools: an empty list. */
@@ -894,6 +902,7 @@ test_stats (void)
   check_error ("stats cachedump x 0\r\n", E_FORMAT);
   check_error ("stats cachedump 1 0 0\r\n", E_FORMAT);
   check_error ("stats queue 1 0\r\n", E_FORMAT);
+  check_error ("stats items q\r\n", E_FORMAT);
 }
 
 static void

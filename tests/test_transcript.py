@@ -176,6 +176,38 @@ class Transcript(mqdtest.MqdTestCase):
         for key in ("uptime", "time", "rusage_user", "rusage_system"):
             self.assertRegex(stats[key], r"^\d+(\.\d+)?$", key)
 
+    def test_stats_of_one_queue(self):
+        """stats queue <name>: that queue's lines only, whatever other
+        names share its prefix; none for a queue that does not exist."""
+        c = self.c
+        c.expect(set_cmd("a_b", b"xyz") + set_cmd("a_b", b"12345")
+                 + set_cmd("a", b"1") + set_cmd("a_b_items", b"22"),
+                 b"STORED\r\n" * 4)
+        c.expect(b"get a_b\r\n", get_reply(("a_b", b"xyz")))
+        raw = c.call(b"stats queue a_b\r\n", b"END\r\n")
+        self.assertRegex(raw, rb"STAT queue_a_b_age \d+\r\n")
+        self.assertEqual(
+            re.sub(rb"(queue_a_b_age) \d+", rb"\1 AGE", raw),
+            b"STAT queue_a_b_items 1\r\n"
+            b"STAT queue_a_b_bytes 5\r\n"
+            b"STAT queue_a_b_total_items 2\r\n"
+            b"STAT queue_a_b_dequeued 1\r\n"
+            b"STAT queue_a_b_open_transactions 0\r\n"
+            b"STAT queue_a_b_waiters 0\r\n"
+            b"STAT queue_a_b_expired_items 0\r\n"
+            b"STAT queue_a_b_discarded 0\r\n"
+            b"STAT queue_a_b_age AGE\r\n"
+            b"STAT queue_a_b_delayed 0\r\n"
+            b"END\r\n")
+        c.expect(b"stats queue nosuch\r\n", b"END\r\n")
+        for bad in (b"stats queue a b\r\n", b"stats queue a/b\r\n",
+                    b"stats queue " + b"q" * 251 + b"\r\n"):
+            c.expect(bad, b"CLIENT_ERROR bad command line format\r\n")
+        # Still in step, and nothing was taken.
+        c.expect(b"stats queue\r\n",
+                 b"STAT a 1/0\r\nSTAT a_b 2/1\r\nSTAT a_b_items 1/0\r\n"
+                 b"END\r\n")
+
     def test_quit_closes(self):
         self.c.expect(set_cmd("qq", b"x"), b"STORED\r\n")
         self.c.send(b"quit\r\n")
