@@ -177,8 +177,11 @@ parse_stats (const MqTokens *t, MqCommand *cmd)
     {
       if (!protocol_valid_name (t->tok[2].p, t->tok[2].len))
         return ERR_FORMAT;
-      cmd->keys[0].name = t->tok[2].p;
-      cmd->keys[0].name_len = t->tok[2].len;
+      cmd->keys[0] = (MqGetKey) {
+        .name = t->tok[2].p, .name_len = t->tok[2].len,
+        .key_len = t->tok[2].len, .timeout_ms = -1, .lease_ms = -1,
+        .delay_ms = -1,
+      };
       cmd->n_keys = 1;
     }
   if (t->n >= 2)

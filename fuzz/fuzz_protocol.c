@@ -619,12 +619,27 @@ check_command (const MqCommand *cmd, const char *line, gsize text_len)
       break;
     case MQ_CMD_STATS:
       CHECK (words <= 2 || (words == 4 && cmd->name_len == 9
-                            && memcmp (cmd->name, "cachedump", 9) == 0),
+                            && memcmp (cmd->name, "cachedump", 9) == 0)
+             || (words == 3 && cmd->name_len == 5
+                 && memcmp (cmd->name, "queue", 5) == 0),
              "stats with %zu words", words);
       CHECK ((cmd->name == NULL) == (words == 1), "stats argument");
       if (cmd->name != NULL)
         check_token (cmd->name, cmd->name_len, line, text_len,
                      "stats argument");
+      /* stats queue <name>: the queue as its one key. */
+      CHECK (cmd->n_keys == (words == 3), "stats with %u keys",
+             cmd->n_keys);
+      if (words == 3)
+        {
+          CHECK (cmd->keys[0].key_len == cmd->keys[0].name_len
+                 && cmd->keys[0].timeout_ms == -1
+                 && cmd->keys[0].lease_ms == -1
+                 && cmd->keys[0].delay_ms == -1
+                 && cmd->keys[0].options == 0, "stats queue's key");
+          check_name (cmd->keys[0].name, cmd->keys[0].name_len, line,
+                      text_len);
+        }
       break;
     case MQ_CMD_VERSION:
       CHECK (words == 1, "version with %zu words", words);
