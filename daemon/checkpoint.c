@@ -9,8 +9,9 @@
 #include "space.h"
 
 /* A cut is due once the journal holds checkpoint_size bytes, or the
- * generation being written this many times as much, or the queues are all
- * empty while the files hold CHECKPOINT_GIVE_BACK_BYTES. */
+ * generation being written this many times as much, or the daemon is idle
+ * (the queues all empty, nothing journaled since the sweep before) while
+ * the files hold CHECKPOINT_GIVE_BACK_BYTES. */
 #define CHECKPOINT_PART_FACTOR 4
 #define CHECKPOINT_GIVE_BACK_BYTES (1024 * 1024)
 /* Copying live segments out of an old generation, per pass. */
@@ -35,6 +36,7 @@ static guint64 done;
 static GPtrArray *stale_journals; /* names, removed by the next checkpoint */
 static gboolean giving_back;      /* the pending cut gives the disk back */
 static guint64 written_back;      /* part bytes handed to write-back */
+static guint64 swept_lsn;         /* commit_lsn () at the sweep before */
 
 void
 checkpoint_init (MqDataDir *the_dir, MqStore *the_store, MqSyncer *the_syncer,
@@ -48,6 +50,7 @@ checkpoint_init (MqDataDir *the_dir, MqStore *the_store, MqSyncer *the_syncer,
   memcpy (instance, the_instance, sizeof instance);
   current = done = number;
   pending = 0;
+  swept_lsn = 0;
   stale_journals = g_ptr_array_ref (journals);
 }
 
@@ -233,10 +236,16 @@ checkpoint_on_wake (GError **error)
   return TRUE;
 }
 
+/* A steady load whose queues are empty between its requests is not idle:
+ * giving the disk back at every sweep would cut at every sweep, and such a
+ * cut writes no journal over. */
 gboolean
 checkpoint_give_back (GError **error)
 {
-  if (pending != 0 || !queues_all_empty ())
+  gboolean quiet = commit_lsn () == swept_lsn;
+
+  swept_lsn = commit_lsn ();
+  if (!quiet || pending != 0 || !queues_all_empty ())
     return TRUE;
   if (journal_end (commit_journal ()) < CHECKPOINT_GIVE_BACK_BYTES
       && !store_holds_segments (store))

@@ -250,6 +250,30 @@ class Compaction(mqdtest.MqdTestCase):
                      b"STAT q %d/%d\r\nEND\r\n" % (self.N + 1, self.N))
             c.expect(b"get q\r\n", get_reply(("q", b"after")))
 
+    def test_steady_load_is_not_idle(self):
+        """A queue empty between the requests of a steady load: no sweep
+        gives the disk back while the load goes on (each would cut a
+        checkpoint), and one does once nothing more is journaled."""
+        import queuetest
+        d = self.start_daemon()
+        payload = b"s" * 4000
+        pair = set_cmd("q", payload) + b"get q\r\n"
+        answer = b"STORED\r\n" + get_reply(("q", payload))
+        with d.client() as c:
+            offset = queuetest.log_size(d)
+            start = int(c.stats()["uptime"])
+            pairs = 0
+            # Two whole seconds of the load: two sweeps at least, each with
+            # more than the 1 MiB of journal that makes a give-back due.
+            while int(c.stats()["uptime"]) < start + 3:
+                c.expect(pair * 50, answer * 50)
+                pairs += 50
+            self.assertGreater(pairs * len(payload), 3 * 1024 * 1024)
+            self.assertNotIn("gave the disk back", d.log_text(offset))
+            queuetest.wait_log(d, "gave the disk back", offset, client=c)
+            c.expect(b"stats queue\r\n",
+                     b"STAT q %d/%d\r\nEND\r\n" % (pairs, pairs))
+
 
 if __name__ == "__main__":
     mqdtest.main()
