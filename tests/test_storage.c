@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -110,6 +111,31 @@ expect_journal (Fixture *f, const char *name, const char *ops)
 
   journal_free (journal_read (f, name, got));
   g_assert_cmpstr (got->str, ==, ops);
+}
+
+/* Starts again after a kill: the log names each journal replayed, from
+ * the pairs of name and entries that follow n (ended by NULL), and q gives
+ * messages 1..n, then nothing. */
+static void
+reopen_replaying (Fixture *f, guint n, ...)
+{
+  g_autoptr (GString) expected = g_string_new (NULL);
+  g_autofree char *said = NULL;
+  const char *name;
+  va_list ap;
+
+  va_start (ap, n);
+  while ((name = va_arg (ap, const char *)) != NULL)
+    g_string_append_printf (expected, "%s/%s: %u entries replayed\n",
+                            f->dir.path, name, va_arg (ap, guint));
+  va_end (ap);
+  g_free (st_log_take ());
+  sdir_open (&f->dir);
+  said = st_log_take ();
+  g_assert_cmpstr (said, ==, expected->str);
+  for (guint i = 1; i <= n; i++)
+    st_expect_pop ("q", i);
+  st_expect_empty ("q");
 }
 
 static void
@@ -244,8 +270,6 @@ static void
 test_journal_chain (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *said = NULL;
-  g_autofree char *expected = NULL;
 
   sdir_open (&f->dir);
   st_checkpoint ();
@@ -269,16 +293,8 @@ test_journal_chain (Fixture *f, gconstpointer data)
                 "mqd-000003.journal mqd.lock");
   expect_journal (f, "mqd-000002.journal", "CREATE PUSH PUSH PUSH END");
   expect_journal (f, "mqd-000003.journal", "PUSH PUSH");
-  g_free (st_log_take ());
-  sdir_open (&f->dir);
-  said = st_log_take ();
-  expected = g_strdup_printf ("%s/mqd-000002.journal: 5 entries replayed\n"
-                              "%s/mqd-000003.journal: 2 entries replayed\n",
-                              f->dir.path, f->dir.path);
-  g_assert_cmpstr (said, ==, expected);
-  for (guint i = 1; i <= 5; i++)
-    st_expect_pop ("q", i);
-  st_expect_empty ("q");
+  reopen_replaying (f, 5, "mqd-000002.journal", 5, "mqd-000003.journal", 2,
+                    NULL);
 }
 
 /* A journal follows its predecessor only when that one ends with END:
@@ -452,8 +468,6 @@ journal_one_then_three (Fixture *f, struct stat *one, struct stat *three)
 static void
 test_journal_recycled (Fixture *f, gconstpointer data)
 {
-  g_autofree char *said = NULL;
-  g_autofree char *expected = NULL;
   struct stat one, three;
 
   journal_one_then_three (f, &one, &three);
@@ -467,15 +481,7 @@ test_journal_recycled (Fixture *f, gconstpointer data)
   st_pass_end ();
   sdir_crash (&f->dir);
   expect_journal (f, "mqd-000003.journal", "PUSH PUSH PUSH PUSH PUSH");
-  g_free (st_log_take ());
-  sdir_open (&f->dir);
-  said = st_log_take ();
-  expected = g_strdup_printf ("%s/mqd-000003.journal: 5 entries replayed\n",
-                              f->dir.path);
-  g_assert_cmpstr (said, ==, expected);
-  for (guint i = 1; i <= 50; i++)
-    st_expect_pop ("q", i);
-  st_expect_empty ("q");
+  reopen_replaying (f, 50, "mqd-000003.journal", 5, NULL);
 }
 
 /* Under -N a journal made useless is removed, and the next is new. */
