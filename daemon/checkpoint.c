@@ -242,9 +242,10 @@ checkpoint_on_wake (GError **error)
 gboolean
 checkpoint_give_back (GError **error)
 {
-  gboolean quiet = commit_lsn () == swept_lsn;
+  guint64 lsn = commit_lsn ();
+  gboolean quiet = lsn == swept_lsn;
 
-  swept_lsn = commit_lsn ();
+  swept_lsn = lsn;
   if (!quiet || pending != 0 || !queues_all_empty ())
     return TRUE;
   if (journal_end (commit_journal ()) < CHECKPOINT_GIVE_BACK_BYTES
