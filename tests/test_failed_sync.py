@@ -169,10 +169,15 @@ class FailedSync(mqdtest.MqdTestCase):
                       + set_cmd("gone", b"g") + set_cmd("empty", b"e"),
                       b"STORED\r\n" * 4)
         self.arm()
-        # None of these is acknowledged: the daemon stops first.
-        setter.send(set_cmd("q", b"c"))
-        deleter.send(b"delete gone\r\n")
-        flusher.send(b"flush empty\r\n")
+        # None of these is acknowledged: the daemon stops first, at the
+        # first one's sync, and may be gone before the others are sent.
+        for c, request in ((setter, set_cmd("q", b"c")),
+                           (deleter, b"delete gone\r\n"),
+                           (flusher, b"flush empty\r\n")):
+            try:
+                c.send(request)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
         for c in (setter, deleter, flusher):
             c.closed()
         d.wait_exit(expect=1)
