@@ -124,6 +124,7 @@ checkpoint_hand_over (MqCheckpointJob *job, GError **error)
   if (commit_holds_replies () && !giving_back)
     job->recycle_most = MIN (2 * checkpoint_size + MQ_JOURNAL_FILL_AHEAD,
                              space_file_limit ());
+  job->sync_replaced = commit_holds_replies ();
   syncer_checkpoint (syncer, job);
   g_ptr_array_add (stale_journals, journal_file_name (number));
   pending = current = number;

@@ -125,11 +125,12 @@ syncer_sync_journals (GPtrArray *journals)
 }
 
 /* Called locked, from either thread; returns locked with every journal a
- * checkpoint replaced synced and freed.  Their END makes the journal after
- * them count at a start, so no sync of that one may be trusted, nor a
- * checkpoint finished, before.  A failure fails every sync asked so far. */
+ * checkpoint replaced synced (when sync is TRUE) and freed.  Their END
+ * makes the journal after them count at a start, so no sync of that one
+ * may be trusted, nor a checkpoint finished, before.  A failure fails
+ * every sync asked so far. */
 static gboolean
-syncer_sync_replaced (MqSyncer *syncer)
+syncer_sync_replaced (MqSyncer *syncer, gboolean sync)
 {
   gboolean ok = TRUE;
 
@@ -150,7 +151,7 @@ syncer_sync_replaced (MqSyncer *syncer)
         (GDestroyNotify) journal_free);
       syncer->replaced_busy = TRUE;
       g_mutex_unlock (&syncer->lock);
-      if (!syncer_sync_journals (replaced))
+      if (sync && !syncer_sync_journals (replaced))
         ok = FALSE;
       g_mutex_lock (&syncer->lock);
       syncer->replaced_busy = FALSE;
@@ -180,7 +181,7 @@ syncer_do_sync (MqSyncer *syncer)
 
   for (;;)
     {
-      if (!syncer_sync_replaced (syncer))
+      if (!syncer_sync_replaced (syncer, TRUE))
         ok = FALSE;
       if (syncer->journal_busy == 0)
         break;
@@ -239,8 +240,11 @@ static void
 syncer_do_job (MqSyncer *syncer)
 {
   MqCheckpointJob *job = g_queue_peek_head (&syncer->jobs);
-  /* The journals before the checkpoint are needed until it is durable. */
-  gboolean replaced_ok = syncer_sync_replaced (syncer);
+  /* The journals before the checkpoint are needed until it is durable.
+   * Under -N a power cut may lose what they hold, and the durable
+   * generation holds it all: unsynced, a journal removed soon after is
+   * never written to the disk at all. */
+  gboolean replaced_ok = syncer_sync_replaced (syncer, job->sync_replaced);
   char *failure;
 
   g_mutex_unlock (&syncer->lock);

@@ -38,6 +38,9 @@ typedef struct {
                                      the next journal (journal_recycle);
                                      0: none is */
   GPtrArray *retired;             /* MqStoreRetired: generations ditto */
+  gboolean sync_replaced;         /* the journals it replaced are synced
+                                     first; FALSE under -N, where no reply
+                                     waited for them */
 } MqCheckpointJob;
 
 /* A job never handed over (its cut failed). */

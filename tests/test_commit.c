@@ -30,16 +30,28 @@ typedef struct {
 } Fixture;
 
 static void
-set_up (Fixture *f, gconstpointer data)
+set_up_mode (Fixture *f, gboolean no_sync)
 {
   g_autoptr (GError) error = NULL;
 
-  sdir_init (&f->dir, FALSE, NULL);
+  sdir_init (&f->dir, no_sync, NULL);
   sdir_open (&f->dir);
   /* The first checkpoint done, so that the wake-ups that follow are the
    * test's own. */
   g_assert_true (checkpoint_wait (&error));
   g_assert_no_error (error);
+}
+
+static void
+set_up (Fixture *f, gconstpointer data)
+{
+  set_up_mode (f, FALSE);
+}
+
+static void
+set_up_no_sync (Fixture *f, gconstpointer data)
+{
+  set_up_mode (f, TRUE);
 }
 
 static void
@@ -401,6 +413,32 @@ test_failed_replaced_sync (Fixture *f, gconstpointer data)
   st_expect_empty ("q");
 }
 
+/* Under -N no reply waited for the replaced journal: the checkpoint does
+ * not sync it (a sync would fail here), and the durable generation holds
+ * its message. */
+static void
+test_no_sync_replaced_unsynced (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *files = NULL;
+
+  st_push ("q", 1);
+  end_pass ();
+  st_fault_set (ST_FAULT_FDATASYNC, "/mqd-000001.journal", ST_ANY_THREAD,
+                G_MAXUINT);
+  g_assert_true (checkpoint_cut (&error));
+  g_assert_no_error (error);
+  g_assert_true (checkpoint_wait (&error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (st_fault_hits (), ==, 0);
+  st_fault_clear ();
+  files = sdir_files (&f->dir);
+  g_assert_null (strstr (files, "mqd-000001.journal"));
+  reopen_killed (f);
+  st_expect_pop ("q", 1);
+  st_expect_empty ("q");
+}
+
 #define ADD(path, data, func) \
   g_test_add ("/commit/" path, Fixture, data, set_up, func, tear_down)
 
@@ -424,5 +462,7 @@ main (int argc, char *argv[])
        test_failed_write);
   ADD ("failed/checkpoint", NULL, test_failed_checkpoint);
   ADD ("failed/replaced-journal-sync", NULL, test_failed_replaced_sync);
+  g_test_add ("/commit/no-sync/replaced-journal-unsynced", Fixture, NULL,
+              set_up_no_sync, test_no_sync_replaced_unsynced, tear_down);
   return g_test_run ();
 }
