@@ -14,8 +14,8 @@
 
 gboolean conn_log_commands;
 /* Every read lands here first: most are parsed in place, and only an
- * unfinished command is copied to the connection's buffer. */
-static char read_buffer[DISPATCH_READ_SIZE];
+ * unfinished command is kept (conn_keep_unparsed). */
+static GByteArray *read_buffer;
 
 static void dispatch_wake (MqConn *conn, gboolean retry);
 
@@ -222,12 +222,40 @@ conn_read_rest (MqConn *conn)
   return n;
 }
 
+static ssize_t
+conn_read_fresh (MqConn *conn)
+{
+  if (read_buffer == NULL)
+    read_buffer = g_byte_array_sized_new (DISPATCH_READ_SIZE);
+  g_byte_array_set_size (read_buffer, DISPATCH_READ_SIZE);
+  return recv (conn->watch.fd, read_buffer->data, DISPATCH_READ_SIZE,
+               MSG_DONTWAIT);
+}
+
+/* What conn_process left of the n bytes read goes to the connection's
+ * buffer.  A large request begun at the read buffer's start takes the
+ * read buffer itself, and the connection's empty one takes its place: its
+ * payload is not copied. */
+static void
+conn_keep_unparsed (MqConn *conn, gsize used, gsize n)
+{
+  GByteArray *empty = conn->in;
+
+  if (used > 0 || n <= DISPATCH_READ_SIZE / 2)
+    {
+      g_byte_array_append (conn->in, read_buffer->data + used, n - used);
+      return;
+    }
+  g_byte_array_set_size (read_buffer, n);
+  conn->in = read_buffer;
+  read_buffer = empty;
+}
+
 static void
 conn_read (MqConn *conn)
 {
   gboolean rest = conn->in_want > DISPATCH_READ_SIZE / 2;
-  ssize_t n = rest ? conn_read_rest (conn)
-    : recv (conn->watch.fd, read_buffer, sizeof read_buffer, MSG_DONTWAIT);
+  ssize_t n = rest ? conn_read_rest (conn) : conn_read_fresh (conn);
 
   conn->in_want = 0;
   if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -250,14 +278,13 @@ conn_read (MqConn *conn)
     {
       /* The common case: parse straight from the read buffer, keep only
        * an unfinished command. */
-      gsize used = conn_process (conn, read_buffer, n);
+      gsize used = conn_process (conn, (const char *) read_buffer->data, n);
 
-      g_byte_array_append (conn->in, (const guint8 *) read_buffer + used,
-                           n - used);
+      conn_keep_unparsed (conn, used, n);
     }
   else
     {
-      g_byte_array_append (conn->in, (const guint8 *) read_buffer, n);
+      g_byte_array_append (conn->in, read_buffer->data, n);
       conn_process_buffered (conn);
     }
   conn->in_large |= conn->in->len > MQ_CONN_BUFFER_KEEP;
