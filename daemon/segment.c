@@ -9,9 +9,11 @@
 
 G_DEFINE_QUARK (mq-segment-error-quark, mq_segment_error)
 
-/* A dropped prefix larger than this (and than what is kept) is given back
- * by moving the rest down. */
-#define RUN_SHRINK_MIN (64 * 1024)
+/* A dropped prefix larger than this (and than what is kept) is given back:
+ * the rest moves to an array its size, which costs no more than was
+ * dropped.  At 64 KiB, and with the array kept at its size, 1,000 young
+ * tails of 20 messages each under a pair load took 37 MB. */
+#define RUN_SHRINK_MIN (4 * 1024)
 
 struct _MqRun {
   gint refs;
@@ -147,10 +149,10 @@ run_lend (MqRun *run, const guint8 *payload, gsize len)
                                      g_byte_array_ref (run->data));
 }
 
-/* A lent array is left to its loans: the run goes on in a copy of the
- * messages it keeps, in an array of room bytes. */
+/* The run goes on in a copy of the messages it keeps, in an array of room
+ * bytes; loans keep the old array as long as they need it. */
 static void
-run_leave_loans (MqRun *run, gsize room)
+run_move (MqRun *run, gsize room)
 {
   gsize kept = run->data->len - run->start;
   GByteArray *copy = g_byte_array_sized_new ((guint) room);
@@ -177,8 +179,9 @@ run_round_up (gsize bytes)
 /* Room for more bytes at the end.  Within the room nothing moves, loans or
  * not.  Past it the array grows to the next power of two; a lent one is
  * copied instead (the messages kept: a young tail is small, it is sealed
- * into segments as it grows), to as much room as it had, for the appends
- * that follow to go in place as long. */
+ * into segments as it grows), to room for as many bytes again, so that a
+ * copy costs no more than the appends that fill it, and the room follows
+ * what the run keeps, not the most it ever took. */
 static void
 run_make_room (MqRun *run, gsize more)
 {
@@ -188,8 +191,7 @@ run_make_room (MqRun *run, gsize more)
     return;
   if (run->lent)
     {
-      run_leave_loans (run, MAX (run->room, run_round_up (run_bytes (run)
-                                                          + more)));
+      run_move (run, run_round_up (2 * (run_bytes (run) + more)));
       return;
     }
   run->room = run_round_up (len + more);
@@ -250,13 +252,8 @@ run_find (MqRun *run, guint64 seq, MqMsgHeader *header,
 static void
 run_shrink (MqRun *run)
 {
-  /* A lent array keeps its bytes where they are until it has to grow. */
-  if (run->lent || run->start < RUN_SHRINK_MIN
-      || run->start < run_bytes (run))
-    return;
-  g_byte_array_remove_range (run->data, 0, run->start);
-  run->cur_off -= run->start;
-  run->start = 0;
+  if (run->start >= RUN_SHRINK_MIN && run->start >= run_bytes (run))
+    run_move (run, run_round_up (2 * run_bytes (run)));
 }
 
 void
@@ -270,7 +267,7 @@ run_drop_before (MqRun *run, guint64 seq)
   if (run->first == run->end)
     {
       if (run->lent)
-        run_leave_loans (run, 0);
+        run_move (run, 0);
       g_byte_array_set_size (run->data, 0);
       run->start = run->cur_off = 0;
       return;
