@@ -255,8 +255,8 @@ class Retry(mqdtest.MqdTestCase):
             if gaps:
                 gaps[-1] = ms_since(gaps[-1])
             # From before the abort is sent: its delay starts when the
-            # daemon takes it, and its END may wait for a sync after that
-            # (a CI run under ASan measured 392.5 ms from the END).
+            # daemon takes it, before its END is sent and read (a CI run
+            # under ASan measured 392.5 ms from the END).
             gaps.append(time.monotonic())
             c.expect(b"get backoff/abort\r\n", b"END\r\n")
         for gap, want in zip(gaps[:3], (100, 200, 400)):
