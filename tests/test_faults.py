@@ -106,7 +106,7 @@ FULL_SIZE = 16000                 # bytes per message while filling
 
 
 class DiskFull(mqdtest.MqdTestCase):
-    """The data directory on a 32 MiB tmpfs, with a 256 KiB filler file of
+    """The data directory on a 32 MiB tmpfs, with a 2 MiB filler file of
     ours beside it, filled with sets until one is refused, or by another
     program (dd) to the last block."""
 
@@ -123,7 +123,7 @@ class DiskFull(mqdtest.MqdTestCase):
         self.addCleanup(self.unmount)
         self.filler = os.path.join(self.fs, "filler")
         with open(self.filler, "wb") as f:
-            f.write(b"\0" * (256 * KIB))
+            f.write(b"\0" * (2048 * KIB))
         self.d = mqdtest.Daemon(["-H", os.path.join(self.fs, "data")])
         self.d.start()
         self.c = self.d.client()
@@ -287,8 +287,11 @@ class DiskFull(mqdtest.MqdTestCase):
 
     def test_writes_resume_after_space_is_freed(self):
         acked = self.fill_and_check_reason()
-        # 256 KiB more: room for 5 messages (a copy in the data file and
-        # one in the journal each, and the safety margin).
+        # 2 MiB more: room for 5 messages (a copy in the data file and one
+        # in the journal each, and the safety margin), even when the sync
+        # thread had just written a 1 MiB piece of the journal ahead of its
+        # end, so that the refused set found 1.5 MiB less than it needed
+        # (a CI run, with a filler of 256 KiB).
         os.unlink(self.filler)
         more = list(range(1000, 1005))
         for i in more:
