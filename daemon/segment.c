@@ -10,8 +10,8 @@
 G_DEFINE_QUARK (mq-segment-error-quark, mq_segment_error)
 
 /* A dropped prefix larger than this (and than what is kept) is given back:
- * the rest moves to an array its size, which costs no more than was
- * dropped.  At 64 KiB, and with the array kept at its size, 1,000 young
+ * the rest moves to a new array twice its size, which costs no more than
+ * was dropped.  At 64 KiB, and with the array kept at its size, 1,000 young
  * tails of 20 messages each under a pair load took 37 MB. */
 #define RUN_SHRINK_MIN (4 * 1024)
 
