@@ -83,17 +83,15 @@ checkpoint_done (void)
 static MqCheckpointJob *
 checkpoint_write (guint64 number, GError **error)
 {
-  g_autoptr (GByteArray) states = g_byte_array_new ();
   MqCatalog catalog = { .next_inc = queues_next_inc () };
   MqCheckpointJob *job;
   GPtrArray *retired;
   int gen_fd;
 
   memcpy (catalog.instance, instance, sizeof instance);
-  if (!queues_seal_all (error))
-    return NULL;
-  queues_save (states, &catalog.queues);
-  if (!store_finish (store, &catalog, states, &gen_fd, error))
+  if (!queues_seal_tails (FALSE, error)
+      || !queues_save (&catalog.queues, error)
+      || !store_finish (store, &catalog, &gen_fd, error))
     return NULL;
   retired = store_retire_dead (store, !queues_need_segments ());
   store_survey_start (store);

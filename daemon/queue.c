@@ -69,6 +69,7 @@ static GPtrArray *touched;        /* queues whose tail changed this pass */
 static MqQueue *closing;
 static GArray *closing_seqs;      /* guint64 */
 static GByteArray *scratch;
+static GByteArray *states;        /* a chunk of them, at a checkpoint */
 static MqWheel *wheel;            /* delay buckets, in time order */
 /* Buckets take what their queue accepted: no limits of their own. */
 static const MqQueueRules bucket_rules;
@@ -613,6 +614,7 @@ queues_open (MqStore *the_store, MqRuleBook *rules,
                                    (GDestroyNotify) g_ptr_array_unref);
   touched = g_ptr_array_new ();
   scratch = g_byte_array_new ();
+  states = g_byte_array_new ();
   closing_seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
   wheel = wheel_new ();
 }
@@ -624,6 +626,7 @@ queues_close (void)
   g_clear_pointer (&queues, g_hash_table_unref);
   g_clear_pointer (&touched, g_ptr_array_unref);
   g_clear_pointer (&scratch, g_byte_array_unref);
+  g_clear_pointer (&states, g_byte_array_unref);
   g_clear_pointer (&closing_seqs, g_array_unref);
   closing = NULL;
   g_clear_pointer (&wheel, wheel_free);
@@ -1460,11 +1463,41 @@ queues_replay_end (GError **error)
   return replay_closes (error);
 }
 
-void
-queue_restore (const char *name, gsize name_len, const MqQueueMeta *meta,
-               GArray *held, gpointer user_data)
+/* The young tail a checkpoint carried over must be a whole segment of
+ * exactly the messages up to the queue's tail. */
+gboolean
+queue_check_state (const char *name, gsize name_len, const MqQueueMeta *meta,
+                   GArray *held, const guint8 *tail, gsize tail_len,
+                   gpointer user_data, GError **error)
 {
-  MqQueue *queue = queue_lookup_or_create (name, name_len);
+  g_autoptr (GError) local = NULL;
+  guint64 first, end;
+
+  if (tail_len == 0
+      || (run_check_segment (tail, tail_len, &first, &end, &local)
+          && end == meta->tail))
+    return TRUE;
+  g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
+               "the young tail of queue %.*s: %s", (int) name_len, name,
+               local != NULL ? local->message
+               : "not the messages up to its tail");
+  return FALSE;
+}
+
+gboolean
+queue_restore (const char *name, gsize name_len, const MqQueueMeta *meta,
+               GArray *held, const guint8 *tail, gsize tail_len,
+               gpointer user_data, GError **error)
+{
+  MqRun *run = NULL;
+  MqQueue *queue;
+
+  if (!queue_check_state (name, name_len, meta, held, tail, tail_len, NULL,
+                          error))
+    return FALSE;
+  if (tail_len > 0)
+    run = run_from_segment (g_memdup2 (tail, tail_len), tail_len, NULL);
+  queue = queue_lookup_or_create (name, name_len);
 
   queue->persistent = TRUE;
   queue->meta = *meta;
@@ -1485,6 +1518,14 @@ queue_restore (const char *name, gsize name_len, const MqQueueMeta *meta,
   queue->may_expire = queue->count > 0;
   if (queue->bucket_of != NULL)
     queue->bucket_of->delayed += queue->count;
+  if (run != NULL)
+    {
+      queue->tail_run = run;
+      queue->tail_start = run_first (run);
+      tail_set_bytes (queue, 0);
+      queue_touch (queue);
+    }
+  return TRUE;
 }
 
 gboolean
@@ -1789,15 +1830,15 @@ queues_tidy (GError **error)
 }
 
 gboolean
-queues_seal_all (GError **error)
+queues_seal_tails (gboolean all, GError **error)
 {
   gsize budget = G_MAXSIZE;
 
-  return tails_seal_over (0, &budget, error);
+  return tails_seal_over (all ? 0 : SEGMENT_TARGET, &budget, error);
 }
 
-void
-queues_save (GByteArray *states, guint64 *n)
+gboolean
+queues_save (guint64 *n, GError **error)
 {
   GHashTableIter iter;
   gpointer value;
@@ -1810,11 +1851,18 @@ queues_save (GByteArray *states, guint64 *n)
 
       if (!queue->persistent)
         continue;
+      tail_trim (queue);
+      g_byte_array_set_size (scratch, 0);
+      if (queue->tail_run != NULL)
+        run_encode_segment (queue->tail_run, G_MAXSIZE, scratch);
       record_queue_encode (states, queue->name, queue->name_len,
                            &queue->meta, (MqHeld *) queue->held->data,
-                           queue->held->len);
+                           queue->held->len, scratch->data, scratch->len);
+      if (!store_put_states (store, states, FALSE, error))
+        return FALSE;
       (*n)++;
     }
+  return store_put_states (store, states, TRUE, error);
 }
 
 /* A segment is needed from the head's on, and where a held message is: a

@@ -5,7 +5,9 @@
 
 #include "record.h"
 
-#define QUEUE_STATE_VERSION 1
+/* Version 2 adds the young tail, carried over by a checkpoint rather than
+ * sealed at its cut. */
+#define QUEUE_STATE_VERSION 2
 #define CATALOG_VERSION 1
 #define QUEUE_META_FIELDS 9
 #define HELD_SIZE (8 + 8 + 4 + 2 + 1)
@@ -162,7 +164,7 @@ record_key_decode (const guint8 *key, gsize len, const char **name,
 void
 record_queue_encode (GByteArray *out, const char *name, gsize name_len,
                      const MqQueueMeta *meta, const MqHeld *held,
-                     guint n_held)
+                     guint n_held, const guint8 *tail, gsize tail_len)
 {
   const guint64 fields[QUEUE_META_FIELDS] = { meta->inc, meta->head,
     meta->tail, meta->head_seg, meta->enqueued, meta->dequeued, meta->bytes,
@@ -171,7 +173,7 @@ record_queue_encode (GByteArray *out, const char *name, gsize name_len,
   guint8 *p;
 
   g_byte_array_set_size (out, at + 3 + name_len + 8 * QUEUE_META_FIELDS + 4
-                         + (gsize) n_held * HELD_SIZE);
+                         + (gsize) n_held * HELD_SIZE + 4 + tail_len);
   p = out->data + at;
   *p++ = QUEUE_STATE_VERSION;
   record_put_be (p, name_len, 2);
@@ -190,19 +192,23 @@ record_queue_encode (GByteArray *out, const char *name, gsize name_len,
       record_put_be (p + 20, held[i].deliveries, 2);
       p[22] = held[i].open ? 1 : 0;
     }
+  record_put_be (p, tail_len, 4);
+  if (tail_len > 0)
+    memcpy (p + 4, tail, tail_len);
 }
 
 gsize
 record_queue_decode (const guint8 *in, gsize len, const char **name,
-                     gsize *name_len, MqQueueMeta *meta, GArray *held)
+                     gsize *name_len, MqQueueMeta *meta, GArray *held,
+                     const guint8 **tail, gsize *tail_len)
 {
   guint64 *fields[QUEUE_META_FIELDS] = { &meta->inc, &meta->head,
     &meta->tail, &meta->head_seg, &meta->enqueued, &meta->dequeued,
     &meta->bytes, &meta->expired, &meta->discarded };
-  gsize fixed, n_held, nlen;
+  gsize fixed, n_held, nlen, used;
   const guint8 *p;
 
-  if (len < 3 || in[0] != QUEUE_STATE_VERSION)
+  if (len < 3 || in[0] < 1 || in[0] > QUEUE_STATE_VERSION)
     return 0;
   nlen = record_get_be (in + 1, 2);
   fixed = 3 + nlen + 8 * QUEUE_META_FIELDS + 4;
@@ -211,6 +217,17 @@ record_queue_decode (const guint8 *in, gsize len, const char **name,
   n_held = record_get_be (in + fixed - 4, 4);
   if (n_held > (len - fixed) / HELD_SIZE)
     return 0;
+  used = fixed + n_held * HELD_SIZE;
+  *tail = NULL;
+  *tail_len = 0;
+  if (in[0] >= 2)
+    {
+      if (len - used < 4 || record_get_be (in + used, 4) > len - used - 4)
+        return 0;
+      *tail_len = record_get_be (in + used, 4);
+      *tail = *tail_len > 0 ? in + used + 4 : NULL;
+      used += 4 + *tail_len;
+    }
   *name = (const char *) in + 3;
   *name_len = nlen;
   p = in + 3 + nlen;
@@ -228,7 +245,7 @@ record_queue_decode (const guint8 *in, gsize len, const char **name,
 
       g_array_append_val (held, one);
     }
-  return fixed + n_held * HELD_SIZE;
+  return used;
 }
 
 void

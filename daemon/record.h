@@ -134,15 +134,18 @@ gsize record_meta_chunk_key (guint32 index, guint8 *out);
 MqKeyKind record_key_decode (const guint8 *key, gsize len, const char **name,
                              gsize *name_len, guint64 *inc, guint64 *first);
 
-/* Appends one queue's state. */
+/* Appends one queue's state: its meta, its held messages and its young
+ * tail as a segment value (tail_len 0: none). */
 void record_queue_encode (GByteArray *out, const char *name, gsize name_len,
                           const MqQueueMeta *meta, const MqHeld *held,
-                          guint n_held);
-/* Reads the queue state at in[0..len): its name (pointing into in), meta
- * and held messages (appended to held).  Returns the bytes it used, 0 when
- * they do not make a queue state. */
+                          guint n_held, const guint8 *tail, gsize tail_len);
+/* Reads the queue state at in[0..len): its name and young tail (pointing
+ * into in; *tail_len 0 when none), meta and held messages (appended to
+ * held).  Returns the bytes it used, 0 when they do not make a queue
+ * state.  A state of version 1 has no young tail. */
 gsize record_queue_decode (const guint8 *in, gsize len, const char **name,
-                           gsize *name_len, MqQueueMeta *meta, GArray *held);
+                           gsize *name_len, MqQueueMeta *meta, GArray *held,
+                           const guint8 **tail, gsize *tail_len);
 
 #define MQ_CATALOG_SIZE (1 + 8 + 8 + 4 + 8 + MQ_INSTANCE_ID_SIZE)
 void record_catalog_encode (const MqCatalog *catalog,

@@ -77,23 +77,31 @@ records_check (const guint8 *records, gsize len, guint32 count,
   return at == len ? TRUE : run_damaged (error, "bytes after its messages");
 }
 
-MqRun *
-run_from_segment (guint8 *value, gsize len, GError **error)
+gboolean
+run_check_segment (const guint8 *value, gsize len, guint64 *first,
+                   guint64 *end, GError **error)
 {
-  guint64 first;
   guint32 count, crc;
   const guint8 *records = value + MQ_SEGMENT_HEADER_SIZE;
 
-  if (!record_segment_header_decode (value, len, &first, &count, &crc))
-    run_damaged (error, "unknown header");
-  else if (crc32c_update (0, records, len - MQ_SEGMENT_HEADER_SIZE) != crc)
-    run_damaged (error, "checksum mismatch");
-  else if (count == 0 || first == 0)
-    run_damaged (error, "no messages");
-  else if (records_check (records, len - MQ_SEGMENT_HEADER_SIZE, count,
-                          error))
+  if (!record_segment_header_decode (value, len, first, &count, &crc))
+    return run_damaged (error, "unknown header");
+  if (crc32c_update (0, records, len - MQ_SEGMENT_HEADER_SIZE) != crc)
+    return run_damaged (error, "checksum mismatch");
+  if (count == 0 || *first == 0)
+    return run_damaged (error, "no messages");
+  *end = *first + count;
+  return records_check (records, len - MQ_SEGMENT_HEADER_SIZE, count, error);
+}
+
+MqRun *
+run_from_segment (guint8 *value, gsize len, GError **error)
+{
+  guint64 first, end;
+
+  if (run_check_segment (value, len, &first, &end, error))
     return run_wrap (g_byte_array_new_take (value, len),
-                     MQ_SEGMENT_HEADER_SIZE, first, first + count);
+                     MQ_SEGMENT_HEADER_SIZE, first, end);
   g_free (value);
   return NULL;
 }

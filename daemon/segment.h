@@ -22,6 +22,10 @@ MqRun *run_new (guint64 first);
 /* A run over a segment value (taking ownership of value, allocated with
  * g_malloc or malloc); NULL with an error when the value is damaged. */
 MqRun *run_from_segment (guint8 *value, gsize len, GError **error);
+/* FALSE with an error when value is not a whole segment; else its first
+ * message's sequence number and one past its last. */
+gboolean run_check_segment (const guint8 *value, gsize len, guint64 *first,
+                            guint64 *end, GError **error);
 /* Runs are counted references: a message handed out keeps its run. */
 MqRun *run_ref (MqRun *run);
 void run_unref (MqRun *run);

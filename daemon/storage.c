@@ -162,7 +162,10 @@ storage_recover (GPtrArray *names, guint8 instance[MQ_INSTANCE_ID_SIZE],
     }
   if (!convert_remove_leftovers (dir, error))
     return FALSE;
-  if (!store_load (store, &catalog, queue_restore, NULL, &local))
+  /* Every state checked before any is restored: salvaging after some
+   * were restored would load their messages a second time. */
+  if (!store_load (store, &catalog, queue_check_state, NULL, &local)
+      || !store_load (store, &catalog, queue_restore, NULL, &local))
     {
       if (!g_error_matches (local, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE)
           || !salvage_queues (store, error))

@@ -47,6 +47,7 @@ struct _MqStore {
   Gen *part;                      /* being written, or NULL */
   guint64 highest;
   guint64 part_bytes;
+  guint32 part_chunks;            /* chunks of queue states written */
   Gen *evacuating;                /* counted: it has its key list */
   gsize evac_off;                 /* the next key in evacuating->keys */
   gboolean surveying;             /* a round of counting is under way */
@@ -352,13 +353,21 @@ store_load_chunk (MqStore *store, Gen *gen, guint32 index,
     {
       MqQueueMeta meta;
       const char *name;
-      gsize name_len;
+      const guint8 *tail;
+      gsize name_len, tail_len;
       gsize used = record_queue_decode (value + at, len - at, &name,
-                                        &name_len, &meta, held);
+                                        &name_len, &meta, held, &tail,
+                                        &tail_len);
 
       if (used == 0)
         break;
-      func (name, name_len, &meta, held, user_data);
+      if (!func (name, name_len, &meta, held, tail, tail_len, user_data,
+                 error))
+        {
+          g_prefix_error (error, "%s/%s: queue states (part %u): ",
+                          datadir_path (store->dir), gen->name, index);
+          return FALSE;
+        }
       g_array_set_size (held, 0);
       at += used;
       if (at == len)
@@ -547,6 +556,7 @@ store_begin (MqStore *store, guint64 number, MqPart *made, GError **error)
   g_ptr_array_add (store->gens, store->part);
   store->highest = MAX (store->highest, number);
   store->part_bytes = 0;
+  store->part_chunks = 0;
   return TRUE;
 }
 
@@ -578,48 +588,33 @@ store_put_segment (MqStore *store, const char *name, gsize name_len,
   return TRUE;
 }
 
-/* The states in chunks that end on a queue's end. */
-static gboolean
-store_put_states (MqStore *store, GByteArray *states, guint32 *chunks,
+gboolean
+store_put_states (MqStore *store, GByteArray *states, gboolean last,
                   GError **error)
 {
-  gsize at = 0;
+  guint8 key[MQ_META_KEY_MAX];
+  gsize key_len;
 
-  for (*chunks = 0; at < states->len; (*chunks)++)
-    {
-      guint8 key[MQ_META_KEY_MAX];
-      gsize key_len = record_meta_chunk_key (*chunks, key), end = at;
-      g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
-
-      while (end < states->len && (end == at || end - at < STORE_STATE_CHUNK))
-        {
-          MqQueueMeta meta;
-          const char *name;
-          gsize name_len;
-
-          end += record_queue_decode (states->data + end, states->len - end,
-                                      &name, &name_len, &meta, held);
-          g_array_set_size (held, 0);
-        }
-      if (!store_put (store, key, key_len, states->data + at, end - at,
-                      error))
-        return FALSE;
-      at = end;
-    }
+  if (states->len < STORE_STATE_CHUNK && !(last && states->len > 0))
+    return TRUE;
+  key_len = record_meta_chunk_key (store->part_chunks, key);
+  if (!store_put (store, key, key_len, states->data, states->len, error))
+    return FALSE;
+  store->part_chunks++;
+  g_byte_array_set_size (states, 0);
   return TRUE;
 }
 
 gboolean
-store_finish (MqStore *store, const MqCatalog *catalog, GByteArray *states,
-              int *fd, GError **error)
+store_finish (MqStore *store, const MqCatalog *catalog, int *fd,
+              GError **error)
 {
   guint8 key[MQ_META_KEY_MAX], value[MQ_CATALOG_SIZE];
   gsize key_len = record_catalog_key (key);
   MqCatalog written = *catalog;
 
   written.generation = store->part->number;
-  if (!store_put_states (store, states, &written.meta_chunks, error))
-    return FALSE;
+  written.meta_chunks = store->part_chunks;
   record_catalog_encode (&written, value);
   if (!store_put (store, key, key_len, value, sizeof value, error))
     return FALSE;

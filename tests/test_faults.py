@@ -449,6 +449,46 @@ class DataFile(mqdtest.MqdTestCase):
             c.expect(set_cmd("keep", b"anew") + b"get keep\r\n",
                      b"STORED\r\n" + get_reply(("keep", b"anew")))
 
+    def test_damaged_carried_tail_refused(self):
+        # Under 32 KiB, keep's young tail was carried over in its state,
+        # not sealed: damaged, the states are lost, and with no segment to
+        # salvage from the start is refused.
+        d, path, msgs = self.make_store(20)
+        self.flip_byte(path, msgs[5])
+        self.assert_refused(d, path, "queue states (part 0): the young tail "
+                            "of queue keep: damaged segment: checksum "
+                            "mismatch")
+
+    def test_damaged_carried_tail_salvaged(self):
+        # With segments to salvage from (sealed's 400 messages, over
+        # 32 KiB), the queues are rebuilt from them: keep's carried tail
+        # is lost with the states, and the log says so.
+        d = mqdtest.Daemon()
+        d.start()
+        small = [payload(i, 100) for i in range(20)]
+        sealed = [payload(i, 100) for i in range(1000, 1400)]
+        with d.client() as c:
+            for q, msgs in (("keep", small), ("sealed", sealed)):
+                c.expect(b"".join(set_cmd(q, m) for m in msgs),
+                         b"STORED\r\n" * len(msgs))
+        d.stop()
+        path = self.newest_generation(d)
+        self.flip_byte(path, small[5])
+        offset = len(d.log_text())
+        d.start()
+        with d.client() as c:
+            self.assertEqual(drain(c, "sealed"), sealed)
+            c.expect(b"get keep\r\n", b"END\r\n")
+        self.assertIn("the newest generation lost its queue states: 1 queues "
+                      "and 400 messages salvaged", d.log_text(offset))
+
+    def flip_byte(self, path, message):
+        with open(path, "r+b") as f:
+            data = f.read()
+            self.assertEqual(data.count(message), 1)
+            f.seek(data.index(message))
+            f.write(b"X")
+
     def test_damaged_file_salvaged_by_gdbmtool_recover(self):
         # RECOVERY in mqd(8): gdbmtool's recover on a copy, keeping a
         # backup; the queues whose states it saved come back.

@@ -91,6 +91,19 @@ push_range (Fixture *f, const char *queue, guint from, guint to)
     }
 }
 
+/* Messages from..to, every tail sealed, then a checkpoint: a cut alone
+ * carries a tail under a segment's size over in the queue's state. */
+static void
+push_sealed (Fixture *f, const char *queue, guint from, guint to)
+{
+  g_autoptr (GError) error = NULL;
+
+  push_range (f, queue, from, to);
+  g_assert_true (queues_seal_tails (TRUE, &error));
+  g_assert_no_error (error);
+  st_checkpoint ();
+}
+
 static void
 pop_range (Fixture *f, const char *queue, guint from, guint to)
 {
@@ -176,7 +189,7 @@ test_fifo_across_segments (Fixture *f, gconstpointer data)
   queue = st_queue ("q");
   /* Past 256 KiB the pass end sealed most of the tail already. */
   g_assert_cmpuint (queue->tail_start, >, 1);
-  g_assert_true (queues_seal_all (&error));
+  g_assert_true (queues_seal_tails (TRUE, &error));
   g_assert_no_error (error);
   g_assert_null (queue->tail_run);
   g_assert_cmpuint (queue->tail_start, ==, 3001);
@@ -226,8 +239,7 @@ test_partly_consumed_segment (Fixture *f, gconstpointer data)
   MqQueue *queue;
   guint64 head;
 
-  push_range (f, "q", 1, 1000);
-  st_checkpoint ();
+  push_sealed (f, "q", 1, 1000);
   segs = expect_contiguous_segments (f, "q", 1, 1001);
   g_assert_cmpuint (segs->len, >=, 3);
   head = g_array_index (segs, StSegment, 2).first + 10;
@@ -245,6 +257,90 @@ test_partly_consumed_segment (Fixture *f, gconstpointer data)
   expect_counters ("q", 1001 - head, 1000, head - 1, 0, 0);
   pop_range (f, "q", head, 1000);
   st_expect_empty ("q");
+}
+
+/* ---- checkpoints: young tails carried over ---- */
+
+/* A cut seals a tail of a segment's size or more, and carries a smaller
+ * one over in its queue's state, a read open in it too; the messages set
+ * after the cut follow it, and all come back in order after a stop or a
+ * kill. */
+static void
+test_tail_carried (Fixture *f, gconstpointer data)
+{
+  const Reopen *how = data;
+  g_autoptr (GArray) segs = NULL;
+  MqQueue *queue;
+  guint64 seq1;
+
+  push_range (f, "small", 1, 60);
+  push_range (f, "big", 1, 200);
+  seq1 = st_expect_open ("small", 1);
+  pop_range (f, "small", 2, 3);
+  st_pass_end ();
+  g_assert_cmpuint (st_bytes (1, 60), <, 32 * 1024);
+  g_assert_cmpuint (st_bytes (1, 200), >, 32 * 1024);
+  g_assert_cmpuint (st_queue ("big")->tail_start, ==, 1);
+  st_checkpoint ();
+  segs = sdir_segments (&f->dir, "small");
+  g_assert_cmpuint (segs->len, ==, 0);
+  g_array_unref (expect_contiguous_segments (f, "big", 1, 201));
+  queue = st_queue ("small");
+  g_assert_nonnull (queue->tail_run);
+  g_assert_cmpuint (queue->tail_start, ==, seq1);
+  push_range (f, "small", 61, 70);
+  reopen (f, *how);
+  queue = st_queue ("small");
+  g_assert_nonnull (queue->tail_run);
+  g_assert_cmpuint (queue->tail_start, ==, 1);
+  g_assert_cmpuint (queue->meta.tail, ==, 71);
+  g_assert_cmpuint (queue->held->len, ==, 1);
+  g_assert_false (held ("small", 0)->open);
+  g_assert_cmpuint (queue->meta.bytes, ==, st_bytes (1, 1)
+                    + st_bytes (4, 70));
+  expect_counters ("small", 68, 70, 2, 0, 0);
+  st_expect_pop ("small", 1);
+  pop_range (f, "small", 4, 70);
+  st_expect_empty ("small");
+  pop_range (f, "big", 1, 200);
+  st_expect_empty ("big");
+}
+
+/* A carried tail that is not a segment, or not the messages up to the
+ * queue's tail, is refused with the queue's name: the start then treats
+ * the generation as one that lost its states. */
+static void
+test_tail_restore_refused (Fixture *f, gconstpointer data)
+{
+  MqMsgHeader header = { .len = 3 };
+  MqQueueMeta meta = { .inc = 9, .head = 5, .tail = 8, .head_seg = 5 };
+  g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
+  g_autoptr (GByteArray) tail = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  MqRun *run = run_new (5);
+
+  run_append (run, &header, (const guint8 *) "abc");
+  run_append (run, &header, (const guint8 *) "def");
+  run_encode_segment (run, G_MAXSIZE, tail);
+  run_unref (run);
+  g_assert_false (queue_restore ("r", 1, &meta, held, tail->data, tail->len,
+                                 NULL, &error));
+  g_assert_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE);
+  g_assert_cmpstr (error->message, ==, "the young tail of queue r: not the "
+                   "messages up to its tail");
+  g_clear_error (&error);
+  g_assert_false (queue_restore ("r", 1, &meta, held, (const guint8 *) "xyz",
+                                 3, NULL, &error));
+  g_assert_cmpstr (error->message, ==, "the young tail of queue r: damaged "
+                   "segment: unknown header");
+  g_clear_error (&error);
+  g_assert_null (queue_lookup ("r", 1));
+  meta.tail = 7;
+  g_assert_true (queue_restore ("r", 1, &meta, held, tail->data, tail->len,
+                                NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (st_queue ("r")->tail_start, ==, 5);
+  g_assert_cmpuint (st_queue ("r")->count, ==, 2);
 }
 
 /* ---- reliable reads ---- */
@@ -420,14 +516,10 @@ test_given_back_then_closed (Fixture *f, gconstpointer data)
 static void
 test_given_back_read_once (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
   g_autoptr (GArray) segs = NULL;
   guint64 seqs[600], reads;
 
-  push_range (f, "q", 1, 600);
-  g_assert_true (queues_seal_all (&error));
-  g_assert_no_error (error);
-  st_checkpoint ();
+  push_sealed (f, "q", 1, 600);
   segs = expect_contiguous_segments (f, "q", 1, 601);
   g_assert_cmpuint (segs->len, >, 1);
   for (guint i = 1; i <= 600; i++)
@@ -539,8 +631,7 @@ test_replay_mid_segment (Fixture *f, gconstpointer data)
   g_autoptr (GArray) segs = NULL;
   QueueState before, after;
 
-  push_range (f, "q", 1, 1000);
-  st_checkpoint ();
+  push_sealed (f, "q", 1, 1000);
   segs = expect_contiguous_segments (f, "q", 1, 1001);
   g_assert_cmpuint (segs->len, >=, 3);
   pop_range (f, "q", 1, g_array_index (segs, StSegment, 1).first + 9);
@@ -565,7 +656,7 @@ test_replay_sealed_unfinished (Fixture *f, gconstpointer data)
   QueueState before, after;
 
   push_range (f, "q", 1, 1000);
-  g_assert_true (queues_seal_all (&error));
+  g_assert_true (queues_seal_tails (TRUE, &error));
   g_assert_no_error (error);
   pop_range (f, "q", 1, 150);
   st_pass_end ();
@@ -687,7 +778,7 @@ test_expiry (Fixture *f, gconstpointer data)
       st_push_full ("q", i, i, i % 2 ? -1 : EXPTIME_2100);
       op_done (f);
     }
-  g_assert_true (queues_seal_all (&error));
+  g_assert_true (queues_seal_tails (TRUE, &error));
   g_assert_no_error (error);
   reopen (f, REOPEN_KILLED);
   for (guint i = 8; i <= 2006; i += 2)
@@ -832,8 +923,7 @@ test_segment_live (Fixture *f, gconstpointer data)
   guint64 inc, seq, s[3];
   MqQueue *queue;
 
-  push_range (f, "q", 1, 1000);
-  st_checkpoint ();
+  push_sealed (f, "q", 1, 1000);
   queue = st_queue ("q");
   inc = queue->meta.inc;
   segs = expect_contiguous_segments (f, "q", 1, 1001);
@@ -993,7 +1083,7 @@ test_head_windows (Fixture *f, gconstpointer data)
         st_push (name, i);
         op_done (f);
       }
-  g_assert_true (queues_seal_all (&error));
+  g_assert_true (queues_seal_tails (TRUE, &error));
   g_assert_no_error (error);
   st_checkpoint ();
   segments = sdir_segments (&f->dir, NULL);
@@ -1203,6 +1293,8 @@ main (int argc, char *argv[])
   ADD ("fifo/across-segments", test_fifo_across_segments);
   ADD ("fifo/interleaved", test_fifo_interleaved);
   ADD ("fifo/partly-consumed-segment", test_partly_consumed_segment);
+  ADD_BOTH ("checkpoint/tail-carried", test_tail_carried);
+  ADD ("checkpoint/tail-restore-refused", test_tail_restore_refused);
   ADD_BOTH ("reliable/holes-survive", test_holes_survive);
   ADD_BOTH ("reliable/close-window", test_close_window);
   ADD ("reliable/given-back-then-closed", test_given_back_then_closed);

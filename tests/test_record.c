@@ -387,29 +387,50 @@ assert_held_equal (GArray *got, const MqHeld *want, guint n)
     }
 }
 
+/* The bytes of a young tail, as record.c sees them: opaque. */
+static const guint8 sample_tail[] = "segment\0\r\nbytes";
+
+/* A state as version 1 wrote it: version 2's without the tail's length. */
+static void
+encode_v1 (GByteArray *out, const char *name, gsize name_len,
+           const MqHeld *held, guint n_held)
+{
+  gsize at = out->len;
+
+  record_queue_encode (out, name, name_len, &sample_meta, held, n_held, NULL,
+                       0);
+  g_byte_array_set_size (out, out->len - 4);
+  out->data[at] = 1;
+}
+
 static void
 test_queue_layout (void)
 {
-  static const guint8 want_start[] = { 1, 0, 2, 'q', '1', 0, 0, 0, 0, 0, 0,
+  static const guint8 want_start[] = { 2, 0, 2, 'q', '1', 0, 0, 0, 0, 0, 0,
     0, 7 };
   static const guint8 want_held[] = { 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0,
     0, 0, 9, 0, 0x10, 0, 0, 0xff, 0xff, 0 };
   g_autoptr (GByteArray) out = g_byte_array_new ();
-  gsize fixed = STATE_FIXED (2);
+  gsize fixed = STATE_FIXED (2), tail_at = 2 + fixed + 3 * HELD_SIZE;
 
   g_byte_array_append (out, (const guint8 *) "xy", 2);
-  record_queue_encode (out, "q1", 2, &sample_meta, sample_held, 3);
-  g_assert_cmpuint (out->len, ==, 2 + fixed + 3 * HELD_SIZE);
+  record_queue_encode (out, "q1", 2, &sample_meta, sample_held, 3,
+                       sample_tail, sizeof sample_tail);
+  g_assert_cmpuint (out->len, ==, tail_at + 4 + sizeof sample_tail);
   g_assert_cmpmem (out->data, 2, "xy", 2);
   g_assert_cmpmem (out->data + 2, sizeof want_start, want_start,
                    sizeof want_start);
   g_assert_cmpuint (record_get_be (out->data + 2 + fixed - 4, 4), ==, 3);
   g_assert_cmpmem (out->data + 2 + fixed + HELD_SIZE, HELD_SIZE, want_held,
                    sizeof want_held);
+  g_assert_cmpuint (record_get_be (out->data + tail_at, 4), ==,
+                    sizeof sample_tail);
+  g_assert_cmpmem (out->data + tail_at + 4, sizeof sample_tail, sample_tail,
+                   sizeof sample_tail);
 }
 
 /* Two states one after the other come back as they went, each decode
- * saying how many bytes it used. */
+ * saying how many bytes it used; the tail points into the bytes read. */
 static void
 test_queue_round_trip (void)
 {
@@ -418,30 +439,38 @@ test_queue_round_trip (void)
   g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
   MqQueueMeta empty = { .inc = 1, .head = 1, .tail = 1, .head_seg = 1 };
   g_autoptr (GBytes) copy = NULL;
-  const guint8 *in;
+  const guint8 *in, *tail;
   MqQueueMeta meta;
   const char *name;
-  gsize name_len, used, len;
+  gsize name_len, used, len, tail_len;
 
-  record_queue_encode (out, all->str, all->len, &sample_meta, sample_held, 3);
-  record_queue_encode (out, "empty", 5, &empty, NULL, 0);
+  record_queue_encode (out, all->str, all->len, &sample_meta, sample_held, 3,
+                       sample_tail, sizeof sample_tail);
+  record_queue_encode (out, "empty", 5, &empty, NULL, 0, NULL, 0);
   copy = g_bytes_new (out->data, out->len);
   in = g_bytes_get_data (copy, &len);
 
-  used = record_queue_decode (in, len, &name, &name_len, &meta, held);
-  g_assert_cmpuint (used, ==, STATE_FIXED (all->len) + 3 * HELD_SIZE);
+  used = record_queue_decode (in, len, &name, &name_len, &meta, held, &tail,
+                              &tail_len);
+  g_assert_cmpuint (used, ==, STATE_FIXED (all->len) + 3 * HELD_SIZE + 4
+                    + sizeof sample_tail);
   g_assert_true (name == (const char *) in + 3);
   g_assert_cmpmem (name, name_len, all->str, all->len);
   assert_meta_equal (&meta, &sample_meta);
   assert_held_equal (held, sample_held, 3);
+  g_assert_true (tail == in + used - sizeof sample_tail);
+  g_assert_cmpmem (tail, tail_len, sample_tail, sizeof sample_tail);
 
   g_array_set_size (held, 0);
   g_assert_cmpuint (record_queue_decode (in + used, len - used, &name,
-                                         &name_len, &meta, held), ==,
-                    STATE_FIXED (5));
+                                         &name_len, &meta, held, &tail,
+                                         &tail_len), ==,
+                    STATE_FIXED (5) + 4);
   g_assert_cmpmem (name, name_len, "empty", 5);
   assert_meta_equal (&meta, &empty);
   g_assert_cmpuint (held->len, ==, 0);
+  g_assert_null (tail);
+  g_assert_cmpuint (tail_len, ==, 0);
 }
 
 /* Every prefix of a state is refused, and adds nothing to held. */
@@ -450,79 +479,123 @@ test_queue_truncated (void)
 {
   g_autoptr (GByteArray) out = g_byte_array_new ();
   g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
+  const guint8 *tail;
   MqQueueMeta meta;
   const char *name;
-  gsize name_len;
+  gsize name_len, tail_len;
 
-  record_queue_encode (out, "q", 1, &sample_meta, sample_held, 3);
+  record_queue_encode (out, "q", 1, &sample_meta, sample_held, 3,
+                       sample_tail, sizeof sample_tail);
   for (gsize len = 0; len < out->len; len++)
     {
       g_autofree guint8 *copy = g_memdup2 (out->data, len);
 
       g_assert_cmpuint (record_queue_decode (copy, len, &name, &name_len,
-                                             &meta, held), ==, 0);
+                                             &meta, held, &tail, &tail_len),
+                        ==, 0);
       g_assert_cmpuint (held->len, ==, 0);
     }
 }
 
+/* The bytes a decode of state used; tail_len is set to the tail's. */
 static gsize
-decode_state (GByteArray *state, GArray *held)
+decode_state (GByteArray *state, GArray *held, gsize *tail_len)
 {
   g_autoptr (GBytes) copy = g_bytes_new (state->data, state->len);
+  const guint8 *tail;
   MqQueueMeta meta;
   const char *name;
-  gsize name_len;
+  gsize name_len, ignored;
 
   return record_queue_decode (g_bytes_get_data (copy, NULL), state->len,
-                              &name, &name_len, &meta, held);
+                              &name, &name_len, &meta, held, &tail,
+                              tail_len != NULL ? tail_len : &ignored);
 }
 
+/* Version 1 (written before young tails were carried over) reads as a
+ * state without a tail; no other version reads at all. */
 static void
 test_queue_bad_version (void)
 {
   g_autoptr (GByteArray) out = g_byte_array_new ();
   g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
+  gsize tail_len = 99;
 
-  record_queue_encode (out, "q", 1, &sample_meta, sample_held, 1);
-  g_assert_cmpuint (decode_state (out, held), ==, STATE_FIXED (1)
-                    + HELD_SIZE);
+  encode_v1 (out, "q", 1, sample_held, 1);
+  g_assert_cmpuint (out->len, ==, STATE_FIXED (1) + HELD_SIZE);
+  g_assert_cmpuint (decode_state (out, held, &tail_len), ==, out->len);
+  g_assert_cmpuint (tail_len, ==, 0);
+  assert_held_equal (held, sample_held, 1);
   g_array_set_size (held, 0);
+  g_byte_array_set_size (out, 0);
+  record_queue_encode (out, "q", 1, &sample_meta, sample_held, 1,
+                       sample_tail, sizeof sample_tail);
   for (guint version = 0; version < 256; version++)
-    if (version != out->data[0])
+    if (version != 2)
       {
         g_autoptr (GByteArray) bad = g_byte_array_new ();
 
         g_byte_array_append (bad, out->data, out->len);
         bad->data[0] = (guint8) version;
-        g_assert_cmpuint (decode_state (bad, held), ==, 0);
+        /* As version 1 the tail's length would be left over, unread. */
+        g_assert_cmpuint (decode_state (bad, held, NULL), ==,
+                          version == 1 ? STATE_FIXED (1) + HELD_SIZE : 0);
+        g_array_set_size (held, 0);
       }
-  g_assert_cmpuint (held->len, ==, 0);
 }
 
-/* A held count the bytes cannot hold is refused, however large; a smaller
- * one reads what it says and leaves the rest. */
+/* A held count the bytes cannot hold is refused, however large; in a
+ * version 1 state a smaller one reads what it says and leaves the rest. */
 static void
 test_queue_held_count (void)
 {
   const guint32 counts[] = { 4, 5, 0x10000, G_MAXUINT32 / HELD_SIZE + 1,
     G_MAXUINT32 };
   g_autoptr (GByteArray) out = g_byte_array_new ();
+  g_autoptr (GByteArray) v2 = g_byte_array_new ();
   g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
   gsize count_at = STATE_FIXED (1) - 4;
 
-  record_queue_encode (out, "q", 1, &sample_meta, sample_held, 3);
+  encode_v1 (out, "q", 1, sample_held, 3);
+  record_queue_encode (v2, "q", 1, &sample_meta, sample_held, 3, NULL, 0);
   /* A fourth held message's worth of bytes, short by one. */
   g_byte_array_set_size (out, out->len + HELD_SIZE - 1);
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     {
       record_put_be (out->data + count_at, counts[i], 4);
-      g_assert_cmpuint (decode_state (out, held), ==, 0);
+      record_put_be (v2->data + count_at, counts[i], 4);
+      g_assert_cmpuint (decode_state (out, held, NULL), ==, 0);
+      g_assert_cmpuint (decode_state (v2, held, NULL), ==, 0);
       g_assert_cmpuint (held->len, ==, 0);
     }
   record_put_be (out->data + count_at, 2, 4);
-  g_assert_cmpuint (decode_state (out, held), ==, STATE_FIXED (1)
+  g_assert_cmpuint (decode_state (out, held, NULL), ==, STATE_FIXED (1)
                     + 2 * HELD_SIZE);
   assert_held_equal (held, sample_held, 2);
+}
+
+/* A tail's length past the bytes there is refused; one that leaves bytes
+ * over reads what it says. */
+static void
+test_queue_tail_length (void)
+{
+  const guint32 lengths[] = { sizeof sample_tail + 1, 0x10000, G_MAXUINT32 };
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
+  gsize length_at = STATE_FIXED (1) + HELD_SIZE, tail_len = 0;
+
+  record_queue_encode (out, "q", 1, &sample_meta, sample_held, 1,
+                       sample_tail, sizeof sample_tail);
+  for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
+    {
+      record_put_be (out->data + length_at, lengths[i], 4);
+      g_assert_cmpuint (decode_state (out, held, NULL), ==, 0);
+      g_assert_cmpuint (held->len, ==, 0);
+    }
+  record_put_be (out->data + length_at, 3, 4);
+  g_assert_cmpuint (decode_state (out, held, &tail_len), ==, length_at + 4
+                    + 3);
+  g_assert_cmpuint (tail_len, ==, 3);
 }
 
 static void
@@ -531,14 +604,14 @@ test_queue_bad_name (void)
   g_autoptr (GByteArray) out = g_byte_array_new ();
   g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
 
-  record_queue_encode (out, "a b", 3, &sample_meta, NULL, 0);
-  g_assert_cmpuint (decode_state (out, held), ==, 0);
+  record_queue_encode (out, "a b", 3, &sample_meta, NULL, 0, NULL, 0);
+  g_assert_cmpuint (decode_state (out, held, NULL), ==, 0);
   g_byte_array_set_size (out, 0);
-  record_queue_encode (out, "", 0, &sample_meta, NULL, 0);
-  g_assert_cmpuint (decode_state (out, held), ==, 0);
+  record_queue_encode (out, "", 0, &sample_meta, NULL, 0, NULL, 0);
+  g_assert_cmpuint (decode_state (out, held, NULL), ==, 0);
   g_byte_array_set_size (out, 0);
-  record_queue_encode (out, "a/b", 3, &sample_meta, NULL, 0);
-  g_assert_cmpuint (decode_state (out, held), ==, 0);
+  record_queue_encode (out, "a/b", 3, &sample_meta, NULL, 0, NULL, 0);
+  g_assert_cmpuint (decode_state (out, held, NULL), ==, 0);
 }
 
 /* ---- catalog ---------------------------------------------------------- */
@@ -613,6 +686,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/record/queue/truncated", test_queue_truncated);
   g_test_add_func ("/record/queue/bad-version", test_queue_bad_version);
   g_test_add_func ("/record/queue/held-count", test_queue_held_count);
+  g_test_add_func ("/record/queue/tail-length", test_queue_tail_length);
   g_test_add_func ("/record/queue/bad-name", test_queue_bad_name);
   g_test_add_func ("/record/catalog/round-trip", test_catalog_round_trip);
   g_test_add_func ("/record/catalog/refused", test_catalog_refused);

@@ -217,7 +217,9 @@ begin (Fixture *f, guint64 number)
 static const guint8 instance[MQ_INSTANCE_ID_SIZE] = { 0xa0, 1, 2, 3, 4, 5,
   6, 7, 8, 9, 10, 11, 12, 13, 14, 0xaf };
 
-/* store_finish with states, the catalog saying queues of them. */
+/* The states (record_queue_encode, one after the other) put one at a time,
+ * as queues_save does, then store_finish, the catalog saying queues of
+ * them. */
 static void
 finish_with (Fixture *f, GByteArray *states, guint64 queues)
 {
@@ -225,8 +227,26 @@ finish_with (Fixture *f, GByteArray *states, guint64 queues)
   g_autoptr (GError) error = NULL;
   int fd = -1;
 
+  g_autoptr (GByteArray) chunk = g_byte_array_new ();
+  g_autoptr (GArray) held = g_array_new (FALSE, FALSE, sizeof (MqHeld));
+
+  for (gsize at = 0, used; at < states->len; at += used)
+    {
+      MqQueueMeta meta;
+      const guint8 *tail;
+      const char *name;
+      gsize name_len, tail_len;
+
+      used = record_queue_decode (states->data + at, states->len - at, &name,
+                                  &name_len, &meta, held, &tail, &tail_len);
+      g_assert_cmpuint (used, >, 0);
+      g_byte_array_append (chunk, states->data + at, used);
+      g_assert_true (store_put_states (f->store, chunk, FALSE, &error));
+    }
+  g_assert_true (store_put_states (f->store, chunk, TRUE, &error));
+  g_assert_cmpuint (chunk->len, ==, 0);
   memcpy (catalog.instance, instance, sizeof instance);
-  g_assert_true (store_finish (f->store, &catalog, states, &fd, &error));
+  g_assert_true (store_finish (f->store, &catalog, &fd, &error));
   g_assert_no_error (error);
   g_assert_cmpint (fd, >=, 0);
   g_assert_cmpint (fsync (fd), ==, 0);
@@ -476,22 +496,31 @@ typedef struct {
   GString *names;                 /* "a b c" */
   GArray *metas;                  /* MqQueueMeta */
   GPtrArray *helds;               /* GArray of MqHeld */
+  GPtrArray *tails;               /* GBytes */
+  const char *refuse;             /* the callback fails on this queue */
 } Loaded;
 
-static void
+static gboolean
 note_queue (const char *name, gsize name_len, const MqQueueMeta *meta,
-            GArray *held, gpointer user_data)
+            GArray *held, const guint8 *tail, gsize tail_len,
+            gpointer user_data, GError **error)
 {
   Loaded *loaded = user_data;
   GArray *copy = g_array_sized_new (FALSE, FALSE, sizeof (MqHeld),
                                     held->len);
 
+  g_ptr_array_add (loaded->tails, g_bytes_new (tail, tail_len));
   if (loaded->metas->len > 0)
     g_string_append_c (loaded->names, ' ');
   g_string_append_len (loaded->names, name, (gssize) name_len);
   g_array_append_val (loaded->metas, *meta);
   g_array_append_vals (copy, held->data, held->len);
   g_ptr_array_add (loaded->helds, copy);
+  if (g_strcmp0 (loaded->refuse, name) != 0)
+    return TRUE;
+  g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE, "refused %s",
+               name);
+  return FALSE;
 }
 
 static void
@@ -501,6 +530,7 @@ loaded_clear (Loaded *loaded)
     g_string_free (loaded->names, TRUE);
   g_clear_pointer (&loaded->metas, g_array_unref);
   g_clear_pointer (&loaded->helds, g_ptr_array_unref);
+  g_clear_pointer (&loaded->tails, g_ptr_array_unref);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Loaded, loaded_clear)
@@ -512,6 +542,8 @@ load (Fixture *f, MqCatalog *catalog, Loaded *loaded, GError **error)
   loaded->metas = g_array_new (FALSE, FALSE, sizeof (MqQueueMeta));
   loaded->helds = g_ptr_array_new_with_free_func (
     (GDestroyNotify) g_array_unref);
+  loaded->tails = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) g_bytes_unref);
   return store_load (f->store, catalog, note_queue, loaded, error);
 }
 
@@ -532,8 +564,17 @@ static const MqQueueMeta meta_c = { .inc = 3, .head = 1, .tail = 1 };
 static const MqHeld held_a[] = { { 3, 1, 100, 0, TRUE },
   { 4, 1, 100, 2, FALSE } };
 
-/* A generation finished with its catalog and queue states, then read back
- * after a restart. */
+static void
+assert_tail (Loaded *loaded, guint i, const char *want)
+{
+  GBytes *got = g_ptr_array_index (loaded->tails, i);
+
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got),
+                   want, strlen (want));
+}
+
+/* A generation finished with its catalog and queue states (a young tail
+ * with them), then read back after a restart. */
 static void
 test_checkpoint_reopen (Fixture *f, gconstpointer data)
 {
@@ -551,9 +592,10 @@ test_checkpoint_reopen (Fixture *f, gconstpointer data)
   g_assert_cmpuint (store_part_bytes (f->store), ==,
                     4 * (18 + MQ_SEGMENT_HEADER_SIZE
                          + 10 * (MQ_MSG_HEADER_SIZE + 100)));
-  record_queue_encode (states, "a", 1, &meta_a, held_a, 2);
-  record_queue_encode (states, "b", 1, &meta_b, NULL, 0);
-  record_queue_encode (states, "c", 1, &meta_c, NULL, 0);
+  record_queue_encode (states, "a", 1, &meta_a, held_a, 2, NULL, 0);
+  record_queue_encode (states, "b", 1, &meta_b, NULL, 0,
+                       (const guint8 *) "tail of b", 9);
+  record_queue_encode (states, "c", 1, &meta_c, NULL, 0, NULL, 0);
   finish_with (f, states, 3);
   g_assert_cmpuint (store_newest (f->store), ==, 0);
   complete (f, 1, NULL);
@@ -579,6 +621,9 @@ test_checkpoint_reopen (Fixture *f, gconstpointer data)
   assert_meta (&loaded, 0, &meta_a);
   assert_meta (&loaded, 1, &meta_b);
   assert_meta (&loaded, 2, &meta_c);
+  assert_tail (&loaded, 0, "");
+  assert_tail (&loaded, 1, "tail of b");
+  assert_tail (&loaded, 2, "");
   held = g_ptr_array_index (loaded.helds, 0);
   g_assert_cmpuint (held->len, ==, G_N_ELEMENTS (held_a));
   for (guint i = 0; i < held->len; i++)
@@ -615,7 +660,7 @@ test_load_many_chunks (Fixture *f, gconstpointer data)
       g_autofree char *name = g_strdup_printf ("%0200u", i);
       MqQueueMeta meta = { .inc = i + 1, .head = 1, .tail = 1 };
 
-      record_queue_encode (states, name, 200, &meta, NULL, 0);
+      record_queue_encode (states, name, 200, &meta, NULL, 0, NULL, 0);
       g_string_append_printf (want, "%s%s", i > 0 ? " " : "", name);
     }
   finish_with (f, states, 1000);
@@ -623,12 +668,38 @@ test_load_many_chunks (Fixture *f, gconstpointer data)
   reopen (f);
   g_assert_true (load (f, &catalog, &loaded, &error));
   g_assert_no_error (error);
-  /* 278 bytes a state: chunks of 236 (65,608 bytes), 4 of them and 56. */
+  /* 282 bytes a state: chunks of 233 (65,706 bytes), 4 of them and 68. */
   g_assert_cmpuint (catalog.meta_chunks, ==, 5);
   g_assert_cmpuint (loaded.metas->len, ==, 1000);
   g_assert_cmpstr (loaded.names->str, ==, want->str);
   g_assert_cmpuint (g_array_index (loaded.metas, MqQueueMeta, 999).inc, ==,
                     1000);
+}
+
+/* A generation written before young tails were carried over: its states
+ * (version 1, no tail's length) load as states without a tail. */
+static void
+test_load_version_1 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GByteArray) states = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  g_auto (Loaded) loaded = { 0 };
+  MqCatalog catalog = { 0 };
+
+  begin (f, 1);
+  record_queue_encode (states, "a", 1, &meta_a, held_a, 2, NULL, 0);
+  g_byte_array_set_size (states, states->len - 4);
+  states->data[0] = 1;
+  finish_with (f, states, 1);
+  complete (f, 1, NULL);
+  reopen (f);
+  g_assert_true (load (f, &catalog, &loaded, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (loaded.names->str, ==, "a");
+  assert_meta (&loaded, 0, &meta_a);
+  g_assert_cmpuint (((GArray *) g_ptr_array_index (loaded.helds, 0))->len,
+                    ==, 2);
+  assert_tail (&loaded, 0, "");
 }
 
 /* ---- fetching --------------------------------------------------------- */
@@ -821,12 +892,13 @@ gdbm_replace (Fixture *f, const char *name, const void *key, gsize key_len,
   g_assert_cmpint (gdbm_close (dbf), ==, 0);
 }
 
+/* The load fails with why; refuse names a queue the callback fails on. */
 static void
-assert_load_fails (Fixture *f, const char *why)
+assert_load_fails (Fixture *f, const char *why, const char *refuse)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *want = g_strdup_printf ("%s/%s", f->path, why);
-  g_auto (Loaded) loaded = { 0 };
+  g_auto (Loaded) loaded = { .refuse = refuse };
   MqCatalog catalog;
 
   reopen (f);
@@ -836,7 +908,8 @@ assert_load_fails (Fixture *f, const char *why)
 }
 
 /* GDBM files that are not whole generations: no catalog, the catalog of
- * another generation (a file copied or renamed), damaged queue states. */
+ * another generation (a file copied or renamed), damaged queue states (by
+ * their layout, or by what the callback found in them). */
 static void
 test_lost_state (Fixture *f, gconstpointer data)
 {
@@ -844,21 +917,23 @@ test_lost_state (Fixture *f, gconstpointer data)
   g_autoptr (GBytes) one = NULL;
 
   begin (f, 1);
-  record_queue_encode (states, "a", 1, &meta_a, held_a, 2);
+  record_queue_encode (states, "a", 1, &meta_a, held_a, 2, NULL, 0);
   finish_with (f, states, 1);
   complete (f, 1, NULL);
   one = testdir_read (f->path, "mqd-000001.gdbm");
 
+  assert_load_fails (f, "mqd-000001.gdbm: queue states (part 0): refused a",
+                     "a");
   gdbm_replace (f, "mqd-000001.gdbm", "\0M\0\0\0\0", 6, "\1\1a", 3);
   assert_load_fails (f, "mqd-000001.gdbm: queue states (part 0) missing "
-                     "or damaged");
+                     "or damaged", NULL);
   gdbm_replace (f, "mqd-000001.gdbm", "\0C", 2, "\1", 1);
   assert_load_fails (f, "mqd-000001.gdbm has no catalog: not a generation "
-                     "of mqd's");
+                     "of mqd's", NULL);
   testdir_write (f->path, "mqd-000003.gdbm", g_bytes_get_data (one, NULL),
                  g_bytes_get_size (one));
   assert_load_fails (f, "mqd-000003.gdbm has no catalog: not a generation "
-                     "of mqd's");
+                     "of mqd's", NULL);
 }
 
 /* ---- reclaiming space ------------------------------------------------- */
@@ -963,7 +1038,7 @@ test_scan_segments (Fixture *f, gconstpointer data)
   generation (f, 1, "jobs/7/1 jobs/7/11 \xc3\xa9t\xc3\xa9/1/1");
   begin (f, 2);
   put (f, "jobs/8/1 jobs/7/11");
-  record_queue_encode (states, "jobs", 4, &meta_a, held_a, 2);
+  record_queue_encode (states, "jobs", 4, &meta_a, held_a, 2, NULL, 0);
   finish_with (f, states, 1);
   complete (f, 2, NULL);
   reopen (f);
@@ -1370,6 +1445,7 @@ main (int argc, char *argv[])
   ADD ("/store/open-empty", test_open_empty);
   ADD ("/store/checkpoint-reopen", test_checkpoint_reopen);
   ADD ("/store/load-many-chunks", test_load_many_chunks);
+  ADD ("/store/load-version-1", test_load_version_1);
   ADD ("/store/fetch", test_fetch);
   ADD ("/store/fetch-damaged", test_fetch_damaged);
   ADD ("/store/part-removed", test_part_removed);
