@@ -15,6 +15,8 @@
 #include "run.h"
 
 #define EXIT_USAGE 2
+/* How long the exit waits for libnats's threads to end. */
+#define NATS_CLOSE_WAIT_MS 5000
 
 static FwdConfig *config;
 static FwdRun *runs;
@@ -202,7 +204,10 @@ main (int argc, char **argv)
   g_main_loop_unref (main_loop);
   fwd_config_free (config);
 #ifdef HAVE_NATS
-  nats_Close ();
+  /* The library's threads outlive the objects destroyed above (a
+   * subscription's dispatcher may still hold a message); exiting under
+   * them was seen as a message leaked at exit, 1 run in 200 under ASan. */
+  nats_CloseAndWait (NATS_CLOSE_WAIT_MS);
 #endif
   return 0;
 }
