@@ -305,6 +305,13 @@ nats_close (FwdBroker *broker)
 {
   NatsLink *link = (NatsLink *) broker;
 
+  /* The connection is closed first: that joins its reader thread.  In
+   * libnats 3.4.1 the reader uses a subscription it looked up without
+   * holding it (nats.c #637, fixed in 3.6.1), so destroying one while
+   * replies still arrive (the publish-ack inbox, in jsCtx_Destroy) freed
+   * it under the reader. */
+  if (link->conn != NULL)
+    natsConnection_Close (link->conn);
   g_clear_pointer (&link->sub, natsSubscription_Destroy);
   g_clear_pointer (&link->js, jsCtx_Destroy);
   g_clear_pointer (&link->conn, natsConnection_Destroy);

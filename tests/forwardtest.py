@@ -63,10 +63,11 @@ class Forwarder:
     """One mqd-forward in the foreground; its output goes to
     tmp/mqd-forward.log."""
 
-    def __init__(self, tmp, config, args=()):
+    def __init__(self, tmp, config, args=(), env=None):
         self.tmp = tmp
         self.config = config
         self.args = list(args)
+        self.env = dict(os.environ, **(env or {}))
         self.log_path = os.path.join(tmp, "mqd-forward.log")
         self.proc = None
         mqdtest._registry.append(self)
@@ -86,7 +87,8 @@ class Forwarder:
             log.flush()
             self.proc = subprocess.Popen(self.command() + list(extra),
                                          stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         env=self.env)
         return self
 
     def drain(self, route):

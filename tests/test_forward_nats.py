@@ -76,6 +76,45 @@ class TestOut(NatsCase):
         # published before the stream existed went again after later ones.
         self.assertEqual(sorted(m.body for m in self.stream()), sorted(sent))
 
+    def test_stream_missing_reconnects(self):
+        """Four routes to a server without their stream: every publish is
+        answered "no responders", so each route breaks its link and makes
+        a new one every 10 ms, hundreds of times, while the replies to its
+        window are still arriving.  libnats 3.4.1's reader thread uses a
+        subscription it does not hold (nats.c #637, fixed in 3.6.1): closing
+        a link by destroying the publish-ack inbox before the connection
+        was a use after free, a crash in about one run in three of this
+        test.  glibc fills freed memory (MALLOC_PERTURB_) so that a use
+        after free shows in the plain build too.  Once the stream exists,
+        every message arrives, once."""
+        d = self.start_daemon()
+        routes, sent = "", {}
+        for r in range(4):
+            queue = "q%d" % r
+            routes += ("[out%d]\ndirection = out\nlocal = %s\nnats = %s\n"
+                       "subject = s.%s\nwindow = 256\n"
+                       % (r, queue, self.nats.url, queue))
+            sent[queue] = [b"%d:" % r + payload(i) for i in range(1000)]
+            forwardtest.push_all(d, queue, sent[queue])
+        self.nats.start()
+        config = forwardtest.routes_file(self.tmp, d, routes,
+                                         backoff_min="10ms",
+                                         backoff_max="10ms")
+        fwd = forwardtest.Forwarder(self.tmp, config,
+                                    env=dict(MALLOC_PERTURB_="165",
+                                             MALLOC_CHECK_="3"))
+        fwd.start()
+        fwd.wait_until(lambda: fwd.log_text().count(": down nats://") >= 2000,
+                       "2,000 links broken by the missing stream")
+        self.nats.create_stream("S", ["s.>"])
+        fwd.wait_until(lambda: all(confirmed(fwd, "out%d" % r) == 1000
+                                   for r in range(4)),
+                       "every message confirmed")
+        fwd.stop()
+        self.assertEqual(sorted(m.body for m in self.stream()),
+                         sorted(sum(sent.values(), [])))
+        self.assertEqual([forwardtest.items(d, q) for q in sent], [0] * 4)
+
     def test_forwarder_killed(self):
         """3: kill -9 of the forwarder mid-stream, then a drain: the
         messages sent again carry their ids, and the stream holds each
