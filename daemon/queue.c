@@ -1464,7 +1464,19 @@ queues_replay_end (GError **error)
 }
 
 /* The young tail a checkpoint carried over must be a whole segment of
- * exactly the messages up to the queue's tail. */
+ * exactly the messages up to the queue's tail; local: why it is not one,
+ * or NULL when it ends elsewhere. */
+static gboolean
+tail_state_refused (const char *name, gsize name_len, const GError *local,
+                    GError **error)
+{
+  g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
+               "the young tail of queue %.*s: %s", (int) name_len, name,
+               local != NULL ? local->message
+               : "not the messages up to its tail");
+  return FALSE;
+}
+
 gboolean
 queue_check_state (const char *name, gsize name_len, const MqQueueMeta *meta,
                    GArray *held, const guint8 *tail, gsize tail_len,
@@ -1477,11 +1489,7 @@ queue_check_state (const char *name, gsize name_len, const MqQueueMeta *meta,
       || (run_check_segment (tail, tail_len, &first, &end, &local)
           && end == meta->tail))
     return TRUE;
-  g_set_error (error, MQ_STORE_ERROR, MQ_STORE_ERROR_NO_STATE,
-               "the young tail of queue %.*s: %s", (int) name_len, name,
-               local != NULL ? local->message
-               : "not the messages up to its tail");
-  return FALSE;
+  return tail_state_refused (name, name_len, local, error);
 }
 
 gboolean
@@ -1489,14 +1497,20 @@ queue_restore (const char *name, gsize name_len, const MqQueueMeta *meta,
                GArray *held, const guint8 *tail, gsize tail_len,
                gpointer user_data, GError **error)
 {
+  g_autoptr (GError) local = NULL;
   MqRun *run = NULL;
   MqQueue *queue;
 
-  if (!queue_check_state (name, name_len, meta, held, tail, tail_len, NULL,
-                          error))
-    return FALSE;
+  /* run_from_segment checks the tail as queue_check_state does, once. */
   if (tail_len > 0)
-    run = run_from_segment (g_memdup2 (tail, tail_len), tail_len, NULL);
+    {
+      run = run_from_segment (g_memdup2 (tail, tail_len), tail_len, &local);
+      if (run == NULL || run_end (run) != meta->tail)
+        {
+          g_clear_pointer (&run, run_unref);
+          return tail_state_refused (name, name_len, local, error);
+        }
+    }
   queue = queue_lookup_or_create (name, name_len);
 
   queue->persistent = TRUE;

@@ -98,8 +98,8 @@ guint64 queues_next_inc (void);
 void queues_begin_recovery (void);
 /* A queue as a checkpoint saved it, with its young tail (store_load's
  * callbacks): queue_check_state is FALSE (MQ_STORE_ERROR_NO_STATE) when
- * the tail is damaged; queue_restore checks it too, then restores the
- * queue. */
+ * the tail is damaged; queue_restore checks it too
+ * (once, as it reads it), then restores the queue. */
 gboolean queue_check_state (const char *name, gsize name_len,
                             const MqQueueMeta *meta, GArray *held,
                             const guint8 *tail, gsize tail_len,
